@@ -1,0 +1,86 @@
+import { Command, InvalidArgumentError, Option } from "commander";
+import type { GlobalOptions } from "./commands/context.js";
+import { VERSION } from "./version.js";
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError("must be a whole number greater than 0");
+  return n;
+}
+
+/**
+ * The command line. Each command's module is imported only when it runs, so
+ * `pod --version` and `pod status` do not pay for the SDK or the run loop.
+ */
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command("pod")
+    .description("A coding agent for shell scripts and CI: JSONL events on stdout, exit codes that say what happened.")
+    .version(VERSION, "-V, --version")
+    .option("-C, --dir <dir>", "directory holding pod.toml (default: current directory)")
+    .option("--manifest <file>", "manifest file (default: <dir>/pod.toml)")
+    .option("--runtime-dir <dir>", "runtime directory (default: $POD_RUNTIME_DIR or .pod/ next to the manifest)")
+    .addOption(new Option("--format <format>", "output format (default: jsonl when stdout is not a TTY)").choices(["jsonl", "pretty"]))
+    .option("--max-turns <n>", "turn limit for this run (overrides [pod] max_turns)", positiveInt)
+    .option("--model <model>", "model for this run (overrides [pod] model)")
+    .showSuggestionAfterError(true)
+    .showHelpAfterError("(run `pod --help` for usage)")
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
+
+  const globals = (cmd: Command) => cmd.optsWithGlobals() as GlobalOptions;
+
+  program
+    .command("init")
+    .description("write a commented pod.toml in the current directory")
+    .option("--name <name>", "pod name (default: the directory's name)")
+    .option("--force", "overwrite an existing pod.toml")
+    .action(async (_o, cmd: Command) => setExit(await (await import("./commands/init.js")).initCommand(globals(cmd))));
+
+  program
+    .command("run")
+    .description("append a prompt to the current session and run until the model stops")
+    .argument("<prompt>", 'the task; "-" reads it from stdin')
+    .action(async (prompt: string, _o, cmd: Command) => setExit(await (await import("./commands/run.js")).runCommand(prompt, globals(cmd))));
+
+  program
+    .command("resume")
+    .description("continue a paused pod (after cancel, a crash, or an approval gate)")
+    .option("--approve", "run the tool call waiting for approval")
+    .option("--deny [reason]", "refuse the tool call waiting for approval; the reason goes to the model")
+    .action(async (_o, cmd: Command) => setExit(await (await import("./commands/resume.js")).resumeCommand(globals(cmd))));
+
+  program
+    .command("cancel")
+    .description("stop the process running this pod; it saves and leaves the pod paused")
+    .option("--no-wait", "return at once instead of waiting for the run to stop")
+    .option("--timeout <seconds>", "how long to wait for the run to stop", positiveInt, 30)
+    .action(async (_o, cmd: Command) => setExit(await (await import("./commands/cancel.js")).cancelCommand(globals(cmd))));
+
+  program
+    .command("status")
+    .description("print status.json")
+    .action(async (_o, cmd: Command) => setExit(await (await import("./commands/status.js")).statusCommand(globals(cmd))));
+
+  program
+    .command("history")
+    .description("print the current session's messages, one JSON object per line")
+    .option("--full", "include messages replaced by compaction")
+    .option("--session <id>", "another stored session (see `pod sessions`)")
+    .action(async (_o, cmd: Command) => setExit(await (await import("./commands/history.js")).historyCommand(globals(cmd))));
+
+  program
+    .command("sessions")
+    .description("list stored sessions; the current one is marked")
+    .action(async (_o, cmd: Command) => setExit(await (await import("./commands/sessions.js")).sessionsCommand(globals(cmd))));
+
+  program
+    .command("new")
+    .description("start a fresh session (old ones are kept)")
+    .action(async (_o, cmd: Command) => setExit(await (await import("./commands/new.js")).newCommand(globals(cmd))));
+
+  program
+    .command("schema")
+    .description("print the JSON Schema of every event line")
+    .action(async () => setExit(await (await import("./commands/schema.js")).schemaCommand()));
+
+  return program;
+}

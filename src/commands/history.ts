@@ -1,0 +1,50 @@
+import { PodError } from "../errors.js";
+import { podPaths } from "../runtime/paths.js";
+import { readStatus } from "../runtime/status.js";
+import { SessionStore } from "../store/session-store.js";
+import { withContext, type GlobalOptions } from "./context.js";
+
+export interface HistoryOptions extends GlobalOptions {
+  full?: boolean;
+  session?: string;
+}
+
+/**
+ * `pod history`: one JSON object per message of the current session
+ * (`{"index","turn","ts","role","content"}`), as the model sees it; `--full`
+ * includes messages replaced by compaction. Read without the lock.
+ */
+export async function historyCommand(opts: HistoryOptions): Promise<number> {
+  return withContext(opts, async (ctx) => {
+    const paths = podPaths(ctx.runtimeDir, ctx.manifest.data.pod.name);
+    const status = await readStatus(paths.status);
+    const id = opts.session ?? status?.session_id;
+    if (!id) {
+      throw new PodError("invalid_input", `pod "${ctx.manifest.data.pod.name}" has no session yet`, 'start one with `pod run "<prompt>"`');
+    }
+    const store = await SessionStore.openReadOnly(paths.sessions, id);
+    const all = store.allMessages();
+    const from = opts.full ? 0 : (store.compaction()?.keep_from ?? 0);
+    const out: string[] = [];
+    const summary = store.compaction();
+    if (summary && !opts.full) {
+      out.push(ctx.format === "pretty" ? `── summary of earlier turns ──\n${summary.summary}\n` : JSON.stringify({ index: null, turn: null, ts: summary.ts, role: "user", content: [{ type: "text", text: summary.summary }], compaction_summary: true }));
+    }
+    for (let i = from; i < all.length; i++) {
+      const s = all[i]!;
+      if (ctx.format === "pretty") out.push(prettyMessage(i, s.turn, s.message));
+      else out.push(JSON.stringify({ index: i, turn: s.turn, ts: s.ts, role: s.message.role, content: s.message.content }));
+    }
+    if (out.length) process.stdout.write(out.join("\n") + "\n");
+    return 0;
+  });
+}
+
+function prettyMessage(index: number, turn: number, m: ReturnType<SessionStore["allMessages"]>[number]["message"]): string {
+  const parts = m.content.map((b) => {
+    if (b.type === "text") return b.text;
+    if (b.type === "tool_use") return `⚙ ${b.name} ${JSON.stringify(b.input).slice(0, 200)}`;
+    return `${b.is_error ? "✗" : "✓"} ${b.content.split("\n").slice(0, 3).join("\n  ")}`;
+  });
+  return `#${index} [turn ${turn}] ${m.role}:\n  ${parts.join("\n  ")}`;
+}

@@ -1,0 +1,25 @@
+import { PodError } from "../errors.js";
+import { invokeRun } from "../runtime/invocation.js";
+import type { Approval } from "../runtime/run-loop.js";
+import { withContext, type GlobalOptions } from "./context.js";
+
+export interface ResumeOptions extends GlobalOptions {
+  approve?: boolean;
+  /** `--deny` alone gives `true`; `--deny "reason"` the reason. */
+  deny?: string | boolean;
+}
+
+/** `pod resume [--approve | --deny [reason]]`. */
+export async function resumeCommand(opts: ResumeOptions): Promise<number> {
+  return withContext(opts, async (ctx) => {
+    if (opts.approve && opts.deny !== undefined) {
+      throw new PodError("invalid_input", "--approve and --deny were both given", "choose one");
+    }
+    let approval: Approval | undefined;
+    if (opts.approve) approval = { kind: "approve" };
+    else if (opts.deny !== undefined) {
+      approval = { kind: "deny", reason: typeof opts.deny === "string" && opts.deny.trim() ? opts.deny : "no reason given" };
+    }
+    return invokeRun({ mode: "resume", approval }, { ...ctx, model: opts.model, maxTurns: opts.maxTurns });
+  });
+}

@@ -1,0 +1,59 @@
+import { PodError } from "../errors.js";
+import { invokeRun } from "../runtime/invocation.js";
+import { withContext, type GlobalOptions } from "./context.js";
+
+/** Big enough for a long task description with logs pasted in; past it, a file tool is the better road. */
+export const MAX_PROMPT_BYTES = 1024 * 1024;
+
+/** `pod run "<prompt>"` (`-` reads the prompt from stdin). */
+export async function runCommand(promptArg: string, opts: GlobalOptions): Promise<number> {
+  return withContext(opts, async (ctx) => {
+    const prompt = promptArg === "-" ? await readStdinPrompt() : promptArg;
+    checkPrompt(prompt);
+    return invokeRun({ mode: "run", prompt }, { ...ctx, model: opts.model, maxTurns: opts.maxTurns });
+  });
+}
+
+export function checkPrompt(prompt: string): void {
+  if (prompt.trim() === "") {
+    throw new PodError("invalid_input", "the prompt is empty", 'give the task as an argument (pod run "fix the failing test") or on stdin with `pod run -`');
+  }
+  if (Buffer.byteLength(prompt) > MAX_PROMPT_BYTES) {
+    throw new PodError(
+      "invalid_input",
+      `the prompt is ${Buffer.byteLength(prompt)} bytes, more than the ${MAX_PROMPT_BYTES}-byte limit`,
+      "put the large text in a file inside the scope and ask the agent to read it",
+    );
+  }
+}
+
+async function readStdinPrompt(): Promise<string> {
+  if (process.stdin.isTTY) {
+    throw new PodError("invalid_input", "prompt `-` reads stdin, but stdin is a terminal", 'pipe the prompt in (echo "fix it" | pod run -) or pass it as an argument');
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of process.stdin) {
+    chunks.push(chunk as Buffer);
+    size += (chunk as Buffer).length;
+    if (size > MAX_PROMPT_BYTES) break;
+  }
+  const buf = Buffer.concat(chunks);
+  const text = new TextDecoder("utf-8", { fatal: false }).decode(buf);
+  if (text.includes("\uFFFD") && !isValidUtf8(buf)) {
+    throw new PodError("invalid_input", "the prompt on stdin is not valid UTF-8", "convert it first, e.g. with `iconv -f latin1 -t utf-8`");
+  }
+  if (size > MAX_PROMPT_BYTES) {
+    throw new PodError("invalid_input", `the prompt on stdin is more than ${MAX_PROMPT_BYTES} bytes`, "put the large text in a file inside the scope and ask the agent to read it");
+  }
+  return text;
+}
+
+function isValidUtf8(buf: Buffer): boolean {
+  try {
+    new TextDecoder("utf-8", { fatal: true }).decode(buf);
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,66 @@
+/**
+ * Error codes and exit codes are part of the contract (SPEC "Events", "Exit codes"):
+ * CI scripts branch on them, so they live in one place.
+ */
+export const ERROR_CODES = [
+  "already_running",
+  "not_paused",
+  "not_running",
+  "provider_error",
+  "tool_error",
+  "invalid_manifest",
+  "invalid_input",
+  "internal",
+] as const;
+export type ErrorCode = (typeof ERROR_CODES)[number];
+
+export const EXIT = {
+  finished: 0,
+  error: 1,
+  usage: 2,
+  conflict: 3,
+  paused: 10,
+  limit_reached: 11,
+} as const;
+
+/** The exit code an error ends the process with when nothing else decides it. */
+export function exitCodeFor(code: ErrorCode): number {
+  switch (code) {
+    case "already_running":
+    case "not_paused":
+    case "not_running":
+      return EXIT.conflict;
+    case "invalid_manifest":
+    case "invalid_input":
+      return EXIT.usage;
+    default:
+      return EXIT.error;
+  }
+}
+
+/**
+ * An error meant for the user: `message` names the problem, `hint` the fix.
+ * Thrown inside pod only to cross layers; at the CLI boundary it becomes one
+ * `error` event (or part of a run) plus an exit code.
+ */
+export class PodError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = "PodError";
+  }
+
+  /** The message with its fix, as printed in the `error` event. */
+  get full(): string {
+    return this.hint ? `${this.message}; fix: ${this.hint}` : this.message;
+  }
+}
+
+export function asPodError(err: unknown): PodError {
+  if (err instanceof PodError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new PodError("internal", `internal error: ${message}`, "please report this with the command you ran");
+}

@@ -1,0 +1,223 @@
+import { readFile, realpath, stat } from "node:fs/promises";
+import path from "node:path";
+import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-toml";
+import { z } from "zod";
+import { PodError } from "./errors.js";
+
+export const TOOL_NAMES = ["Read", "Write", "Edit", "Glob", "Grep", "Bash"] as const;
+export const DEFAULT_MODEL = "claude-sonnet-4-5";
+
+const ManifestSchema = z
+  .object({
+    pod: z
+      .object({
+        name: z
+          .string()
+          .regex(/^[a-z0-9_-]+$/, "must use only lowercase letters, digits, '_' and '-'")
+          .max(64),
+        model: z.string().min(1).default(DEFAULT_MODEL),
+        system_prompt: z.string().optional(),
+        system_prompt_file: z.string().min(1).optional(),
+        max_tokens: z.number().int().positive().max(128_000).default(8192),
+        max_turns: z.number().int().positive().default(30),
+      })
+      .strict()
+      .refine((p) => !(p.system_prompt !== undefined && p.system_prompt_file !== undefined), {
+        message: "set either system_prompt or system_prompt_file, not both",
+      }),
+    scope: z
+      .object({
+        root: z.string().min(1).default("."),
+        writable: z.array(z.string().min(1)).optional(),
+        deny: z.array(z.string().min(1)).default([]),
+      })
+      .strict()
+      .optional(),
+    tools: z
+      .object({
+        ask: z.array(z.enum(TOOL_NAMES)).default([]),
+        bash: z
+          .object({
+            enabled: z.boolean().default(false),
+            allow: z.array(z.string().min(1)).default([]),
+            timeout_s: z.number().positive().max(3600).default(120),
+          })
+          .strict()
+          .default({ enabled: false, allow: [], timeout_s: 120 }),
+      })
+      .strict()
+      .default({ ask: [], bash: { enabled: false, allow: [], timeout_s: 120 } }),
+    compaction: z
+      .object({
+        threshold_tokens: z.number().int().positive().default(120_000),
+        keep_recent_turns: z.number().int().nonnegative().default(4),
+      })
+      .strict()
+      .default({ threshold_tokens: 120_000, keep_recent_turns: 4 }),
+  })
+  .strict();
+
+export type ManifestData = z.infer<typeof ManifestSchema>;
+
+/** A validated manifest with everything relative resolved against the manifest's directory. */
+export interface Manifest {
+  /** Absolute path of pod.toml. */
+  file: string;
+  data: ManifestData;
+  /** The system prompt text, read from system_prompt_file when that is used. */
+  systemPrompt: string | undefined;
+  /** Absolute, symlink-free scope root, or undefined when the pod has no file tools. */
+  scopeRoot: string | undefined;
+}
+
+/** Reads and validates pod.toml. Every failure is an `invalid_manifest` PodError naming file, line, key and fix. */
+export async function loadManifest(file: string): Promise<Manifest> {
+  const abs = path.resolve(file);
+  let text: string;
+  try {
+    text = await readFile(abs, "utf8");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new PodError(
+      "invalid_manifest",
+      code === "ENOENT" ? `no manifest at ${abs}` : `cannot read manifest ${abs}: ${code ?? err}`,
+      code === "ENOENT" ? "run `pod init` here, or point at one with -C <dir> or --manifest <file>" : "check the file's permissions",
+    );
+  }
+  const data = parseManifestText(text, abs);
+  const dir = path.dirname(abs);
+  return {
+    file: abs,
+    data,
+    systemPrompt: await resolveSystemPrompt(data, dir, abs, text),
+    scopeRoot: data.scope ? await resolveScopeRoot(data.scope.root, dir, abs, text) : undefined,
+  };
+}
+
+export function parseManifestText(text: string, file: string): ManifestData {
+  let raw: unknown;
+  try {
+    raw = parseToml(text);
+  } catch (err) {
+    if (err instanceof TomlError) {
+      const first = err.message.split("\n")[0];
+      throw new PodError("invalid_manifest", `${file}:${err.line}:${err.column}: ${first}`, "fix the TOML syntax at that position");
+    }
+    throw err;
+  }
+  const result = ManifestSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  const keyPath = issue.code === "unrecognized_keys" ? [...issue.path, issue.keys[0]!] : issue.path;
+  const where = `${file}${lineSuffix(text, keyPath.map(String))}`;
+  throw new PodError("invalid_manifest", `${where}: ${describeKey(keyPath.map(String))}: ${issue.message}`, fixFor(issue, keyPath.map(String)));
+}
+
+function describeKey(keyPath: string[]): string {
+  if (keyPath.length === 0) return "manifest";
+  if (keyPath.length === 1) return `[${keyPath[0]}]`;
+  return `[${keyPath.slice(0, -1).filter((k) => !/^\d+$/.test(k)).join(".")}] ${keyPath.at(-1)}`;
+}
+
+function fixFor(issue: z.core.$ZodIssue, keyPath: string[]): string {
+  const key = keyPath.join(".");
+  if (issue.code === "unrecognized_keys") return `remove or rename '${issue.keys[0]}'; docs/manifest.md lists every key`;
+  if (key === "pod.name" || (issue.code === "invalid_type" && keyPath[0] === "pod" && keyPath.length === 1))
+    return 'every manifest needs [pod] name = "my-pod" (lowercase letters, digits, _ and -)';
+  if (issue.code === "invalid_type") return `give ${key} a ${issue.expected}; docs/manifest.md shows an example`;
+  if (issue.code === "invalid_value") return `use one of: ${(issue.values as unknown[]).join(", ")}`;
+  return "see docs/manifest.md for the allowed values";
+}
+
+/**
+ * smol-toml does not report where a key was defined, so find it by scanning table
+ * headers and `key =` lines. Good enough to point a person at the right line.
+ */
+function lineSuffix(text: string, keyPath: string[]): string {
+  const keys = keyPath.filter((k) => !/^\d+$/.test(k));
+  if (keys.length === 0) return "";
+  const table = keys.slice(0, -1).join(".");
+  const key = keys.at(-1)!;
+  let current = "";
+  const lines = text.split(/\r?\n/);
+  let tableLine = -1;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i]!.trim();
+    const header = /^\[+\s*([^\]]+?)\s*\]+/.exec(line);
+    if (header) {
+      current = header[1]!.replace(/\s+/g, "");
+      if (current === keys.join(".")) tableLine = i;
+      continue;
+    }
+    const assign = /^("?)([A-Za-z0-9_.-]+)\1\s*=/.exec(line);
+    if (assign && current === table && assign[2] === key) return `:${i + 1}`;
+  }
+  return tableLine >= 0 ? `:${tableLine + 1}` : "";
+}
+
+async function resolveSystemPrompt(data: ManifestData, dir: string, file: string, text: string) {
+  if (data.pod.system_prompt_file === undefined) return data.pod.system_prompt;
+  const promptPath = path.resolve(dir, data.pod.system_prompt_file);
+  try {
+    return await readFile(promptPath, "utf8");
+  } catch (err) {
+    throw new PodError(
+      "invalid_manifest",
+      `${file}${lineSuffix(text, ["pod", "system_prompt_file"])}: [pod] system_prompt_file: cannot read ${promptPath} (${(err as NodeJS.ErrnoException).code})`,
+      "create that file or fix the path (it is relative to pod.toml)",
+    );
+  }
+}
+
+async function resolveScopeRoot(root: string, dir: string, file: string, text: string): Promise<string> {
+  const abs = path.resolve(dir, root);
+  const fail = (why: string) =>
+    new PodError(
+      "invalid_manifest",
+      `${file}${lineSuffix(text, ["scope", "root"])}: [scope] root: ${abs} ${why}`,
+      "point scope.root at an existing directory (relative to pod.toml)",
+    );
+  try {
+    if (!(await stat(abs)).isDirectory()) throw fail("is not a directory");
+    return await realpath(abs);
+  } catch (err) {
+    if (err instanceof PodError) throw err;
+    throw fail("does not exist");
+  }
+}
+
+/** The manifest as the run used it, defaults filled in, for the runtime dir's manifest.toml. */
+export function manifestSnapshot(m: Manifest): string {
+  return `# Snapshot of ${m.file} as used by the last run (defaults filled in).\n` + stringifyToml(m.data) + "\n";
+}
+
+/** The commented starter manifest `pod init` writes. */
+export function starterManifest(name: string): string {
+  return `# pod manifest — every key is described in docs/manifest.md
+[pod]
+name = "${name}"                  # required; lowercase letters, digits, _ and -
+model = "${DEFAULT_MODEL}"
+system_prompt = "You are a careful engineer. Make the smallest change that fixes the problem, then say what you changed."
+# system_prompt_file = "prompts/${name}.md"   # instead of system_prompt
+max_tokens = 8192                 # per model response
+max_turns = 30                    # per run; the run ends with limit_reached (exit 11) after this many
+
+# Without [scope] the pod has no file tools.
+[scope]
+root = "."                        # relative to this file; tools cannot reach outside it
+# writable = ["src/**", "test/**"]  # default: all of root
+deny = [".git/**", ".env*", ".pod/**"]   # neither readable nor writable
+
+[tools]
+ask = []                          # e.g. ["Write", "Bash"]: these pause the run for approval (exit 10)
+
+[tools.bash]
+enabled = false                   # Bash is off unless enabled
+allow = ["npm test"]              # exact commands, or patterns with * (e.g. "npx vitest run *")
+timeout_s = 120
+
+[compaction]
+threshold_tokens = 120000         # compact the session after a run when it is larger than this
+keep_recent_turns = 4
+`;
+}

@@ -1,0 +1,43 @@
+import { randomBytes } from "node:crypto";
+import { open, rename, unlink } from "node:fs/promises";
+import path from "node:path";
+
+/**
+ * Replaces `file` with `data` so that a crash at any instant leaves either the old
+ * or the new content, never a mix: write a temp file in the same directory, fsync
+ * it, rename it over the target, fsync the directory.
+ */
+export async function writeFileAtomic(file: string, data: string): Promise<void> {
+  const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  const handle = await open(tmp, "w", 0o644);
+  try {
+    await handle.writeFile(data, "utf8");
+    await handle.sync();
+  } catch (err) {
+    await handle.close().catch(() => {});
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+  await handle.close();
+  try {
+    await rename(tmp, file);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+  await syncDir(path.dirname(file));
+}
+
+/** Makes a rename or a new file in `dir` durable. Not every filesystem allows it; that is not an error. */
+export async function syncDir(dir: string): Promise<void> {
+  try {
+    const handle = await open(dir, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // EISDIR/EINVAL on some filesystems: durability is best-effort there.
+  }
+}

@@ -1,0 +1,161 @@
+import { EXIT, PodError, asPodError, exitCodeFor } from "../errors.js";
+import { addUsage, ZERO_USAGE, type RunResult } from "../events/schema.js";
+import type { EventSink } from "../events/sink.js";
+import type { Manifest } from "../manifest.js";
+import { textMessage, toolResultMessage, unsettledToolUses } from "../store/messages.js";
+import { createToolbox } from "../tools/index.js";
+import { createModelClient, type ModelClient } from "./model.js";
+import { takePod, type OwnedPod } from "./pod-owner.js";
+import { runLoop, type Approval } from "./run-loop.js";
+
+export interface InvocationOptions {
+  manifest: Manifest;
+  runtimeDir: string;
+  sink: EventSink;
+  model?: string | undefined;
+  maxTurns?: number | undefined;
+}
+
+export type RunRequest = { mode: "run"; prompt: string } | { mode: "resume"; approval?: Approval | undefined };
+
+const SUPERSEDED = "Not run: a new prompt was given while this call was waiting, so it was dropped.";
+
+const EXIT_FOR_RESULT: Record<RunResult, number> = {
+  finished: EXIT.finished,
+  paused: EXIT.paused,
+  limit_reached: EXIT.limit_reached,
+  error: EXIT.error,
+};
+
+/**
+ * One `pod run` or `pod resume`: take the pod, run the loop, save, release.
+ * Returns the process exit code. Refusals before the run starts print one
+ * `error` line; once the run starts the output always ends with one `run_end`.
+ */
+export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promise<number> {
+  const { sink, manifest } = opts;
+  const controller = new AbortController();
+  const started = Date.now();
+
+  let client: ModelClient;
+  let pod: OwnedPod;
+  try {
+    // Fail on a missing key before touching the runtime directory.
+    client = await createModelClient();
+    pod = await takePod(manifest, opts.runtimeDir, sink, {
+      onLockLost: (err) => {
+        process.stderr.write(`pod: lost the pod lock (${err.message}); stopping the run\n`);
+        controller.abort();
+      },
+    });
+  } catch (err) {
+    return refuse(sink, err);
+  }
+
+  // First SIGINT/SIGTERM: stop cleanly (paused, exit 10). A second one exits at once;
+  // the store is consistent at every instant, so the next invocation repairs the status.
+  const onSignal = () => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  try {
+    const refusal = checkPreconditions(req, pod);
+    if (refusal) return refuse(sink, refusal);
+
+    const model = opts.model ?? manifest.data.pod.model;
+    sink.emit("run_start", {
+      pod: manifest.data.pod.name,
+      mode: req.mode,
+      model,
+      ...(req.mode === "run" ? { input: req.prompt } : {}),
+    });
+
+    const base = pod.status;
+    const pending = base.pending;
+    if (req.mode === "run") {
+      // A new prompt supersedes calls a paused run left open (including one awaiting approval).
+      for (const call of unsettledToolUses(pod.store.messages())) {
+        await pod.store.append(toolResultMessage(call.id, SUPERSEDED, true), base.turn);
+      }
+      await pod.store.append(textMessage("user", req.prompt), base.turn);
+    }
+    await pod.saveStatus({ ...base, status: "running", pid: process.pid, pending: null });
+
+    const toolbox =
+      manifest.scopeRoot === undefined
+        ? undefined
+        : await createToolbox(
+            { root: manifest.scopeRoot, writable: manifest.data.scope?.writable, deny: manifest.data.scope?.deny ?? [] },
+            manifest.data.tools.bash,
+          );
+
+    const outcome = await runLoop(
+      {
+        client,
+        manifest,
+        model,
+        maxTurns: opts.maxTurns ?? manifest.data.pod.max_turns,
+        store: pod.store,
+        toolbox,
+        sink,
+        signal: controller.signal,
+        sessionTurn: base.turn,
+        onTurnSaved: (p) =>
+          pod.saveStatus({ ...pod.status, status: "running", pid: process.pid, turn: p.sessionTurn, usage: addUsage(base.usage, p.usage) }),
+      },
+      { pending: req.mode === "resume" ? pending : null, approval: req.mode === "resume" ? req.approval : undefined },
+    );
+
+    if (outcome.error) sink.emit("error", { code: outcome.error.code, message: outcome.error.full });
+    await pod.saveStatus({
+      ...pod.status,
+      status: outcome.result === "paused" ? "paused" : "idle",
+      pid: undefined,
+      turn: outcome.sessionTurn,
+      last_result: outcome.result,
+      usage: addUsage(base.usage, outcome.usage),
+      pending: outcome.pending,
+    });
+    sink.emit("run_end", { result: outcome.result, turns: outcome.turns, usage: outcome.usage, duration_ms: Date.now() - started });
+    return EXIT_FOR_RESULT[outcome.result];
+  } catch (err) {
+    // Saving state failed (disk full, permissions…): say so and end the run as an error.
+    const e = asPodError(err);
+    sink.emit("error", { code: e.code, message: e.full });
+    sink.emit("run_end", { result: "error", turns: 0, usage: ZERO_USAGE, duration_ms: Date.now() - started });
+    return EXIT.error;
+  } finally {
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+    await pod.release().catch(() => {});
+  }
+}
+
+function checkPreconditions(req: RunRequest, pod: OwnedPod): PodError | undefined {
+  const { status, pending } = pod.status;
+  if (req.mode === "run") return undefined;
+  if (status !== "paused") {
+    return new PodError("not_paused", `pod "${pod.status.pod}" is ${status}, not paused`, "`pod resume` continues a paused pod; use `pod run \"<prompt>\"` to give it new work");
+  }
+  if (pending && !req.approval) {
+    return new PodError(
+      "invalid_input",
+      `a ${pending.name} call (${pending.id}) is waiting for approval`,
+      "run `pod resume --approve` to run it, or `pod resume --deny \"<reason>\"` to refuse it",
+    );
+  }
+  if (!pending && req.approval) {
+    return new PodError("invalid_input", `--${req.approval.kind} given, but no tool call is waiting for approval`, "run `pod resume` without it");
+  }
+  return undefined;
+}
+
+/** Prints the one `error` line of a refused invocation and gives its exit code. */
+export function refuse(sink: EventSink, err: unknown): number {
+  const e = asPodError(err);
+  sink.emit("error", { code: e.code, message: e.full });
+  return exitCodeFor(e.code);
+}

@@ -1,0 +1,28 @@
+import path from "node:path";
+
+/** Where a pod's files live: `<runtime-dir>/<pod name>/`. */
+export interface PodPaths {
+  dir: string;
+  manifest: string;
+  status: string;
+  sessions: string;
+  lock: string;
+}
+
+export function podPaths(runtimeDir: string, podName: string): PodPaths {
+  const dir = path.join(runtimeDir, podName);
+  return {
+    dir,
+    manifest: path.join(dir, "manifest.toml"),
+    status: path.join(dir, "status.json"),
+    sessions: path.join(dir, "sessions"),
+    lock: path.join(dir, "lock"),
+  };
+}
+
+/** `--runtime-dir`, else $POD_RUNTIME_DIR, else `.pod/` next to the manifest. */
+export function resolveRuntimeDir(flag: string | undefined, manifestFile: string, env = process.env): string {
+  if (flag) return path.resolve(flag);
+  if (env.POD_RUNTIME_DIR) return path.resolve(env.POD_RUNTIME_DIR);
+  return path.join(path.dirname(manifestFile), ".pod");
+}

@@ -1,0 +1,74 @@
+import { readFile } from "node:fs/promises";
+import { z } from "zod";
+import { PodError } from "../errors.js";
+import { RunResult, Usage, ZERO_USAGE } from "../events/schema.js";
+import { writeFileAtomic } from "./atomic-file.js";
+
+export const PendingCall = z.object({
+  id: z.string(),
+  name: z.string(),
+  input: z.record(z.string(), z.unknown()),
+});
+export type PendingCall = z.infer<typeof PendingCall>;
+
+export const StatusSchema = z.object({
+  pod: z.string(),
+  session_id: z.string(),
+  status: z.enum(["idle", "running", "paused"]),
+  /** The owning process while `running`. */
+  pid: z.number().int().positive().optional(),
+  /** Number of the last turn taken in this session (turns are numbered per session). */
+  turn: z.number().int().nonnegative(),
+  last_result: RunResult.nullable(),
+  /** Token totals of the session, across every run and resume. */
+  usage: Usage,
+  /** The tool call waiting for `pod resume --approve|--deny`. */
+  pending: PendingCall.nullable(),
+  updated_at: z.iso.datetime(),
+});
+export type Status = z.infer<typeof StatusSchema>;
+
+export function freshStatus(pod: string, sessionId: string): Status {
+  return {
+    pod,
+    session_id: sessionId,
+    status: "idle",
+    turn: 0,
+    last_result: null,
+    usage: { ...ZERO_USAGE },
+    pending: null,
+    updated_at: new Date().toISOString(),
+  };
+}
+
+/** Reads status.json; undefined when the pod has never run. A damaged file is an error that names it. */
+export async function readStatus(file: string): Promise<Status | undefined> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw new PodError("internal", `cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`, "check the runtime directory's permissions");
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new PodError("internal", `${file} is not valid JSON (damaged)`, `move it aside (mv ${file} ${file}.bad) and run again; pod rebuilds it from the session store`);
+  }
+  const parsed = StatusSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new PodError(
+      "internal",
+      `${file} does not look like a pod status (${issue.path.join(".") || "top level"}: ${issue.message})`,
+      `move it aside (mv ${file} ${file}.bad) and run again; pod rebuilds it from the session store`,
+    );
+  }
+  return parsed.data;
+}
+
+export async function writeStatus(file: string, status: Status): Promise<void> {
+  const stamped = { ...status, updated_at: new Date().toISOString() };
+  await writeFileAtomic(file, JSON.stringify(stamped, null, 2) + "\n");
+}

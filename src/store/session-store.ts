@@ -1,0 +1,223 @@
+import { randomBytes } from "node:crypto";
+import { copyFile, mkdir, open, readdir, readFile, truncate, type FileHandle } from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+import { PodError } from "../errors.js";
+import { syncDir } from "../runtime/atomic-file.js";
+import { Message } from "./messages.js";
+
+/**
+ * A session is one append-only JSONL file, `sessions/<id>.jsonl`. Every line is a
+ * record; a completed message is one line written with one write() and fsynced,
+ * so a crash loses at most the line being written, and appending a turn never
+ * rewrites the file. A compaction is a record too: the full history stays.
+ */
+const SessionHeader = z.object({ kind: z.literal("session"), id: z.string(), created_at: z.string() });
+const MessageRecord = z.object({
+  kind: z.literal("message"),
+  turn: z.number().int().nonnegative(),
+  ts: z.string(),
+  message: Message,
+});
+const CompactionRecord = z.object({
+  kind: z.literal("compaction"),
+  ts: z.string(),
+  /** Messages before this index (in the full history) are replaced by the summary. */
+  keep_from: z.number().int().nonnegative(),
+  summary: z.string(),
+  tokens_before: z.number().int().nonnegative(),
+  tokens_after: z.number().int().nonnegative(),
+});
+const Record = z.discriminatedUnion("kind", [SessionHeader, MessageRecord, CompactionRecord]);
+type Record = z.infer<typeof Record>;
+export type CompactionInfo = z.infer<typeof CompactionRecord>;
+
+export interface StoredMessage {
+  message: Message;
+  turn: number;
+  ts: string;
+}
+
+export interface SessionInfo {
+  id: string;
+  created_at: string;
+  messages: number;
+  compactions: number;
+}
+
+export function newSessionId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  return `${stamp}-${randomBytes(3).toString("hex")}`;
+}
+
+export function sessionFile(sessionsDir: string, id: string): string {
+  return path.join(sessionsDir, `${id}.jsonl`);
+}
+
+interface Loaded {
+  header: z.infer<typeof SessionHeader>;
+  messages: StoredMessage[];
+  compaction: CompactionInfo | undefined;
+  compactions: number;
+  /** Byte length of the intact prefix; anything after it is a torn final line. */
+  goodBytes: number;
+  totalBytes: number;
+}
+
+async function loadFile(file: string): Promise<Loaded> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(file);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new PodError(
+      "internal",
+      code === "ENOENT" ? `session file ${file} is missing` : `cannot read session file ${file}: ${code}`,
+      code === "ENOENT" ? "start a fresh session with `pod new` (other sessions are kept)" : "check the runtime directory's permissions",
+    );
+  }
+  const text = buf.toString("utf8");
+  const messages: StoredMessage[] = [];
+  let header: Loaded["header"] | undefined;
+  let compaction: CompactionInfo | undefined;
+  let compactions = 0;
+  let pos = 0;
+  let lineNo = 0;
+  let goodBytes = 0;
+  while (pos < text.length) {
+    const nl = text.indexOf("\n", pos);
+    lineNo++;
+    if (nl === -1) break; // torn last line: it never finished, so it was never a completed turn
+    const line = text.slice(pos, nl);
+    pos = nl + 1;
+    if (line.trim() === "") {
+      goodBytes = Buffer.byteLength(text.slice(0, pos));
+      continue;
+    }
+    let record: Record;
+    try {
+      record = Record.parse(JSON.parse(line));
+    } catch (err) {
+      throw new PodError(
+        "internal",
+        `session file ${file} is damaged at line ${lineNo}: ${err instanceof SyntaxError ? "not JSON" : "unexpected record"}`,
+        `keep a copy (cp ${file} ${file}.bak), then remove or fix that line, or start a fresh session with \`pod new\``,
+      );
+    }
+    if (record.kind === "session") header = record;
+    else if (record.kind === "message") messages.push({ message: record.message, turn: record.turn, ts: record.ts });
+    else {
+      compaction = record;
+      compactions++;
+    }
+    goodBytes = Buffer.byteLength(text.slice(0, pos));
+  }
+  if (!header) {
+    throw new PodError("internal", `session file ${file} has no header line`, "start a fresh session with `pod new` (other sessions are kept)");
+  }
+  return { header, messages, compaction, compactions, goodBytes, totalBytes: buf.length };
+}
+
+export class SessionStore {
+  private constructor(
+    readonly file: string,
+    readonly id: string,
+    private readonly stored: StoredMessage[],
+    private lastCompaction: CompactionInfo | undefined,
+    private handle: FileHandle | undefined,
+  ) {}
+
+  /** A new empty session file. */
+  static async create(sessionsDir: string, id = newSessionId()): Promise<SessionStore> {
+    await mkdir(sessionsDir, { recursive: true });
+    const file = sessionFile(sessionsDir, id);
+    const handle = await open(file, "wx");
+    await handle.write(JSON.stringify({ kind: "session", id, created_at: new Date().toISOString() }) + "\n");
+    await handle.sync();
+    await syncDir(sessionsDir);
+    return new SessionStore(file, id, [], undefined, handle);
+  }
+
+  /**
+   * Opens a session for appending (the caller holds the pod lock). A torn final
+   * line left by a crash is copied to `<file>.torn-<time>` and cut off, so the
+   * next append starts on a clean line.
+   */
+  static async openForAppend(sessionsDir: string, id: string): Promise<SessionStore> {
+    const file = sessionFile(sessionsDir, id);
+    const loaded = await loadFile(file);
+    if (loaded.goodBytes < loaded.totalBytes) {
+      await copyFile(file, `${file}.torn-${Date.now()}`);
+      await truncate(file, loaded.goodBytes);
+    }
+    const handle = await open(file, "a");
+    return new SessionStore(file, id, loaded.messages, loaded.compaction, handle);
+  }
+
+  /** Opens a session to read only; safe while another process appends (a torn last line is ignored). */
+  static async openReadOnly(sessionsDir: string, id: string): Promise<SessionStore> {
+    const file = sessionFile(sessionsDir, id);
+    const loaded = await loadFile(file);
+    return new SessionStore(file, id, loaded.messages, loaded.compaction, undefined);
+  }
+
+  static async list(sessionsDir: string): Promise<SessionInfo[]> {
+    let names: string[];
+    try {
+      names = (await readdir(sessionsDir)).filter((n) => n.endsWith(".jsonl"));
+    } catch {
+      return [];
+    }
+    const infos: SessionInfo[] = [];
+    for (const name of names.sort()) {
+      try {
+        const l = await loadFile(path.join(sessionsDir, name));
+        infos.push({ id: l.header.id, created_at: l.header.created_at, messages: l.messages.length, compactions: l.compactions });
+      } catch {
+        infos.push({ id: name.replace(/\.jsonl$/, ""), created_at: "", messages: -1, compactions: 0 });
+      }
+    }
+    return infos;
+  }
+
+  /** Every message ever stored in this session, compacted or not. */
+  allMessages(): readonly StoredMessage[] {
+    return this.stored;
+  }
+
+  /** The history the model sees: the last compaction's summary, then the messages it kept. */
+  messages(): Message[] {
+    const c = this.lastCompaction;
+    const kept = this.stored.slice(c?.keep_from ?? 0).map((s) => s.message);
+    if (!c) return kept;
+    return [{ role: "user", content: [{ type: "text", text: c.summary }] }, ...kept];
+  }
+
+  compaction(): CompactionInfo | undefined {
+    return this.lastCompaction;
+  }
+
+  async append(message: Message, turn: number): Promise<void> {
+    const record = { kind: "message", turn, ts: new Date().toISOString(), message } as const;
+    await this.writeLine(record);
+    this.stored.push({ message, turn, ts: record.ts });
+  }
+
+  async appendCompaction(info: Omit<CompactionInfo, "kind" | "ts">): Promise<void> {
+    const record: CompactionInfo = { kind: "compaction", ts: new Date().toISOString(), ...info };
+    await this.writeLine(record);
+    this.lastCompaction = record;
+  }
+
+  private async writeLine(record: object): Promise<void> {
+    if (!this.handle) throw new Error("session store opened read-only");
+    // writeFile loops over partial writes; O_APPEND puts every byte at the end.
+    await this.handle.writeFile(JSON.stringify(record) + "\n", "utf8");
+    await this.handle.sync();
+  }
+
+  async close(): Promise<void> {
+    await this.handle?.close();
+    this.handle = undefined;
+  }
+}

@@ -1,0 +1,41 @@
+import type { z } from "zod";
+
+/** What a tool hands back to the model. Tool errors are values, never throws. */
+export interface ToolResult {
+  output: string;
+  isError: boolean;
+  /** True when `output` was cut to fit a cap; the output then says so in words too. */
+  truncated: boolean;
+}
+
+export interface ToolContext {
+  /** Aborted when the run is cancelled; long tools (Bash, Grep) must stop promptly. */
+  signal: AbortSignal;
+}
+
+/**
+ * One tool the model can call. `inputSchema` is a zod object schema: it is converted
+ * to the JSON Schema the API receives and it validates what the model sends back.
+ */
+export interface Tool<I = any> {
+  name: string;
+  description: string;
+  inputSchema: z.ZodType<I>;
+  run(input: I, ctx: ToolContext): Promise<ToolResult>;
+}
+
+/** `[scope]` of the manifest with `root` made absolute (realpath'd). */
+export interface ScopeConfig {
+  root: string;
+  /** Globs relative to root; undefined means all of root is writable. */
+  writable?: string[] | undefined;
+  /** Globs relative to root that no tool may read, write or list. */
+  deny: string[];
+}
+
+/** `[tools.bash]` of the manifest. */
+export interface BashConfig {
+  enabled: boolean;
+  allow: string[];
+  timeout_s: number;
+}
