@@ -1,0 +1,56 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { loadManifest, parseManifestText, starterManifest } from "../../src/manifest.js";
+
+const parseError = (text: string) => {
+  try {
+    parseManifestText(text, "/p/pod.toml");
+  } catch (err) {
+    return err as Error & { code: string; full: string };
+  }
+  throw new Error("expected an error");
+};
+
+describe("manifest", () => {
+  it("fills defaults", () => {
+    const m = parseManifestText('[pod]\nname = "fixer"\n', "/p/pod.toml");
+    expect(m.pod).toMatchObject({ name: "fixer", model: "claude-sonnet-4-5", max_tokens: 8192, max_turns: 30 });
+    expect(m.scope).toBeUndefined();
+    expect(m.tools).toEqual({ ask: [], bash: { enabled: false, allow: [], timeout_s: 120 } });
+    expect(m.compaction).toEqual({ threshold_tokens: 120000, keep_recent_turns: 4 });
+  });
+
+  it("names file, line, key and fix for a wrong type", () => {
+    const err = parseError('[pod]\nname = "fixer"\n\n[tools.bash]\nenabled = "yes"\n');
+    expect(err.code).toBe("invalid_manifest");
+    expect(err.full).toContain("/p/pod.toml:5");
+    expect(err.full).toContain("[tools.bash] enabled");
+    expect(err.full).toContain("fix:");
+  });
+
+  it("rejects unknown keys (typos) and bad names", () => {
+    expect(parseError('[pod]\nname = "x"\nmodle = "y"\n').full).toMatch(/pod\.toml:3.*modle/);
+    expect(parseError('[pod]\nname = "Has Spaces"\n').full).toMatch(/pod\.toml:2.*name/);
+    expect(parseError('[pod]\nname = "x"\n[tools]\nask = ["Wirte"]\n').full).toMatch(/ask.*Read, Write/);
+    expect(parseError('[pod]\nname = "x"\nsystem_prompt = "a"\nsystem_prompt_file = "b"\n').full).toMatch(/either system_prompt or system_prompt_file/);
+  });
+
+  it("reports TOML syntax errors with line and column", () => {
+    expect(parseError('[pod]\nname = "x\n').full).toMatch(/pod\.toml:2:\d+/);
+  });
+
+  it("the starter manifest is valid and resolves scope and prompt files", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "pod-manifest-"));
+    await writeFile(path.join(dir, "pod.toml"), starterManifest("demo"));
+    const m = await loadManifest(path.join(dir, "pod.toml"));
+    expect(m.data.pod.name).toBe("demo");
+    expect(m.scopeRoot).toBe(await import("node:fs/promises").then((fs) => fs.realpath(dir)));
+
+    await writeFile(path.join(dir, "p.toml"), '[pod]\nname = "x"\nsystem_prompt_file = "missing.md"\n');
+    await expect(loadManifest(path.join(dir, "p.toml"))).rejects.toThrow(/missing\.md/);
+    await writeFile(path.join(dir, "s.toml"), '[pod]\nname = "x"\n[scope]\nroot = "nope"\n');
+    await expect(loadManifest(path.join(dir, "s.toml"))).rejects.toThrow(/s\.toml:4.*does not exist/);
+  });
+});
