@@ -7,7 +7,6 @@ let code = 0;
 const program = buildProgram((c) => {
   code = c;
 });
-program.exitOverride();
 try {
   await program.parseAsync(process.argv);
 } catch (err) {

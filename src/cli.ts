@@ -24,7 +24,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option("--model <model>", "model for this run (overrides [pod] model)")
     .showSuggestionAfterError(true)
     .showHelpAfterError("(run `pod --help` for usage)")
-    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) });
+    .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
+    // Set before the subcommands are added so they inherit it: usage errors become exit 2 in bin/pod.ts.
+    .exitOverride();
 
   const globals = (cmd: Command) => cmd.optsWithGlobals() as GlobalOptions;
 

@@ -65,14 +65,6 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     const refusal = checkPreconditions(req, pod);
     if (refusal) return refuse(sink, refusal);
 
-    const model = opts.model ?? manifest.data.pod.model;
-    sink.emit("run_start", {
-      pod: manifest.data.pod.name,
-      mode: req.mode,
-      model,
-      ...(req.mode === "run" ? { input: req.prompt } : {}),
-    });
-
     const base = pod.status;
     const pending = base.pending;
     if (req.mode === "run") {
@@ -83,6 +75,14 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       await pod.store.append(textMessage("user", req.prompt), base.turn);
     }
     await pod.saveStatus({ ...base, status: "running", pid: process.pid, pending: null });
+    // run_start comes once the pod is visibly ours (status running), so a reader that sees it sees that too.
+    const model = opts.model ?? manifest.data.pod.model;
+    sink.emit("run_start", {
+      pod: manifest.data.pod.name,
+      mode: req.mode,
+      model,
+      ...(req.mode === "run" ? { input: req.prompt } : {}),
+    });
 
     const toolbox =
       manifest.scopeRoot === undefined

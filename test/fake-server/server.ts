@@ -1,0 +1,284 @@
+import http from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { setTimeout as sleep } from "node:timers/promises";
+import { parseScript, type FaultSpec, type Script, type Turn } from "./script.js";
+
+export { loadFixture, type Script } from "./script.js";
+
+/**
+ * A fake Anthropic Messages API on 127.0.0.1 that plays a scripted conversation
+ * over the real SSE wire format, so tests exercise the real SDK over real HTTP.
+ */
+export interface FakeServer {
+  url: string;
+  /** Every request received, in order, with its parsed JSON body. */
+  requests: RecordedRequest[];
+  /** What did not match the script's expectations (or ran past its end). Tests assert it is empty. */
+  mismatches: string[];
+  close(): Promise<void>;
+}
+
+export interface RecordedRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: any;
+}
+
+type SseEvent = [type: string, data: unknown];
+
+/** `script` is validated with zod at start (see script.ts), so plain object literals from tests are fine. */
+export async function startFakeServer(script: Script | object, opts: { port?: number } = {}): Promise<FakeServer> {
+  const turns = parseScript(script).turns;
+  const requests: RecordedRequest[] = [];
+  const mismatches: string[] = [];
+  const sockets = new Set<Socket>();
+  let next = 0;
+  const faultsServed = new Map<number, number>();
+  let messageCount = 0;
+
+  const server = http.createServer(async (req, res) => {
+    const raw = await readBody(req);
+    let body: any = undefined;
+    try {
+      body = raw.length ? JSON.parse(raw) : undefined;
+    } catch {
+      body = raw;
+    }
+    requests.push({ method: req.method ?? "", path: req.url ?? "", headers: { ...req.headers }, body });
+    const id = ++messageCount;
+    res.setHeader("request-id", `req_fake_${id}`);
+
+    const url = (req.url ?? "").split("?")[0];
+    if (req.method === "POST" && url === "/v1/messages/count_tokens") {
+      return json(res, 200, { input_tokens: Math.round(raw.length / 4) });
+    }
+    if (req.method !== "POST" || url !== "/v1/messages") {
+      return json(res, 404, { type: "error", error: { type: "not_found_error", message: `fake-server: no route ${req.method} ${url}` } });
+    }
+
+    const index = next;
+    const turn = turns[index];
+    if (!turn) {
+      mismatches.push(`request ${requests.length}: script exhausted after ${turns.length} turns`);
+      return respond(res, body, exhaustedTurn(), id);
+    }
+    const problem = checkExpect(turn, body);
+    if (problem) {
+      mismatches.push(`turn ${index + 1}: ${problem}`);
+      return json(res, 400, { type: "error", error: { type: "invalid_request_error", message: `fake-server: ${problem}` } });
+    }
+    if (turn.fault && (faultsServed.get(index) ?? 0) < turn.fault.times) {
+      faultsServed.set(index, (faultsServed.get(index) ?? 0) + 1);
+      return serveFault(res, turn, turn.fault, body, id);
+    }
+    next++;
+    return respond(res, body, turn, id);
+  });
+  server.on("connection", (s) => {
+    sockets.add(s);
+    s.on("close", () => sockets.delete(s));
+  });
+  await new Promise<void>((resolve) => server.listen(opts.port ?? 0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    mismatches,
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+function exhaustedTurn(): Turn {
+  return {
+    response: { content: [{ type: "text", text: "fake-server: script exhausted" }], stop_reason: "end_turn", usage: { input_tokens: 1, output_tokens: 1, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 } },
+    delivery: { chunk_bytes: 50, delay_ms: 0, ping_every: 0, text_split: 64 },
+  };
+}
+
+function readBody(req: http.IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => resolve(Buffer.concat(chunks).toString("utf8")));
+    req.on("error", reject);
+  });
+}
+
+function json(res: http.ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}) {
+  res.writeHead(status, { "content-type": "application/json", ...headers });
+  res.end(JSON.stringify(body));
+}
+
+function lastUser(body: any): any {
+  const msgs: any[] = Array.isArray(body?.messages) ? body.messages : [];
+  return [...msgs].reverse().find((m) => m.role === "user");
+}
+
+function blocksOf(message: any): any[] {
+  if (!message) return [];
+  return typeof message.content === "string" ? [{ type: "text", text: message.content }] : (message.content ?? []);
+}
+
+function checkExpect(turn: Turn, body: any): string | undefined {
+  const e = turn.expect;
+  if (!e) return undefined;
+  if (e.model !== undefined && body?.model !== e.model) return `expected model ${e.model}, got ${body?.model}`;
+  if (e.last_user_text_includes !== undefined) {
+    const text = blocksOf(lastUser(body))
+      .filter((b) => b.type === "text")
+      .map((b) => b.text)
+      .join("\n");
+    if (!text.includes(e.last_user_text_includes)) return `expected the last user text to include ${JSON.stringify(e.last_user_text_includes)}, got ${JSON.stringify(text.slice(0, 200))}`;
+  }
+  if (e.tool_result_for !== undefined) {
+    const found = blocksOf(lastUser(body)).some((b) => b.type === "tool_result" && b.tool_use_id === e.tool_result_for);
+    if (!found) return `expected a tool_result for ${e.tool_result_for} in the last user message`;
+  }
+  if (e.has_tools !== undefined) {
+    const names = new Set((body?.tools ?? []).map((t: any) => t.name));
+    const missing = e.has_tools.filter((n) => !names.has(n));
+    if (missing.length) return `expected tools ${missing.join(", ")} in the request`;
+  }
+  if (e.system_includes !== undefined) {
+    const system = typeof body?.system === "string" ? body.system : JSON.stringify(body?.system ?? "");
+    if (!system.includes(e.system_includes)) return `expected the system prompt to include ${JSON.stringify(e.system_includes)}`;
+  }
+  return undefined;
+}
+
+function messageObject(turn: Turn, body: any, id: number, content: unknown[], stopReason: string | null, outputTokens: number) {
+  const u = turn.response.usage;
+  return {
+    id: `msg_fake_${id}`,
+    type: "message",
+    role: "assistant",
+    model: body?.model ?? "unknown",
+    content,
+    stop_reason: stopReason,
+    stop_sequence: null,
+    usage: {
+      input_tokens: u.input_tokens,
+      output_tokens: outputTokens,
+      cache_read_input_tokens: u.cache_read_input_tokens,
+      cache_creation_input_tokens: u.cache_creation_input_tokens,
+    },
+  };
+}
+
+function split(text: string, size: number): string[] {
+  const parts: string[] = [];
+  for (let i = 0; i < text.length; i += size) parts.push(text.slice(i, i + size));
+  return parts.length ? parts : [""];
+}
+
+/** The SSE events of a scripted response, exactly as the Messages API streams them. */
+export function sseEvents(turn: Turn, body: any, id: number): SseEvent[] {
+  const { content, stop_reason, usage } = turn.response;
+  const { ping_every, text_split } = turn.delivery;
+  const events: SseEvent[] = [["message_start", { type: "message_start", message: messageObject(turn, body, id, [], null, 1) }]];
+  const push = (e: SseEvent) => {
+    events.push(e);
+    if (ping_every > 0 && events.length % ping_every === 0) events.push(["ping", { type: "ping" }]);
+  };
+  content.forEach((block, index) => {
+    if (block.type === "text") {
+      push(["content_block_start", { type: "content_block_start", index, content_block: { type: "text", text: "" } }]);
+      for (const piece of split(block.text, text_split)) {
+        push(["content_block_delta", { type: "content_block_delta", index, delta: { type: "text_delta", text: piece } }]);
+      }
+    } else {
+      push(["content_block_start", { type: "content_block_start", index, content_block: { type: "tool_use", id: block.id, name: block.name, input: {} } }]);
+      for (const piece of split(JSON.stringify(block.input), text_split)) {
+        push(["content_block_delta", { type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: piece } }]);
+      }
+    }
+    push(["content_block_stop", { type: "content_block_stop", index }]);
+  });
+  push([
+    "message_delta",
+    {
+      type: "message_delta",
+      delta: { stop_reason, stop_sequence: null },
+      usage: {
+        input_tokens: usage.input_tokens,
+        output_tokens: usage.output_tokens,
+        cache_read_input_tokens: usage.cache_read_input_tokens,
+        cache_creation_input_tokens: usage.cache_creation_input_tokens,
+      },
+    },
+  ]);
+  events.push(["message_stop", { type: "message_stop" }]);
+  return events;
+}
+
+function frame([type, data]: SseEvent): string {
+  return `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
+}
+
+async function writeChunked(res: http.ServerResponse, text: string, turn: Turn): Promise<boolean> {
+  const buf = Buffer.from(text, "utf8");
+  const { chunk_bytes, delay_ms } = turn.delivery;
+  for (let i = 0; i < buf.length; i += chunk_bytes) {
+    if (res.destroyed) return false;
+    res.write(buf.subarray(i, i + chunk_bytes));
+    if (delay_ms > 0) await sleep(delay_ms);
+    else await new Promise((r) => setImmediate(r));
+  }
+  return !res.destroyed;
+}
+
+function startSse(res: http.ServerResponse) {
+  res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+  res.flushHeaders();
+}
+
+async function respond(res: http.ServerResponse, body: any, turn: Turn, id: number) {
+  if (body?.stream !== true) {
+    const u = turn.response.usage;
+    return json(res, 200, { ...messageObject(turn, body, id, turn.response.content, turn.response.stop_reason, u.output_tokens) });
+  }
+  startSse(res);
+  if (await writeChunked(res, sseEvents(turn, body, id).map(frame).join(""), turn)) res.end();
+}
+
+const ERROR_TYPES: Record<number, string> = {
+  400: "invalid_request_error",
+  401: "authentication_error",
+  403: "permission_error",
+  404: "not_found_error",
+  413: "request_too_large",
+  429: "rate_limit_error",
+  500: "api_error",
+  529: "overloaded_error",
+};
+
+async function serveFault(res: http.ServerResponse, turn: Turn, fault: FaultSpec, body: any, id: number) {
+  if (fault.kind === "http") {
+    const type = ERROR_TYPES[fault.status] ?? "api_error";
+    const message = fault.message ?? (fault.status === 404 ? `model: ${body?.model}` : `fake-server: ${type}`);
+    const headers: Record<string, string> = fault.retry_after_s !== undefined ? { "retry-after": String(fault.retry_after_s) } : {};
+    return json(res, fault.status, { type: "error", error: { type, message } }, headers);
+  }
+  const events = sseEvents(turn, body, id).slice(0, fault.after_events);
+  startSse(res);
+  if (!(await writeChunked(res, events.map(frame).join(""), turn))) return;
+  switch (fault.kind) {
+    case "sse_error":
+      res.end(frame(["error", { type: "error", error: { type: "overloaded_error", message: "Overloaded" } }]));
+      return;
+    case "drop":
+      res.socket?.destroy();
+      return;
+    case "malformed":
+      res.end("event: content_block_delta\ndata: {not json\n\n");
+      return;
+    case "stall":
+      return; // keep the connection open and silent until the client or close() ends it
+  }
+}
