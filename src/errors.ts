@@ -48,6 +48,8 @@ export class PodError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly hint?: string,
+    /** The run can be picked up again with `pod resume` (a transient provider fault outlasted the retries). */
+    readonly resumable = false,
   ) {
     super(message);
     this.name = "PodError";

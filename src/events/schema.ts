@@ -73,6 +73,13 @@ export const EventSchemas = {
     truncated: z.boolean(),
   }),
   usage: event("usage", Usage.shape),
+  /** A transient provider fault interrupted the turn; it is asked again. Deltas since its turn_start are void. */
+  turn_retry: event("turn_retry", {
+    turn: z.number().int().positive(),
+    attempt: z.number().int().positive(),
+    reason: z.string(),
+    delay_ms: z.number().int().nonnegative(),
+  }),
   turn_end: event("turn_end", { turn: z.number().int().positive(), stop_reason: z.string() }),
   compaction: event("compaction", {
     tokens_before: z.number().int().nonnegative(),

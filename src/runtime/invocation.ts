@@ -112,7 +112,8 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     if (outcome.error) sink.emit("error", { code: outcome.error.code, message: outcome.error.full });
     await pod.saveStatus({
       ...pod.status,
-      status: outcome.result === "paused" ? "paused" : "idle",
+      // A transient provider fault that outlasted the retries leaves the pod resumable.
+      status: outcome.result === "paused" || outcome.error?.resumable ? "paused" : "idle",
       pid: undefined,
       turn: outcome.sessionTurn,
       last_result: outcome.result,

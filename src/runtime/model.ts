@@ -49,6 +49,57 @@ export async function streamTurn(
   params: MessageCreateParamsBase,
   sink: EventSink,
   signal: AbortSignal,
+  idleTimeoutMs = streamIdleTimeoutMs(),
+): Promise<TurnResponse> {
+  // The SDK's timeout covers the wait for response headers, not a stream that goes
+  // silent halfway; this watchdog aborts a stream with no event for idleTimeoutMs.
+  const watchdog = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const feed = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => watchdog.abort(new StreamStalledError(idleTimeoutMs)), idleTimeoutMs);
+  };
+  let events = 0;
+  const onEvent = () => {
+    events++;
+    feed();
+  };
+  feed();
+  try {
+    return await relayStream(client, params, sink, AbortSignal.any([signal, watchdog.signal]), onEvent);
+  } catch (err) {
+    if (watchdog.signal.aborted && !signal.aborted) throw watchdog.signal.reason;
+    // Once events have flowed the SDK will not retry: mark it so the run loop can.
+    if (events > 0 && !signal.aborted) throw new StreamBrokenError(err);
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** A stream that failed after it had started delivering events. */
+export class StreamBrokenError extends Error {
+  constructor(override readonly cause: unknown) {
+    super(cause instanceof Error ? cause.message : String(cause));
+  }
+}
+
+export class StreamStalledError extends Error {
+  constructor(ms: number) {
+    super(`the response stream stalled: no data for ${Math.round(ms / 1000)}s`);
+  }
+}
+
+function streamIdleTimeoutMs(env = process.env): number {
+  return readInt(env.POD_STREAM_IDLE_TIMEOUT_MS, 90_000);
+}
+
+async function relayStream(
+  client: ModelClient,
+  params: MessageCreateParamsBase,
+  sink: EventSink,
+  signal: AbortSignal,
+  onActivity: () => void,
 ): Promise<TurnResponse> {
   const stream = client.messages.stream(params, { signal });
   const blocks: ContentBlock[] = [];
@@ -58,6 +109,7 @@ export async function streamTurn(
   const usage: Usage = { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
 
   for await (const ev of stream as AsyncIterable<RawMessageStreamEvent>) {
+    onActivity();
     switch (ev.type) {
       case "message_start": {
         const u = ev.message.usage;
@@ -140,8 +192,29 @@ function parseToolInput(raw: string): Record<string, unknown> {
   }
 }
 
+/** Whether pod itself should ask again: only where the SDK's own retries did not apply. */
+export function shouldRetryTurn(err: unknown): boolean {
+  return (err instanceof StreamBrokenError || err instanceof StreamStalledError) && isTransient(err);
+}
+
+/**
+ * Whether asking again may succeed: dropped or stalled connections, malformed
+ * stream data, overload and server errors. Not: bad requests, auth, unknown model.
+ * (The SDK has already retried HTTP 408/409/429/5xx before the stream started.)
+ */
+export function isTransient(err: unknown): boolean {
+  if (err instanceof StreamBrokenError) return isTransient(err.cause);
+  if (err instanceof StreamStalledError || err instanceof SyntaxError) return true;
+  const e = err as { status?: number; error?: { error?: { type?: string } } };
+  if (typeof e.status === "number") return e.status === 408 || e.status === 409 || e.status === 429 || e.status >= 500;
+  const type = e.error?.error?.type;
+  if (type) return type === "overloaded_error" || type === "api_error" || type === "rate_limit_error";
+  return true; // no status: the connection broke or the stream ended early
+}
+
 /** The message of a provider error, without anything that could carry the API key. */
 export function describeProviderError(err: unknown): string {
+  if (err instanceof StreamBrokenError) return describeProviderError(err.cause);
   const e = err as { status?: number; message?: string; error?: { error?: { message?: string; type?: string } } };
   const inner = e.error?.error;
   const text = inner?.message ? `${inner.type ?? "error"}: ${inner.message}` : (e.message ?? String(err));

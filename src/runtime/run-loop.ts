@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from "node:timers/promises";
 import { PodError } from "../errors.js";
 import { addUsage, ZERO_USAGE, type RunResult, type Usage } from "../events/schema.js";
 import type { EventSink } from "../events/sink.js";
@@ -6,7 +7,7 @@ import { toolResultMessage, toolUses, unsettledToolUses, type ToolUse } from "..
 import type { SessionStore } from "../store/session-store.js";
 import type { Toolbox } from "../tools/index.js";
 import type { ToolResult } from "../tools/types.js";
-import { describeProviderError, streamTurn, type ModelClient } from "./model.js";
+import { describeProviderError, isTransient, shouldRetryTurn, streamTurn, type ModelClient } from "./model.js";
 import { buildRequest, toolDefinitions } from "./request.js";
 import type { PendingCall } from "./status.js";
 
@@ -79,17 +80,12 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
       ctx.sink.emit("turn_start", { turn });
 
       const request = buildRequest({ manifest: ctx.manifest, model: ctx.model, tools: apiTools, history: ctx.store.messages() });
-      let response;
-      try {
-        response = await streamTurn(ctx.client, request, ctx.sink, ctx.signal);
-      } catch (err) {
+      const response = await askModel(ctx, request, turn);
+      if (!response) {
         // A cancelled stream is dropped whole: the history ends before this turn, so resume simply asks again.
-        if (ctx.signal.aborted) {
-          progress.turns--;
-          progress.sessionTurn--;
-          return done("paused");
-        }
-        throw new PodError("provider_error", describeProviderError(err));
+        progress.turns--;
+        progress.sessionTurn--;
+        return done("paused");
       }
       progress.usage = addUsage(progress.usage, response.usage);
       ctx.sink.emit("usage", response.usage);
@@ -108,6 +104,41 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
     const error = err instanceof PodError ? err : new PodError("internal", `internal error: ${(err as Error).message}`);
     return done("error", { error });
   }
+}
+
+/**
+ * Streams one response, asking again with backoff when a transient fault breaks
+ * a stream that had already started (before that, the SDK's own retries apply).
+ * Returns undefined when the run was cancelled.
+ */
+async function askModel(ctx: RunContext, request: ReturnType<typeof buildRequest>, turn: number) {
+  const { retries, baseMs } = retryPolicy();
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await streamTurn(ctx.client, request, ctx.sink, ctx.signal);
+    } catch (err) {
+      if (ctx.signal.aborted) return undefined;
+      const transient = isTransient(err);
+      if (!shouldRetryTurn(err) || attempt > retries) {
+        const why = describeProviderError(err);
+        throw transient
+          ? new PodError("provider_error", `${why} (after ${attempt} attempts)`, "the pod is paused; `pod resume` asks again", true)
+          : new PodError("provider_error", why);
+      }
+      const delay = baseMs * 2 ** (attempt - 1);
+      ctx.sink.emit("turn_retry", { turn, attempt, reason: describeProviderError(err), delay_ms: delay });
+      try {
+        await sleep(delay, undefined, { signal: ctx.signal });
+      } catch {
+        return undefined;
+      }
+    }
+  }
+}
+
+function retryPolicy(env = process.env) {
+  const num = (v: string | undefined, d: number) => (v !== undefined && Number.isFinite(Number(v)) && Number(v) >= 0 ? Number(v) : d);
+  return { retries: num(env.POD_STREAM_RETRIES, 2), baseMs: num(env.POD_RETRY_BASE_MS, 1000) };
 }
 
 /** What to do with one tool call: run it, answer it without running, or pause for approval. */
