@@ -1,0 +1,165 @@
+import { readFile, stat } from "node:fs/promises";
+import picomatch from "picomatch";
+import { z } from "zod";
+import type { ScopedFs } from "./scoped-fs.js";
+import { capOutput, fail, looksBinary, ok } from "./text.js";
+import type { Tool } from "./types.js";
+import { walkFiles, type WalkedFile } from "./walk.js";
+
+export const GREP_DEFAULT_HEAD_LIMIT = 250;
+const PARALLEL_READS = 32;
+const MAX_FILE_BYTES = 64 * 1024 * 1024;
+
+/** File types for `type`, as in ripgrep's --type. */
+export const FILE_TYPES: Record<string, string[]> = {
+  js: ["js", "mjs", "cjs", "jsx"],
+  ts: ["ts", "tsx", "mts", "cts"],
+  py: ["py", "pyi"],
+  rust: ["rs"],
+  go: ["go"],
+  java: ["java"],
+  c: ["c", "h"],
+  cpp: ["cpp", "cc", "cxx", "hpp", "hh", "h"],
+  rb: ["rb"],
+  md: ["md", "markdown"],
+  json: ["json"],
+  yaml: ["yaml", "yml"],
+  toml: ["toml"],
+  sh: ["sh", "bash"],
+  css: ["css", "scss"],
+  html: ["html", "htm"],
+};
+
+const Input = z.object({
+  pattern: z.string().min(1).describe("Regular expression (JavaScript syntax) to search for"),
+  path: z.string().optional().describe("File or directory to search, relative to the workspace root. Default: the root"),
+  glob: z.string().optional().describe('Only search files matching this glob, e.g. "*.ts" or "src/**/*.js"'),
+  type: z.string().optional().describe(`Only search files of this type: ${Object.keys(FILE_TYPES).join(", ")}`),
+  case_insensitive: z.boolean().optional().describe("Match case-insensitively"),
+  context: z.number().int().min(0).max(20).optional().describe("Lines of context around each match (content mode)"),
+  output_mode: z.enum(["content", "files_with_matches", "count"]).optional().describe('"files_with_matches" (default): paths; "content": matching lines as path:line:text; "count": path:count'),
+  head_limit: z.number().int().positive().optional().describe(`At most this many output lines/files. Default ${GREP_DEFAULT_HEAD_LIMIT}`),
+});
+type GrepInput = z.infer<typeof Input>;
+
+interface FileHit {
+  rel: string;
+  lines: string[];
+  count: number;
+}
+
+/**
+ * Grep: a regex over the files a developer would search (.gitignore and deny
+ * honoured, binary files skipped), read in parallel. A literal pattern is first
+ * looked for in the raw bytes, so files without it are never decoded.
+ */
+export function grepTool(fs: ScopedFs): Tool<GrepInput> {
+  return {
+    name: "Grep",
+    description: "Search file contents with a regular expression (JavaScript syntax). Respects .gitignore; skips binary files. output_mode: files_with_matches (default), content (path:line:text, with optional context lines), count.",
+    inputSchema: Input,
+    async run(input, ctx) {
+      const base = await fs.resolve(input.path ?? ".", "read");
+      if (!base.ok) return fail(base.message);
+      if (!base.exists) return fail(`${input.path} does not exist.`);
+      let regex: RegExp;
+      try {
+        regex = new RegExp(input.pattern, input.case_insensitive ? "gimu" : "gmu");
+      } catch {
+        try {
+          regex = new RegExp(input.pattern, input.case_insensitive ? "gim" : "gm");
+        } catch (err) {
+          return fail(`Invalid regular expression: ${(err as Error).message}`);
+        }
+      }
+      if (input.type && !FILE_TYPES[input.type]) return fail(`Unknown type "${input.type}". Known types: ${Object.keys(FILE_TYPES).join(", ")}.`);
+      const filter = fileFilter(input);
+      const mode = input.output_mode ?? "files_with_matches";
+      const literal = !input.case_insensitive && !/[\\^$.*+?()[\]{}|]/.test(input.pattern) ? Buffer.from(input.pattern) : undefined;
+      const search = (f: WalkedFile) => searchFile(f, regex, literal, mode, input.context ?? 0);
+
+      const hits: FileHit[] = [];
+      if ((await stat(base.abs)).isFile()) {
+        const hit = await search({ abs: base.abs, rel: base.rel });
+        if (hit) hits.push(hit);
+      } else {
+        const pending: WalkedFile[] = [];
+        await walkFiles(fs, base.abs, (files) => {
+          for (const f of files) if (filter(f.rel)) pending.push(f);
+        }, ctx.signal);
+        // Read in parallel, bounded, preserving nothing but the final sort.
+        let next = 0;
+        const worker = async () => {
+          while (next < pending.length && !ctx.signal.aborted) {
+            const hit = await search(pending[next++]!);
+            if (hit) hits.push(hit);
+          }
+        };
+        await Promise.all(Array.from({ length: PARALLEL_READS }, worker));
+      }
+      hits.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+      if (hits.length === 0) return ok(`No matches for ${input.pattern}.`);
+      const limit = input.head_limit ?? GREP_DEFAULT_HEAD_LIMIT;
+      let lines: string[];
+      if (mode === "files_with_matches") lines = hits.map((h) => h.rel);
+      else if (mode === "count") lines = hits.map((h) => `${h.rel}:${h.count}`);
+      else lines = hits.flatMap((h) => h.lines);
+      const shown = lines.slice(0, limit);
+      let text = shown.join("\n");
+      if (lines.length > limit) text += `\n[truncated: ${lines.length} results, showing the first ${limit}; narrow the pattern, path or glob, or raise head_limit]`;
+      const capped = capOutput(text);
+      return { ...capped, truncated: capped.truncated || lines.length > limit };
+    },
+  };
+}
+
+function fileFilter(input: GrepInput): (rel: string) => boolean {
+  const globMatch = input.glob ? picomatch(input.glob, { dot: true, basename: !input.glob.includes("/") }) : undefined;
+  const exts = input.type ? new Set(FILE_TYPES[input.type]) : undefined;
+  return (rel) => {
+    if (globMatch && !globMatch(rel)) return false;
+    if (exts) {
+      const dot = rel.lastIndexOf(".");
+      if (dot === -1 || !exts.has(rel.slice(dot + 1))) return false;
+    }
+    return true;
+  };
+}
+
+async function searchFile(f: WalkedFile, regex: RegExp, literal: Buffer | undefined, mode: string, context: number): Promise<FileHit | undefined> {
+  let buf: Buffer;
+  try {
+    buf = await readFile(f.abs);
+  } catch {
+    return undefined;
+  }
+  if (buf.length > MAX_FILE_BYTES || looksBinary(buf)) return undefined;
+  if (literal && buf.indexOf(literal) === -1) return undefined;
+  const text = buf.toString("utf8");
+  regex.lastIndex = 0;
+  if (!regex.test(text)) return undefined;
+  if (mode === "files_with_matches") return { rel: f.rel, lines: [], count: 1 };
+
+  // Only matched files are split into lines.
+  const all = text.split("\n");
+  if (all.at(-1) === "") all.pop();
+  const matched: number[] = [];
+  const lineRegex = new RegExp(regex.source, regex.flags.replace("g", ""));
+  for (let i = 0; i < all.length; i++) if (lineRegex.test(all[i]!)) matched.push(i);
+  if (mode === "count") return { rel: f.rel, lines: [], count: matched.length };
+
+  const out: string[] = [];
+  const isMatch = new Set(matched);
+  let lastShown = -1;
+  for (const m of matched) {
+    const from = Math.max(0, m - context, lastShown + 1);
+    const to = Math.min(all.length - 1, m + context);
+    if (context > 0 && lastShown >= 0 && from > lastShown + 1) out.push("--");
+    for (let i = from; i <= to; i++) {
+      const line = all[i]!.replace(/\r$/, "");
+      out.push(`${f.rel}${isMatch.has(i) ? ":" : "-"}${i + 1}${isMatch.has(i) ? ":" : "-"}${line.length > 500 ? line.slice(0, 500) + "…" : line}`);
+    }
+    lastShown = Math.max(lastShown, to);
+  }
+  return { rel: f.rel, lines: out, count: matched.length };
+}

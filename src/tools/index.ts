@@ -1,0 +1,27 @@
+import { bashTool } from "./bash.js";
+import { editTool } from "./edit.js";
+import { globTool } from "./glob.js";
+import { grepTool } from "./grep.js";
+import { readTool } from "./read.js";
+import { ScopedFs } from "./scoped-fs.js";
+import { Tracker } from "./tracker.js";
+import type { BashConfig, ScopeConfig, Tool } from "./types.js";
+import { writeTool } from "./write.js";
+
+export interface Toolbox {
+  tools: Tool[];
+  /** Files the agent read / wrote in this process, relative to scope root (for compaction). */
+  touchedFiles(): { read: string[]; written: string[] };
+}
+
+/**
+ * The file tools of a pod with a [scope]: one ScopedFs (the boundary) and one
+ * Tracker per process, shared by every tool. Bash only when enabled.
+ */
+export async function createToolbox(scope: ScopeConfig, bash: BashConfig): Promise<Toolbox> {
+  const fs = new ScopedFs(scope);
+  const tracker = new Tracker();
+  const tools: Tool[] = [readTool(fs, tracker), writeTool(fs, tracker), editTool(fs, tracker), globTool(fs), grepTool(fs)];
+  if (bash.enabled) tools.push(bashTool(fs, bash));
+  return { tools, touchedFiles: () => tracker.touched() };
+}

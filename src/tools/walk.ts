@@ -1,0 +1,115 @@
+import { readdir, readFile } from "node:fs/promises";
+import path from "node:path";
+import ignore, { type Ignore } from "ignore";
+import type { ScopedFs } from "./scoped-fs.js";
+
+export interface WalkedFile {
+  abs: string;
+  /** Relative to the scope root, with forward slashes. */
+  rel: string;
+}
+
+interface IgnoreLayer {
+  /** Directory of the .gitignore, relative to the scope root ("" for the root). */
+  base: string;
+  ig: Ignore;
+}
+
+const PARALLEL_DIRS = 16;
+
+/**
+ * Lists the files under `startAbs` the way a developer's tools would: .gitignore
+ * files (nested ones too, via the `ignore` library) and the scope's deny globs
+ * are honoured, ignored directories are not entered, `.git` is skipped, and
+ * symlinks are not followed (so a walk can never leave the scope). Files are
+ * handed to `onFiles` one directory at a time, with directories read in parallel.
+ */
+export async function walkFiles(
+  fs: ScopedFs,
+  startAbs: string,
+  onFiles: (files: WalkedFile[]) => void | Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
+  const startRel = fs.relative(startAbs);
+  const layers = await ancestorLayers(fs, startRel);
+  const queue: Array<{ abs: string; rel: string; layers: IgnoreLayer[] }> = [{ abs: startAbs, rel: startRel, layers }];
+  let active = 0;
+  let failure: unknown;
+
+  await new Promise<void>((resolve) => {
+    const pump = () => {
+      if (failure !== undefined || signal?.aborted) {
+        if (active === 0) resolve();
+        return;
+      }
+      while (active < PARALLEL_DIRS && queue.length > 0) {
+        const dir = queue.pop()!;
+        active++;
+        visit(dir)
+          .catch((err) => (failure ??= err))
+          .finally(() => {
+            active--;
+            pump();
+          });
+      }
+      if (active === 0 && queue.length === 0) resolve();
+    };
+
+    const visit = async (dir: { abs: string; rel: string; layers: IgnoreLayer[] }) => {
+      let entries;
+      try {
+        entries = await readdir(dir.abs, { withFileTypes: true });
+      } catch {
+        return; // unreadable or vanished directory: skip it, as rg does
+      }
+      let here = dir.layers;
+      if (entries.some((e) => e.name === ".gitignore" && e.isFile())) {
+        const layer = await readLayer(path.join(dir.abs, ".gitignore"), dir.rel);
+        if (layer) here = [...here, layer];
+      }
+      const files: WalkedFile[] = [];
+      for (const e of entries) {
+        const rel = dir.rel ? `${dir.rel}/${e.name}` : e.name;
+        if (e.isDirectory()) {
+          if (e.name === ".git" || fs.isDenied(rel) || isIgnored(here, rel, true)) continue;
+          queue.push({ abs: path.join(dir.abs, e.name), rel, layers: here });
+        } else if (e.isFile()) {
+          if (fs.isDenied(rel) || isIgnored(here, rel, false)) continue;
+          files.push({ abs: path.join(dir.abs, e.name), rel });
+        }
+      }
+      if (files.length) await onFiles(files);
+    };
+
+    pump();
+  });
+  if (failure !== undefined) throw failure;
+}
+
+function isIgnored(layers: IgnoreLayer[], rel: string, isDir: boolean): boolean {
+  for (const { base, ig } of layers) {
+    const sub = base ? rel.slice(base.length + 1) : rel;
+    if (ig.ignores(isDir ? `${sub}/` : sub)) return true;
+  }
+  return false;
+}
+
+async function readLayer(file: string, base: string): Promise<IgnoreLayer | undefined> {
+  try {
+    return { base, ig: ignore().add(await readFile(file, "utf8")) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** .gitignore files of the directories between the root and a start below it. */
+async function ancestorLayers(fs: ScopedFs, startRel: string): Promise<IgnoreLayer[]> {
+  const layers: IgnoreLayer[] = [];
+  const parts = startRel ? startRel.split("/") : [];
+  for (let i = 0; i < parts.length; i++) {
+    const base = parts.slice(0, i).join("/");
+    const layer = await readLayer(path.join(fs.root, base, ".gitignore"), base);
+    if (layer) layers.push(layer);
+  }
+  return layers;
+}

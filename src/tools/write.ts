@@ -1,0 +1,64 @@
+import { randomBytes } from "node:crypto";
+import { chmod, mkdir, rename, stat, unlink, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { z } from "zod";
+import type { ScopedFs } from "./scoped-fs.js";
+import { fail, ok } from "./text.js";
+import type { Tracker } from "./tracker.js";
+import type { Tool } from "./types.js";
+
+const Input = z.object({
+  path: z.string().describe("File path, relative to the workspace root"),
+  content: z.string().describe("The complete new content of the file"),
+});
+
+/**
+ * Replaces a file atomically (temp file + rename) so a crash never leaves half a
+ * file, keeping the file's mode. Parent directories are created inside the scope.
+ */
+export async function writeAtomic(abs: string, content: string): Promise<void> {
+  let mode: number | undefined;
+  try {
+    mode = (await stat(abs)).mode & 0o7777;
+  } catch {
+    mode = undefined;
+  }
+  const tmp = path.join(path.dirname(abs), `.${path.basename(abs)}.pod-${randomBytes(4).toString("hex")}.tmp`);
+  try {
+    await writeFile(tmp, content, { encoding: "utf8", mode: mode ?? 0o644 });
+    if (mode !== undefined) await chmod(tmp, mode);
+    await rename(tmp, abs);
+  } catch (err) {
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
+}
+
+export function writeTool(fs: ScopedFs, tracker: Tracker): Tool<z.infer<typeof Input>> {
+  return {
+    name: "Write",
+    description: "Create a file or replace its whole content. Overwriting an existing file requires that you Read it first in this session. Prefer Edit for changes to existing files.",
+    inputSchema: Input,
+    async run(input) {
+      const r = await fs.resolve(input.path, "write");
+      if (!r.ok) return fail(r.message);
+      if (r.exists) {
+        const st = await stat(r.abs);
+        if (st.isDirectory()) return fail(`${input.path} is a directory.`);
+        const stale = await tracker.checkFresh(r.abs, r.rel);
+        if (stale) return fail(stale);
+      } else {
+        // The parent chain was checked by resolve(): whatever exists is inside the scope.
+        await mkdir(path.dirname(r.abs), { recursive: true });
+      }
+      try {
+        await writeAtomic(r.abs, input.content);
+      } catch (err) {
+        return fail(`${input.path} could not be written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`);
+      }
+      await tracker.recordWrite(r.abs, r.rel);
+      const lines = input.content === "" ? 0 : input.content.split("\n").length;
+      return ok(`${r.exists ? "Replaced" : "Created"} ${r.rel} (${lines} lines, ${Buffer.byteLength(input.content)} bytes).`);
+    },
+  };
+}
