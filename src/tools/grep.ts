@@ -1,7 +1,6 @@
 import { readFile, stat } from "node:fs/promises";
-import picomatch from "picomatch";
 import { z } from "zod";
-import type { ScopedFs } from "./scoped-fs.js";
+import { globMatcher, type ScopedFs } from "./scoped-fs.js";
 import { capOutput, fail, looksBinary, ok } from "./text.js";
 import type { Tool } from "./types.js";
 import { walkFiles, type WalkedFile } from "./walk.js";
@@ -114,7 +113,7 @@ export function grepTool(fs: ScopedFs): Tool<GrepInput> {
 }
 
 function fileFilter(input: GrepInput): (rel: string) => boolean {
-  const globMatch = input.glob ? picomatch(input.glob, { dot: true, basename: !input.glob.includes("/") }) : undefined;
+  const globMatch = input.glob ? globMatcher([input.glob]) : undefined;
   const exts = input.type ? new Set(FILE_TYPES[input.type]) : undefined;
   return (rel) => {
     if (globMatch && !globMatch(rel)) return false;

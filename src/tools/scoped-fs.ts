@@ -27,9 +27,9 @@ export class ScopedFs {
 
   constructor(scope: ScopeConfig) {
     this.root = scope.root;
-    const deny = scope.deny.length ? picomatch(scope.deny, { dot: true, nocase: true, basename: true }) : () => false;
+    const deny = scope.deny.length ? globMatcher(scope.deny, { nocase: true }) : () => false;
     this.denied = (rel) => rel !== "" && (deny(rel) || deny(rel.normalize("NFC")) || deny(rel.normalize("NFD")));
-    const writable = scope.writable ? picomatch(scope.writable, { dot: true, basename: true }) : () => true;
+    const writable = scope.writable ? globMatcher(scope.writable) : () => true;
     this.writable = (rel) => rel !== "" && writable(rel);
   }
 
@@ -99,6 +99,15 @@ export class ScopedFs {
     }
     return { ok: true, abs, rel, exists };
   }
+}
+
+/**
+ * Globs with .gitignore's anchoring: a pattern without a slash matches at any
+ * depth (".env*" also hides "config/.env.local"); one with a slash is relative to the root.
+ */
+export function globMatcher(patterns: readonly string[], opts: { nocase?: boolean } = {}): (rel: string) => boolean {
+  const anchored = patterns.map((p) => (p.includes("/") ? p.replace(/^\//, "") : `**/${p}`));
+  return picomatch(anchored, { dot: true, nocase: opts.nocase ?? false });
 }
 
 function isInside(root: string, p: string): boolean {
