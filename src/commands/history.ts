@@ -1,4 +1,3 @@
-import { PodError } from "../errors.js";
 import { podPaths } from "../runtime/paths.js";
 import { readStatus } from "../runtime/status.js";
 import { SessionStore } from "../store/session-store.js";
@@ -12,16 +11,15 @@ export interface HistoryOptions extends GlobalOptions {
 /**
  * `pod history`: one JSON object per message of the current session
  * (`{"index","turn","ts","role","content"}`), as the model sees it; `--full`
- * includes messages replaced by compaction. Read without the lock.
+ * includes messages replaced by compaction. Read without the lock. A pod that
+ * never ran prints nothing.
  */
 export async function historyCommand(opts: HistoryOptions): Promise<number> {
   return withContext(opts, async (ctx) => {
     const paths = podPaths(ctx.runtimeDir, ctx.manifest.data.pod.name);
     const status = await readStatus(paths.status);
     const id = opts.session ?? status?.session_id;
-    if (!id) {
-      throw new PodError("invalid_input", `pod "${ctx.manifest.data.pod.name}" has no session yet`, 'start one with `pod run "<prompt>"`');
-    }
+    if (!id) return 0; // a pod that never ran has an empty history
     const store = await SessionStore.openReadOnly(paths.sessions, id);
     const all = store.allMessages();
     const from = opts.full ? 0 : (store.compaction()?.keep_from ?? 0);

@@ -49,7 +49,9 @@ export async function takePod(manifest: Manifest, runtimeDir: string, sink: Even
     sink.sessionId = status.session_id;
     if (status.status === "running") {
       const previous = status.pid ?? null;
-      status = { ...status, status: "paused", pid: undefined };
+      // The dead process may have stored a turn after its last status write.
+      const lastStoredTurn = store.allMessages().at(-1)?.turn ?? 0;
+      status = { ...status, status: "paused", pid: undefined, turn: Math.max(status.turn, lastStoredTurn) };
       await writeStatus(paths.status, status);
       sink.emit("state_repaired", {
         message: `the previous run${previous ? ` (pid ${previous})` : ""} ended without saving its status (killed or crashed); the pod is now paused and can be resumed with \`pod resume\``,

@@ -87,14 +87,15 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
         progress.sessionTurn--;
         return done("paused");
       }
+      // Store first, then tell: an event on stdout means the state behind it is durable.
+      await ctx.store.append(response.message, turn);
       progress.usage = addUsage(progress.usage, response.usage);
       ctx.sink.emit("usage", response.usage);
-      await ctx.store.append(response.message, turn);
 
       const calls = toolUses(response.message);
       const paused = calls.length > 0 ? await runToolCalls(ctx, calls, normalDecision(ask, ctx.signal), turn) : null;
-      ctx.sink.emit("turn_end", { turn, stop_reason: response.stopReason });
       await ctx.onTurnSaved(progress);
+      ctx.sink.emit("turn_end", { turn, stop_reason: response.stopReason });
 
       if (paused) return done("paused", { pending: paused });
       if (ctx.signal.aborted) return done("paused");
@@ -180,6 +181,7 @@ async function runToolCalls(ctx: RunContext, calls: readonly ToolUse[], decide: 
     const decision = decide(call);
     if (decision.kind === "pause") return { id: call.id, name: call.name, input: asRecord(call.input) };
     const result = decision.kind === "run" ? await executeTool(ctx, call) : decision.result;
+    await ctx.store.append(toolResultMessage(call.id, result.output, result.isError), turn);
     ctx.sink.emit("tool_result", {
       id: call.id,
       name: call.name,
@@ -187,7 +189,6 @@ async function runToolCalls(ctx: RunContext, calls: readonly ToolUse[], decide: 
       output: result.output.length > EVENT_OUTPUT_CAP ? result.output.slice(0, EVENT_OUTPUT_CAP) : result.output,
       truncated: result.truncated || result.output.length > EVENT_OUTPUT_CAP,
     });
-    await ctx.store.append(toolResultMessage(call.id, result.output, result.isError), turn);
   }
   return null;
 }
