@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
 import { open, rename, unlink } from "node:fs/promises";
 import path from "node:path";
+import { PodError } from "../errors.js";
 
 /**
  * Replaces `file` with `data` so that a crash at any instant leaves either the old
@@ -8,6 +9,25 @@ import path from "node:path";
  * it, rename it over the target, fsync the directory.
  */
 export async function writeFileAtomic(file: string, data: string): Promise<void> {
+  try {
+    await replaceFile(file, data);
+  } catch (err) {
+    throw writeError(file, err);
+  }
+}
+
+/** A failed write as a PodError naming the file and the fix (disk full above all). */
+export function writeError(file: string, err: unknown): PodError {
+  if (err instanceof PodError) return err;
+  const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  const hint =
+    code === "ENOSPC" || code === "EDQUOT"
+      ? "free disk space, then `pod resume` (every completed turn is kept)"
+      : "check that the runtime directory is writable, or choose another with --runtime-dir";
+  return new PodError("internal", `cannot write ${file} (${code === "ENOSPC" ? "ENOSPC: no space left on device" : code})`, hint);
+}
+
+async function replaceFile(file: string, data: string): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   const handle = await open(tmp, "w", 0o644);
   try {

@@ -1,6 +1,9 @@
-import { mkdir } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, rename } from "node:fs/promises";
+import { PodError } from "../errors.js";
 import type { EventSink } from "../events/sink.js";
 import { manifestSnapshot, type Manifest } from "../manifest.js";
+import { unsettledToolUses } from "../store/messages.js";
 import { SessionStore } from "../store/session-store.js";
 import { writeFileAtomic } from "./atomic-file.js";
 import { acquirePodLock } from "./lock.js";
@@ -32,20 +35,20 @@ export interface TakeOptions {
 export async function takePod(manifest: Manifest, runtimeDir: string, sink: EventSink, opts: TakeOptions): Promise<OwnedPod> {
   const paths = podPaths(runtimeDir, manifest.data.pod.name);
   const name = manifest.data.pod.name;
-  await mkdir(paths.dir, { recursive: true });
+  try {
+    await mkdir(paths.dir, { recursive: true });
+  } catch (err) {
+    throw new PodError(
+      "invalid_input",
+      `cannot create the runtime directory ${paths.dir} (${(err as NodeJS.ErrnoException).code})`,
+      "make it writable, or choose another with --runtime-dir or $POD_RUNTIME_DIR",
+    );
+  }
   const before = await readStatus(paths.status).catch(() => undefined);
   if (before?.session_id) sink.sessionId = before.session_id;
   const release = await acquirePodLock(paths.dir, paths.lock, { recordedOwner: before?.pid, onCompromised: opts.onLockLost });
   try {
-    let status = await readStatus(paths.status);
-    let store: SessionStore;
-    if (!status) {
-      store = await SessionStore.create(paths.sessions);
-      status = freshStatus(name, store.id);
-      await writeStatus(paths.status, status);
-    } else {
-      store = await SessionStore.openForAppend(paths.sessions, status.session_id);
-    }
+    let { status, store } = await loadState(paths, name, sink);
     sink.sessionId = status.session_id;
     if (status.status === "running") {
       const previous = status.pid ?? null;
@@ -58,7 +61,7 @@ export async function takePod(manifest: Manifest, runtimeDir: string, sink: Even
         previous_pid: previous,
       });
     }
-    await writeFileAtomic(paths.manifest, manifestSnapshot(manifest));
+    await snapshotManifest(paths, manifest);
 
     const owned: OwnedPod = {
       paths,
@@ -85,4 +88,60 @@ export async function takePod(manifest: Manifest, runtimeDir: string, sink: Even
     await release().catch(() => {});
     throw err;
   }
+}
+
+/**
+ * status.json and the current session, rebuilt when status.json is missing or
+ * damaged but sessions exist: the damaged file is kept as status.json.corrupt-<time>
+ * and the newest session becomes current again, so no history is orphaned.
+ */
+async function loadState(paths: PodPaths, name: string, sink: EventSink): Promise<{ status: Status; store: SessionStore }> {
+  let status: Status | undefined;
+  let damaged: string | undefined;
+  try {
+    status = await readStatus(paths.status);
+  } catch (err) {
+    if (!existsSync(paths.status)) throw err;
+    damaged = `${paths.status}.corrupt-${Date.now()}`;
+    await rename(paths.status, damaged);
+  }
+  if (status) return { status, store: await SessionStore.openForAppend(paths.sessions, status.session_id) };
+
+  const latest = (await SessionStore.list(paths.sessions)).filter((s) => s.messages >= 0).at(-1);
+  if (!latest) {
+    const store = await SessionStore.create(paths.sessions);
+    const fresh = freshStatus(name, store.id);
+    await writeStatus(paths.status, fresh);
+    if (damaged) sink.emit("state_repaired", { message: `${paths.status} was damaged; kept it as ${damaged} and started a fresh session`, previous_pid: null });
+    return { status: fresh, store };
+  }
+  const store = await SessionStore.openForAppend(paths.sessions, latest.id);
+  const messages = store.messages();
+  const last = messages.at(-1);
+  // A session that ends mid-turn (a prompt or open tool calls) was interrupted: resumable.
+  const interrupted = last !== undefined && (last.role === "user" || unsettledToolUses(messages).length > 0);
+  const rebuilt: Status = {
+    ...freshStatus(name, store.id),
+    status: interrupted ? "paused" : "idle",
+    turn: store.allMessages().at(-1)?.turn ?? 0,
+  };
+  await writeStatus(paths.status, rebuilt);
+  sink.sessionId = store.id;
+  sink.emit("state_repaired", {
+    message: `${paths.status} was ${damaged ? `damaged (kept as ${damaged})` : "missing"}; rebuilt it from session ${store.id} (${interrupted ? "paused" : "idle"}; token totals restart at 0)`,
+    previous_pid: null,
+  });
+  return { status: rebuilt, store };
+}
+
+/** Writes the manifest snapshot; a changed manifest keeps the previous snapshot as manifest.toml.prev. */
+async function snapshotManifest(paths: PodPaths, manifest: Manifest): Promise<void> {
+  const next = manifestSnapshot(manifest);
+  const body = (text: string) => text.slice(text.indexOf("\n") + 1);
+  const previous = await readFile(paths.manifest, "utf8").catch(() => undefined);
+  if (previous !== undefined && body(previous) !== body(next)) {
+    await writeFileAtomic(`${paths.manifest}.prev`, previous);
+    process.stderr.write(`pod: ${manifest.file} changed since the last run; using it as it is now (the previous snapshot is kept as ${paths.manifest}.prev)\n`);
+  }
+  if (previous !== next) await writeFileAtomic(paths.manifest, next);
 }

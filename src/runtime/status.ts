@@ -54,7 +54,7 @@ export async function readStatus(file: string): Promise<Status | undefined> {
   try {
     raw = JSON.parse(text);
   } catch {
-    throw new PodError("internal", `${file} is not valid JSON (damaged)`, `move it aside (mv ${file} ${file}.bad) and run again; pod rebuilds it from the session store`);
+    throw new PodError("internal", `${file} is not valid JSON (damaged)`, "`pod run` or `pod resume` rebuilds it from the session store and keeps the damaged file as status.json.corrupt-<time>");
   }
   const parsed = StatusSchema.safeParse(raw);
   if (!parsed.success) {
@@ -62,7 +62,7 @@ export async function readStatus(file: string): Promise<Status | undefined> {
     throw new PodError(
       "internal",
       `${file} does not look like a pod status (${issue.path.join(".") || "top level"}: ${issue.message})`,
-      `move it aside (mv ${file} ${file}.bad) and run again; pod rebuilds it from the session store`,
+      "`pod run` or `pod resume` rebuilds it from the session store and keeps the damaged file as status.json.corrupt-<time>",
     );
   }
   return parsed.data;

@@ -3,7 +3,7 @@ import { copyFile, mkdir, open, readdir, readFile, truncate, type FileHandle } f
 import path from "node:path";
 import { z } from "zod";
 import { PodError } from "../errors.js";
-import { syncDir } from "../runtime/atomic-file.js";
+import { syncDir, writeError } from "../runtime/atomic-file.js";
 import { Message } from "./messages.js";
 
 /**
@@ -211,9 +211,13 @@ export class SessionStore {
 
   private async writeLine(record: object): Promise<void> {
     if (!this.handle) throw new Error("session store opened read-only");
-    // writeFile loops over partial writes; O_APPEND puts every byte at the end.
-    await this.handle.writeFile(JSON.stringify(record) + "\n", "utf8");
-    await this.handle.sync();
+    try {
+      // writeFile loops over partial writes; O_APPEND puts every byte at the end.
+      await this.handle.writeFile(JSON.stringify(record) + "\n", "utf8");
+      await this.handle.sync();
+    } catch (err) {
+      throw writeError(this.file, err);
+    }
   }
 
   async close(): Promise<void> {

@@ -26,9 +26,9 @@ export interface PodOptions {
 
 /** Environment for a pod process talking to the fake server at `baseUrl`. */
 export function podEnv(baseUrl: string | undefined, extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = { ...process.env, ANTHROPIC_API_KEY: TEST_API_KEY, NO_COLOR: "1", ...extra };
+  const env: Record<string, string | undefined> = { ...process.env, POD_RUNTIME_DIR: undefined, ANTHROPIC_API_KEY: TEST_API_KEY, NO_COLOR: "1", ...extra };
   if (baseUrl) env.ANTHROPIC_BASE_URL = baseUrl;
-  delete env.POD_RUNTIME_DIR;
+  for (const key of Object.keys(env)) if (env[key] === undefined) delete env[key];
   return env;
 }
 
@@ -48,6 +48,8 @@ export function parseJsonl(stdout: string): any[] {
 /** Starts pod without waiting; for signal and concurrency tests. */
 export function spawnPod(args: string[], opts: PodOptions): ChildProcess {
   const child = spawn(process.execPath, [POD_BIN, ...args], { cwd: opts.cwd, env: opts.env as NodeJS.ProcessEnv, stdio: ["pipe", "pipe", "pipe"] });
+  // A pod that refuses early (e.g. an oversized prompt) closes stdin before reading it all.
+  child.stdin!.on("error", () => {});
   if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
   else child.stdin!.end();
   return child;

@@ -1,0 +1,89 @@
+import { existsSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { expect } from "vitest";
+import { startFakeServer } from "../fake-server/server.js";
+import { apiHistoryProblems } from "./api-history.js";
+import { collect, makeProject, manifest, podEnv, runPod, spawnPod } from "./pod-process.js";
+
+/**
+ * kill -9 at many points of a scripted multi-turn run with tools, then check
+ * what a crash must never do: leave a file that does not load, lose a completed
+ * turn, or leave a history the API would reject on resume.
+ */
+const usage = { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
+const delivery = { text_split: 6, chunk_bytes: 60, delay_ms: 3 };
+const turn = (id: string, name: string, input: object, say: string) => ({
+  response: { content: [{ type: "text", text: say }, { type: "tool_use", id, name, input }], stop_reason: "tool_use", usage },
+  delivery,
+});
+export const SCRIPT = {
+  turns: [
+    turn("t1", "Glob", { pattern: "**/*.txt" }, "Looking around the project."),
+    turn("t2", "Read", { path: "a.txt" }, "Reading a.txt now."),
+    turn("t3", "Edit", { path: "a.txt", old_string: "alpha", new_string: "ALPHA" }, "Editing a.txt."),
+    turn("t4", "Write", { path: "b.txt", content: "new file\n" }, "Writing b.txt."),
+    turn("t5", "Bash", { command: "echo checked" }, "Running a check."),
+    { response: { content: [{ type: "text", text: "All done with the work." }], stop_reason: "end_turn", usage }, delivery },
+  ],
+};
+export const MANIFEST = manifest({ extra: '\n[tools.bash]\nenabled = true\nallow = ["echo *"]\n' });
+
+export interface Trial {
+  killAfterLines?: number;
+  killAfterMs?: number;
+}
+
+export async function crashTrial(t: Trial): Promise<void> {
+  const server = await startFakeServer(SCRIPT);
+  const dir = await makeProject(MANIFEST, { "a.txt": "alpha\n" });
+  const env = podEnv(server.url);
+  const child = spawnPod(["run", "do the work"], { cwd: dir, env });
+  let lines = 0;
+  child.stdout!.on("data", (d: Buffer) => {
+    lines += d.toString().split("\n").length - 1;
+    if (t.killAfterLines !== undefined && lines >= t.killAfterLines) child.kill("SIGKILL");
+  });
+  if (t.killAfterMs !== undefined) setTimeout(() => child.kill("SIGKILL"), t.killAfterMs);
+  const before = await collect(child).catch(() => ({ events: [] as any[] }));
+  await server.close();
+  const label = JSON.stringify(t);
+
+  // Every runtime file still loads.
+  const status = await runPod(["status"], { cwd: dir, env });
+  expect(status.code, label).toBe(0);
+  // A kill before the first write leaves no status.json at all, which is a clean state too.
+  const statusFile = path.join(dir, ".pod/tester/status.json");
+  if (existsSync(statusFile)) JSON.parse(await readFile(statusFile, "utf8"));
+  const history = await runPod(["history"], { cwd: dir, env });
+  expect(history.code, `${label} ${history.stdout}`).toBe(0);
+
+  // No completed turn lost: every turn_end and tool_result seen on stdout is in the history.
+  const stored = history.events;
+  for (const e of before.events.filter((e: any) => e.type === "turn_end")) {
+    expect(stored.some((m: any) => m.role === "assistant" && m.turn === e.turn), `${label}: turn ${e.turn} lost`).toBe(true);
+  }
+  for (const e of before.events.filter((e: any) => e.type === "tool_result")) {
+    expect(stored.some((m: any) => m.content.some((b: any) => b.type === "tool_result" && b.tool_use_id === e.id)), `${label}: result ${e.id} lost`).toBe(true);
+  }
+
+  // The pod continues, and the history it sends is one the API accepts.
+  const next = await startFakeServer({ turns: [{ response: { content: [{ type: "text", text: "continued" }], stop_reason: "end_turn", usage } }] });
+  const nextEnv = podEnv(next.url);
+  let cont = await runPod(["resume"], { cwd: dir, env: nextEnv });
+  if (cont.code === 3) cont = await runPod(["run", "continue"], { cwd: dir, env: nextEnv });
+  expect(cont.code, `${label}: ${cont.stdout}`).toBe(0);
+  const ranOwn = before.events.some((e: any) => e.type === "run_end");
+  if (!ranOwn && before.events.length > 0) expect(cont.events.some((e: any) => e.type === "state_repaired"), label).toBe(true);
+  expect(next.requests.length, label).toBeGreaterThanOrEqual(1);
+  for (const r of next.requests) expect(apiHistoryProblems(r.body.messages), label).toEqual([]);
+  await next.close();
+}
+
+export async function inParallel<T>(items: T[], width: number, fn: (t: T) => Promise<void>) {
+  let i = 0;
+  await Promise.all(Array.from({ length: width }, async () => {
+    while (i < items.length) await fn(items[i++]!);
+  }));
+}
+
