@@ -92,6 +92,8 @@ export const EventSchemas = {
     result: RunResult,
     turns: z.number().int().nonnegative(),
     usage: Usage,
+    /** Estimated cost of this run in USD (docs/compaction.md has the price table); null for an unpriced model. */
+    cost_usd: z.number().nonnegative().nullable().optional(),
     duration_ms: z.number().int().nonnegative(),
   }),
 } as const;

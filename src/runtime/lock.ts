@@ -1,4 +1,4 @@
-import { mkdir } from "node:fs/promises";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import lockfile from "proper-lockfile";
 import { PodError } from "../errors.js";
 import { processAlive } from "./process-alive.js";
@@ -9,6 +9,8 @@ import { processAlive } from "./process-alive.js";
  * than STALE_MS is stale and may be taken over. When status.json names an owner pid
  * that no longer exists (kill -9), the lock is known to be dead, so we take it as
  * soon as it is DEAD_OWNER_STALE_MS old instead of waiting the full STALE_MS.
+ * The owner's pid is also kept in `lock.owner`, written right after the lock is
+ * taken, which covers a process killed before its first status.json write.
  */
 export const STALE_MS = 10_000;
 export const UPDATE_MS = 1_000;
@@ -25,9 +27,14 @@ export interface LockOptions {
 
 export async function acquirePodLock(podDir: string, lockPath: string, opts: LockOptions): Promise<ReleaseLock> {
   await mkdir(podDir, { recursive: true });
-  const deadOwner = opts.recordedOwner !== undefined && opts.recordedOwner !== process.pid && !processAlive(opts.recordedOwner);
+  // The lock's own owner record is written the moment the lock is taken, so it names
+  // the owner even when that process died before it could write status.json.
+  const ownerFile = `${lockPath}.owner`;
+  const lockOwner = await readOwner(ownerFile);
+  const deadOwner = [lockOwner, opts.recordedOwner].some((pid) => pid !== undefined && pid !== process.pid && !processAlive(pid));
+  let release: ReleaseLock;
   try {
-    return await lockfile.lock(podDir, {
+    release = await lockfile.lock(podDir, {
       lockfilePath: lockPath,
       realpath: false,
       stale: deadOwner ? DEAD_OWNER_STALE_MS : STALE_MS,
@@ -45,6 +52,17 @@ export async function acquirePodLock(podDir: string, lockPath: string, opts: Loc
       );
     }
     throw new PodError("internal", `cannot take the pod lock ${lockPath}: ${(err as Error).message}`, "check that the runtime directory is writable");
+  }
+  await writeFile(ownerFile, `${process.pid}\n`).catch(() => {});
+  return release;
+}
+
+async function readOwner(file: string): Promise<number | undefined> {
+  try {
+    const pid = Number((await readFile(file, "utf8")).trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
   }
 }
 

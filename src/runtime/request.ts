@@ -19,13 +19,29 @@ export interface RequestInputs {
   history: readonly Message[];
 }
 
-/** One Messages API request for the next turn. */
+const EPHEMERAL = { type: "ephemeral" } as const;
+
+/**
+ * One Messages API request for the next turn, with prompt-caching breakpoints
+ * (at most 3 of the API's 4): the end of the system prompt, the last tool, and
+ * the last block of the conversation. Each turn's prefix is then the previous
+ * turn's request plus new messages, so it is read from cache instead of paid again.
+ */
 export function buildRequest({ manifest, model, tools, history }: RequestInputs): MessageCreateParamsBase {
+  const messages = toApiMessages(history) as MessageCreateParamsBase["messages"];
+  const last = messages.at(-1);
+  if (last && Array.isArray(last.content) && last.content.length > 0) {
+    // Copy the block: the stored message must not carry a breakpoint into later requests.
+    const blocks = [...last.content];
+    blocks[blocks.length - 1] = { ...blocks.at(-1)!, cache_control: EPHEMERAL } as (typeof blocks)[number];
+    messages[messages.length - 1] = { ...last, content: blocks } as typeof last;
+  }
+  const cachedTools = tools.map((t, i) => (i === tools.length - 1 ? { ...t, cache_control: EPHEMERAL } : t));
   return {
     model,
     max_tokens: manifest.data.pod.max_tokens,
-    ...(manifest.systemPrompt ? { system: manifest.systemPrompt } : {}),
-    ...(tools.length > 0 ? { tools } : {}),
-    messages: toApiMessages(history) as MessageCreateParamsBase["messages"],
+    ...(manifest.systemPrompt ? { system: [{ type: "text" as const, text: manifest.systemPrompt, cache_control: EPHEMERAL }] } : {}),
+    ...(cachedTools.length > 0 ? { tools: cachedTools } : {}),
+    messages,
   };
 }

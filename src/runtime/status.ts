@@ -22,6 +22,8 @@ export const StatusSchema = z.object({
   last_result: RunResult.nullable(),
   /** Token totals of the session, across every run and resume. */
   usage: Usage,
+  /** Estimated session cost in USD; null once any run used a model without a price. Absent in older files. */
+  cost_usd: z.number().nonnegative().nullable().optional(),
   /** The tool call waiting for `pod resume --approve|--deny`. */
   pending: PendingCall.nullable(),
   updated_at: z.iso.datetime(),
@@ -36,6 +38,7 @@ export function freshStatus(pod: string, sessionId: string): Status {
     turn: 0,
     last_result: null,
     usage: { ...ZERO_USAGE },
+    cost_usd: 0,
     pending: null,
     updated_at: new Date().toISOString(),
   };

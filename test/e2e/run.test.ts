@@ -3,6 +3,7 @@ import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
+import { withoutCacheControl } from "../helpers/api-history.js";
 import { collect, makeProject, manifest, ofType, podEnv, runPod, spawnPod, TEST_API_KEY } from "../helpers/pod-process.js";
 
 const usage = (input: number, output: number) => ({ input_tokens: input, output_tokens: output, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 });
@@ -49,7 +50,10 @@ describe("pod run end to end", () => {
     expect(JSON.stringify(body.system)).toContain("You fix code.");
     expect(body.stream).toBe(true);
     expect(body.tools).toBeUndefined();
-    expect(body.messages).toEqual([{ role: "user", content: [{ type: "text", text: "say hello" }] }]);
+    expect(withoutCacheControl(body.messages)).toEqual([{ role: "user", content: [{ type: "text", text: "say hello" }] }]);
+    // Prompt caching: the system prompt and the end of the conversation are breakpoints.
+    expect(body.system).toEqual([{ type: "text", text: "You fix code.", cache_control: { type: "ephemeral" } }]);
+    expect(body.messages[0].content[0].cache_control).toEqual({ type: "ephemeral" });
 
     const status = JSON.parse(await readFile(path.join(dir, ".pod/tester/status.json"), "utf8"));
     expect(status).toMatchObject({ pod: "tester", session_id: sessionId, status: "idle", turn: 1, last_result: "finished", pending: null });
@@ -74,7 +78,7 @@ describe("pod run end to end", () => {
     expect([first.code, second.code]).toEqual([0, 0]);
     expect(second.events[0].session_id).toBe(first.events[0].session_id);
     expect(server.mismatches).toEqual([]);
-    expect(server.requests[1]!.body.messages).toEqual([
+    expect(withoutCacheControl(server.requests[1]!.body.messages)).toEqual([
       { role: "user", content: [{ type: "text", text: "first task" }] },
       { role: "assistant", content: [{ type: "text", text: "First answer." }] },
       { role: "user", content: [{ type: "text", text: "and now the second" }] },

@@ -23,3 +23,11 @@ export function apiHistoryProblems(messages: any[]): string[] {
   }
   return problems;
 }
+
+/** The messages without prompt-caching breakpoints, to compare conversation content. */
+export function withoutCacheControl(messages: any[]): any[] {
+  return messages.map((m) => ({
+    ...m,
+    content: Array.isArray(m.content) ? m.content.map(({ cache_control: _c, ...b }: any) => b) : m.content,
+  }));
+}

@@ -1,0 +1,46 @@
+import type { Usage } from "../events/schema.js";
+
+/**
+ * USD per million tokens, from Anthropic's published prices (checked 2026-11).
+ * Cache writes (5-minute) cost 1.25× input and cache reads 0.1× input, as documented.
+ * A model not listed here has no price: its cost is null, never a guess.
+ * Dated ids ("claude-sonnet-4-5-20250929") use the entry their name starts with.
+ */
+export const PRICES_PER_MTOK: Record<string, { input: number; output: number }> = {
+  "claude-opus-4-5": { input: 5, output: 25 },
+  "claude-opus-4-1": { input: 15, output: 75 },
+  "claude-opus-4": { input: 15, output: 75 },
+  "claude-sonnet-4-5": { input: 3, output: 15 },
+  "claude-sonnet-4": { input: 3, output: 15 },
+  "claude-3-7-sonnet": { input: 3, output: 15 },
+  "claude-haiku-4-5": { input: 1, output: 5 },
+  "claude-3-5-haiku": { input: 0.8, output: 4 },
+};
+
+export function priceFor(model: string): { input: number; output: number } | undefined {
+  const exact = PRICES_PER_MTOK[model];
+  if (exact) return exact;
+  // Longest matching prefix, so "claude-opus-4-1-…" is not priced as "claude-opus-4".
+  const key = Object.keys(PRICES_PER_MTOK)
+    .filter((k) => model.startsWith(`${k}-`))
+    .sort((a, b) => b.length - a.length)[0];
+  return key ? PRICES_PER_MTOK[key] : undefined;
+}
+
+/** Estimated cost in USD, rounded to 1/10000 of a dollar; null for a model without a price. */
+export function costUsd(model: string, usage: Usage): number | null {
+  const p = priceFor(model);
+  if (!p) return null;
+  const dollars =
+    (usage.input_tokens * p.input +
+      usage.output_tokens * p.output +
+      usage.cache_creation_input_tokens * p.input * 1.25 +
+      usage.cache_read_input_tokens * p.input * 0.1) /
+    1_000_000;
+  return Math.round(dollars * 10_000) / 10_000;
+}
+
+/** Adds costs where an unknown price anywhere makes the total unknown. */
+export function addCost(a: number | null, b: number | null): number | null {
+  return a === null || b === null ? null : Math.round((a + b) * 10_000) / 10_000;
+}
