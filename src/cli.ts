@@ -80,6 +80,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (_o, cmd: Command) => setExit(await (await import("./commands/new.js")).newCommand(globals(cmd))));
 
   program
+    .command("compact")
+    .description("compact the current session now (a model-written summary replaces older turns)")
+    .action(async (_o, cmd: Command) => setExit(await (await import("./commands/compact.js")).compactCommand(globals(cmd))));
+
+  program
     .command("schema")
     .description("print the JSON Schema of every event line")
     .action(async () => setExit(await (await import("./commands/schema.js")).schemaCommand()));

@@ -5,7 +5,8 @@ import { z } from "zod";
 import { PodError } from "./errors.js";
 
 export const TOOL_NAMES = ["Read", "Write", "Edit", "Glob", "Grep", "Bash"] as const;
-export const DEFAULT_MODEL = "claude-sonnet-4-5";
+/** The current Sonnet (claude-sonnet-4-5 reaches end-of-life on 2026-11-30). */
+export const DEFAULT_MODEL = "claude-sonnet-5-5";
 
 const ManifestSchema = z
   .object({

@@ -6,6 +6,8 @@ import { textMessage, toolResultMessage, unsettledToolUses } from "../store/mess
 import { createToolbox } from "../tools/index.js";
 import { createModelClient, type ModelClient } from "./model.js";
 import { takePod, type OwnedPod } from "./pod-owner.js";
+import { compactSession } from "./compaction.js";
+import { addCost, contextWindowFor, costUsd } from "./pricing.js";
 import { runLoop, type Approval } from "./run-loop.js";
 
 export interface InvocationOptions {
@@ -92,6 +94,25 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
             manifest.data.tools.bash,
           );
 
+    const compact = async () => {
+      try {
+        await compactSession({
+          client,
+          model,
+          store: pod.store,
+          keepRecentTurns: manifest.data.compaction.keep_recent_turns,
+          touched: toolbox?.touchedFiles() ?? { read: [], written: [] },
+          sink,
+          signal: controller.signal,
+          systemPrompt: manifest.systemPrompt,
+        });
+      } catch (err) {
+        // Best-effort: the session is untouched, the run goes on, the error is reported.
+        const e = asPodError(err);
+        sink.emit("error", { code: e.code, message: e.full });
+      }
+    };
+
     const outcome = await runLoop(
       {
         client,
@@ -103,13 +124,26 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
         sink,
         signal: controller.signal,
         sessionTurn: base.turn,
+        compactAboveTokens: contextWindowFor(model) * 0.8,
+        compactNow: compact,
         onTurnSaved: (p) =>
-          pod.saveStatus({ ...pod.status, status: "running", pid: process.pid, turn: p.sessionTurn, usage: addUsage(base.usage, p.usage) }),
+          pod.saveStatus({
+            ...pod.status,
+            status: "running",
+            pid: process.pid,
+            turn: p.sessionTurn,
+            usage: addUsage(base.usage, p.usage),
+            cost_usd: addCost(base.cost_usd ?? 0, costUsd(model, p.usage)),
+          }),
       },
       { pending: req.mode === "resume" ? pending : null, approval: req.mode === "resume" ? req.approval : undefined },
     );
 
     if (outcome.error) sink.emit("error", { code: outcome.error.code, message: outcome.error.full });
+    // Post-run compaction: only after a run that ended with the session at rest.
+    const atRest = outcome.result === "finished" || outcome.result === "limit_reached";
+    if (atRest && (outcome.lastContextTokens ?? 0) > manifest.data.compaction.threshold_tokens) await compact();
+    const cost = costUsd(model, outcome.usage);
     await pod.saveStatus({
       ...pod.status,
       // A transient provider fault that outlasted the retries leaves the pod resumable.
@@ -118,9 +152,10 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       turn: outcome.sessionTurn,
       last_result: outcome.result,
       usage: addUsage(base.usage, outcome.usage),
+      cost_usd: addCost(base.cost_usd ?? 0, cost),
       pending: outcome.pending,
     });
-    sink.emit("run_end", { result: outcome.result, turns: outcome.turns, usage: outcome.usage, duration_ms: Date.now() - started });
+    sink.emit("run_end", { result: outcome.result, turns: outcome.turns, usage: outcome.usage, cost_usd: cost, duration_ms: Date.now() - started });
     return EXIT_FOR_RESULT[outcome.result];
   } catch (err) {
     // Saving state failed (disk full, permissions…): say so and end the run as an error.

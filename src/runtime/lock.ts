@@ -1,16 +1,18 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { setTimeout as sleep } from "node:timers/promises";
 import lockfile from "proper-lockfile";
 import { PodError } from "../errors.js";
 import { processAlive } from "./process-alive.js";
 
 /**
  * The pod lock: a proper-lockfile lock directory, held for an invocation's whole
- * life. The owner refreshes its mtime every second; a lock whose mtime is older
- * than STALE_MS is stale and may be taken over. When status.json names an owner pid
- * that no longer exists (kill -9), the lock is known to be dead, so we take it as
- * soon as it is DEAD_OWNER_STALE_MS old instead of waiting the full STALE_MS.
- * The owner's pid is also kept in `lock.owner`, written right after the lock is
- * taken, which covers a process killed before its first status.json write.
+ * life. The owner refreshes its mtime every second (UPDATE_MS) and names itself in
+ * `lock.owner` the moment it has the lock. A lock whose owner is alive is only taken
+ * over after STALE_MS without a refresh (an owner stalled that long has lost it).
+ * A lock whose owner is dead (kill -9) or not yet named is taken once it is
+ * DEAD_OWNER_STALE_MS old: a live owner would have refreshed it by then. The
+ * pid is re-read every 250 ms, so a refusal for a live owner comes at once and a
+ * dead owner's lock is taken within about 2.5 s.
  */
 export const STALE_MS = 10_000;
 export const UPDATE_MS = 1_000;
@@ -19,7 +21,7 @@ export const DEAD_OWNER_STALE_MS = 2_000;
 export type ReleaseLock = () => Promise<void>;
 
 export interface LockOptions {
-  /** The pid status.json names as owner, if any: it decides how long to wait for a dead lock. */
+  /** The pid status.json names as owner, if any: with lock.owner it decides whether to wait for a dead lock. */
   recordedOwner?: number | undefined;
   /** Called if the lock is lost while held (e.g. the event loop stalled past STALE_MS). */
   onCompromised: (err: Error) => void;
@@ -30,31 +32,38 @@ export async function acquirePodLock(podDir: string, lockPath: string, opts: Loc
   // The lock's own owner record is written the moment the lock is taken, so it names
   // the owner even when that process died before it could write status.json.
   const ownerFile = `${lockPath}.owner`;
-  const lockOwner = await readOwner(ownerFile);
-  const deadOwner = [lockOwner, opts.recordedOwner].some((pid) => pid !== undefined && pid !== process.pid && !processAlive(pid));
-  let release: ReleaseLock;
-  try {
-    release = await lockfile.lock(podDir, {
-      lockfilePath: lockPath,
-      realpath: false,
-      stale: deadOwner ? DEAD_OWNER_STALE_MS : STALE_MS,
-      update: UPDATE_MS,
-      // Only a dead owner is worth waiting for: it becomes stale within DEAD_OWNER_STALE_MS.
-      retries: deadOwner ? { retries: 8, minTimeout: 300, maxTimeout: 400, factor: 1 } : 0,
-      onCompromised: opts.onCompromised,
-    });
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ELOCKED") {
-      throw new PodError(
-        "already_running",
-        `pod is already running${opts.recordedOwner ? ` (pid ${opts.recordedOwner})` : ""}`,
-        "wait for it to finish, or stop it with `pod cancel`",
-      );
+  const deadline = Date.now() + DEAD_OWNER_STALE_MS + 1500;
+  for (;;) {
+    const owners = [await readOwner(ownerFile), opts.recordedOwner].filter((pid): pid is number => pid !== undefined && pid !== process.pid);
+    const liveOwner = owners.find(processAlive);
+    try {
+      const release = await lockfile.lock(podDir, {
+        lockfilePath: lockPath,
+        realpath: false,
+        // A live owner refreshes the lock every second, so it is never 2 s old; a dead
+        // or unknown one (killed before it wrote lock.owner) soon is.
+        stale: liveOwner ? STALE_MS : DEAD_OWNER_STALE_MS,
+        update: UPDATE_MS,
+        retries: 0,
+        onCompromised: opts.onCompromised,
+      });
+      await writeFile(ownerFile, `${process.pid}\n`).catch(() => {});
+      return release;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== "ELOCKED") {
+        throw new PodError("internal", `cannot take the pod lock ${lockPath}: ${(err as Error).message}`, "check that the runtime directory is writable");
+      }
+      if (liveOwner !== undefined || Date.now() > deadline) {
+        throw new PodError(
+          "already_running",
+          `pod is already running${liveOwner ? ` (pid ${liveOwner})` : ""}`,
+          "wait for it to finish, or stop it with `pod cancel`",
+        );
+      }
+      // Owner dead or not yet known: look again shortly (a new owner names itself within milliseconds).
+      await sleep(250);
     }
-    throw new PodError("internal", `cannot take the pod lock ${lockPath}: ${(err as Error).message}`, "check that the runtime directory is writable");
   }
-  await writeFile(ownerFile, `${process.pid}\n`).catch(() => {});
-  return release;
 }
 
 async function readOwner(file: string): Promise<number | undefined> {

@@ -1,12 +1,16 @@
 import type { Usage } from "../events/schema.js";
 
 /**
- * USD per million tokens, from Anthropic's published prices (checked 2026-11).
+ * USD per million tokens, from Anthropic's published model pages (checked 2026-11-25).
  * Cache writes (5-minute) cost 1.25× input and cache reads 0.1× input, as documented.
  * A model not listed here has no price: its cost is null, never a guess.
  * Dated ids ("claude-sonnet-4-5-20250929") use the entry their name starts with.
  */
 export const PRICES_PER_MTOK: Record<string, { input: number; output: number }> = {
+  "claude-opus-5-5": { input: 4, output: 20 },
+  "claude-sonnet-5-5": { input: 2, output: 10 },
+  "claude-sonnet-5": { input: 2, output: 10 },
+  "claude-sonnet-4-6": { input: 3, output: 15 },
   "claude-opus-4-5": { input: 5, output: 25 },
   "claude-opus-4-1": { input: 15, output: 75 },
   "claude-opus-4": { input: 15, output: 75 },
@@ -43,4 +47,19 @@ export function costUsd(model: string, usage: Usage): number | null {
 /** Adds costs where an unknown price anywhere makes the total unknown. */
 export function addCost(a: number | null, b: number | null): number | null {
   return a === null || b === null ? null : Math.round((a + b) * 10_000) / 10_000;
+}
+
+/** Context windows (tokens) of the models above that differ from the 200k default. */
+const CONTEXT_WINDOWS: Record<string, number> = {
+  "claude-opus-5-5": 1_000_000,
+  "claude-sonnet-5-5": 1_000_000,
+  "claude-sonnet-5": 1_000_000,
+  "claude-sonnet-4-6": 1_000_000,
+};
+
+/** The model's context window; POD_CONTEXT_WINDOW overrides it. */
+export function contextWindowFor(model: string, env = process.env): number {
+  const n = Number(env.POD_CONTEXT_WINDOW);
+  if (Number.isFinite(n) && n > 0) return n;
+  return CONTEXT_WINDOWS[model] ?? 200_000;
 }

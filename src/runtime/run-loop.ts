@@ -8,6 +8,7 @@ import type { SessionStore } from "../store/session-store.js";
 import type { Toolbox } from "../tools/index.js";
 import type { ToolResult } from "../tools/types.js";
 import { describeProviderError, isTransient, shouldRetryTurn, streamTurn, type ModelClient } from "./model.js";
+import { contextTokens } from "./compaction.js";
 import { buildRequest, toolDefinitions } from "./request.js";
 import type { PendingCall } from "./status.js";
 
@@ -27,12 +28,18 @@ export interface RunContext {
   sessionTurn: number;
   /** Called after every completed turn so status.json is current if the process dies next. */
   onTurnSaved: (progress: RunProgress) => Promise<void>;
+  /** Context size at which the session is compacted before the next request (mid-run protection). */
+  compactAboveTokens?: number;
+  /** Compacts the session now; errors are reported by the callee and do not stop the run. */
+  compactNow?: () => Promise<void>;
 }
 
 export interface RunProgress {
   sessionTurn: number;
   turns: number;
   usage: Usage;
+  /** Context size after the last response of this run (input + cache + output tokens). */
+  lastContextTokens?: number;
 }
 
 export interface RunOutcome extends RunProgress {
@@ -74,6 +81,11 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
     for (;;) {
       if (ctx.signal.aborted) return done("paused");
       if (progress.turns >= ctx.maxTurns) return done("limit_reached");
+      if (ctx.compactNow && ctx.compactAboveTokens !== undefined && (progress.lastContextTokens ?? 0) > ctx.compactAboveTokens) {
+        // Close to the context window: compact before asking again rather than fail with a provider error.
+        await ctx.compactNow();
+        progress.lastContextTokens = undefined;
+      }
       progress.turns++;
       progress.sessionTurn++;
       const turn = progress.sessionTurn;
@@ -90,6 +102,7 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
       // Store first, then tell: an event on stdout means the state behind it is durable.
       await ctx.store.append(response.message, turn);
       progress.usage = addUsage(progress.usage, response.usage);
+      progress.lastContextTokens = contextTokens(response.usage);
       ctx.sink.emit("usage", response.usage);
 
       const calls = toolUses(response.message);

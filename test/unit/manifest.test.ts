@@ -16,7 +16,7 @@ const parseError = (text: string) => {
 describe("manifest", () => {
   it("fills defaults", () => {
     const m = parseManifestText('[pod]\nname = "fixer"\n', "/p/pod.toml");
-    expect(m.pod).toMatchObject({ name: "fixer", model: "claude-sonnet-4-5", max_tokens: 8192, max_turns: 30 });
+    expect(m.pod).toMatchObject({ name: "fixer", model: "claude-sonnet-5-5", max_tokens: 8192, max_turns: 30 });
     expect(m.scope).toBeUndefined();
     expect(m.tools).toEqual({ ask: [], bash: { enabled: false, allow: [], timeout_s: 120 } });
     expect(m.compaction).toEqual({ threshold_tokens: 120000, keep_recent_turns: 4 });
