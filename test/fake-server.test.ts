@@ -11,7 +11,7 @@ afterEach(async () => {
 });
 
 const client = (s: FakeServer, maxRetries = 0) => new Anthropic({ apiKey: "test-key", baseURL: s.url, maxRetries });
-const params = { model: "claude-sonnet-4-5", max_tokens: 100, messages: [{ role: "user" as const, content: "hi" }] };
+const params = { model: "claude-sonnet-5-5", max_tokens: 100, messages: [{ role: "user" as const, content: "hi" }] };
 
 describe("fake Messages API server", () => {
   it("streams a scripted text and tool_use turn that the SDK assembles exactly", async () => {
@@ -27,7 +27,7 @@ describe("fake Messages API server", () => {
     expect(message.stop_reason).toBe("tool_use");
     expect(message.usage).toMatchObject({ input_tokens: 100, output_tokens: 20 });
     expect([...kinds]).toEqual(expect.arrayContaining(["message_start", "content_block_start", "content_block_delta", "content_block_stop", "message_delta", "message_stop"]));
-    expect(server.requests[0]!.body).toMatchObject({ model: "claude-sonnet-4-5", stream: true, messages: params.messages });
+    expect(server.requests[0]!.body).toMatchObject({ model: "claude-sonnet-5-5", stream: true, messages: params.messages });
     expect(JSON.stringify(server.requests[0]!.headers)).toContain("test-key");
   });
 
@@ -83,7 +83,7 @@ describe("fake Messages API server", () => {
   it("records expectation mismatches and answers 400", async () => {
     server = await startFakeServer({ turns: [{ expect: { model: "other-model" }, response: { content: [{ type: "text", text: "x" }] } }] });
     await expect(client(server).messages.stream(params).finalMessage()).rejects.toThrow(/expected model other-model/);
-    expect(server.mismatches).toEqual(["turn 1: expected model other-model, got claude-sonnet-4-5"]);
+    expect(server.mismatches).toEqual(["turn 1: expected model other-model, got claude-sonnet-5-5"]);
   });
 
   it("answers non-streaming requests and counts tokens", async () => {

@@ -148,8 +148,8 @@ describe("prompt caching and usage", () => {
     expect(usages.map((e) => e.cache_read_input_tokens)).toEqual([0, 950]);
     const end = first.events.at(-1);
     expect(end.usage).toEqual({ input_tokens: 1050, output_tokens: 30, cache_read_input_tokens: 950, cache_creation_input_tokens: 900 });
-    // claude-sonnet-4-5: $3/M in, $15/M out, cache write 1.25×, cache read 0.1×.
-    const expected = (1050 * 3 + 30 * 15 + 900 * 3.75 + 950 * 0.3) / 1e6;
+    // claude-sonnet-5-5: $2/M in, $10/M out, cache write 1.25×, cache read 0.1×.
+    const expected = (1050 * 2 + 30 * 10 + 900 * 2.5 + 950 * 0.2) / 1e6;
     expect(end.cost_usd).toBeCloseTo(expected, 4);
 
     const second = await runPod(["run", "more"], { cwd: dir, env });

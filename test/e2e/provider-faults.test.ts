@@ -60,7 +60,7 @@ describe("provider faults", () => {
     const { r, status } = await run([{ ...answer, fault: { kind: "http", status: 404, times: 5 } }]);
     expect(r.code).toBe(1);
     expect(server!.requests).toHaveLength(1);
-    expect(ofType(r.events, "error")[0].message).toMatch(/HTTP 404 not_found_error: model: claude-sonnet-4-5/);
+    expect(ofType(r.events, "error")[0].message).toMatch(/HTTP 404 not_found_error: model: claude-sonnet-5-5/);
     expect(status).toMatchObject({ status: "idle", last_result: "error" });
   });
 

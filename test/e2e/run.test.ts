@@ -33,7 +33,7 @@ describe("pod run end to end", () => {
     const sessionId = r.events[0].session_id;
     expect(sessionId).toMatch(/^\d{8}T\d{6}Z-[0-9a-f]{6}$/);
     expect(r.events.every((e) => e.v === 1 && e.session_id === sessionId && !Number.isNaN(Date.parse(e.ts)))).toBe(true);
-    expect(r.events[0]).toMatchObject({ pod: "tester", mode: "run", model: "claude-sonnet-4-5", input: "say hello" });
+    expect(r.events[0]).toMatchObject({ pod: "tester", mode: "run", model: "claude-sonnet-5-5", input: "say hello" });
     // The text arrives in several deltas that add up to the done text.
     const deltas = ofType(r.events, "text_delta").map((e) => e.text);
     expect(deltas.length).toBeGreaterThan(1);
@@ -46,7 +46,7 @@ describe("pod run end to end", () => {
     // What pod sent: model, system prompt, the prompt, no tools without [scope].
     expect(server.requests).toHaveLength(1);
     const body = server.requests[0]!.body;
-    expect(body.model).toBe("claude-sonnet-4-5");
+    expect(body.model).toBe("claude-sonnet-5-5");
     expect(JSON.stringify(body.system)).toContain("You fix code.");
     expect(body.stream).toBe(true);
     expect(body.tools).toBeUndefined();

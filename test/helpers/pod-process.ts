@@ -91,7 +91,7 @@ export function manifest(opts: { name?: string; scope?: boolean; extra?: string;
   return [
     "[pod]",
     `name = "${opts.name ?? "tester"}"`,
-    'model = "claude-sonnet-4-5"',
+    'model = "claude-sonnet-5-5"',
     'system_prompt = "You fix code."',
     `max_turns = ${opts.maxTurns ?? 10}`,
     ...(opts.scope === false ? [] : ["", "[scope]", 'root = "."', 'deny = [".pod/**"]']),

@@ -42,6 +42,7 @@ describe("chooseKeepFrom", () => {
 describe("pricing", () => {
   it("prices known models and dated ids, and refuses to guess", () => {
     expect(priceFor("claude-sonnet-4-5-20250929")).toEqual({ input: 3, output: 15 });
+    expect(priceFor("claude-sonnet-5-5")).toEqual({ input: 2, output: 10 });
     expect(priceFor("claude-opus-4-1-20250805")).toEqual({ input: 15, output: 75 });
     expect(priceFor("gpt-4")).toBeUndefined();
     expect(costUsd("claude-haiku-4-5", { input_tokens: 1_000_000, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 })).toBe(1);
