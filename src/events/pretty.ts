@@ -1,46 +1,86 @@
+import type { ChalkInstance } from "chalk";
+import { colorsFor } from "./colors.js";
 import type { PodEvent } from "./schema.js";
 import type { EventWriter } from "./sink.js";
+import { Spinner } from "./spinner.js";
+
+/** The argument that says what a tool call is about, for its one-line summary. */
+function keyArgument(name: string, input: Record<string, unknown>): string {
+  const pick = (k: string) => (typeof input[k] === "string" ? (input[k] as string) : undefined);
+  const value = pick("path") ?? pick("pattern") ?? pick("command") ?? JSON.stringify(input);
+  const extra = name === "Grep" && pick("path") && pick("pattern") ? ` in ${pick("path")}` : "";
+  const main = name === "Grep" ? (pick("pattern") ?? value) : value;
+  return oneLine(main + extra, 100);
+}
+
+function oneLine(text: string, max: number): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > max ? `${line.slice(0, max - 1)}…` : line;
+}
+
+/** A short summary of a tool's output: its first meaningful line, or a count of lines. */
+function resultSummary(output: string): string {
+  const lines = output.split("\n").filter((l) => l.trim() !== "");
+  const exit = /\[exit code: (\S+)\]\s*$/.exec(output);
+  if (exit) return `exit ${exit[1]}${lines.length > 1 ? `, ${lines.length - 1} lines of output` : ""}`;
+  if (lines.length <= 1) return oneLine(lines[0] ?? "(no output)", 100);
+  return `${oneLine(lines[0]!, 70)} (+${lines.length - 1} lines)`;
+}
+
+const fmt = (n: number) => n.toLocaleString("en-US");
 
 /**
- * A readable rendering of the event stream for a person at a terminal:
- * assistant text as it streams, one line per tool call, a closing summary.
+ * Renders one event for a person. Pure apart from the colour instance, so it is
+ * unit-tested; `prettyWriter` adds streaming state (mid-text newlines, spinner).
  */
-export function prettyWriter(out: NodeJS.WriteStream = process.stdout): EventWriter {
-  const write = (s: string) => out.write(s);
+export function renderEvent(e: PodEvent, c: ChalkInstance): string {
+  switch (e.type) {
+    case "run_start":
+      return `${c.bold(`▶ ${e.pod}`)} ${c.dim(`${e.mode} · ${e.model}`)}\n${e.input ? c.dim(`  ${oneLine(e.input, 160)}\n`) : ""}`;
+    case "state_repaired":
+      return c.yellow(`! ${e.message}\n`);
+    case "text_delta":
+      return e.text;
+    case "tool_call_done":
+      return `${c.cyan(`  ⚙ ${e.name}`)} ${keyArgument(e.name, e.input)}\n`;
+    case "tool_result":
+      return `    ${e.is_error ? c.red("✗") : c.green("✓")} ${c.dim(resultSummary(e.output))}${e.truncated ? c.dim(" (truncated)") : ""}\n`;
+    case "turn_retry":
+      return c.yellow(`  ↻ turn ${e.turn}: ${oneLine(e.reason, 80)}; asking again in ${(e.delay_ms / 1000).toFixed(1)}s\n`);
+    case "compaction":
+      return c.magenta(`  ~ compacted the session: ${fmt(e.tokens_before)} → ${fmt(e.tokens_after)} tokens\n`);
+    case "error":
+      return c.red(`✗ ${e.code}: ${e.message}\n`);
+    case "run_end": {
+      const color = e.result === "finished" ? c.green : e.result === "error" ? c.red : c.yellow;
+      const cost = e.cost_usd === undefined || e.cost_usd === null ? "" : ` · $${e.cost_usd.toFixed(4)}`;
+      const u = e.usage;
+      const cache = u.cache_read_input_tokens ? ` (${fmt(u.cache_read_input_tokens)} cached)` : "";
+      return `${color(`■ ${e.result}`)} ${c.dim(`· ${e.turns} turn${e.turns === 1 ? "" : "s"} · ${fmt(u.input_tokens)} in${cache} / ${fmt(u.output_tokens)} out${cost} · ${(e.duration_ms / 1000).toFixed(1)}s`)}\n`;
+    }
+    default:
+      return "";
+  }
+}
+
+/** The pretty output: rendered events on stdout, a spinner on stderr while the model thinks. */
+export function prettyWriter(out: NodeJS.WriteStream = process.stdout, spinner = new Spinner()): EventWriter {
+  const c = colorsFor(out);
   let midText = false;
+  let closed = false;
+  out.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") closed = true;
+  });
   return (e: PodEvent) => {
-    if (e.type !== "text_delta" && midText) {
-      write("\n");
+    if (e.type === "turn_start") spinner.start("waiting for the model");
+    else spinner.stop();
+    if (closed) return;
+    let text = renderEvent(e, c);
+    if (e.type === "text_delta") midText = !e.text.endsWith("\n");
+    else if (text && midText) {
+      text = `\n${text}`;
       midText = false;
     }
-    switch (e.type) {
-      case "run_start":
-        write(`▶ ${e.pod} (${e.mode}, ${e.model})\n`);
-        break;
-      case "text_delta":
-        write(e.text);
-        midText = true;
-        break;
-      case "tool_call_done":
-        write(`  ⚙ ${e.name} ${JSON.stringify(e.input).slice(0, 120)}\n`);
-        break;
-      case "tool_result":
-        write(`    ${e.is_error ? "✗" : "✓"} ${e.output.split("\n")[0]!.slice(0, 120)}\n`);
-        break;
-      case "state_repaired":
-        write(`! ${e.message}\n`);
-        break;
-      case "compaction":
-        write(`~ compacted ${e.tokens_before} → ${e.tokens_after} tokens\n`);
-        break;
-      case "error":
-        write(`✗ ${e.code}: ${e.message}\n`);
-        break;
-      case "run_end":
-        write(`■ ${e.result} · ${e.turns} turns · ${e.usage.input_tokens} in / ${e.usage.output_tokens} out · ${(e.duration_ms / 1000).toFixed(1)}s\n`);
-        break;
-      default:
-        break;
-    }
+    if (text) out.write(text);
   };
 }

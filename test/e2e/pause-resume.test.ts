@@ -45,7 +45,7 @@ describe("cancel and resume", () => {
     const dir = await makeProject(manifest({ scope: false }));
     const env = podEnv(server.url);
     const child = spawnPod(["run", "talk"], { cwd: dir, env });
-    const done = collect(child);
+    const done = collect(child, ["run"]);
     await waitForEvent(child, (e) => e.type === "text_delta");
     const cancel = await runPod(["cancel"], { cwd: dir, env });
     expect(cancel.code).toBe(0);
@@ -72,7 +72,7 @@ describe("cancel and resume", () => {
     const dir = await makeProject(bashManifest);
     const env = podEnv(server.url);
     const child = spawnPod(["run", "sleep a while"], { cwd: dir, env });
-    const done = collect(child);
+    const done = collect(child, ["run"]);
     await waitForEvent(child, (e) => e.type === "tool_call_done");
     await new Promise((r) => setTimeout(r, 200));
     const started = Date.now();
@@ -97,7 +97,7 @@ describe("cancel and resume", () => {
       const dir = await makeProject(manifest({ scope: false }));
       const env = podEnv(server.url);
       const child = spawnPod(["run", "go"], { cwd: dir, env });
-      const done = collect(child);
+      const done = collect(child, ["run"]);
       await waitForEvent(child, (e) => e.type === "text_delta");
       child.kill(signal);
       const r = await done;

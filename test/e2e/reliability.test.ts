@@ -34,7 +34,7 @@ describe("concurrency", () => {
     const dir = await makeProject(manifest({ scope: false }));
     // Create the pod first so all 8 race for the lock, not for the first mkdir.
     const env = podEnv(server.url);
-    const children = Array.from({ length: 8 }, (_, i) => collect(spawnPod(["run", `racer ${i}`], { cwd: dir, env })));
+    const children = Array.from({ length: 8 }, (_, i) => collect(spawnPod(["run", `racer ${i}`], { cwd: dir, env }), ["run"]));
     const results = await Promise.all(children);
     const codes = results.map((r) => r.code).sort();
     expect(codes).toEqual([0, 3, 3, 3, 3, 3, 3, 3]);
@@ -51,7 +51,7 @@ describe("concurrency", () => {
     const dir = await makeProject(manifest({ scope: false }));
     const env = podEnv(server.url);
     const child = spawnPod(["run", "take your time"], { cwd: dir, env });
-    const done = collect(child);
+    const done = collect(child, ["run"]);
     await new Promise<void>((resolve) => child.stdout!.on("data", (d: Buffer) => d.toString().includes("text_delta") && resolve()));
     const status = await runPod(["status"], { cwd: dir, env });
     expect(status.code).toBe(0);

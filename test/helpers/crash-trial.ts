@@ -4,7 +4,8 @@ import path from "node:path";
 import { expect } from "vitest";
 import { startFakeServer } from "../fake-server/server.js";
 import { apiHistoryProblems } from "./api-history.js";
-import { collect, makeProject, manifest, podEnv, runPod, spawnPod } from "./pod-process.js";
+import { schemaErrors } from "./event-schema.js";
+import { makeProject, manifest, parseJsonl, podEnv, runPod, spawnPod } from "./pod-process.js";
 
 /**
  * kill -9 at many points of a scripted multi-turn run with tools, then check
@@ -45,7 +46,13 @@ export async function crashTrial(t: Trial): Promise<void> {
     if (t.killAfterLines !== undefined && lines >= t.killAfterLines) child.kill("SIGKILL");
   });
   if (t.killAfterMs !== undefined) setTimeout(() => child.kill("SIGKILL"), t.killAfterMs);
-  const before = await collect(child).catch(() => ({ events: [] as any[] }));
+  let out = "";
+  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
+  await new Promise((resolve) => child.on("close", resolve));
+  // A kill can land mid-line: only complete lines are events the pipeline saw.
+  const complete = out.slice(0, out.lastIndexOf("\n") + 1);
+  const before = { events: parseJsonl(complete) };
+  for (const e of before.events) expect(schemaErrors(e), JSON.stringify(e)).toBeUndefined();
   await server.close();
   const label = JSON.stringify(t);
 

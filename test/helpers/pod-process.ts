@@ -3,6 +3,7 @@ import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { EVENT_COMMANDS, schemaErrors } from "./event-schema.js";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 /** The built binary: e2e tests run exactly what users run (`npm test` builds first). */
@@ -55,7 +56,7 @@ export function spawnPod(args: string[], opts: PodOptions): ChildProcess {
   return child;
 }
 
-export function collect(child: ChildProcess): Promise<PodResult> {
+export function collect(child: ChildProcess, args: readonly string[] = []): Promise<PodResult> {
   let stdout = "";
   let stderr = "";
   child.stdout!.setEncoding("utf8").on("data", (d: string) => (stdout += d));
@@ -64,7 +65,15 @@ export function collect(child: ChildProcess): Promise<PodResult> {
     child.on("error", reject);
     child.on("close", (code, signal) => {
       try {
-        resolve({ code, signal, stdout, stderr, events: parseJsonl(stdout) });
+        const events = parseJsonl(stdout);
+        // Every event line of every e2e run must match the schema `pod schema` prints.
+        if (EVENT_COMMANDS.has(args.find((a) => !a.startsWith("-")) ?? "") || events.some((e) => e?.type === "error" && "v" in e)) {
+          for (const e of events) {
+            const problem = schemaErrors(e);
+            if (problem) throw new Error(`event does not match pod schema: ${problem}\n${JSON.stringify(e)}`);
+          }
+        }
+        resolve({ code, signal, stdout, stderr, events });
       } catch (err) {
         reject(new Error(`${(err as Error).message}\nstderr: ${stderr}`));
       }
@@ -73,7 +82,7 @@ export function collect(child: ChildProcess): Promise<PodResult> {
 }
 
 export async function runPod(args: string[], opts: PodOptions): Promise<PodResult> {
-  return collect(spawnPod(args, opts));
+  return collect(spawnPod(args, opts), args);
 }
 
 /** A temp project with a pod.toml (and optional files), returned as its directory. */
