@@ -23,6 +23,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option("--max-turns <n>", "turn limit for this run (overrides [pod] max_turns)", positiveInt)
     .option("--model <model>", "model for this run (overrides [pod] model)")
     .showSuggestionAfterError(true)
+    .configureHelp({ showGlobalOptions: true })
+    .addHelpText(
+      "after",
+      "\nExit codes: 0 finished, 10 paused, 11 turn limit, 1 run error, 2 usage/manifest error, 3 state conflict.\nDocs: docs/events.md, docs/manifest.md, docs/exit-codes.md",
+    )
     .showHelpAfterError("(run `pod --help` for usage)")
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
     // Set before the subcommands are added so they inherit it: usage errors become exit 2 in bin/pod.ts.
@@ -35,12 +40,14 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description("write a commented pod.toml in the current directory")
     .option("--name <name>", "pod name (default: the directory's name)")
     .option("--force", "overwrite an existing pod.toml")
+    .addHelpText("after", "\nExamples:\n  $ pod init\n  $ pod init --name fixer\n  $ pod -C services/api init\n")
     .action(async (_o, cmd: Command) => setExit(await (await import("./commands/init.js")).initCommand(globals(cmd))));
 
   program
     .command("run")
     .description("append a prompt to the current session and run until the model stops")
     .argument("<prompt>", 'the task; "-" reads it from stdin')
+    .addHelpText("after", "\nExamples:\n  $ pod run \"fix the failing test\"\n  $ cat task.md | pod run -\n  $ pod run \"make lint pass\" --max-turns 10 | jq -c 'select(.type==\"run_end\")'\n")
     .action(async (prompt: string, _o, cmd: Command) => setExit(await (await import("./commands/run.js")).runCommand(prompt, globals(cmd))));
 
   program
@@ -48,6 +55,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description("continue a paused pod (after cancel, a crash, or an approval gate)")
     .option("--approve", "run the tool call waiting for approval")
     .option("--deny [reason]", "refuse the tool call waiting for approval; the reason goes to the model")
+    .addHelpText("after", "\nExamples:\n  $ pod resume\n  $ pod resume --approve\n  $ pod resume --deny \"do not touch the lockfile\"\n")
     .action(async (_o, cmd: Command) => setExit(await (await import("./commands/resume.js")).resumeCommand(globals(cmd))));
 
   program
@@ -55,11 +63,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description("stop the process running this pod; it saves and leaves the pod paused")
     .option("--no-wait", "return at once instead of waiting for the run to stop")
     .option("--timeout <seconds>", "how long to wait for the run to stop", positiveInt, 30)
+    .addHelpText("after", "\nExamples:\n  $ pod cancel\n  $ pod cancel --no-wait\n")
     .action(async (_o, cmd: Command) => setExit(await (await import("./commands/cancel.js")).cancelCommand(globals(cmd))));
 
   program
     .command("status")
     .description("print status.json")
+    .addHelpText("after", "\nExamples:\n  $ pod status | jq -r .status\n  $ pod status --format pretty\n")
     .action(async (_o, cmd: Command) => setExit(await (await import("./commands/status.js")).statusCommand(globals(cmd))));
 
   program
@@ -67,26 +77,31 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description("print the current session's messages, one JSON object per line")
     .option("--full", "include messages replaced by compaction")
     .option("--session <id>", "another stored session (see `pod sessions`)")
+    .addHelpText("after", "\nExamples:\n  $ pod history | jq -r 'select(.role==\"assistant\") | .content[] | select(.type==\"text\") | .text'\n  $ pod history --full --format pretty\n")
     .action(async (_o, cmd: Command) => setExit(await (await import("./commands/history.js")).historyCommand(globals(cmd))));
 
   program
     .command("sessions")
     .description("list stored sessions; the current one is marked")
+    .addHelpText("after", "\nExamples:\n  $ pod sessions --format pretty\n")
     .action(async (_o, cmd: Command) => setExit(await (await import("./commands/sessions.js")).sessionsCommand(globals(cmd))));
 
   program
     .command("new")
     .description("start a fresh session (old ones are kept)")
+    .addHelpText("after", "\nExamples:\n  $ pod new && pod run \"start over: ...\"\n")
     .action(async (_o, cmd: Command) => setExit(await (await import("./commands/new.js")).newCommand(globals(cmd))));
 
   program
     .command("compact")
     .description("compact the current session now (a model-written summary replaces older turns)")
+    .addHelpText("after", "\nExamples:\n  $ pod compact\n")
     .action(async (_o, cmd: Command) => setExit(await (await import("./commands/compact.js")).compactCommand(globals(cmd))));
 
   program
     .command("schema")
     .description("print the JSON Schema of every event line")
+    .addHelpText("after", "\nExamples:\n  $ pod schema > pod-events.schema.json\n")
     .action(async () => setExit(await (await import("./commands/schema.js")).schemaCommand()));
 
   return program;

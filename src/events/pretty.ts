@@ -19,8 +19,9 @@ function oneLine(text: string, max: number): string {
 }
 
 /** A short summary of a tool's output: its first meaningful line, or a count of lines. */
-function resultSummary(output: string): string {
+function resultSummary(name: string, output: string, isError: boolean): string {
   const lines = output.split("\n").filter((l) => l.trim() !== "");
+  if (name === "Read" && !isError) return `${lines.filter((l) => /^\s*\d+\t/.test(l)).length} lines`;
   const exit = /\[exit code: (\S+)\]\s*$/.exec(output);
   if (exit) return `exit ${exit[1]}${lines.length > 1 ? `, ${lines.length - 1} lines of output` : ""}`;
   if (lines.length <= 1) return oneLine(lines[0] ?? "(no output)", 100);
@@ -44,7 +45,7 @@ export function renderEvent(e: PodEvent, c: ChalkInstance): string {
     case "tool_call_done":
       return `${c.cyan(`  ⚙ ${e.name}`)} ${keyArgument(e.name, e.input)}\n`;
     case "tool_result":
-      return `    ${e.is_error ? c.red("✗") : c.green("✓")} ${c.dim(resultSummary(e.output))}${e.truncated ? c.dim(" (truncated)") : ""}\n`;
+      return `    ${e.is_error ? c.red("✗") : c.green("✓")} ${c.dim(resultSummary(e.name, e.output, e.is_error))}${e.truncated ? c.dim(" (truncated)") : ""}\n`;
     case "turn_retry":
       return c.yellow(`  ↻ turn ${e.turn}: ${oneLine(e.reason, 80)}; asking again in ${(e.delay_ms / 1000).toFixed(1)}s\n`);
     case "compaction":

@@ -1,4 +1,4 @@
-import { cp, mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { cp, mkdtemp, readFile } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -24,11 +24,8 @@ function testsPass(dir: string): boolean {
 describe("pod fixes a failing test with real tools", () => {
   it("reads the source, edits it, runs the tests with Bash and finishes", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "pod-calc-"));
-    await cp(path.join(REPO_ROOT, "test/fixtures/projects/calc"), dir, { recursive: true });
-    await writeFile(
-      path.join(dir, "pod.toml"),
-      ['[pod]', 'name = "fixer"', 'system_prompt = "You fix failing tests."', "", "[scope]", 'root = "."', 'deny = [".pod/**"]', "", "[tools.bash]", "enabled = true", 'allow = ["node --test test/"]', "timeout_s = 60"].join("\n"),
-    );
+    // The example project as shipped, with its own pod.toml (the demo runs the same).
+    await cp(path.join(REPO_ROOT, "examples/calc"), dir, { recursive: true });
     expect(testsPass(dir)).toBe(false);
 
     server = await startFakeServer(loadFixture("fix-calc"));
