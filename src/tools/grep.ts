@@ -39,9 +39,9 @@ const Input = z.object({
   output_mode: z.enum(["content", "files_with_matches", "count"]).optional().describe('"files_with_matches" (default): paths; "content": matching lines as path:line:text; "count": path:count'),
   head_limit: z.number().int().positive().optional().describe(`At most this many output lines/files. Default ${GREP_DEFAULT_HEAD_LIMIT}`),
 });
-type GrepInput = z.infer<typeof Input>;
+export type GrepInput = z.infer<typeof Input>;
 
-interface FileHit {
+export interface FileHit {
   rel: string;
   lines: string[];
   count: number;
@@ -72,31 +72,9 @@ export function grepTool(fs: ScopedFs): Tool<GrepInput> {
         }
       }
       if (input.type && !FILE_TYPES[input.type]) return fail(`Unknown type "${input.type}". Known types: ${Object.keys(FILE_TYPES).join(", ")}.`);
-      const filter = fileFilter(input);
       const mode = input.output_mode ?? "files_with_matches";
-      const literal = !input.case_insensitive && !/[\\^$.*+?()[\]{}|]/.test(input.pattern) ? Buffer.from(input.pattern) : undefined;
-      const search = (f: WalkedFile) => searchFile(f, regex, literal, mode, input.context ?? 0);
 
-      const hits: FileHit[] = [];
-      if ((await stat(base.abs)).isFile()) {
-        const hit = await search({ abs: base.abs, rel: base.rel });
-        if (hit) hits.push(hit);
-      } else {
-        const pending: WalkedFile[] = [];
-        await walkFiles(fs, base.abs, (files) => {
-          for (const f of files) if (filter(f.rel)) pending.push(f);
-        }, ctx.signal);
-        // Read in parallel, bounded, preserving nothing but the final sort.
-        let next = 0;
-        const worker = async () => {
-          while (next < pending.length && !ctx.signal.aborted) {
-            const hit = await search(pending[next++]!);
-            if (hit) hits.push(hit);
-          }
-        };
-        await Promise.all(Array.from({ length: PARALLEL_READS }, worker));
-      }
-      hits.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+      const hits = await grepFiles(fs, base, input, regex, ctx.signal);
       if (hits.length === 0) return ok(`No matches for ${input.pattern}.`);
       const limit = input.head_limit ?? GREP_DEFAULT_HEAD_LIMIT;
       let lines: string[];
@@ -110,6 +88,43 @@ export function grepTool(fs: ScopedFs): Tool<GrepInput> {
       return { ...capped, truncated: capped.truncated || lines.length > limit };
     },
   };
+}
+
+/**
+ * The search itself, without output formatting or caps: every matching file under
+ * `base` (a resolved path), sorted by path. The benchmark compares this with ripgrep.
+ */
+export async function grepFiles(
+  fs: ScopedFs,
+  base: { abs: string; rel: string },
+  input: GrepInput,
+  regex: RegExp,
+  signal: AbortSignal,
+): Promise<FileHit[]> {
+  const filter = fileFilter(input);
+  const mode = input.output_mode ?? "files_with_matches";
+  const literal = !input.case_insensitive && !/[\\^$.*+?()[\]{}|]/.test(input.pattern) ? Buffer.from(input.pattern) : undefined;
+  const search = (f: WalkedFile) => searchFile(f, regex, literal, mode, input.context ?? 0);
+  const hits: FileHit[] = [];
+  if ((await stat(base.abs)).isFile()) {
+    const hit = await search({ abs: base.abs, rel: base.rel });
+    if (hit) hits.push(hit);
+  } else {
+    const pending: WalkedFile[] = [];
+    await walkFiles(fs, base.abs, (files) => {
+      for (const f of files) if (filter(f.rel)) pending.push(f);
+    }, signal);
+    // Read in parallel, bounded; the order is fixed by the sort below.
+    let next = 0;
+    const worker = async () => {
+      while (next < pending.length && !signal.aborted) {
+        const hit = await search(pending[next++]!);
+        if (hit) hits.push(hit);
+      }
+    };
+    await Promise.all(Array.from({ length: PARALLEL_READS }, worker));
+  }
+  return hits.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 }
 
 function fileFilter(input: GrepInput): (rel: string) => boolean {

@@ -15,6 +15,8 @@ export interface FakeServer {
   requests: RecordedRequest[];
   /** What did not match the script's expectations (or ran past its end). Tests assert it is empty. */
   mismatches: string[];
+  /** When the first byte of an SSE body was written (epoch ms, high resolution), for the relay benchmark. */
+  timings: { firstSseByteAt?: number };
   close(): Promise<void>;
 }
 
@@ -35,6 +37,7 @@ export async function startFakeServer(script: Script | object, opts: { port?: nu
   const sockets = new Set<Socket>();
   let next = 0;
   const faultsServed = new Map<number, number>();
+  const timings: FakeServer["timings"] = {};
   let messageCount = 0;
 
   const server = http.createServer(async (req, res) => {
@@ -73,7 +76,7 @@ export async function startFakeServer(script: Script | object, opts: { port?: nu
       return serveFault(res, turn, turn.fault, body, id);
     }
     next++;
-    return respond(res, body, turn, id);
+    return respond(res, body, turn, id, timings);
   });
   server.on("connection", (s) => {
     sockets.add(s);
@@ -86,6 +89,7 @@ export async function startFakeServer(script: Script | object, opts: { port?: nu
     url: `http://127.0.0.1:${port}`,
     requests,
     mismatches,
+    timings,
     close: () =>
       new Promise<void>((resolve) => {
         for (const s of sockets) s.destroy();
@@ -221,11 +225,12 @@ function frame([type, data]: SseEvent): string {
   return `event: ${type}\ndata: ${JSON.stringify(data)}\n\n`;
 }
 
-async function writeChunked(res: http.ServerResponse, text: string, turn: Turn): Promise<boolean> {
+async function writeChunked(res: http.ServerResponse, text: string, turn: Turn, timings?: FakeServer["timings"]): Promise<boolean> {
   const buf = Buffer.from(text, "utf8");
   const { chunk_bytes, delay_ms } = turn.delivery;
   for (let i = 0; i < buf.length; i += chunk_bytes) {
     if (res.destroyed) return false;
+    if (i === 0 && timings && timings.firstSseByteAt === undefined) timings.firstSseByteAt = performance.timeOrigin + performance.now();
     res.write(buf.subarray(i, i + chunk_bytes));
     if (delay_ms > 0) await sleep(delay_ms);
     else await new Promise((r) => setImmediate(r));
@@ -238,13 +243,13 @@ function startSse(res: http.ServerResponse) {
   res.flushHeaders();
 }
 
-async function respond(res: http.ServerResponse, body: any, turn: Turn, id: number) {
+async function respond(res: http.ServerResponse, body: any, turn: Turn, id: number, timings?: FakeServer["timings"]) {
   if (body?.stream !== true) {
     const u = turn.response.usage;
     return json(res, 200, { ...messageObject(turn, body, id, turn.response.content, turn.response.stop_reason, u.output_tokens) });
   }
   startSse(res);
-  if (await writeChunked(res, sseEvents(turn, body, id).map(frame).join(""), turn)) res.end();
+  if (await writeChunked(res, sseEvents(turn, body, id).map(frame).join(""), turn, timings)) res.end();
 }
 
 const ERROR_TYPES: Record<number, string> = {

@@ -1,0 +1,42 @@
+// Shared helpers for the benchmarks: timing by median of repeated runs, and the
+// machine description that goes at the top of results.md.
+import { spawnSync } from "node:child_process";
+import { cpus, totalmem } from "node:os";
+
+export const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+/** Runs `fn` (async) `runs` times after `warmup` runs; returns the median in ms. */
+export async function timeIt(fn, { runs = 7, warmup = 1 } = {}) {
+  for (let i = 0; i < warmup; i++) await fn();
+  const times = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    await fn();
+    times.push(performance.now() - t);
+  }
+  return median(times);
+}
+
+/** Median wall time of a whole process, spawned synchronously. */
+export function timeProcess(cmd, args, opts = {}, runs = 21) {
+  const times = [];
+  for (let i = 0; i < runs + 2; i++) {
+    const t = performance.now();
+    const r = spawnSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...opts });
+    const dt = performance.now() - t;
+    if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+    if (i >= 2) times.push(dt);
+  }
+  return median(times);
+}
+
+export function machine() {
+  const c = cpus();
+  return `${c[0]?.model ?? "unknown CPU"} × ${c.length} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB, Node ${process.version}, ${process.platform}`;
+}
+
+export const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
+export const ratio = (a, b) => (a / b).toFixed(2);

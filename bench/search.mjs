@@ -1,0 +1,69 @@
+// Grep against ripgrep and Glob against fast-glob on the generated tree. pod's tools
+// run in-process (as in a run); rg runs as a process, whose ~2 ms start is noise here.
+import { spawnSync } from "node:child_process";
+import { realpathSync } from "node:fs";
+import fg from "fast-glob";
+import { createToolbox } from "../src/tools/index.ts";
+import { fmt, ratio, timeIt } from "./lib.mjs";
+import { NEEDLES } from "./tree.mjs";
+
+const signal = new AbortController().signal;
+
+function rgFiles(root, pattern, flags) {
+  const r = spawnSync("rg", ["-l", "--hidden", "--no-messages", ...flags, "-e", pattern, "."], { cwd: root, encoding: "utf8", maxBuffer: 1 << 28 });
+  if (r.status !== 0 && r.status !== 1) throw new Error(`rg failed: ${r.stderr}`);
+  return r.stdout.split("\n").filter(Boolean).map((p) => p.replace(/^\.\//, "")).sort();
+}
+
+export async function search(treeDir) {
+  const root = realpathSync(treeDir);
+  const { tools } = await createToolbox({ root, deny: [] }, { enabled: false, allow: [], timeout_s: 1 });
+  const grep = tools.find((t) => t.name === "Grep");
+  const glob = tools.find((t) => t.name === "Glob");
+  const hasRg = spawnSync("rg", ["--version"]).status === 0;
+
+  const grepRows = [];
+  const grepRatios = [];
+  for (const [label, pattern, ci] of [
+    ["literal", NEEDLES.literal, false],
+    ["regex", NEEDLES.regex, false],
+    ["case-insensitive", NEEDLES.ci, true],
+  ]) {
+    const input = { pattern, output_mode: "files_with_matches", head_limit: 1_000_000, ...(ci ? { case_insensitive: true } : {}) };
+    let podFiles = [];
+    const podMs = await timeIt(async () => {
+      const r = await grep.run(input, { signal });
+      podFiles = r.output.split("\n").filter((l) => l && !l.startsWith("[")).sort();
+    }, { runs: 5 });
+    if (!hasRg) {
+      grepRows.push([label, fmt(podMs), "—", "—", `${podFiles.length} files (rg not installed)`]);
+      continue;
+    }
+    let rgList = [];
+    const rgMs = await timeIt(async () => {
+      rgList = rgFiles(root, pattern, ci ? ["-i"] : []);
+    }, { runs: 5 });
+    const onlyPod = podFiles.filter((f) => !rgList.includes(f));
+    const onlyRg = rgList.filter((f) => !podFiles.includes(f));
+    const same = onlyPod.length === 0 && onlyRg.length === 0;
+    grepRatios.push(podMs / rgMs);
+    grepRows.push([label, fmt(podMs), fmt(rgMs), ratio(podMs, rgMs), same ? `same ${podFiles.length} files` : `differs: +${onlyPod.length} −${onlyRg.length} (${[...onlyPod, ...onlyRg].slice(0, 3).join(", ")})`]);
+  }
+
+  let podCount = 0;
+  const podGlob = await timeIt(async () => {
+    const r = await glob.run({ pattern: "**/*.ts" }, { signal });
+    podCount = Number(/(\d+) files match/.exec(r.output)?.[1] ?? r.output.split("\n").length);
+  }, { runs: 5 });
+  let fgCount = 0;
+  const fgMs = await timeIt(async () => {
+    // fast-glob does not read .gitignore: give it the same exclusions explicitly.
+    fgCount = (await fg("**/*.ts", { cwd: root, dot: true, ignore: ["ignored/**", "**/.git/**"] })).length;
+  }, { runs: 5 });
+  return {
+    grepRows,
+    grepWorst: grepRatios.length ? Math.max(...grepRatios) : undefined,
+    globRow: ["`**/*.ts`", fmt(podGlob), fmt(fgMs), ratio(podGlob, fgMs), podCount === fgCount ? `same ${podCount} files` : `pod ${podCount} vs fast-glob ${fgCount}`],
+    globRatio: podGlob / fgMs,
+  };
+}
