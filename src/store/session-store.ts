@@ -76,41 +76,38 @@ async function loadFile(file: string): Promise<Loaded> {
       code === "ENOENT" ? "start a fresh session with `pod new` (other sessions are kept)" : "check the runtime directory's permissions",
     );
   }
-  const text = buf.toString("utf8");
   const messages: StoredMessage[] = [];
   let header: Loaded["header"] | undefined;
   let compaction: CompactionInfo | undefined;
   let compactions = 0;
-  let pos = 0;
   let lineNo = 0;
   let goodBytes = 0;
-  while (pos < text.length) {
-    const nl = text.indexOf("\n", pos);
+  // Walk the bytes, not a decoded string: offsets stay byte offsets and the load stays linear.
+  for (let pos = 0; pos < buf.length; ) {
+    const nl = buf.indexOf(10, pos);
     lineNo++;
     if (nl === -1) break; // torn last line: it never finished, so it was never a completed turn
-    const line = text.slice(pos, nl);
+    const line = buf.toString("utf8", pos, nl);
     pos = nl + 1;
-    if (line.trim() === "") {
-      goodBytes = Buffer.byteLength(text.slice(0, pos));
-      continue;
+    if (line.trim() !== "") {
+      let record: Record;
+      try {
+        record = Record.parse(JSON.parse(line));
+      } catch (err) {
+        throw new PodError(
+          "internal",
+          `session file ${file} is damaged at line ${lineNo}: ${err instanceof SyntaxError ? "not JSON" : "unexpected record"}`,
+          `keep a copy (cp ${file} ${file}.bak), then remove or fix that line, or start a fresh session with \`pod new\``,
+        );
+      }
+      if (record.kind === "session") header = record;
+      else if (record.kind === "message") messages.push({ message: record.message, turn: record.turn, ts: record.ts });
+      else {
+        compaction = record;
+        compactions++;
+      }
     }
-    let record: Record;
-    try {
-      record = Record.parse(JSON.parse(line));
-    } catch (err) {
-      throw new PodError(
-        "internal",
-        `session file ${file} is damaged at line ${lineNo}: ${err instanceof SyntaxError ? "not JSON" : "unexpected record"}`,
-        `keep a copy (cp ${file} ${file}.bak), then remove or fix that line, or start a fresh session with \`pod new\``,
-      );
-    }
-    if (record.kind === "session") header = record;
-    else if (record.kind === "message") messages.push({ message: record.message, turn: record.turn, ts: record.ts });
-    else {
-      compaction = record;
-      compactions++;
-    }
-    goodBytes = Buffer.byteLength(text.slice(0, pos));
+    goodBytes = pos;
   }
   if (!header) {
     throw new PodError("internal", `session file ${file} has no header line`, "start a fresh session with `pod new` (other sessions are kept)");
