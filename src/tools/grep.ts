@@ -1,12 +1,13 @@
-import { readFile, stat } from "node:fs/promises";
+import { stat } from "node:fs/promises";
 import { z } from "zod";
 import { globMatcher, type ScopedFs } from "./scoped-fs.js";
-import { capOutput, fail, looksBinary, ok } from "./text.js";
+import { compileMatcher, fileMatches, FileReader, type Matcher } from "./grep-matcher.js";
+import { capOutput, fail, ok } from "./text.js";
 import type { Tool } from "./types.js";
 import { walkFiles, type WalkedFile } from "./walk.js";
 
 export const GREP_DEFAULT_HEAD_LIMIT = 250;
-const PARALLEL_READS = 32;
+const SLICE_MS = 20;
 const MAX_FILE_BYTES = 64 * 1024 * 1024;
 
 /** File types for `type`, as in ripgrep's --type. */
@@ -61,20 +62,12 @@ export function grepTool(fs: ScopedFs): Tool<GrepInput> {
       const base = await fs.resolve(input.path ?? ".", "read");
       if (!base.ok) return fail(base.message);
       if (!base.exists) return fail(`${input.path} does not exist.`);
-      let regex: RegExp;
-      try {
-        regex = new RegExp(input.pattern, input.case_insensitive ? "gimu" : "gmu");
-      } catch {
-        try {
-          regex = new RegExp(input.pattern, input.case_insensitive ? "gim" : "gm");
-        } catch (err) {
-          return fail(`Invalid regular expression: ${(err as Error).message}`);
-        }
-      }
+      const matcher = compileMatcher(input.pattern, input.case_insensitive ?? false);
+      if ("error" in matcher) return fail(`Invalid regular expression: ${matcher.error}`);
       if (input.type && !FILE_TYPES[input.type]) return fail(`Unknown type "${input.type}". Known types: ${Object.keys(FILE_TYPES).join(", ")}.`);
       const mode = input.output_mode ?? "files_with_matches";
 
-      const hits = await grepFiles(fs, base, input, regex, ctx.signal);
+      const hits = await grepFiles(fs, base, input, matcher, ctx.signal);
       if (hits.length === 0) return ok(`No matches for ${input.pattern}.`);
       const limit = input.head_limit ?? GREP_DEFAULT_HEAD_LIMIT;
       let lines: string[];
@@ -94,35 +87,29 @@ export function grepTool(fs: ScopedFs): Tool<GrepInput> {
  * The search itself, without output formatting or caps: every matching file under
  * `base` (a resolved path), sorted by path. The benchmark compares this with ripgrep.
  */
-export async function grepFiles(
-  fs: ScopedFs,
-  base: { abs: string; rel: string },
-  input: GrepInput,
-  regex: RegExp,
-  signal: AbortSignal,
-): Promise<FileHit[]> {
+export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }, input: GrepInput, matcher: Matcher, signal: AbortSignal): Promise<FileHit[]> {
   const filter = fileFilter(input);
   const mode = input.output_mode ?? "files_with_matches";
-  const literal = !input.case_insensitive && !/[\\^$.*+?()[\]{}|]/.test(input.pattern) ? Buffer.from(input.pattern) : undefined;
-  const search = (f: WalkedFile) => searchFile(f, regex, literal, mode, input.context ?? 0);
-  const hits: FileHit[] = [];
+  const reader = new FileReader();
+  const search = (f: WalkedFile) => searchFile(reader, f, matcher, mode, input.context ?? 0);
   if ((await stat(base.abs)).isFile()) {
-    const hit = await search({ abs: base.abs, rel: base.rel });
-    if (hit) hits.push(hit);
-  } else {
-    const pending: WalkedFile[] = [];
-    await walkFiles(fs, base.abs, (files) => {
-      for (const f of files) if (filter(f.rel)) pending.push(f);
-    }, signal);
-    // Read in parallel, bounded; the order is fixed by the sort below.
-    let next = 0;
-    const worker = async () => {
-      while (next < pending.length && !signal.aborted) {
-        const hit = await search(pending[next++]!);
-        if (hit) hits.push(hit);
-      }
-    };
-    await Promise.all(Array.from({ length: PARALLEL_READS }, worker));
+    const hit = search({ abs: base.abs, rel: base.rel });
+    return hit ? [hit] : [];
+  }
+  const pending: WalkedFile[] = [];
+  await walkFiles(fs, base.abs, (files) => {
+    for (const f of files) if (filter(f.rel)) pending.push(f);
+  }, signal);
+  const hits: FileHit[] = [];
+  // Synchronous reads are several times faster than readFile here; slices of
+  // SLICE_MS keep the event loop (lock refresh, cancel) responsive.
+  for (let i = 0; i < pending.length && !signal.aborted; ) {
+    const until = performance.now() + SLICE_MS;
+    for (; i < pending.length && performance.now() < until; i++) {
+      const hit = search(pending[i]!);
+      if (hit) hits.push(hit);
+    }
+    await new Promise((resolve) => setImmediate(resolve));
   }
   return hits.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 }
@@ -140,19 +127,12 @@ function fileFilter(input: GrepInput): (rel: string) => boolean {
   };
 }
 
-async function searchFile(f: WalkedFile, regex: RegExp, literal: Buffer | undefined, mode: string, context: number): Promise<FileHit | undefined> {
-  let buf: Buffer;
-  try {
-    buf = await readFile(f.abs);
-  } catch {
-    return undefined;
-  }
-  if (buf.length > MAX_FILE_BYTES || looksBinary(buf)) return undefined;
-  if (literal && buf.indexOf(literal) === -1) return undefined;
-  const text = buf.toString("utf8");
-  regex.lastIndex = 0;
-  if (!regex.test(text)) return undefined;
+function searchFile(reader: FileReader, f: WalkedFile, m: Matcher, mode: string, context: number): FileHit | undefined {
+  const bytes = reader.read(f.abs, MAX_FILE_BYTES);
+  if (!bytes || !fileMatches(bytes, m)) return undefined;
   if (mode === "files_with_matches") return { rel: f.rel, lines: [], count: 1 };
+  const text = bytes.toString("utf8");
+  const regex = m.regex;
 
   // Only matched files are split into lines.
   const all = text.split("\n");

@@ -1,0 +1,147 @@
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+
+/**
+ * The hot loop of Grep, kept free of per-file allocation: files are read with
+ * synchronous calls into one reusable buffer (an async readFile costs several
+ * thread-pool round trips per file, which dominates on trees of small files), a
+ * literal that every match must contain is looked for in the raw bytes first, and
+ * only files that can match are decoded. Callers run it in short slices so the
+ * event loop stays responsive.
+ */
+export interface Matcher {
+  /** The whole-text regex (flags include g and m). */
+  regex: RegExp;
+  /** Bytes every match contains, if the pattern has such a literal; files without it are skipped undecoded. */
+  required: Buffer | undefined;
+  /** latin1 decoding gives the same answer as UTF-8 for this pattern, and is cheaper. */
+  latin1Safe: boolean;
+}
+
+export function compileMatcher(pattern: string, caseInsensitive: boolean): Matcher | { error: string } {
+  let regex: RegExp;
+  try {
+    regex = new RegExp(pattern, caseInsensitive ? "gimu" : "gmu");
+  } catch {
+    try {
+      regex = new RegExp(pattern, caseInsensitive ? "gim" : "gm");
+    } catch (err) {
+      return { error: (err as Error).message };
+    }
+  }
+  const literal = caseInsensitive ? undefined : requiredLiteral(pattern);
+  return {
+    regex,
+    required: literal && literal.length >= 3 ? Buffer.from(literal) : undefined,
+    // ASCII-only patterns without "any character" constructs match the same bytes
+    // whether multi-byte characters are decoded or not.
+    latin1Safe: /^[\x20-\x7e]*$/.test(pattern) && !/\.|\\[WSDBb]|\[\^|\\u|\\x|\\p/i.test(pattern),
+  };
+}
+
+/**
+ * The longest run of plain characters that every match must contain, or undefined.
+ * Conservative: any alternation gives up; groups, classes and quantified
+ * characters end a run.
+ */
+export function requiredLiteral(pattern: string): string | undefined {
+  if (/(^|[^\\])\|/.test(pattern)) return undefined;
+  let best = "";
+  let run = "";
+  const end = () => {
+    if (run.length > best.length) best = run;
+    run = "";
+  };
+  let depth = 0;
+  for (let i = 0; i < pattern.length; i++) {
+    const ch = pattern[i]!;
+    const next = pattern[i + 1];
+    const quantified = next === "*" || next === "?" || next === "+" || next === "{";
+    if (ch === "\\") {
+      const esc = pattern[i + 1];
+      i++;
+      if (esc !== undefined && /[^\w\s]/.test(esc) && depth === 0) {
+        const after = pattern[i + 1];
+        if (after === "*" || after === "?" || after === "{") end();
+        else run += esc;
+        if (after === "+") end();
+      } else end();
+      continue;
+    }
+    if (ch === "(") {
+      depth++;
+      end();
+      continue;
+    }
+    if (ch === ")") {
+      depth = Math.max(0, depth - 1);
+      end();
+      continue;
+    }
+    if (depth > 0) continue;
+    if (ch === "[") {
+      end();
+      while (i < pattern.length && pattern[i] !== "]") i += pattern[i] === "\\" ? 2 : 1;
+      continue;
+    }
+    if (/[.^$*+?{}\]]/.test(ch)) {
+      end();
+      if (ch === "{") while (i < pattern.length && pattern[i] !== "}") i++;
+      continue;
+    }
+    if (quantified) {
+      // "ab*": the b is optional; "ab+": the b is there once but the run ends.
+      if (next === "+") run += ch;
+      end();
+      continue;
+    }
+    run += ch;
+  }
+  end();
+  return best || undefined;
+}
+
+/** Reads whole files into one growing buffer. Not shared across concurrent users. */
+export class FileReader {
+  private buf = Buffer.allocUnsafe(256 * 1024);
+
+  /** The file's bytes (valid until the next read), or undefined if unreadable or larger than max. */
+  read(file: string, max: number): Buffer | undefined {
+    let fd: number;
+    try {
+      fd = openSync(file, "r");
+    } catch {
+      return undefined;
+    }
+    try {
+      const size = fstatSync(fd).size;
+      if (size > max) return undefined;
+      if (size + 1 > this.buf.length) this.buf = Buffer.allocUnsafe(Math.max(size + 1, this.buf.length * 2));
+      let n = 0;
+      // Read until EOF: the file may have grown since fstat.
+      for (;;) {
+        if (n === this.buf.length) {
+          if (n > max) return undefined;
+          const bigger = Buffer.allocUnsafe(this.buf.length * 2);
+          this.buf.copy(bigger, 0, 0, n);
+          this.buf = bigger;
+        }
+        const r = readSync(fd, this.buf, n, this.buf.length - n, null);
+        if (r === 0) break;
+        n += r;
+      }
+      return this.buf.subarray(0, n);
+    } catch {
+      return undefined;
+    } finally {
+      closeSync(fd);
+    }
+  }
+}
+
+/** Whether the file's bytes can contain a match, deciding as cheaply as possible. */
+export function fileMatches(bytes: Buffer, m: Matcher): boolean {
+  if (bytes.subarray(0, 8192).includes(0)) return false; // binary
+  if (m.required && bytes.indexOf(m.required) === -1) return false;
+  m.regex.lastIndex = 0;
+  return m.regex.test(bytes.toString(m.latin1Safe ? "latin1" : "utf8"));
+}
