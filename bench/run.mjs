@@ -12,7 +12,7 @@ import { storeBench } from "./store.mjs";
 import { ensureTree } from "./tree.mjs";
 
 const root = path.resolve(import.meta.dirname, "..");
-const pod = path.join(root, "dist/pod.js");
+const pod = path.join(root, "dist/pod.cjs");
 const only = process.argv.slice(2);
 const want = (k) => only.length === 0 || only.includes(k);
 const table = (head, rows) => [`| ${head.join(" | ")} |`, `| ${head.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n");

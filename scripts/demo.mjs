@@ -9,7 +9,7 @@ import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const pod = path.join(root, "dist/pod.js");
+const pod = path.join(root, "dist/pod.cjs");
 if (!existsSync(pod)) execFileSync("npm", ["run", "build"], { cwd: root, stdio: "inherit" });
 
 const work = mkdtempSync(path.join(tmpdir(), "pod-demo-"));

@@ -106,3 +106,31 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   return program;
 }
+
+/**
+ * Parses argv with commander and runs the command. Usage errors exit 2 (SPEC: usage
+ * or manifest error); otherwise the command's result is the exit code.
+ */
+export async function runCli(argv: readonly string[]): Promise<number> {
+  let code = 0;
+  const program = buildProgram((c) => {
+    code = c;
+  });
+  try {
+    await program.parseAsync([...argv]);
+  } catch (err) {
+    const e = err as { code?: string; exitCode?: number };
+    if (e.code === "commander.helpDisplayed" || e.code === "commander.version" || e.code === "commander.help") return 0;
+    if (typeof e.exitCode !== "number") {
+      process.stderr.write(`pod: internal error: ${(err as Error).stack ?? err}\n`);
+      return 1;
+    }
+    // commander already told the person on stderr; a pipeline gets the one `error` line.
+    if (!process.stdout.isTTY) {
+      const message = (err as Error).message.replace(/^error: /, "");
+      process.stdout.write(JSON.stringify({ v: 1, seq: 0, ts: new Date().toISOString(), session_id: null, type: "error", code: "invalid_input", message }) + "\n");
+    }
+    return 2;
+  }
+  return code;
+}

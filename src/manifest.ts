@@ -1,62 +1,61 @@
 import { readFile, realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-toml";
-import { z } from "zod";
+import "./zod-mini.js";
+import * as z from "zod/mini";
 import { PodError } from "./errors.js";
 
 export const TOOL_NAMES = ["Read", "Write", "Edit", "Glob", "Grep", "Bash"] as const;
 /** The current Sonnet (claude-sonnet-4-5 reaches end-of-life on 2026-11-30). */
 export const DEFAULT_MODEL = "claude-sonnet-5-5";
 
-const ManifestSchema = z
-  .object({
-    pod: z
-      .object({
-        name: z
-          .string()
-          .regex(/^[a-z0-9_-]+$/, "must use only lowercase letters, digits, '_' and '-'")
-          .max(64),
-        model: z.string().min(1).default(DEFAULT_MODEL),
-        system_prompt: z.string().optional(),
-        system_prompt_file: z.string().min(1).optional(),
-        max_tokens: z.number().int().positive().max(128_000).default(8192),
-        max_turns: z.number().int().positive().default(30),
-      })
-      .strict()
-      .refine((p) => !(p.system_prompt !== undefined && p.system_prompt_file !== undefined), {
+const nonEmpty = () => z.string().check(z.minLength(1));
+const positiveInt = () => z.int().check(z.positive());
+
+const ManifestSchema = z.strictObject({
+  pod: z
+    .strictObject({
+      name: z.string().check(z.regex(/^[a-z0-9_-]+$/, "must use only lowercase letters, digits, '_' and '-'"), z.maxLength(64)),
+      model: z._default(nonEmpty(), DEFAULT_MODEL),
+      system_prompt: z.optional(z.string()),
+      system_prompt_file: z.optional(nonEmpty()),
+      max_tokens: z._default(positiveInt().check(z.lte(128_000)), 8192),
+      max_turns: z._default(positiveInt(), 30),
+    })
+    .check(
+      z.refine((p) => !(p.system_prompt !== undefined && p.system_prompt_file !== undefined), {
         message: "set either system_prompt or system_prompt_file, not both",
       }),
-    scope: z
-      .object({
-        root: z.string().min(1).default("."),
-        writable: z.array(z.string().min(1)).optional(),
-        deny: z.array(z.string().min(1)).default([]),
-      })
-      .strict()
-      .optional(),
-    tools: z
-      .object({
-        ask: z.array(z.enum(TOOL_NAMES)).default([]),
-        bash: z
-          .object({
-            enabled: z.boolean().default(false),
-            allow: z.array(z.string().min(1)).default([]),
-            timeout_s: z.number().positive().max(3600).default(120),
-          })
-          .strict()
-          .default({ enabled: false, allow: [], timeout_s: 120 }),
-      })
-      .strict()
-      .default({ ask: [], bash: { enabled: false, allow: [], timeout_s: 120 } }),
-    compaction: z
-      .object({
-        threshold_tokens: z.number().int().positive().default(120_000),
-        keep_recent_turns: z.number().int().nonnegative().default(4),
-      })
-      .strict()
-      .default({ threshold_tokens: 120_000, keep_recent_turns: 4 }),
-  })
-  .strict();
+    ),
+  scope: z.optional(
+    z.strictObject({
+      root: z._default(nonEmpty(), "."),
+      writable: z.optional(z.array(nonEmpty())),
+      deny: z._default(z.array(nonEmpty()), []),
+    }),
+  ),
+  tools: z._default(
+    z.strictObject({
+      ask: z._default(z.array(z.enum(TOOL_NAMES)), []),
+      bash: z._default(
+        z.strictObject({
+          enabled: z._default(z.boolean(), false),
+          allow: z._default(z.array(nonEmpty()), []),
+          timeout_s: z._default(z.number().check(z.positive(), z.lte(3600)), 120),
+        }),
+        { enabled: false, allow: [], timeout_s: 120 },
+      ),
+    }),
+    { ask: [], bash: { enabled: false, allow: [], timeout_s: 120 } },
+  ),
+  compaction: z._default(
+    z.strictObject({
+      threshold_tokens: z._default(positiveInt(), 120_000),
+      keep_recent_turns: z._default(z.int().check(z.nonnegative()), 4),
+    }),
+    { threshold_tokens: 120_000, keep_recent_turns: 4 },
+  ),
+});
 
 export type ManifestData = z.infer<typeof ManifestSchema>;
 

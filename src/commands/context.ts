@@ -1,7 +1,7 @@
 import path from "node:path";
 import { EventSink, jsonlWriter, type EventWriter } from "../events/sink.js";
 import { loadManifest, type Manifest } from "../manifest.js";
-import { refuse } from "../runtime/invocation.js";
+import { refuse } from "../events/refuse.js";
 import { resolveRuntimeDir } from "../runtime/paths.js";
 
 /** Options every command accepts (SPEC "Common options"). */

@@ -1,4 +1,4 @@
-import { eventJsonSchema } from "../events/schema.js";
+import { eventJsonSchema } from "../events/json-schema.js";
 
 /** `pod schema`: the JSON Schema of every event line, generated from the zod schemas. */
 export async function schemaCommand(): Promise<number> {

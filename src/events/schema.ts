@@ -1,4 +1,5 @@
-import { z } from "zod";
+import "../zod-mini.js";
+import * as z from "zod/mini";
 import { ERROR_CODES } from "../errors.js";
 
 /**
@@ -9,11 +10,13 @@ import { ERROR_CODES } from "../errors.js";
  */
 export const EVENT_VERSION = 1;
 
+const count = () => z.int().check(z.nonnegative());
+
 export const Usage = z.object({
-  input_tokens: z.number().int().nonnegative(),
-  output_tokens: z.number().int().nonnegative(),
-  cache_read_input_tokens: z.number().int().nonnegative(),
-  cache_creation_input_tokens: z.number().int().nonnegative(),
+  input_tokens: count(),
+  output_tokens: count(),
+  cache_read_input_tokens: count(),
+  cache_creation_input_tokens: count(),
 });
 export type Usage = z.infer<typeof Usage>;
 
@@ -38,24 +41,26 @@ export type RunResult = z.infer<typeof RunResult>;
 
 const Envelope = {
   v: z.literal(EVENT_VERSION),
-  seq: z.number().int().nonnegative(),
+  seq: count(),
   ts: z.iso.datetime(),
   /** null only on an `error` line printed before the pod's session could be known. */
-  session_id: z.string().nullable(),
+  session_id: z.nullable(z.string()),
 };
 
-function event<T extends string, S extends z.ZodRawShape>(type: T, shape: S) {
+function event<T extends string, S extends Record<string, z.ZodMiniType>>(type: T, shape: S) {
   return z.object({ ...Envelope, type: z.literal(type), ...shape });
 }
 
-export const EventSchemas = {
+/** The schema of every event type. Built on first use: most commands never validate an event. */
+function buildEventSchemas() {
+  return {
   run_start: event("run_start", {
     pod: z.string(),
     mode: z.enum(["run", "resume"]),
     model: z.string(),
-    input: z.string().optional(),
+    input: z.optional(z.string()),
   }),
-  turn_start: event("turn_start", { turn: z.number().int().positive() }),
+  turn_start: event("turn_start", { turn: z.int().check(z.positive()) }),
   text_delta: event("text_delta", { text: z.string() }),
   text_done: event("text_done", { text: z.string() }),
   tool_call_start: event("tool_call_start", { id: z.string(), name: z.string() }),
@@ -75,48 +80,44 @@ export const EventSchemas = {
   usage: event("usage", Usage.shape),
   /** A transient provider fault interrupted the turn; it is asked again. Deltas since its turn_start are void. */
   turn_retry: event("turn_retry", {
-    turn: z.number().int().positive(),
-    attempt: z.number().int().positive(),
+    turn: z.int().check(z.positive()),
+    attempt: z.int().check(z.positive()),
     reason: z.string(),
-    delay_ms: z.number().int().nonnegative(),
+    delay_ms: count(),
   }),
-  turn_end: event("turn_end", { turn: z.number().int().positive(), stop_reason: z.string() }),
+  turn_end: event("turn_end", { turn: z.int().check(z.positive()), stop_reason: z.string() }),
   compaction: event("compaction", {
-    tokens_before: z.number().int().nonnegative(),
-    tokens_after: z.number().int().nonnegative(),
+    tokens_before: count(),
+    tokens_after: count(),
   }),
   /** Said when pod repaired state left behind by a process that died (SPEC "Runtime directory"). */
-  state_repaired: event("state_repaired", { message: z.string(), previous_pid: z.number().int().nullable() }),
+  state_repaired: event("state_repaired", { message: z.string(), previous_pid: z.nullable(z.int()) }),
   error: event("error", { code: z.enum(ERROR_CODES), message: z.string() }),
   run_end: event("run_end", {
     result: RunResult,
-    turns: z.number().int().nonnegative(),
+    turns: count(),
     usage: Usage,
     /** Estimated cost of this run in USD (docs/compaction.md has the price table); null for an unpriced model. */
-    cost_usd: z.number().nonnegative().nullable().optional(),
-    duration_ms: z.number().int().nonnegative(),
+    cost_usd: z.optional(z.nullable(z.number().check(z.nonnegative()))),
+    duration_ms: count(),
   }),
 } as const;
+}
 
-export type EventType = keyof typeof EventSchemas;
-export type EventOf<T extends EventType> = z.infer<(typeof EventSchemas)[T]>;
+let built: ReturnType<typeof buildEventSchemas> | undefined;
+export function eventSchemas(): ReturnType<typeof buildEventSchemas> {
+  return (built ??= buildEventSchemas());
+}
+type Schemas = ReturnType<typeof buildEventSchemas>;
+
+export type EventType = keyof Schemas;
+export type EventOf<T extends EventType> = z.infer<Schemas[T]>;
 /** The fields a producer supplies; the sink adds v, seq, ts, session_id and type. */
 export type EventBody<T extends EventType> = Omit<EventOf<T>, keyof typeof Envelope | "type">;
+export type PodEvent = { [T in EventType]: EventOf<T> }[EventType];
 
-export const PodEvent = z.discriminatedUnion(
-  "type",
-  Object.values(EventSchemas) as unknown as [
-    (typeof EventSchemas)[EventType],
-    ...(typeof EventSchemas)[EventType][],
-  ],
-);
-export type PodEvent = z.infer<typeof PodEvent>;
-
-/** JSON Schema (draft 2020-12) of one event line, for `pod schema`. */
-export function eventJsonSchema(): Record<string, unknown> {
-  return {
-    ...z.toJSONSchema(PodEvent, { target: "draft-2020-12" }),
-    title: "pod event line",
-    description: `One line of pod's stdout (protocol v${EVENT_VERSION}). See docs/events.md.`,
-  };
+/** One schema for any event line (a union on `type`). */
+export function podEventSchema() {
+  const all = Object.values(eventSchemas()) as unknown as [Schemas[EventType], ...Schemas[EventType][]];
+  return z.discriminatedUnion("type", all);
 }

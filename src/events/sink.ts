@@ -1,4 +1,4 @@
-import { EVENT_VERSION, EventSchemas, type EventBody, type EventType, type PodEvent } from "./schema.js";
+import { EVENT_VERSION, eventSchemas, type EventBody, type EventType, type PodEvent } from "./schema.js";
 
 /** Where finished event objects go: the JSONL writer, the pretty renderer, or a test's array. */
 export type EventWriter = (event: PodEvent) => void;
@@ -26,22 +26,40 @@ export class EventSink {
       type,
       ...body,
     } as unknown as PodEvent;
-    if (this.validate) EventSchemas[type].parse(event);
+    if (this.validate) eventSchemas()[type].parse(event);
     this.write(event);
   }
 }
 
 /**
- * Writes one JSON object per line to stdout. A reader that goes away (`pod run | head -1`)
- * must not kill the run before it saves state, so EPIPE just stops the output.
+ * Writes one JSON object per line to stdout. Lines are batched within one tick of
+ * the event loop (a streamed chunk carries dozens of deltas) and written together,
+ * which keeps the relay's cost per event small; the batch is flushed before the
+ * process exits. A reader that goes away (`pod run | head -1`) must not kill the
+ * run before it saves state, so EPIPE just stops the output.
  */
 export function jsonlWriter(stream: NodeJS.WriteStream = process.stdout): EventWriter {
   let closed = false;
+  let pending: string[] = [];
+  let scheduled = false;
   stream.on("error", (err: NodeJS.ErrnoException) => {
     if (err.code === "EPIPE") closed = true;
     else throw err;
   });
+  const flush = () => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const text = pending.join("");
+    pending = [];
+    if (!closed) stream.write(text);
+  };
+  process.on("exit", flush);
   return (event) => {
-    if (!closed) stream.write(JSON.stringify(event) + "\n");
+    pending.push(JSON.stringify(event) + "\n");
+    if (event.type === "run_end" || event.type === "error") flush();
+    else if (!scheduled) {
+      scheduled = true;
+      setImmediate(flush);
+    }
   };
 }

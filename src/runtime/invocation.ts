@@ -1,4 +1,5 @@
-import { EXIT, PodError, asPodError, exitCodeFor } from "../errors.js";
+import { EXIT, PodError, asPodError } from "../errors.js";
+import { refuse } from "../events/refuse.js";
 import { addUsage, ZERO_USAGE, type RunResult } from "../events/schema.js";
 import type { EventSink } from "../events/sink.js";
 import type { Manifest } from "../manifest.js";
@@ -189,9 +190,3 @@ function checkPreconditions(req: RunRequest, pod: OwnedPod): PodError | undefine
   return undefined;
 }
 
-/** Prints the one `error` line of a refused invocation and gives its exit code. */
-export function refuse(sink: EventSink, err: unknown): number {
-  const e = asPodError(err);
-  sink.emit("error", { code: e.code, message: e.full });
-  return exitCodeFor(e.code);
-}

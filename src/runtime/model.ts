@@ -54,17 +54,17 @@ export async function streamTurn(
   // The SDK's timeout covers the wait for response headers, not a stream that goes
   // silent halfway; this watchdog aborts a stream with no event for idleTimeoutMs.
   const watchdog = new AbortController();
-  let timer: NodeJS.Timeout | undefined;
-  const feed = () => {
-    clearTimeout(timer);
-    timer = setTimeout(() => watchdog.abort(new StreamStalledError(idleTimeoutMs)), idleTimeoutMs);
-  };
+  // One timer checks the time of the last event, rather than a timer re-armed per event:
+  // a long stream has tens of thousands of events.
+  let lastEventAt = Date.now();
+  const timer = setInterval(() => {
+    if (Date.now() - lastEventAt >= idleTimeoutMs) watchdog.abort(new StreamStalledError(idleTimeoutMs));
+  }, Math.min(1000, Math.max(10, idleTimeoutMs / 4)));
   let events = 0;
   const onEvent = () => {
     events++;
-    feed();
+    lastEventAt = Date.now();
   };
-  feed();
   try {
     return await relayStream(client, params, sink, AbortSignal.any([signal, watchdog.signal]), onEvent);
   } catch (err) {
@@ -73,7 +73,7 @@ export async function streamTurn(
     if (events > 0 && !signal.aborted) throw new StreamBrokenError(err);
     throw err;
   } finally {
-    clearTimeout(timer);
+    clearInterval(timer);
   }
 }
 

@@ -1,5 +1,6 @@
 import { readFile } from "node:fs/promises";
-import { z } from "zod";
+import "../zod-mini.js";
+import * as z from "zod/mini";
 import { PodError } from "../errors.js";
 import { RunResult, Usage, ZERO_USAGE } from "../events/schema.js";
 import { writeFileAtomic } from "./atomic-file.js";
@@ -16,16 +17,16 @@ export const StatusSchema = z.object({
   session_id: z.string(),
   status: z.enum(["idle", "running", "paused"]),
   /** The owning process while `running`. */
-  pid: z.number().int().positive().optional(),
+  pid: z.optional(z.int().check(z.positive())),
   /** Number of the last turn taken in this session (turns are numbered per session). */
-  turn: z.number().int().nonnegative(),
-  last_result: RunResult.nullable(),
+  turn: z.int().check(z.nonnegative()),
+  last_result: z.nullable(RunResult),
   /** Token totals of the session, across every run and resume. */
   usage: Usage,
   /** Estimated session cost in USD; null once any run used a model without a price. Absent in older files. */
-  cost_usd: z.number().nonnegative().nullable().optional(),
+  cost_usd: z.optional(z.nullable(z.number().check(z.nonnegative()))),
   /** The tool call waiting for `pod resume --approve|--deny`. */
-  pending: PendingCall.nullable(),
+  pending: z.nullable(PendingCall),
   updated_at: z.iso.datetime(),
 });
 export type Status = z.infer<typeof StatusSchema>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { eventJsonSchema } from "../../src/events/schema.js";
+import { eventJsonSchema } from "../../src/events/json-schema.js";
 import { schemaErrors } from "../helpers/event-schema.js";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
@@ -28,5 +28,20 @@ describe("pod schema", () => {
     const { seq: _seq, ...noSeq } = ok;
     expect(schemaErrors(noSeq)).toBeDefined();
     expect(schemaErrors({ ...ok, type: "error", code: "oops", message: "x" })).toBeDefined();
+  });
+});
+
+describe("fast path for status and --version", () => {
+  it("gives the same answers as commander's path", async () => {
+    const { makeProject: mk, manifest: mf, podEnv: env, POD_BIN: bin } = await import("../helpers/pod-process.js");
+    const dir = await mk(mf({ scope: false }));
+    const opts = { cwd: dir, env: env(undefined) as NodeJS.ProcessEnv };
+    const fast = await run(process.execPath, [bin, "status"], opts);
+    // "--max-turns 1" is not on the fast path, so this goes through commander.
+    const slow = await run(process.execPath, [bin, "status", "--max-turns", "1"], opts);
+    const strip = (s: string) => JSON.stringify({ ...JSON.parse(s), updated_at: "" });
+    expect(strip(fast.stdout)).toBe(strip(slow.stdout));
+    expect((await run(process.execPath, [bin, "--version"], opts)).stdout).toMatch(/^\d+\.\d+\.\d+\n$/);
+    await expect(run(process.execPath, [bin, "status", "--bogus"], opts)).rejects.toMatchObject({ code: 2 });
   });
 });

@@ -1,6 +1,6 @@
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
-import { eventJsonSchema } from "../../src/events/schema.js";
+import { eventJsonSchema } from "../../src/events/json-schema.js";
 
 /**
  * A real JSON Schema validator (ajv, draft 2020-12) over the schema `pod schema`

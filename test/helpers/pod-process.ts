@@ -7,7 +7,7 @@ import { EVENT_COMMANDS, schemaErrors } from "./event-schema.js";
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 /** The built binary: e2e tests run exactly what users run (`npm test` builds first). */
-export const POD_BIN = path.join(REPO_ROOT, "dist/pod.js");
+export const POD_BIN = path.join(REPO_ROOT, "dist/pod.cjs");
 export const TEST_API_KEY = "sk-ant-test-0123456789abcdef-SECRET";
 
 export interface PodResult {
