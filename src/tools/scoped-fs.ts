@@ -27,8 +27,13 @@ export class ScopedFs {
 
   constructor(scope: ScopeConfig) {
     this.root = scope.root;
-    const deny = scope.deny.length ? globMatcher(scope.deny, { nocase: true }) : () => false;
-    this.denied = (rel) => rel !== "" && (deny(rel) || deny(rel.normalize("NFC")) || deny(rel.normalize("NFD")));
+    const deny = globMatcher(scope.deny, { nocase: true });
+    // Walks ask this for every entry: skip the work when there is nothing to deny,
+    // and the Unicode forms when the path is plain ASCII (they are then identical).
+    this.denied =
+      scope.deny.length === 0
+        ? () => false
+        : (rel) => rel !== "" && (deny(rel) || (!/^[\x00-\x7f]*$/.test(rel) && (deny(rel.normalize("NFC")) || deny(rel.normalize("NFD")))));
     const writable = scope.writable ? globMatcher(scope.writable) : () => true;
     this.writable = (rel) => rel !== "" && writable(rel);
   }

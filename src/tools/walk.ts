@@ -72,10 +72,11 @@ export async function walkFiles(
         const rel = dir.rel ? `${dir.rel}/${e.name}` : e.name;
         if (e.isDirectory()) {
           if (e.name === ".git" || fs.isDenied(rel) || isIgnored(here, rel, true)) continue;
-          queue.push({ abs: path.join(dir.abs, e.name), rel, layers: here });
+          queue.push({ abs: `${dir.abs}/${e.name}`, rel, layers: here });
         } else if (e.isFile()) {
           if (fs.isDenied(rel) || isIgnored(here, rel, false)) continue;
-          files.push({ abs: path.join(dir.abs, e.name), rel });
+          // Plain concatenation: path.join per entry is measurable on 50k-file trees.
+          files.push({ abs: `${dir.abs}/${e.name}`, rel });
         }
       }
       if (files.length) await onFiles(files);
