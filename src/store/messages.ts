@@ -17,7 +17,8 @@ export const ToolResultBlock = z.looseObject({
   content: z.string(),
   is_error: z.boolean().optional(),
 });
-export const ContentBlock = z.union([TextBlock, ToolUseBlock, ToolResultBlock]);
+// Discriminated on "type": the store validates every block of every message it loads.
+export const ContentBlock = z.discriminatedUnion("type", [TextBlock, ToolUseBlock, ToolResultBlock]);
 export type ContentBlock = z.infer<typeof ContentBlock>;
 export type ToolUse = z.infer<typeof ToolUseBlock>;
 export type ToolResultContent = z.infer<typeof ToolResultBlock>;
