@@ -30,7 +30,7 @@ if (want("grep")) {
   ensureTree(path.join(root, "bench/tree"));
   log("grep and glob");
   const r = await search(path.join(root, "bench/tree"));
-  out.push("## Grep vs ripgrep (target ≤ 1.5×)", "", "Tree: 50,000 files, ~500 MB, 10% under a .gitignore'd directory, dotfiles, a few binary files (`bench/tree.mjs`). Both list matching files (`rg -l --hidden`, pod `files_with_matches`).", "", table(["search", "pod ms", "rg ms", "ratio", "match set"], r.grepRows), "");
+  out.push("## Grep vs ripgrep (target ≤ 1.5×)", "", "Tree: 50,000 files, ~500 MB, 10% under a .gitignore'd directory, dotfiles, a few binary files (`bench/tree.mjs`). Both list matching files (`rg -l --hidden`, pod `files_with_matches`).", "", table(["search", "pod ms", "rg ms", "ratio", "match set"], r.grepRows), "", r.poolMs === undefined ? "" : `pod searches with ${r.poolSize} worker threads, started once per process by the first large search (start-up: ${r.poolMs.toFixed(0)} ms, not in the times above; rg's start-up is in its times, ~2 ms).`, "");
   out.push("## Glob vs fast-glob (target ≤ 1.2×)", "", "fast-glob does not read .gitignore, so it is given the same exclusions as globs.", "", table(["pattern", "pod ms", "fast-glob ms", "ratio", "match set"], [r.globRow]), "");
 }
 if (want("store")) {

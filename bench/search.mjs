@@ -6,6 +6,7 @@ import fg from "fast-glob";
 import { createToolbox } from "../src/tools/index.ts";
 import { grepFiles } from "../src/tools/grep.ts";
 import { compileMatcher } from "../src/tools/grep-matcher.ts";
+import { GrepPool } from "../src/tools/grep-pool.ts";
 import { ScopedFs } from "../src/tools/scoped-fs.ts";
 import { fmt, ratio, timeIt } from "./lib.mjs";
 import { NEEDLES } from "./tree.mjs";
@@ -25,6 +26,14 @@ export async function search(treeDir) {
   const glob = tools.find((t) => t.name === "Glob");
   const hasRg = spawnSync("rg", ["--version"]).status === 0;
 
+  // As in a run, the worker pool is started by the first large search and kept; its
+  // start-up is timed on its own (from source it includes tsx's loader, so it is an upper bound).
+  let pool;
+  const poolStart = performance.now();
+  pool = GrepPool.start();
+  await pool?.search({ pattern: "x", caseInsensitive: false, mode: "files_with_matches", context: 0 }, { abs: [], rel: [] });
+  const poolMs = performance.now() - poolStart;
+  const getPool = () => pool;
   const grepRows = [];
   const grepRatios = [];
   for (const [label, pattern, ci] of [
@@ -36,7 +45,7 @@ export async function search(treeDir) {
     let podFiles = [];
     // The Grep tool's search without its output cap, so the whole match set can be compared.
     const podMs = await timeIt(async () => {
-      const hits = await grepFiles(fs, { abs: root, rel: "" }, input, compileMatcher(pattern, ci), signal);
+      const hits = await grepFiles(fs, { abs: root, rel: "" }, input, compileMatcher(pattern, ci), signal, getPool);
       podFiles = hits.map((h) => h.rel).sort();
     }, { runs: 5 });
     if (!hasRg) {
@@ -64,7 +73,10 @@ export async function search(treeDir) {
     // fast-glob does not read .gitignore: give it the same exclusions explicitly.
     fgCount = (await fg("**/*.ts", { cwd: root, dot: true, ignore: ["ignored/**", "**/.git/**"] })).length;
   }, { runs: 5 });
+  await pool?.close();
   return {
+    poolMs: pool ? poolMs : undefined,
+    poolSize: pool?.size,
     grepRows,
     grepWorst: grepRatios.length ? Math.max(...grepRatios) : undefined,
     globRow: ["`**/*.ts`", fmt(podGlob), fmt(fgMs), ratio(podGlob, fgMs), podCount === fgCount ? `same ${podCount} files` : `pod ${podCount} vs fast-glob ${fgCount}`],

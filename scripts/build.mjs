@@ -47,7 +47,9 @@ const common = {
   sourcemap: "linked",
   // Less to parse at every start; dist/*.map maps stack traces back (node --enable-source-maps).
   minify: true,
-  define: { __POD_VERSION__: JSON.stringify(pkg.version) },
+  // __POD_BUNDLE__ tells code that runs both from source and bundled which it is; the
+  // source-only branches (the only users of import.meta) are then dead code.
+  define: { __POD_VERSION__: JSON.stringify(pkg.version), __POD_BUNDLE__: "true", "import.meta.url": "undefined" },
   logLevel: "warning",
   plugins: [zodEnglishOnly, cjsSiblings],
 };
@@ -55,7 +57,8 @@ const commands = readdirSync(`${root}src/commands`).filter((f) => f.endsWith(".t
 await Promise.all([
   // pod.js is only the entry; cli.js (commander) and each command are separate bundles,
   // imported as "./cli.js" and "./commands/<name>.js" from src/, which is where dist/ puts them.
-  build({ ...common, entryPoints: { pod: `${root}bin/pod.ts`, cli: `${root}src/cli.ts` }, outdir: `${root}dist` }),
+  // grep-worker.js is the Grep tool's search thread, started by path (src/tools/grep-pool.ts).
+  build({ ...common, entryPoints: { pod: `${root}bin/pod.ts`, cli: `${root}src/cli.ts`, "grep-worker": `${root}src/tools/grep-worker.ts` }, outdir: `${root}dist` }),
   build({
     ...common,
     entryPoints: Object.fromEntries(commands.map((f) => [f.replace(/\.ts$/, ""), `${root}src/commands/${f}`])),

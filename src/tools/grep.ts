@@ -1,14 +1,19 @@
 import { stat } from "node:fs/promises";
 import { z } from "zod";
 import { globMatcher, type ScopedFs } from "./scoped-fs.js";
-import { compileMatcher, fileMatches, FileReader, type Matcher } from "./grep-matcher.js";
+import { compileMatcher, FileReader, type Matcher } from "./grep-matcher.js";
+import { GrepPool } from "./grep-pool.js";
+import { searchFile, type FileBatch, type FileHit, type SearchSpec } from "./grep-search.js";
 import { capOutput, fail, ok } from "./text.js";
 import type { Tool } from "./types.js";
 import { walkFiles, type WalkedFile } from "./walk.js";
 
 export const GREP_DEFAULT_HEAD_LIMIT = 250;
 const SLICE_MS = 20;
-const MAX_FILE_BYTES = 64 * 1024 * 1024;
+/** Below this many files, starting worker threads (~30 ms) costs more than they save. */
+const POOL_MIN_FILES = 2000;
+/** Files per worker message: big enough to amortise the message, small enough to balance and to stop soon on cancel. */
+const BATCH_FILES = 256;
 
 /** File types for `type`, as in ripgrep's --type. */
 export const FILE_TYPES: Record<string, string[]> = {
@@ -42,18 +47,15 @@ const Input = z.object({
 });
 export type GrepInput = z.infer<typeof Input>;
 
-export interface FileHit {
-  rel: string;
-  lines: string[];
-  count: number;
-}
-
 /**
  * Grep: a regex over the files a developer would search (.gitignore and deny
  * honoured, binary files skipped), read in parallel. A literal pattern is first
  * looked for in the raw bytes, so files without it are never decoded.
  */
 export function grepTool(fs: ScopedFs): Tool<GrepInput> {
+  // One pool per toolbox (so per process), started by the first large search.
+  let pool: GrepPool | undefined | null = null;
+  const getPool = () => (pool === null ? (pool = GrepPool.start(warnBroken)) : pool);
   return {
     name: "Grep",
     description: "Search file contents with a regular expression (JavaScript syntax). Respects .gitignore; skips binary files. output_mode: files_with_matches (default), content (path:line:text, with optional context lines), count.",
@@ -67,7 +69,7 @@ export function grepTool(fs: ScopedFs): Tool<GrepInput> {
       if (input.type && !FILE_TYPES[input.type]) return fail(`Unknown type "${input.type}". Known types: ${Object.keys(FILE_TYPES).join(", ")}.`);
       const mode = input.output_mode ?? "files_with_matches";
 
-      const hits = await grepFiles(fs, base, input, matcher, ctx.signal);
+      const hits = await grepFiles(fs, base, input, matcher, ctx.signal, getPool);
       if (hits.length === 0) return ok(`No matches for ${input.pattern}.`);
       const limit = input.head_limit ?? GREP_DEFAULT_HEAD_LIMIT;
       let lines: string[];
@@ -86,32 +88,81 @@ export function grepTool(fs: ScopedFs): Tool<GrepInput> {
 /**
  * The search itself, without output formatting or caps: every matching file under
  * `base` (a resolved path), sorted by path. The benchmark compares this with ripgrep.
+ *
+ * Small trees are searched in this thread once the walk is done. Once a walk passes
+ * POOL_MIN_FILES, batches go to worker threads as the walk finds them, so reading
+ * overlaps walking and uses every core; if the pool fails, the rest is searched here.
  */
-export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }, input: GrepInput, matcher: Matcher, signal: AbortSignal): Promise<FileHit[]> {
+export async function grepFiles(
+  fs: ScopedFs,
+  base: { abs: string; rel: string },
+  input: GrepInput,
+  matcher: Matcher,
+  signal: AbortSignal,
+  pool?: () => GrepPool | undefined,
+): Promise<FileHit[]> {
   const filter = fileFilter(input);
-  const mode = input.output_mode ?? "files_with_matches";
+  const spec: SearchSpec = { pattern: input.pattern, caseInsensitive: input.case_insensitive ?? false, mode: input.output_mode ?? "files_with_matches", context: input.context ?? 0 };
   const reader = new FileReader();
-  const search = (f: WalkedFile) => searchFile(reader, f, matcher, mode, input.context ?? 0);
   if ((await stat(base.abs)).isFile()) {
-    const hit = search({ abs: base.abs, rel: base.rel });
+    const hit = searchFile(reader, base.abs, base.rel, matcher, spec);
     return hit ? [hit] : [];
   }
-  const pending: WalkedFile[] = [];
-  await walkFiles(fs, base.abs, (files) => {
-    for (const f of files) if (filter(f.rel)) pending.push(f);
-  }, signal);
+
   const hits: FileHit[] = [];
+  const local: FileBatch = { abs: [], rel: [] };
+  const sent: Array<Promise<void>> = [];
+  let workers: GrepPool | undefined;
+  let walked = 0;
+  const dispatch = (batch: FileBatch) => {
+    const w = workers;
+    sent.push(
+      (w && w.usable ? w.search(spec, batch) : Promise.reject(new Error("no pool"))).then(
+        (found) => void hits.push(...found),
+        // A dead worker's batch (or one sent after the pool broke) is searched here.
+        () => {
+          local.abs.push(...batch.abs);
+          local.rel.push(...batch.rel);
+        },
+      ),
+    );
+  };
+  let batch: FileBatch = { abs: [], rel: [] };
+  await walkFiles(fs, base.abs, (files) => {
+    for (const f of files) {
+      if (!filter(f.rel)) continue;
+      batch.abs.push(f.abs);
+      batch.rel.push(f.rel);
+    }
+    walked += files.length;
+    if (!workers && pool && walked >= POOL_MIN_FILES) workers = pool();
+    if (workers ? batch.abs.length >= BATCH_FILES : false) {
+      dispatch(batch);
+      batch = { abs: [], rel: [] };
+    }
+  }, signal);
+  if (workers && batch.abs.length) dispatch(batch);
+  else if (!workers) {
+    local.abs.push(...batch.abs);
+    local.rel.push(...batch.rel);
+  }
+  await Promise.all(sent);
+
   // Synchronous reads are several times faster than readFile here; slices of
   // SLICE_MS keep the event loop (lock refresh, cancel) responsive.
-  for (let i = 0; i < pending.length && !signal.aborted; ) {
+  for (let i = 0; i < local.abs.length && !signal.aborted; ) {
     const until = performance.now() + SLICE_MS;
-    for (; i < pending.length && performance.now() < until; i++) {
-      const hit = search(pending[i]!);
+    for (; i < local.abs.length && performance.now() < until; i++) {
+      const hit = searchFile(reader, local.abs[i]!, local.rel[i]!, matcher, spec);
       if (hit) hits.push(hit);
     }
     await new Promise((resolve) => setImmediate(resolve));
   }
   return hits.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+}
+
+function warnBroken(err: Error): void {
+  process.stderr.write(`pod: Grep's worker threads failed (${err.message}); searching in one thread from now on\n`);
 }
 
 function fileFilter(input: GrepInput): (rel: string) => boolean {
@@ -125,35 +176,4 @@ function fileFilter(input: GrepInput): (rel: string) => boolean {
     }
     return true;
   };
-}
-
-function searchFile(reader: FileReader, f: WalkedFile, m: Matcher, mode: string, context: number): FileHit | undefined {
-  const bytes = reader.read(f.abs, MAX_FILE_BYTES);
-  if (!bytes || !fileMatches(bytes, m)) return undefined;
-  if (mode === "files_with_matches") return { rel: f.rel, lines: [], count: 1 };
-  const text = bytes.toString("utf8");
-  const regex = m.regex;
-
-  // Only matched files are split into lines.
-  const all = text.split("\n");
-  if (all.at(-1) === "") all.pop();
-  const matched: number[] = [];
-  const lineRegex = new RegExp(regex.source, regex.flags.replace("g", ""));
-  for (let i = 0; i < all.length; i++) if (lineRegex.test(all[i]!)) matched.push(i);
-  if (mode === "count") return { rel: f.rel, lines: [], count: matched.length };
-
-  const out: string[] = [];
-  const isMatch = new Set(matched);
-  let lastShown = -1;
-  for (const m of matched) {
-    const from = Math.max(0, m - context, lastShown + 1);
-    const to = Math.min(all.length - 1, m + context);
-    if (context > 0 && lastShown >= 0 && from > lastShown + 1) out.push("--");
-    for (let i = from; i <= to; i++) {
-      const line = all[i]!.replace(/\r$/, "");
-      out.push(`${f.rel}${isMatch.has(i) ? ":" : "-"}${i + 1}${isMatch.has(i) ? ":" : "-"}${line.length > 500 ? line.slice(0, 500) + "…" : line}`);
-    }
-    lastShown = Math.max(lastShown, to);
-  }
-  return { rel: f.rel, lines: out, count: matched.length };
 }

@@ -156,6 +156,37 @@ describe("pod run end to end", () => {
     expect(turn2.at(-1).content[0]).toMatchObject({ type: "tool_result", tool_use_id: "toolu_read" });
   });
 
+  it("greps a tree big enough for Grep's worker threads, from the built binary", async () => {
+    server = await startFakeServer({
+      turns: [
+        {
+          response: {
+            content: [{ type: "tool_use", id: "toolu_grep", name: "Grep", input: { pattern: "TODO\\(\\w+\\)", output_mode: "content", head_limit: 1000 } }],
+            stop_reason: "tool_use",
+            usage: usage(100, 20),
+          },
+        },
+        { expect: { tool_result_for: "toolu_grep" }, ...textTurn("Found them.") },
+      ],
+    });
+    const files: Record<string, string> = { ".gitignore": "gen/\n" };
+    const want: string[] = [];
+    for (let i = 0; i < 2500; i++) {
+      const name = `${i % 10 === 0 ? "gen" : `lib/d${i % 25}`}/m${i}.js`;
+      const todo = i % 97 === 0;
+      files[name] = `export const v${i} = ${i};\n${todo ? `// TODO(ann) fix ${i}\n` : ""}`;
+      if (todo && i % 10 !== 0) want.push(`${name}:2:// TODO(ann) fix ${i}`);
+    }
+    const dir = await makeProject(manifest(), files);
+    const r = await runPod(["run", "find the todos"], { cwd: dir, env: podEnv(server.url) });
+    expect(r.code).toBe(0);
+    const result = ofType(r.events, "tool_result")[0];
+    expect(result).toMatchObject({ id: "toolu_grep", is_error: false });
+    expect(result.output.split("\n")).toEqual(want.sort());
+    // The worker bundle was found and answered; a broken pool says so on stderr.
+    expect(r.stderr).not.toMatch(/worker/);
+  });
+
   it("stops at the turn limit with limit_reached and exit 11, and a later run continues", async () => {
     const loopTurn = (n: number) => ({
       response: {

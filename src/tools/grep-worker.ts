@@ -1,0 +1,34 @@
+// A Grep search thread: receives batches of files, answers with their hits. It
+// holds no state beyond its read buffer and the last compiled pattern, so a batch
+// from any Grep call can go to any worker.
+import { parentPort } from "node:worker_threads";
+import { compileMatcher, FileReader, type Matcher } from "./grep-matcher.js";
+import { searchBatch, type FileBatch, type FileHit, type SearchSpec } from "./grep-search.js";
+
+export interface WorkerRequest {
+  id: number;
+  spec: SearchSpec;
+  batch: FileBatch;
+}
+export type WorkerReply = { id: number; hits: FileHit[] } | { id: number; error: string };
+
+const port = parentPort;
+if (port) {
+  const reader = new FileReader();
+  let compiled: { key: string; matcher: Matcher } | undefined;
+  port.on("message", ({ id, spec, batch }: WorkerRequest) => {
+    let reply: WorkerReply;
+    try {
+      const key = `${spec.caseInsensitive ? "i" : "-"}${spec.pattern}`;
+      if (compiled?.key !== key) {
+        const m = compileMatcher(spec.pattern, spec.caseInsensitive);
+        if ("error" in m) throw new Error(m.error);
+        compiled = { key, matcher: m };
+      }
+      reply = { id, hits: searchBatch(reader, batch, compiled.matcher, spec) };
+    } catch (err) {
+      reply = { id, error: err instanceof Error ? err.message : String(err) };
+    }
+    port.postMessage(reply);
+  });
+}
