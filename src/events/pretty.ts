@@ -72,7 +72,7 @@ export function prettyWriter(out: NodeJS.WriteStream = process.stdout, spinner =
   out.on("error", (err: NodeJS.ErrnoException) => {
     if (err.code === "EPIPE") closed = true;
   });
-  return (e: PodEvent) => {
+  const event = (e: PodEvent) => {
     if (e.type === "turn_start") spinner.start("waiting for the model");
     else spinner.stop();
     if (closed) return;
@@ -84,4 +84,5 @@ export function prettyWriter(out: NodeJS.WriteStream = process.stdout, spinner =
     }
     if (text) out.write(text);
   };
+  return { kind: "events", event };
 }

@@ -1,7 +1,11 @@
 import { EVENT_VERSION, eventSchemas, type EventBody, type EventType, type PodEvent } from "./schema.js";
 
-/** Where finished event objects go: the JSONL writer, the pretty renderer, or a test's array. */
-export type EventWriter = (event: PodEvent) => void;
+/**
+ * Where events go. The JSONL writer takes each event as its finished JSON text, which
+ * the sink writes without building an event object (the hot path of a text stream is
+ * thousands of deltas a second); the pretty renderer takes event objects.
+ */
+export type EventWriter = { kind: "lines"; line(json: string, type: EventType): void } | { kind: "events"; event(event: PodEvent): void };
 
 /**
  * Stamps events with the envelope (v, seq, ts, session_id) and hands them to a
@@ -9,26 +13,52 @@ export type EventWriter = (event: PodEvent) => void;
  */
 export class EventSink {
   private seq = 0;
+  private clockMs = -1;
+  private clockIso = "";
   /** Checking every event against its zod schema costs time on hot text streams, so tests opt in. */
   private readonly validate = process.env.POD_VALIDATE_EVENTS === "1";
 
   constructor(
-    private readonly write: EventWriter,
+    private readonly out: EventWriter,
     public sessionId: string | null = null,
   ) {}
 
   emit<T extends EventType>(type: T, body: EventBody<T>): void {
-    const event = {
-      v: EVENT_VERSION,
-      seq: this.seq++,
-      ts: new Date().toISOString(),
-      session_id: this.sessionId,
-      type,
-      ...body,
-    } as unknown as PodEvent;
+    const seq = this.seq++;
+    const ts = this.now();
+    if (this.out.kind === "lines") {
+      const json = eventJson(seq, ts, this.sessionId, type, body);
+      // Tests validate the very text that is printed.
+      if (this.validate) eventSchemas()[type].parse(JSON.parse(json));
+      this.out.line(json, type);
+      return;
+    }
+    const event = { v: EVENT_VERSION, seq, ts, session_id: this.sessionId, type, ...body } as unknown as PodEvent;
     if (this.validate) eventSchemas()[type].parse(event);
-    this.write(event);
+    this.out.event(event);
   }
+
+  /** The ISO time, formatted once per millisecond: a text stream emits dozens of events per ms. */
+  private now(): string {
+    const ms = Date.now();
+    if (ms !== this.clockMs) {
+      this.clockMs = ms;
+      this.clockIso = new Date(ms).toISOString();
+    }
+    return this.clockIso;
+  }
+}
+
+const CHUNK_BYTES = 64 * 1024;
+
+/**
+ * The event as one line of JSON: the same text as JSON.stringify of the event object
+ * (envelope keys first, then the body's, in order), without building that object.
+ */
+export function eventJson(seq: number, ts: string, sessionId: string | null, type: EventType, body: object): string {
+  const head = `{"v":${EVENT_VERSION},"seq":${seq},"ts":"${ts}","session_id":${sessionId === null ? "null" : JSON.stringify(sessionId)},"type":"${type}"`;
+  const rest = JSON.stringify(body);
+  return rest.length === 2 ? `${head}}` : `${head},${rest.slice(1)}`;
 }
 
 /**
@@ -40,7 +70,10 @@ export class EventSink {
  */
 export function jsonlWriter(stream: NodeJS.WriteStream = process.stdout): EventWriter {
   let closed = false;
-  let pending: string[] = [];
+  // Lines are encoded straight into a chunk, not kept as strings and joined: a text
+  // stream makes a line per delta, and fewer intermediate strings is less GC.
+  let chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  let used = 0;
   let scheduled = false;
   stream.on("error", (err: NodeJS.ErrnoException) => {
     if (err.code === "EPIPE") closed = true;
@@ -48,18 +81,29 @@ export function jsonlWriter(stream: NodeJS.WriteStream = process.stdout): EventW
   });
   const flush = () => {
     scheduled = false;
-    if (pending.length === 0) return;
-    const text = pending.join("");
-    pending = [];
-    if (!closed) stream.write(text);
+    if (used === 0) return;
+    // The stream may keep the chunk until it is written, so the next lines get a new one.
+    if (!closed) stream.write(chunk.subarray(0, used));
+    chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    used = 0;
   };
   process.on("exit", flush);
-  return (event) => {
-    pending.push(JSON.stringify(event) + "\n");
-    if (event.type === "run_end" || event.type === "error") flush();
-    else if (!scheduled) {
-      scheduled = true;
-      setImmediate(flush);
-    }
+  return {
+    kind: "lines",
+    line(json, type) {
+      // A UTF-16 code unit is at most 3 bytes of UTF-8.
+      const most = json.length * 3 + 1;
+      if (used + most > chunk.length) {
+        flush();
+        if (most > chunk.length) chunk = Buffer.allocUnsafe(most);
+      }
+      used += chunk.write(json, used, "utf8");
+      chunk[used++] = 0x0a;
+      if (type === "run_end" || type === "error") flush();
+      else if (!scheduled) {
+        scheduled = true;
+        setImmediate(flush);
+      }
+    },
   };
 }
