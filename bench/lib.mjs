@@ -20,17 +20,35 @@ export async function timeIt(fn, { runs = 7, warmup = 1 } = {}) {
   return median(times);
 }
 
-/** Median wall time of a whole process, spawned synchronously. */
-export function timeProcess(cmd, args, opts = {}, runs = 21) {
-  const times = [];
-  for (let i = 0; i < runs + 2; i++) {
-    const t = performance.now();
-    const r = spawnSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...opts });
-    const dt = performance.now() - t;
-    if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
-    if (i >= 2) times.push(dt);
+/**
+ * Median times of several async functions run in turn (a, b, a, b, ...) after one
+ * warm-up round, so a slow spell of the machine hits each alike.
+ */
+export async function timeInterleaved(fns, { runs = 7 } = {}) {
+  const times = fns.map(() => []);
+  for (let i = 0; i <= runs; i++) {
+    for (let k = 0; k < fns.length; k++) {
+      const t = performance.now();
+      await fns[k]();
+      if (i > 0) times[k].push(performance.now() - t);
+    }
   }
-  return median(times);
+  return times.map(median);
+}
+
+/** Median wall times of whole processes, spawned synchronously in turn (after 2 warm-up rounds). */
+export function timeProcesses(commands, runs = 31) {
+  const times = commands.map(() => []);
+  for (let i = 0; i < runs + 2; i++) {
+    commands.forEach(([cmd, args, opts = {}], k) => {
+      const t = performance.now();
+      const r = spawnSync(cmd, args, { stdio: ["ignore", "pipe", "pipe"], ...opts });
+      const dt = performance.now() - t;
+      if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")} exited ${r.status}: ${r.stderr}`);
+      if (i >= 2) times[k].push(dt);
+    });
+  }
+  return times.map(median);
 }
 
 export function machine() {

@@ -56,7 +56,7 @@ async function measure(cmd, args, cwd) {
   return { latency: first - firstSseByteAt, perSec: deltas / ((last - firstSseByteAt) / 1000), deltas, total: last - firstSseByteAt };
 }
 
-export async function relayBench(pod, { runs = 7 } = {}) {
+export async function relayBench(pod, { runs = 11 } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), "pod-bench-relay-"));
   writeFileSync(path.join(dir, "pod.toml"), '[pod]\nname = "relay"\n');
   const client = path.join(import.meta.dirname, "sdk-client.mjs");
@@ -73,7 +73,9 @@ export async function relayBench(pod, { runs = 7 } = {}) {
   const row = (label, list) => [label, fmt(m(list, "latency")), Math.round(m(list, "perSec")).toLocaleString("en-US"), fmt(m(list, "total"))];
   return {
     rows: [row("plain SDK client, `{type, text}` lines (baseline)", sdk), row("plain SDK client, pod's full event lines", sdkEnvelope), row("pod run (JSONL)", podRuns)],
-    overhead: (m(podRuns, "total") - m(sdk, "total")) / m(sdk, "total"),
+    // Each pod run against the baseline run just before it: neighbours in time share
+    // the machine's state, so the median of these ratios is steadier than a ratio of medians.
+    overhead: median(podRuns.map((r, i) => r.total / sdk[i].total - 1)),
     overheadSameLines: (m(podRuns, "total") - m(sdkEnvelope, "total")) / m(sdkEnvelope, "total"),
     spread: podRuns.map((r, i) => r.total / sdk[i].total - 1).sort((a, b) => a - b),
     deltas: podRuns[0].deltas,
