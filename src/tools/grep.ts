@@ -110,53 +110,51 @@ export async function grepFiles(
   }
 
   const hits: FileHit[] = [];
-  const local: FileBatch = { abs: [], rel: [] };
+  // Batches searched in this thread: all of a small tree, or any a worker failed.
+  const here: FileBatch[] = [];
   const sent: Array<Promise<void>> = [];
   let workers: GrepPool | undefined;
   let walked = 0;
-  const dispatch = (batch: FileBatch) => {
-    const w = workers;
+  let batch: FileBatch = { abs: [], rel: [] };
+  const dispatch = () => {
+    const b = batch;
+    batch = { abs: [], rel: [] };
     sent.push(
-      (w && w.usable ? w.search(spec, batch) : Promise.reject(new Error("no pool"))).then(
-        (found) => void hits.push(...found),
-        // A dead worker's batch (or one sent after the pool broke) is searched here.
-        () => {
-          local.abs.push(...batch.abs);
-          local.rel.push(...batch.rel);
+      workers!.search(spec, b).then(
+        (found) => {
+          for (const h of found) hits.push(h);
         },
+        () => void here.push(b),
       ),
     );
   };
-  let batch: FileBatch = { abs: [], rel: [] };
   await walkFiles(fs, base.abs, (files) => {
+    walked += files.length;
+    if (!workers && pool && walked >= POOL_MIN_FILES) workers = pool();
     for (const f of files) {
       if (!filter(f.rel)) continue;
       batch.abs.push(f.abs);
       batch.rel.push(f.rel);
-    }
-    walked += files.length;
-    if (!workers && pool && walked >= POOL_MIN_FILES) workers = pool();
-    if (workers ? batch.abs.length >= BATCH_FILES : false) {
-      dispatch(batch);
-      batch = { abs: [], rel: [] };
+      if (workers && batch.abs.length >= BATCH_FILES) dispatch();
     }
   }, signal);
-  if (workers && batch.abs.length) dispatch(batch);
-  else if (!workers) {
-    local.abs.push(...batch.abs);
-    local.rel.push(...batch.rel);
+  if (batch.abs.length) {
+    if (workers) dispatch();
+    else here.push(batch);
   }
   await Promise.all(sent);
 
   // Synchronous reads are several times faster than readFile here; slices of
   // SLICE_MS keep the event loop (lock refresh, cancel) responsive.
-  for (let i = 0; i < local.abs.length && !signal.aborted; ) {
-    const until = performance.now() + SLICE_MS;
-    for (; i < local.abs.length && performance.now() < until; i++) {
-      const hit = searchFile(reader, local.abs[i]!, local.rel[i]!, matcher, spec);
-      if (hit) hits.push(hit);
+  for (const b of here) {
+    for (let i = 0; i < b.abs.length && !signal.aborted; ) {
+      const until = performance.now() + SLICE_MS;
+      for (; i < b.abs.length && performance.now() < until; i++) {
+        const hit = searchFile(reader, b.abs[i]!, b.rel[i]!, matcher, spec);
+        if (hit) hits.push(hit);
+      }
+      await new Promise((resolve) => setImmediate(resolve));
     }
-    await new Promise((resolve) => setImmediate(resolve));
   }
   return hits.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
 }
