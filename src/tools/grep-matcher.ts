@@ -108,6 +108,8 @@ export function requiredLiteral(pattern: string): string | undefined {
   return best || undefined;
 }
 
+const INITIAL_BYTES = 256 * 1024;
+
 /**
  * Reads whole files into one growing buffer, with as few system calls as it can:
  * open, one read, close for any file smaller than the buffer (no fstat: it was a
@@ -116,7 +118,12 @@ export function requiredLiteral(pattern: string): string | undefined {
  * is grown and read on until EOF. Not shared across concurrent users.
  */
 export class FileReader {
-  private buf = Buffer.allocUnsafe(256 * 1024);
+  private buf = Buffer.allocUnsafe(INITIAL_BYTES);
+
+  /** Drops a buffer grown for one big file, so a long-lived reader (a worker's) stays small. */
+  shrink(): void {
+    if (this.buf.length > INITIAL_BYTES * 4) this.buf = Buffer.allocUnsafe(INITIAL_BYTES);
+  }
 
   /** The file's bytes (valid until the next read), or undefined if unreadable or larger than max. */
   read(file: string, max: number): Buffer | undefined {

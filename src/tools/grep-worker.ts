@@ -26,6 +26,7 @@ if (port) {
         compiled = { key, matcher: m };
       }
       reply = { id, hits: searchBatch(reader, batch, compiled.matcher, spec) };
+      reader.shrink();
     } catch (err) {
       reply = { id, error: err instanceof Error ? err.message : String(err) };
     }

@@ -95,5 +95,10 @@ describe("FileReader", () => {
     expect(reader.read(path.join(dir, "empty"), 10)?.length).toBe(0);
     expect(reader.read(path.join(dir, "missing"), 10)).toBeUndefined();
     expect(reader.read(path.join(dir, "small"), 1 << 20)?.toString()).toBe("hello");
+    // After shrinking (as a worker does between batches) it reads big and small files alike.
+    reader.shrink();
+    expect(reader.read(path.join(dir, "big"), 1 << 20)?.equals(big)).toBe(true);
+    reader.shrink();
+    expect(reader.read(path.join(dir, "small"), 1 << 20)?.toString()).toBe("hello");
   });
 });
