@@ -55,7 +55,7 @@ export type GrepInput = z.infer<typeof Input>;
 export function grepTool(fs: ScopedFs): Tool<GrepInput> {
   // One pool per toolbox (so per process), started by the first large search.
   let pool: GrepPool | undefined | null = null;
-  const getPool = () => (pool === null ? (pool = GrepPool.start(warnBroken)) : pool);
+  const getPool = (start: boolean) => (pool === null ? (start ? (pool = GrepPool.start(warnBroken)) : undefined) : pool);
   return {
     name: "Grep",
     description: "Search file contents with a regular expression (JavaScript syntax). Respects .gitignore; skips binary files. output_mode: files_with_matches (default), content (path:line:text, with optional context lines), count.",
@@ -99,7 +99,8 @@ export async function grepFiles(
   input: GrepInput,
   matcher: Matcher,
   signal: AbortSignal,
-  pool?: () => GrepPool | undefined,
+  /** The worker pool, if there is one; `start` says whether to start it if not. */
+  pool?: (start: boolean) => GrepPool | undefined,
 ): Promise<FileHit[]> {
   const filter = fileFilter(input);
   const spec: SearchSpec = { pattern: input.pattern, caseInsensitive: input.case_insensitive ?? false, mode: input.output_mode ?? "files_with_matches", context: input.context ?? 0 };
@@ -116,9 +117,7 @@ export async function grepFiles(
   let workers: GrepPool | undefined;
   let walked = 0;
   let batch: FileBatch = { abs: [], rel: [] };
-  const dispatch = () => {
-    const b = batch;
-    batch = { abs: [], rel: [] };
+  const dispatch = (b: FileBatch) => {
     sent.push(
       workers!.search(spec, b).then(
         (found) => {
@@ -130,16 +129,24 @@ export async function grepFiles(
   };
   await walkFiles(fs, base.abs, (files) => {
     walked += files.length;
-    if (!workers && pool && walked >= POOL_MIN_FILES) workers = pool();
     for (const f of files) {
       if (!filter(f.rel)) continue;
       batch.abs.push(f.abs);
       batch.rel.push(f.rel);
-      if (workers && batch.abs.length >= BATCH_FILES) dispatch();
+    }
+    // A pool that is already running is used from the first file; one is started
+    // only for a tree big enough to repay its start-up.
+    workers ??= pool?.(walked >= POOL_MIN_FILES);
+    if (workers && batch.abs.length >= BATCH_FILES) {
+      let i = 0;
+      for (; batch.abs.length - i >= BATCH_FILES; i += BATCH_FILES) {
+        dispatch({ abs: batch.abs.slice(i, i + BATCH_FILES), rel: batch.rel.slice(i, i + BATCH_FILES) });
+      }
+      batch = { abs: batch.abs.slice(i), rel: batch.rel.slice(i) };
     }
   }, signal);
   if (batch.abs.length) {
-    if (workers) dispatch();
+    if (workers) dispatch(batch);
     else here.push(batch);
   }
   await Promise.all(sent);
