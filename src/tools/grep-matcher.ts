@@ -1,5 +1,6 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { BYTE_RANKS } from "./byte-ranks.js";
+import { CaseInsensitiveLiteral } from "./ci-literal.js";
 
 /**
  * The hot loop of Grep, kept free of per-file allocation: files are read with
@@ -14,6 +15,8 @@ export interface Matcher {
   regex: RegExp;
   /** Bytes every match contains, if the pattern has such a literal; files without it are skipped undecoded. */
   required: Literal | undefined;
+  /** The same for a case-insensitive pattern: a literal every match contains in some mix of case. */
+  requiredAnyCase: CaseInsensitiveLiteral | undefined;
   /** latin1 decoding gives the same answer as UTF-8 for this pattern, and is cheaper. */
   latin1Safe: boolean;
   /**
@@ -35,10 +38,12 @@ export function compileMatcher(pattern: string, caseInsensitive: boolean): Match
       return { error: (err as Error).message };
     }
   }
-  const literal = caseInsensitive ? undefined : requiredLiteral(pattern);
+  const literal = requiredLiteral(pattern);
+  const useful = literal !== undefined && literal.length >= 3;
   return {
     regex,
-    required: literal && literal.length >= 3 ? toLiteral(Buffer.from(literal)) : undefined,
+    required: useful && !caseInsensitive ? toLiteral(Buffer.from(literal)) : undefined,
+    requiredAnyCase: useful && caseInsensitive ? CaseInsensitiveLiteral.create(literal) : undefined,
     // ASCII-only patterns without "any character" constructs match the same bytes
     // whether multi-byte characters are decoded or not.
     latin1Safe: /^[\x20-\x7e]*$/.test(pattern) && !/\.|\\[WSDBb]|\[\^|\\u|\\x|\\p/i.test(pattern),
@@ -185,7 +190,10 @@ export function containsLiteral(hay: Buffer, lit: Literal): boolean {
 export function fileMatches(bytes: Buffer, m: Matcher): boolean {
   if (bytes.subarray(0, 8192).includes(0)) return false; // binary
   if (m.required && !containsLiteral(bytes, m.required)) return false;
+  const unicodeFolds = m.foldsBeyondLatin1 && (bytes.includes(0xe2) || bytes.includes(0xc5));
+  // The any-case literal is ASCII, so it cannot see a Kelvin sign or long s: such files go to the regex.
+  if (m.requiredAnyCase && !unicodeFolds && !m.requiredAnyCase.mayContain(bytes)) return false;
   m.regex.lastIndex = 0;
-  const latin1 = m.latin1Safe && !(m.foldsBeyondLatin1 && (bytes.includes(0xe2) || bytes.includes(0xc5)));
+  const latin1 = m.latin1Safe && !unicodeFolds;
   return m.regex.test(bytes.toString(latin1 ? "latin1" : "utf8"));
 }
