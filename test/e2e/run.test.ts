@@ -161,12 +161,16 @@ describe("pod run end to end", () => {
       turns: [
         {
           response: {
-            content: [{ type: "tool_use", id: "toolu_grep", name: "Grep", input: { pattern: "TODO\\(\\w+\\)", output_mode: "content", head_limit: 1000 } }],
+            content: [
+              { type: "tool_use", id: "toolu_grep", name: "Grep", input: { pattern: "TODO\\(\\w+\\)", output_mode: "content", head_limit: 1000 } },
+              // Case-insensitive: the WebAssembly prefilter, inside the built worker bundle.
+              { type: "tool_use", id: "toolu_grep_ci", name: "Grep", input: { pattern: "todo\\(ANN\\) FIX", case_insensitive: true, head_limit: 1000 } },
+            ],
             stop_reason: "tool_use",
             usage: usage(100, 20),
           },
         },
-        { expect: { tool_result_for: "toolu_grep" }, ...textTurn("Found them.") },
+        { expect: { tool_result_for: "toolu_grep_ci" }, ...textTurn("Found them.") },
       ],
     });
     const files: Record<string, string> = { ".gitignore": "gen/\n" };
@@ -183,6 +187,9 @@ describe("pod run end to end", () => {
     const result = ofType(r.events, "tool_result")[0];
     expect(result).toMatchObject({ id: "toolu_grep", is_error: false });
     expect(result.output.split("\n")).toEqual(want.sort());
+    const ci = ofType(r.events, "tool_result")[1];
+    expect(ci).toMatchObject({ id: "toolu_grep_ci", is_error: false });
+    expect(ci.output.split("\n")).toEqual(want.map((line) => line.split(":")[0]).sort());
     // The worker bundle was found and answered; a broken pool says so on stderr.
     expect(r.stderr).not.toMatch(/worker/);
   });
