@@ -56,7 +56,7 @@ async function measure(cmd, args, cwd) {
   return { latency: first - firstSseByteAt, perSec: deltas / ((last - firstSseByteAt) / 1000), deltas, total: last - firstSseByteAt };
 }
 
-export async function relayBench(pod, { runs = 11 } = {}) {
+export async function relayBench(pod, { runs = 15 } = {}) {
   const dir = mkdtempSync(path.join(tmpdir(), "pod-bench-relay-"));
   writeFileSync(path.join(dir, "pod.toml"), '[pod]\nname = "relay"\n');
   const client = path.join(import.meta.dirname, "sdk-client.mjs");

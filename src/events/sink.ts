@@ -18,22 +18,37 @@ export class EventSink {
   /** Checking every event against its zod schema costs time on hot text streams, so tests opt in. */
   private readonly validate = process.env.POD_VALIDATE_EVENTS === "1";
 
+  /** session_id as JSON text, kept with the id: stringifying it per event was ~2% of a text stream. */
+  private sessionIdJson = "null";
+  private id: string | null = null;
+
   constructor(
     private readonly out: EventWriter,
-    public sessionId: string | null = null,
-  ) {}
+    sessionId: string | null = null,
+  ) {
+    this.sessionId = sessionId;
+  }
+
+  get sessionId(): string | null {
+    return this.id;
+  }
+
+  set sessionId(id: string | null) {
+    this.id = id;
+    this.sessionIdJson = JSON.stringify(id);
+  }
 
   emit<T extends EventType>(type: T, body: EventBody<T>): void {
     const seq = this.seq++;
     const ts = this.now();
     if (this.out.kind === "lines") {
-      const json = eventJson(seq, ts, this.sessionId, type, body);
+      const json = eventJson(seq, ts, this.sessionIdJson, type, body);
       // Tests validate the very text that is printed.
       if (this.validate) eventSchemas()[type].parse(JSON.parse(json));
       this.out.line(json, type);
       return;
     }
-    const event = { v: EVENT_VERSION, seq, ts, session_id: this.sessionId, type, ...body } as unknown as PodEvent;
+    const event = { v: EVENT_VERSION, seq, ts, session_id: this.id, type, ...body } as unknown as PodEvent;
     if (this.validate) eventSchemas()[type].parse(event);
     this.out.event(event);
   }
@@ -55,8 +70,8 @@ const CHUNK_BYTES = 64 * 1024;
  * The event as one line of JSON: the same text as JSON.stringify of the event object
  * (envelope keys first, then the body's, in order), without building that object.
  */
-export function eventJson(seq: number, ts: string, sessionId: string | null, type: EventType, body: object): string {
-  const head = `{"v":${EVENT_VERSION},"seq":${seq},"ts":"${ts}","session_id":${sessionId === null ? "null" : JSON.stringify(sessionId)},"type":"${type}"`;
+export function eventJson(seq: number, ts: string, sessionIdJson: string, type: EventType, body: object): string {
+  const head = `{"v":${EVENT_VERSION},"seq":${seq},"ts":"${ts}","session_id":${sessionIdJson},"type":"${type}"`;
   const rest = JSON.stringify(body);
   return rest.length === 2 ? `${head}}` : `${head},${rest.slice(1)}`;
 }

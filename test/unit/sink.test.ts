@@ -13,7 +13,7 @@ describe("event lines", () => {
     for (const sessionId of [null, "20261125T101010Z-abc123"]) {
       for (const [type, body] of bodies) {
         const ts = new Date(1_700_000_000_123).toISOString();
-        const line = eventJson(41, ts, sessionId, type as PodEvent["type"], body);
+        const line = eventJson(41, ts, JSON.stringify(sessionId), type as PodEvent["type"], body);
         expect(line).toBe(JSON.stringify({ v: EVENT_VERSION, seq: 41, ts, session_id: sessionId, type, ...body }));
       }
     }
