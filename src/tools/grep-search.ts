@@ -26,9 +26,8 @@ export interface SearchSpec {
 }
 
 /**
- * Searches one batch synchronously, in the order given. Used by the worker threads
- * and, for small trees (where starting workers would cost more than it saves), by
- * the Grep tool itself.
+ * Searches one batch synchronously, in the order given: a worker thread's job. The
+ * Grep tool's own thread calls searchFile in time slices instead, to stay responsive.
  */
 export function searchBatch(reader: FileReader, batch: FileBatch, m: Matcher, spec: SearchSpec): FileHit[] {
   const hits: FileHit[] = [];

@@ -6,7 +6,7 @@ import { GrepPool } from "./grep-pool.js";
 import { searchFile, type FileBatch, type FileHit, type SearchSpec } from "./grep-search.js";
 import { capOutput, fail, ok } from "./text.js";
 import type { Tool } from "./types.js";
-import { walkFiles, type WalkedFile } from "./walk.js";
+import { walkFiles } from "./walk.js";
 
 export const GREP_DEFAULT_HEAD_LIMIT = 250;
 const SLICE_MS = 20;
