@@ -6,7 +6,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { once } from "node:events";
 import { startFakeServer } from "../test/fake-server/server.ts";
-import { writeStatus, freshStatus } from "../src/runtime/status.ts";
+import { writeStatus, freshStatus } from "../src/store/status.ts";
 import { makeSession } from "./store.mjs";
 
 const hasTime = existsSync("/usr/bin/time");

@@ -1,10 +1,10 @@
 import { readFile } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PodError } from "../errors.js";
-import { isLocked } from "../runtime/lock.js";
-import { podPaths } from "../runtime/paths.js";
-import { processAlive } from "../runtime/process-alive.js";
-import { readStatus } from "../runtime/status.js";
+import { isLocked } from "../store/lock.js";
+import { podPaths } from "../store/paths.js";
+import { processAlive } from "../store/process-alive.js";
+import { readStatus } from "../store/status.js";
 import { withContext, type GlobalOptions } from "./context.js";
 
 export interface CancelOptions extends GlobalOptions {

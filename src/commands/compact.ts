@@ -1,7 +1,7 @@
 import { EXIT } from "../errors.js";
 import { compactSession } from "../runtime/compaction.js";
-import { createModelClient } from "../runtime/model.js";
-import { takePod } from "../runtime/pod-owner.js";
+import { createModelClient } from "../provider/model.js";
+import { takePod } from "../store/pod-owner.js";
 import { withContext, type GlobalOptions } from "./context.js";
 
 /**

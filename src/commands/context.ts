@@ -2,7 +2,7 @@ import path from "node:path";
 import { EventSink, jsonlWriter, type EventWriter } from "../events/sink.js";
 import { loadManifest, type Manifest } from "../manifest.js";
 import { refuse } from "../events/refuse.js";
-import { resolveRuntimeDir } from "../runtime/paths.js";
+import { resolveRuntimeDir } from "../store/paths.js";
 
 /** Options every command accepts (SPEC "Common options"). */
 export interface GlobalOptions {

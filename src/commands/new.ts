@@ -1,4 +1,4 @@
-import { takePod } from "../runtime/pod-owner.js";
+import { takePod } from "../store/pod-owner.js";
 import { withContext, type GlobalOptions } from "./context.js";
 
 /** `pod new`: starts a fresh session (older ones stay in the store). Needs the lock: not while a run is going. */

@@ -1,5 +1,5 @@
-import { podPaths } from "../runtime/paths.js";
-import { readStatus } from "../runtime/status.js";
+import { podPaths } from "../store/paths.js";
+import { readStatus } from "../store/status.js";
 import { SessionStore } from "../store/session-store.js";
 import { withContext, type GlobalOptions } from "./context.js";
 

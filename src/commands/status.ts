@@ -1,6 +1,6 @@
-import { podPaths } from "../runtime/paths.js";
-import { processAlive } from "../runtime/process-alive.js";
-import { freshStatus, readStatus, type Status } from "../runtime/status.js";
+import { podPaths } from "../store/paths.js";
+import { processAlive } from "../store/process-alive.js";
+import { freshStatus, readStatus, type Status } from "../store/status.js";
 import { withContext, type GlobalOptions } from "./context.js";
 
 /**

@@ -1,7 +1,7 @@
 import type { EventSink } from "../events/sink.js";
 import { toApiMessages, type Message } from "../store/messages.js";
 import type { SessionStore } from "../store/session-store.js";
-import { describeProviderError, type ModelClient } from "./model.js";
+import { describeProviderError, type ModelClient } from "../provider/model.js";
 import { PodError } from "../errors.js";
 
 export interface CompactionInputs {

@@ -5,10 +5,10 @@ import type { EventSink } from "../events/sink.js";
 import type { Manifest } from "../manifest.js";
 import { textMessage, toolResultMessage, unsettledToolUses } from "../store/messages.js";
 import { createToolbox } from "../tools/index.js";
-import { createModelClient, type ModelClient } from "./model.js";
-import { takePod, type OwnedPod } from "./pod-owner.js";
+import { createModelClient, type ModelClient } from "../provider/model.js";
+import { takePod, type OwnedPod } from "../store/pod-owner.js";
 import { compactSession } from "./compaction.js";
-import { addCost, contextWindowFor, costUsd } from "./pricing.js";
+import { addCost, contextWindowFor, costUsd } from "../provider/pricing.js";
 import { runLoop, type Approval } from "./run-loop.js";
 
 export interface InvocationOptions {

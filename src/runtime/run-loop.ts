@@ -7,10 +7,10 @@ import { toolResultMessage, toolUses, unsettledToolUses, type ToolUse } from "..
 import type { SessionStore } from "../store/session-store.js";
 import type { Toolbox } from "../tools/index.js";
 import type { ToolResult } from "../tools/types.js";
-import { describeProviderError, isTransient, shouldRetryTurn, streamTurn, type ModelClient } from "./model.js";
+import { describeProviderError, isTransient, shouldRetryTurn, streamTurn, type ModelClient } from "../provider/model.js";
 import { contextTokens } from "./compaction.js";
-import { buildRequest, toolDefinitions } from "./request.js";
-import type { PendingCall } from "./status.js";
+import { buildRequest, toolDefinitions } from "../provider/request.js";
+import type { PendingCall } from "../store/status.js";
 
 /** What `pod resume --approve|--deny` decided about the pending call. */
 export type Approval = { kind: "approve" } | { kind: "deny"; reason: string };

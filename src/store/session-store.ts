@@ -4,7 +4,7 @@ import { copyFile, mkdir, open, readdir, truncate, type FileHandle } from "node:
 import path from "node:path";
 import { z } from "zod";
 import { PodError } from "../errors.js";
-import { syncDir, writeError } from "../runtime/atomic-file.js";
+import { syncDir, writeError } from "./atomic-file.js";
 import { Message } from "./messages.js";
 
 /**

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { chooseKeepFrom } from "../../src/runtime/compaction.js";
-import { costUsd, priceFor } from "../../src/runtime/pricing.js";
+import { costUsd, priceFor } from "../../src/provider/pricing.js";
 import { textMessage, toolResultMessage, type Message } from "../../src/store/messages.js";
 
 const use = (id: string): Message => ({ role: "assistant", content: [{ type: "tool_use", id, name: "Read", input: {} }] });
