@@ -6,8 +6,12 @@ export const ERROR_CODES = [
   "already_running",
   "not_paused",
   "not_running",
+  "not_found",
   "provider_error",
+  "invalid_credentials",
   "tool_error",
+  "output_invalid",
+  "sandbox_unavailable",
   "invalid_manifest",
   "invalid_input",
   "internal",
@@ -32,6 +36,7 @@ export function exitCodeFor(code: ErrorCode): number {
       return EXIT.conflict;
     case "invalid_manifest":
     case "invalid_input":
+    case "not_found":
       return EXIT.usage;
     default:
       return EXIT.error;

@@ -6,11 +6,28 @@ import * as z from "zod/mini";
 import { PodError } from "./errors.js";
 
 export const TOOL_NAMES = ["Read", "Write", "Edit", "Glob", "Grep", "Bash"] as const;
+/** A built-in tool, or an MCP server's tool as the model sees it (mcp__<server>__<tool>). */
+const toolName = () =>
+  z.string().check(
+    z.refine((n) => (TOOL_NAMES as readonly string[]).includes(n) || /^mcp__[A-Za-z0-9_-]+__[A-Za-z0-9_.-]+$/.test(n), {
+      message: `must be one of ${TOOL_NAMES.join(", ")} or an MCP tool name (mcp__<server>__<tool>)`,
+    }),
+  );
+/** A duration such as "90s", "10m", "1h" (validated, then parsed where it is used). */
+const duration = () => z.string().check(z.regex(/^\s*\d+(\.\d+)?\s*(ms|s|m|h)\s*$/, 'must be a duration such as "90s", "10m" or "1h"'));
 /** The current Sonnet (claude-sonnet-4-5 reaches end-of-life on 2026-11-30). */
 export const DEFAULT_MODEL = "claude-sonnet-5-5";
 
 const nonEmpty = () => z.string().check(z.minLength(1));
 const positiveInt = () => z.int().check(z.positive());
+
+function hook() {
+  return z.strictObject({
+    matcher: z._default(z.string(), ""),
+    command: nonEmpty(),
+    timeout_s: z._default(z.number().check(z.positive(), z.lte(3600)), 60),
+  });
+}
 
 const ManifestSchema = z.strictObject({
   pod: z
@@ -19,6 +36,10 @@ const ManifestSchema = z.strictObject({
       model: z._default(nonEmpty(), DEFAULT_MODEL),
       system_prompt: z.optional(z.string()),
       system_prompt_file: z.optional(nonEmpty()),
+      append_system_prompt: z.optional(z.string()),
+      instructions: z._default(z.array(nonEmpty()), ["AGENTS.md", "CLAUDE.md"]),
+      max_cost_usd: z.optional(z.number().check(z.positive())),
+      timeout: z.optional(duration()),
       max_tokens: z._default(positiveInt().check(z.lte(128_000)), 8192),
       max_turns: z._default(positiveInt(), 30),
     })
@@ -27,6 +48,28 @@ const ManifestSchema = z.strictObject({
         message: "set either system_prompt or system_prompt_file, not both",
       }),
     ),
+  provider: z._default(
+    z.strictObject({
+      name: z._default(z.enum(["anthropic", "bedrock", "vertex"]), "anthropic"),
+      region: z.optional(nonEmpty()),
+      project_id: z.optional(nonEmpty()),
+      fallback_model: z.optional(nonEmpty()),
+    }),
+    { name: "anthropic" },
+  ),
+  /** USD per million tokens, for models pod has no price for (or to override one). */
+  pricing: z._default(
+    z.record(
+      z.string(),
+      z.strictObject({
+        input: z.number().check(z.nonnegative()),
+        output: z.number().check(z.nonnegative()),
+        cache_read: z.optional(z.number().check(z.nonnegative())),
+        cache_write: z.optional(z.number().check(z.nonnegative())),
+      }),
+    ),
+    {},
+  ),
   scope: z.optional(
     z.strictObject({
       root: z._default(nonEmpty(), "."),
@@ -36,17 +79,45 @@ const ManifestSchema = z.strictObject({
   ),
   tools: z._default(
     z.strictObject({
-      ask: z._default(z.array(z.enum(TOOL_NAMES)), []),
+      ask: z._default(z.array(toolName()), []),
+      disabled: z._default(z.array(toolName()), []),
       bash: z._default(
         z.strictObject({
           enabled: z._default(z.boolean(), false),
           allow: z._default(z.array(nonEmpty()), []),
           timeout_s: z._default(z.number().check(z.positive(), z.lte(3600)), 120),
+          sandbox: z._default(z.enum(["required", "off"]), "required"),
+          network: z._default(z.union([z.boolean(), z.array(nonEmpty())]), false),
+          env: z._default(z.array(z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"))), []),
         }),
-        { enabled: false, allow: [], timeout_s: 120 },
+        { enabled: false, allow: [], timeout_s: 120, sandbox: "required", network: false, env: [] },
       ),
     }),
-    { ask: [], bash: { enabled: false, allow: [], timeout_s: 120 } },
+    { ask: [], disabled: [], bash: { enabled: false, allow: [], timeout_s: 120, sandbox: "required", network: false, env: [] } },
+  ),
+  /** MCP servers: stdio (`command`) or streamable HTTP (`url`). "$VAR" values come from pod's environment. */
+  mcp: z._default(
+    z.record(
+      z.string().check(z.regex(/^[A-Za-z0-9_-]+$/, "MCP server names use only letters, digits, _ and -")),
+      z.strictObject({
+        command: z.optional(z.array(nonEmpty()).check(z.minLength(1))),
+        env: z._default(z.record(z.string(), z.string()), {}),
+        url: z.optional(nonEmpty()),
+        headers: z._default(z.record(z.string(), z.string()), {}),
+        required: z._default(z.boolean(), false),
+        startup_timeout_s: z._default(z.number().check(z.positive(), z.lte(600)), 30),
+      }),
+    ),
+    {},
+  ),
+  /** The user's own checks around tool calls (docs/extending.md). */
+  hooks: z._default(
+    z.strictObject({
+      pre_tool_use: z._default(z.array(hook()), []),
+      post_tool_use: z._default(z.array(hook()), []),
+      stop: z._default(z.array(hook()), []),
+    }),
+    { pre_tool_use: [], post_tool_use: [], stop: [] },
   ),
   compaction: z._default(
     z.strictObject({

@@ -59,6 +59,10 @@ function buildEventSchemas() {
     mode: z.enum(["run", "resume"]),
     model: z.string(),
     input: z.optional(z.string()),
+    /** Project instruction files loaded into the system prompt, relative to the scope root (or absolute). */
+    instructions: z.optional(z.array(z.string())),
+    /** Which OS sandbox Bash runs in; null when Bash is off. */
+    sandbox: z.optional(z.nullable(z.enum(["bwrap", "seatbelt", "off"]))),
   }),
   turn_start: event("turn_start", { turn: z.int().check(z.positive()) }),
   text_delta: event("text_delta", { text: z.string() }),
@@ -95,11 +99,15 @@ function buildEventSchemas() {
   error: event("error", { code: z.enum(ERROR_CODES), message: z.string() }),
   run_end: event("run_end", {
     result: RunResult,
+    /** Which limit ended the run, when result is limit_reached. */
+    limit: z.optional(z.enum(["turns", "budget", "time"])),
     turns: count(),
     usage: Usage,
     /** Estimated cost of this run in USD (docs/compaction.md has the price table); null for an unpriced model. */
     cost_usd: z.optional(z.nullable(z.number().check(z.nonnegative()))),
     duration_ms: count(),
+    /** The structured output (with --output-schema), validated against that schema. */
+    output: z.optional(z.unknown()),
   }),
 } as const;
 }

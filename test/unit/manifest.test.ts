@@ -18,8 +18,37 @@ describe("manifest", () => {
     const m = parseManifestText('[pod]\nname = "fixer"\n', "/p/pod.toml");
     expect(m.pod).toMatchObject({ name: "fixer", model: "claude-sonnet-5-5", max_tokens: 8192, max_turns: 30 });
     expect(m.scope).toBeUndefined();
-    expect(m.tools).toEqual({ ask: [], bash: { enabled: false, allow: [], timeout_s: 120 } });
+    expect(m.tools).toEqual({
+      ask: [],
+      disabled: [],
+      bash: { enabled: false, allow: [], timeout_s: 120, sandbox: "required", network: false, env: [] },
+    });
+    expect(m.pod.instructions).toEqual(["AGENTS.md", "CLAUDE.md"]);
+    expect(m.provider).toEqual({ name: "anthropic" });
+    expect(m.mcp).toEqual({});
+    expect(m.hooks).toEqual({ pre_tool_use: [], post_tool_use: [], stop: [] });
     expect(m.compaction).toEqual({ threshold_tokens: 120000, keep_recent_turns: 4 });
+  });
+
+  it("accepts every key SPEC shows and rejects a bad duration, tool name and sandbox mode", () => {
+    const m = parseManifestText(
+      [
+        '[pod]\nname = "fixer"\nappend_system_prompt = "x"\ninstructions = []\nmax_cost_usd = 2.0\ntimeout = "20m"',
+        '[provider]\nname = "bedrock"\nregion = "us-east-1"\nfallback_model = "claude-haiku-5-5"',
+        '[pricing."my-model"]\ninput = 3.0\noutput = 15.0',
+        '[tools]\nask = ["mcp__github__create_issue"]\ndisabled = ["Write"]',
+        '[tools.bash]\nenabled = true\nsandbox = "off"\nnetwork = ["registry.npmjs.org"]\nenv = ["CI"]',
+        '[mcp.github]\ncommand = ["npx", "-y", "server"]\nenv = { GITHUB_TOKEN = "$GITHUB_TOKEN" }',
+        '[[hooks.pre_tool_use]]\nmatcher = "Bash|Write"\ncommand = "./guard.sh"',
+      ].join("\n"),
+      "/p/pod.toml",
+    );
+    expect(m.pod.timeout).toBe("20m");
+    expect(m.tools.bash.network).toEqual(["registry.npmjs.org"]);
+    expect(m.hooks.pre_tool_use[0]).toMatchObject({ matcher: "Bash|Write", command: "./guard.sh" });
+    expect(parseError('[pod]\nname = "a"\ntimeout = "soon"\n').full).toContain("duration");
+    expect(parseError('[pod]\nname = "a"\n[tools]\nask = ["Rm"]\n').full).toContain("MCP tool name");
+    expect(parseError('[pod]\nname = "a"\n[tools.bash]\nsandbox = "maybe"\n').full).toContain("required");
   });
 
   it("names file, line, key and fix for a wrong type", () => {
