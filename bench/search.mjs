@@ -23,7 +23,7 @@ function rgFiles(root, pattern, flags) {
 export async function search(treeDir) {
   const root = realpathSync(treeDir);
   const { tools } = await createToolbox({ root, deny: [] }, { enabled: false, allow: [], timeout_s: 1 });
-  const fs = new ScopedFs({ root, deny: [] });
+  const fs = new ScopedFs({ root, deny: [], readOnly: [], hidden: [] });
   const glob = tools.find((t) => t.name === "Glob");
   const hasRg = spawnSync("rg", ["--version"]).status === 0;
 

@@ -5,6 +5,7 @@ import type { EventSink } from "../events/sink.js";
 import type { Manifest } from "../manifest.js";
 import { textMessage, toolResultMessage, unsettledToolUses } from "../store/messages.js";
 import { createToolbox } from "../tools/index.js";
+import { protectedPaths } from "../tools/protected.js";
 import { createModelClient, type ModelClient } from "../provider/model.js";
 import { takePod, type OwnedPod } from "../store/pod-owner.js";
 import { compactSession } from "./compaction.js";
@@ -91,7 +92,12 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       manifest.scopeRoot === undefined
         ? undefined
         : await createToolbox(
-            { root: manifest.scopeRoot, writable: manifest.data.scope?.writable, deny: manifest.data.scope?.deny ?? [] },
+            {
+              root: manifest.scopeRoot,
+              writable: manifest.data.scope?.writable,
+              deny: manifest.data.scope?.deny ?? [],
+              ...(await protectedPaths({ manifestFile: manifest.file, runtimeDir: opts.runtimeDir, scopeRoot: manifest.scopeRoot })),
+            },
             manifest.data.tools.bash,
           );
 

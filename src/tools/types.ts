@@ -1,4 +1,5 @@
 import type { z } from "zod";
+import type { ManifestData } from "../manifest.js";
 
 /** What a tool hands back to the model. Tool errors are values, never throws. */
 export interface ToolResult {
@@ -31,11 +32,11 @@ export interface ScopeConfig {
   writable?: string[] | undefined;
   /** Globs relative to root that no tool may read, write or list. */
   deny: string[];
+  /** Absolute paths no tool may write (src/tools/protected.ts): the manifest, `.git/`, hook scripts. */
+  readOnly: string[];
+  /** Absolute paths no tool may read, list or write: the runtime directory. */
+  hidden: string[];
 }
 
 /** `[tools.bash]` of the manifest. */
-export interface BashConfig {
-  enabled: boolean;
-  allow: string[];
-  timeout_s: number;
-}
+export type BashConfig = ManifestData["tools"]["bash"];

@@ -23,7 +23,7 @@ for (let i = 0; i < FILES; i++) {
 mkdirSync(`${sb.root}/secret`);
 writeFileSync(`${sb.root}/secret/keys.ts`, "needle_ in a denied file\n");
 
-const fs = new ScopedFs({ root: sb.root, deny: ["secret/**"] });
+const fs = new ScopedFs({ root: sb.root, deny: ["secret/**"], readOnly: [], hidden: [] });
 const base = { abs: sb.root, rel: "" };
 const broken: Error[] = [];
 const pool = GrepPool.start((err) => broken.push(err));

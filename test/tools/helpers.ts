@@ -28,10 +28,13 @@ export async function sandbox(files: Record<string, string> = {}): Promise<Sandb
 
 export type Tools = Record<string, (input: Record<string, unknown>) => Promise<ToolResult>>;
 
-export async function tools(root: string, opts: { deny?: string[]; writable?: string[]; bash?: Partial<BashConfig> } = {}) {
+export async function tools(
+  root: string,
+  opts: { deny?: string[]; writable?: string[]; readOnly?: string[]; hidden?: string[]; bash?: Partial<BashConfig> } = {},
+) {
   const box = await createToolbox(
-    { root, deny: opts.deny ?? [], writable: opts.writable },
-    { enabled: !!opts.bash, allow: [], timeout_s: 10, ...opts.bash },
+    { root, deny: opts.deny ?? [], writable: opts.writable, readOnly: opts.readOnly ?? [], hidden: opts.hidden ?? [] },
+    { enabled: !!opts.bash, allow: [], timeout_s: 10, sandbox: "off", network: false, env: [], ...opts.bash },
   );
   const signal = new AbortController().signal;
   const byName: Tools = {};
