@@ -100,3 +100,94 @@ describe("fake Messages API server", () => {
     expect(server.mismatches).toHaveLength(1);
   });
 });
+
+describe("fake Messages API server: prompt cache", () => {
+  // ~1,500 tokens at 4 characters a token: above Sonnet's 1,024-token minimum.
+  const bigSystem = "You are a careful agent. ".repeat(240);
+  const cc = { type: "ephemeral" as const };
+  const reply = { response: { content: [{ type: "text", text: "ok" }], usage: { output_tokens: 7 } } };
+  const turns = (n: number) => ({ turns: Array.from({ length: n }, () => reply) });
+  const ask = async (s: FakeServer, body: object) => {
+    const stream = client(s).messages.stream({ model: "claude-sonnet-5-5", max_tokens: 100, ...body } as any);
+    const starts: any[] = [];
+    const deltas: any[] = [];
+    stream.on("streamEvent", (e: any) => (e.type === "message_start" ? starts.push(e.message.usage) : e.type === "message_delta" ? deltas.push(e.usage) : undefined));
+    const m = await stream.finalMessage();
+    // The real API reports the input side in message_start and again in message_delta.
+    expect(starts[0]).toMatchObject({ input_tokens: m.usage.input_tokens, cache_read_input_tokens: m.usage.cache_read_input_tokens, cache_creation_input_tokens: m.usage.cache_creation_input_tokens });
+    expect(deltas[0]).toMatchObject({ input_tokens: m.usage.input_tokens, cache_read_input_tokens: m.usage.cache_read_input_tokens, output_tokens: 7 });
+    return m.usage;
+  };
+
+  it("writes the prefix up to a breakpoint, then reads it; input_tokens is the part after the last breakpoint", async () => {
+    server = await startFakeServer(turns(2), { promptCache: true });
+    const body = { system: [{ type: "text", text: bigSystem, cache_control: cc }], messages: [{ role: "user", content: "question one" }] };
+    const first = await ask(server, body);
+    expect(first.cache_read_input_tokens).toBe(0);
+    expect(first.cache_creation_input_tokens).toBeGreaterThan(1024);
+    expect(first.input_tokens).toBeGreaterThan(0);
+    expect(first.input_tokens).toBeLessThan(20);
+    const second = await ask(server, { ...body, messages: [{ role: "user", content: "a different question" }] });
+    expect(second).toMatchObject({ cache_read_input_tokens: first.cache_creation_input_tokens, cache_creation_input_tokens: 0 });
+    expect(server.mismatches).toEqual([]);
+  });
+
+  it("caches nothing below the model's minimum cacheable length", async () => {
+    server = await startFakeServer(turns(2), { promptCache: true });
+    const body = { system: [{ type: "text", text: "short", cache_control: cc }], messages: [{ role: "user", content: "hi" }] };
+    for (let i = 0; i < 2; i++) {
+      const u = await ask(server, body);
+      expect(u).toMatchObject({ cache_read_input_tokens: 0, cache_creation_input_tokens: 0 });
+      expect(u.input_tokens).toBeGreaterThan(0);
+    }
+  });
+
+  it("rejects more than 4 breakpoints with a 400, as the API does", async () => {
+    server = await startFakeServer(turns(1), { promptCache: true });
+    const blocks = Array.from({ length: 5 }, (_, i) => ({ type: "text", text: `part ${i}`, cache_control: cc }));
+    await expect(client(server).messages.create({ ...params, system: blocks } as any)).rejects.toMatchObject({ status: 400 });
+    expect(server.mismatches.join()).toMatch(/maximum of 4 blocks with cache_control/);
+  });
+
+  it("expires an entry 5 minutes after its last use; a read refreshes it", async () => {
+    let now = 1_000_000;
+    server = await startFakeServer(turns(4), { promptCache: { now: () => now } });
+    const body = { system: [{ type: "text", text: bigSystem, cache_control: cc }], messages: [{ role: "user", content: "q" }] };
+    const written = (await ask(server, body)).cache_creation_input_tokens;
+    now += 4 * 60_000;
+    expect((await ask(server, body)).cache_read_input_tokens).toBe(written); // read at 4 min: refreshed
+    now += 4 * 60_000;
+    expect((await ask(server, body)).cache_read_input_tokens).toBe(written); // 8 min after the write, 4 after the read
+    now += 5 * 60_000 + 1;
+    expect((await ask(server, body))).toMatchObject({ cache_read_input_tokens: 0, cache_creation_input_tokens: written });
+  });
+
+  it("a moving breakpoint hits the previous write within 20 blocks, and misses it beyond", async () => {
+    server = await startFakeServer(turns(4), { promptCache: true });
+    const text = (i: number) => ({ type: "text", text: `block ${i} ${"lorem ipsum ".repeat(40)}` });
+    // One user message of n blocks, the breakpoint on the last one; tools come first in the prefix.
+    const body = (n: number) => ({
+      tools: [{ name: "Read", description: "Reads a file. ".repeat(300), input_schema: { type: "object", properties: {} } }],
+      messages: [{ role: "user", content: Array.from({ length: n }, (_, i) => (i === n - 1 ? { ...text(i), cache_control: cc } : text(i))) }],
+    });
+    const a = await ask(server, body(5));
+    expect(a.cache_read_input_tokens).toBe(0);
+    const b = await ask(server, body(25)); // 20 blocks later: the write at block 5 is the 20th boundary back
+    expect(b.cache_read_input_tokens).toBe(a.cache_creation_input_tokens);
+    const c = await ask(server, body(46)); // 21 blocks after the write at 25: out of the lookback window
+    expect(c.cache_read_input_tokens).toBe(0);
+    expect(c.cache_creation_input_tokens + c.input_tokens).toBeGreaterThan(b.cache_read_input_tokens + b.cache_creation_input_tokens);
+  });
+
+  it("orders the prefix tools, system, messages: a changed tool invalidates everything after it", async () => {
+    server = await startFakeServer(turns(2), { promptCache: true });
+    const body = (desc: string) => ({
+      tools: [{ name: "Read", description: desc, input_schema: { type: "object", properties: {} } }],
+      system: [{ type: "text", text: bigSystem, cache_control: cc }],
+      messages: [{ role: "user", content: "q" }],
+    });
+    const first = await ask(server, body("Reads a file."));
+    const second = await ask(server, body("Reads a file!"));
+    expect(second).toMatchObject({ cache_read_input_tokens: 0, cache_creation_input_tokens: first.cache_creation_input_tokens });
+  });
+});

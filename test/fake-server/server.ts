@@ -1,9 +1,11 @@
 import http from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
+import { PromptCache, type PromptCacheOptions } from "./prompt-cache.js";
 import { parseScript, type FaultSpec, type Script, type Turn } from "./script.js";
 
 export { loadFixture, type Script } from "./script.js";
+export { PromptCache, minCacheableTokens, type CacheUsage, type PromptCacheOptions } from "./prompt-cache.js";
 
 /**
  * A fake Anthropic Messages API on 127.0.0.1 that plays a scripted conversation
@@ -20,17 +22,35 @@ export interface FakeServer {
   close(): Promise<void>;
 }
 
+export interface FakeServerOptions {
+  port?: number;
+  /**
+   * Model Anthropic's prompt cache (see prompt-cache.ts): the usage of every response
+   * then reports input_tokens and cache_read/cache_creation_input_tokens as the real
+   * API would for the request's cache_control breakpoints, instead of the script's
+   * figures (output_tokens still come from the script). More than 4 breakpoints is a
+   * 400 either way, as on the real API.
+   */
+  promptCache?: boolean | PromptCacheOptions;
+}
+
 export interface RecordedRequest {
   method: string;
   path: string;
   headers: Record<string, string | string[] | undefined>;
   body: any;
+  /** When the request's headers arrived (epoch ms, high resolution). */
+  receivedAt: number;
+  /** When the last byte of the response was written (epoch ms, high resolution); unset if it never was. */
+  respondedAt?: number;
+  /** The usage the response reported (with promptCache, as computed by the cache model). */
+  usage?: Turn["response"]["usage"];
 }
 
 type SseEvent = [type: string, data: unknown];
 
 /** `script` is validated with zod at start (see script.ts), so plain object literals from tests are fine. */
-export async function startFakeServer(script: Script | object, opts: { port?: number } = {}): Promise<FakeServer> {
+export async function startFakeServer(script: Script | object, opts: FakeServerOptions = {}): Promise<FakeServer> {
   const turns = parseScript(script).turns;
   const requests: RecordedRequest[] = [];
   const mismatches: string[] = [];
@@ -39,8 +59,10 @@ export async function startFakeServer(script: Script | object, opts: { port?: nu
   const faultsServed = new Map<number, number>();
   const timings: FakeServer["timings"] = {};
   let messageCount = 0;
+  const cache = new PromptCache(typeof opts.promptCache === "object" ? opts.promptCache : {});
 
   const server = http.createServer(async (req, res) => {
+    const receivedAt = performance.timeOrigin + performance.now();
     const raw = await readBody(req);
     let body: any = undefined;
     try {
@@ -48,7 +70,9 @@ export async function startFakeServer(script: Script | object, opts: { port?: nu
     } catch {
       body = raw;
     }
-    requests.push({ method: req.method ?? "", path: req.url ?? "", headers: { ...req.headers }, body });
+    const record: RecordedRequest = { method: req.method ?? "", path: req.url ?? "", headers: { ...req.headers }, body, receivedAt };
+    requests.push(record);
+    res.on("finish", () => (record.respondedAt = performance.timeOrigin + performance.now()));
     const id = ++messageCount;
     res.setHeader("request-id", `req_fake_${id}`);
 
@@ -61,7 +85,7 @@ export async function startFakeServer(script: Script | object, opts: { port?: nu
     }
 
     const index = next;
-    const turn = turns[index];
+    let turn = turns[index];
     if (!turn) {
       mismatches.push(`request ${requests.length}: script exhausted after ${turns.length} turns`);
       return respond(res, body, exhaustedTurn(), id);
@@ -71,9 +95,20 @@ export async function startFakeServer(script: Script | object, opts: { port?: nu
       mismatches.push(`turn ${index + 1}: ${problem}`);
       return json(res, 400, { type: "error", error: { type: "invalid_request_error", message: `fake-server: ${problem}` } });
     }
-    if (turn.fault && (faultsServed.get(index) ?? 0) < turn.fault.times) {
+    const faulting = turn.fault && (faultsServed.get(index) ?? 0) < turn.fault.times;
+    if (!(faulting && turn.fault!.kind === "http")) {
+      // The API validates and reads/writes the cache once it accepts the request.
+      const outcome = cache.process(body);
+      if (!outcome.ok) {
+        mismatches.push(`turn ${index + 1}: ${outcome.message}`);
+        return json(res, outcome.status, { type: "error", error: { type: "invalid_request_error", message: outcome.message } });
+      }
+      if (opts.promptCache) turn = { ...turn, response: { ...turn.response, usage: { ...turn.response.usage, ...outcome.usage } } };
+    }
+    record.usage = turn.response.usage;
+    if (faulting) {
       faultsServed.set(index, (faultsServed.get(index) ?? 0) + 1);
-      return serveFault(res, turn, turn.fault, body, id);
+      return serveFault(res, turn, turn.fault!, body, id);
     }
     next++;
     return respond(res, body, turn, id, timings);
