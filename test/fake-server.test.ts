@@ -176,7 +176,7 @@ describe("fake Messages API server: prompt cache", () => {
     expect(b.cache_read_input_tokens).toBe(a.cache_creation_input_tokens);
     const c = await ask(server, body(46)); // 21 blocks after the write at 25: out of the lookback window
     expect(c.cache_read_input_tokens).toBe(0);
-    expect(c.cache_creation_input_tokens + c.input_tokens).toBeGreaterThan(b.cache_read_input_tokens + b.cache_creation_input_tokens);
+    expect(c.cache_creation_input_tokens! + c.input_tokens).toBeGreaterThan(b.cache_read_input_tokens! + b.cache_creation_input_tokens!);
   });
 
   it("orders the prefix tools, system, messages: a changed tool invalidates everything after it", async () => {
