@@ -23,19 +23,22 @@ const EPHEMERAL = { type: "ephemeral" } as const;
 
 /**
  * One Messages API request for the next turn, with prompt-caching breakpoints
- * (at most 3 of the API's 4): the end of the system prompt, the last tool, and
- * the last block of the conversation. Each turn's prefix is then the previous
- * turn's request plus new messages, so it is read from cache instead of paid again.
+ * (the API allows 4; the prefix is tools, then system, then messages):
+ * 1. the last tool: the tool definitions stay cached when the system prompt changes;
+ * 2. the end of the system prompt;
+ * 3. the end of the previous request's prompt (the user message before the latest
+ *    assistant message): exactly where the previous turn wrote the cache, so this
+ *    request reads it however many blocks the latest turn added. With only a
+ *    breakpoint on the last block, a turn of many parallel tool calls (more than
+ *    the API's ~20-block lookback) would miss and pay the whole history again;
+ * 4. the last block: writes this request's prompt for the next turn to read.
  */
 export function buildRequest({ manifest, model, tools, history }: RequestInputs): MessageCreateParamsBase {
   const messages = toApiMessages(history) as MessageCreateParamsBase["messages"];
-  const last = messages.at(-1);
-  if (last && Array.isArray(last.content) && last.content.length > 0) {
-    // Copy the block: the stored message must not carry a breakpoint into later requests.
-    const blocks = [...last.content];
-    blocks[blocks.length - 1] = { ...blocks.at(-1)!, cache_control: EPHEMERAL } as (typeof blocks)[number];
-    messages[messages.length - 1] = { ...last, content: blocks } as typeof last;
-  }
+  let lastAssistant = messages.length - 1;
+  while (lastAssistant >= 0 && messages[lastAssistant]!.role !== "assistant") lastAssistant--;
+  if (lastAssistant > 0) markLastBlock(messages, lastAssistant - 1);
+  markLastBlock(messages, messages.length - 1);
   const cachedTools = tools.map((t, i) => (i === tools.length - 1 ? { ...t, cache_control: EPHEMERAL } : t));
   return {
     model,
@@ -44,4 +47,13 @@ export function buildRequest({ manifest, model, tools, history }: RequestInputs)
     ...(cachedTools.length > 0 ? { tools: cachedTools } : {}),
     messages,
   };
+}
+
+/** Puts a breakpoint on the last block of messages[i], on a copy: stored messages must not carry it into later requests. */
+function markLastBlock(messages: MessageCreateParamsBase["messages"], i: number): void {
+  const m = messages[i];
+  if (!m || !Array.isArray(m.content) || m.content.length === 0) return;
+  const blocks = [...m.content];
+  blocks[blocks.length - 1] = { ...blocks.at(-1)!, cache_control: EPHEMERAL } as (typeof blocks)[number];
+  messages[i] = { ...m, content: blocks } as typeof m;
 }
