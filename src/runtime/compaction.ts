@@ -1,3 +1,4 @@
+import type { MessageCreateParamsBase } from "@anthropic-ai/sdk/resources/messages";
 import type { EventSink } from "../events/sink.js";
 import { toApiMessages, type Message } from "../store/messages.js";
 import type { SessionStore } from "../store/session-store.js";
@@ -14,15 +15,23 @@ export interface CompactionInputs {
   sink: EventSink;
   signal?: AbortSignal;
   systemPrompt?: string | undefined;
+  /**
+   * The run's own request for a history (tools, system, messages, with their cache
+   * breakpoints). When given, the summary request is that request plus one
+   * instruction at the end, so its whole prefix is read from the prompt cache the
+   * last turn wrote (0.1× the price) instead of sending a transcript at full price.
+   * `pod compact`, a process without the run's tools, sends the transcript.
+   */
+  prefix?: ((history: readonly Message[]) => MessageCreateParamsBase) | undefined;
 }
 
 export type CompactionOutcome = { compacted: true; tokensBefore: number; tokensAfter: number } | { compacted: false; reason: string };
 
-const SUMMARY_SYSTEM =
-  "You compress the history of a coding agent's session so the agent can continue the task with less context. " +
+const SUMMARY_DIRECTIONS =
   "Write a factual summary: the user's requests, what was found, what was changed (with file paths), decisions made, " +
   "commands run and their outcome, and what is still open. Keep exact names, paths, error messages and numbers. " +
   "Do not invent anything. Write plain text, no preamble.";
+const SUMMARY_SYSTEM = `You compress the history of a coding agent's session so the agent can continue the task with less context. ${SUMMARY_DIRECTIONS}`;
 const RESULT_CHARS_IN_TRANSCRIPT = 2000;
 
 /**
@@ -47,12 +56,14 @@ export async function compactSession(inp: CompactionInputs): Promise<CompactionO
   let summary: string;
   try {
     const response = await inp.client.messages.create(
-      {
-        model: inp.model,
-        max_tokens: 4096,
-        system: SUMMARY_SYSTEM,
-        messages: [{ role: "user", content: summaryRequest(previousSummary, older, touched) }],
-      },
+      inp.prefix
+        ? { ...withInstruction(inp.prefix(inp.store.messages()), cachedSummaryInstruction(inp.keepRecentTurns, touched)), max_tokens: 4096, stream: false }
+        : {
+            model: inp.model,
+            max_tokens: 4096,
+            system: SUMMARY_SYSTEM,
+            messages: [{ role: "user", content: summaryRequest(previousSummary, older, touched) }],
+          },
       { signal: inp.signal },
     );
     summary = response.content
@@ -104,6 +115,35 @@ function summaryRequest(previous: string | undefined, older: readonly Message[],
   lines.push("", `Files read: ${touched.read.join(", ") || "none"}`, `Files written: ${touched.written.join(", ") || "none"}`, "");
   lines.push("Summarize this for the agent, naming the files read and written.");
   return lines.join("\n");
+}
+
+/** The summary request on top of the run's own request: the conversation is the transcript. */
+function cachedSummaryInstruction(keepTurns: number, touched: { read: string[]; written: string[] }): string {
+  const part = keepTurns === 0 ? "the whole conversation above" : `the conversation above up to, not including, your last ${keepTurns} responses (those are kept verbatim after the summary)`;
+  return [
+    "[pod: this session is being compacted. Do not call any tool; answer with text only.]",
+    `Summarize ${part}, for yourself, so you can continue the task with less context. ${SUMMARY_DIRECTIONS}`,
+    "",
+    `Files read: ${touched.read.join(", ") || "none"}`,
+    `Files written: ${touched.written.join(", ") || "none"}`,
+    "",
+    "Name the files read and written in the summary.",
+  ].join("\n");
+}
+
+/**
+ * Appends a user instruction after the request's messages without touching the blocks
+ * before it (their cache breakpoints stay where the last turn wrote the cache).
+ */
+function withInstruction(request: MessageCreateParamsBase, text: string): MessageCreateParamsBase {
+  const messages = [...request.messages];
+  const last = messages.at(-1);
+  const block = { type: "text" as const, text };
+  if (last?.role === "user") {
+    const content = typeof last.content === "string" ? [{ type: "text" as const, text: last.content }] : last.content;
+    messages[messages.length - 1] = { ...last, content: [...content, block] };
+  } else messages.push({ role: "user", content: [block] });
+  return { ...request, messages };
 }
 
 function summaryMessage(summary: string, touched: { read: string[]; written: string[] }): string {

@@ -11,6 +11,7 @@ import { takePod, type OwnedPod } from "../store/pod-owner.js";
 import { compactSession } from "./compaction.js";
 import { addCost, contextWindowFor, costUsd } from "../provider/pricing.js";
 import { runLoop, type Approval } from "./run-loop.js";
+import { buildRequest, toolDefinitions } from "../provider/request.js";
 
 export interface InvocationOptions {
   manifest: Manifest;
@@ -112,6 +113,8 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
           sink,
           signal: controller.signal,
           systemPrompt: manifest.systemPrompt,
+          // The summary request reuses the run's request, so it reads the prompt cache.
+          prefix: (history) => buildRequest({ manifest, model, tools: toolDefinitions(toolbox?.tools ?? []), history }),
         });
       } catch (err) {
         // Best-effort: the session is untouched, the run goes on, the error is reported.

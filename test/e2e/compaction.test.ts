@@ -2,7 +2,7 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
-import { apiHistoryProblems } from "../helpers/api-history.js";
+import { apiHistoryProblems, withoutCacheControl } from "../helpers/api-history.js";
 import { makeProject, manifest, ofType, podEnv, runPod } from "../helpers/pod-process.js";
 
 let server: FakeServer | undefined;
@@ -45,12 +45,19 @@ describe("compaction", () => {
     // compaction comes before run_end, and the run still ends finished
     expect(r.events.at(-1)).toMatchObject({ type: "run_end", result: "finished", turns: 3 });
 
-    // The summary request: not streamed, carries the transcript and touched files.
+    // The summary request: not streamed; the run's own request (so its prefix is read from
+    // the prompt cache) with the instruction and the touched files appended.
     const summaryReq = messageRequests()[3]!;
+    const lastTurnReq = messageRequests()[2]!;
     expect(summaryReq.stream).toBeFalsy();
-    const summaryPrompt = summaryReq.messages[0].content;
+    expect(summaryReq.tools).toEqual(lastTurnReq.tools);
+    expect(summaryReq.system).toEqual(lastTurnReq.system);
+    expect(withoutCacheControl(summaryReq.messages.slice(0, lastTurnReq.messages.length))).toEqual(withoutCacheControl(lastTurnReq.messages));
+    const summaryPrompt = summaryReq.messages.at(-1).content.at(-1).text;
     expect(summaryPrompt).toContain("Files written: a.txt");
-    expect(summaryPrompt).toContain("[assistant called Read]");
+    expect(summaryPrompt).toMatch(/Summarize the conversation above up to, not including, your last 2 responses/);
+    expect(summaryReq.messages.flatMap((m: any) => m.content).some((b: any) => b.type === "tool_use" && b.name === "Read")).toBe(true);
+    expect(apiHistoryProblems(summaryReq.messages)).toEqual([]);
 
     // The next run sees the summary, then the two kept turns verbatim, pairs intact.
     expect((await runPod(["run", "next task"], { cwd: dir, env })).code).toBe(0);
