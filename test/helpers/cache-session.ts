@@ -1,4 +1,4 @@
-import { cp } from "node:fs/promises";
+import { cp, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { priceFor } from "../../src/provider/pricing.js";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
@@ -16,7 +16,7 @@ import { makeProject, manifest, podEnv, REPO_ROOT, runPod, type PodResult } from
  *               so the run pauses (exit 10)
  *   pod resume --approve  runs the Write, then turns 11–20, ends with an answer; the context is above the compaction
  *               threshold, so the session is compacted (one more request)
- *   pod run     turns 21–30, a follow-up task on the compacted session
+ *   pod run     turns 21–30, a follow-up task on the compacted session, compacted again
  */
 export const MODEL = "claude-sonnet-5-5";
 export const TURNS = 30;
@@ -56,7 +56,8 @@ function script(files: string[]) {
   for (let t = 1; t <= TURNS; t++) {
     if (t === 20 || t === TURNS) {
       turns.push(answer(`Review part ${t === 20 ? 1 : 2} done: the run loop stores before it tells, the store appends one fsynced line per message.`));
-      if (t === 20) turns.push(answer("SUMMARY: reviewed src/ file by file; no defects found yet; open: caching placement, per-turn overhead."));
+      // Compactions after runs 2 and 3 (both end above the threshold).
+      turns.push(answer(`SUMMARY: reviewed src/ file by file up to turn ${t}; no defects found yet.`));
       continue;
     }
     let content: object[];
@@ -84,12 +85,27 @@ function countBreakpoints(body: any): number {
   return blocks.filter((b: any) => b?.cache_control).length;
 }
 
-export async function runCacheSession(opts: { env?: Record<string, string | undefined> } = {}): Promise<CacheSession> {
+export interface CacheSessionOptions {
+  env?: Record<string, string | undefined>;
+  /**
+   * A file of this repository to use as the system prompt (system_prompt_file), standing
+   * in for pod's built-in prompt plus the project's instruction files; without it the
+   * system prompt is one line and the stable prefix is the tool definitions alone.
+   */
+  systemPromptFrom?: string;
+}
+
+export async function runCacheSession(opts: CacheSessionOptions = {}): Promise<CacheSession> {
   const files = await sourceFiles();
   const server: FakeServer = await startFakeServer(script(files), { promptCache: true });
   try {
-    const dir = await makeProject(manifest({ maxTurns: 12, extra: '\n[tools]\nask = ["Write"]\n\n[compaction]\nthreshold_tokens = 20000\nkeep_recent_turns = 4\n' }).replace("claude-sonnet-5-5", MODEL));
+    const dir = await makeProject(manifest({ maxTurns: 12, extra: '\n[tools]\nask = ["Write"]\n\n[compaction]\nthreshold_tokens = 15000\nkeep_recent_turns = 4\n' }).replace("claude-sonnet-5-5", MODEL));
     await cp(path.join(REPO_ROOT, "src"), path.join(dir, "src"), { recursive: true });
+    if (opts.systemPromptFrom) {
+      await cp(path.join(REPO_ROOT, opts.systemPromptFrom), path.join(dir, "SYSTEM.md"));
+      const file = path.join(dir, "pod.toml");
+      await writeFile(file, (await readFile(file, "utf8")).replace(/^system_prompt = .*$/m, 'system_prompt_file = "SYSTEM.md"'));
+    }
     const env = podEnv(server.url, opts.env);
     const runs = [
       await runPod(["run", "Review this project's sources file by file and report defects."], { cwd: dir, env }),
