@@ -3,6 +3,7 @@
 // the Grep baseline: `apt-get install ripgrep`; it is skipped, not faked, without it).
 import { writeFileSync } from "node:fs";
 import path from "node:path";
+import { cacheBench } from "./cache.mjs";
 import { coldStart } from "./cold-start.mjs";
 import { machine } from "./lib.mjs";
 import { memoryBench } from "./memory.mjs";
@@ -19,7 +20,7 @@ const table = (head, rows) => [`| ${head.join(" | ")} |`, `| ${head.map(() => "-
 const log = (s) => process.stderr.write(`bench: ${s}\n`);
 const started = Date.now();
 const now = {};
-const header = [`# Benchmarks`, "", `Machine: ${machine()}. Date: ${new Date().toISOString().slice(0, 10)}.`, "", "Reproduce: `npm ci && npm run bench` (or `npm run bench -- grep` for one section: cold, grep, store, relay, memory). Every ratio is against a baseline timed in the same run; times are medians.", ""];
+const header = [`# Benchmarks`, "", `Machine: ${machine()}. Date: ${new Date().toISOString().slice(0, 10)}.`, "", "Reproduce: `npm ci && npm run bench` (or `npm run bench -- grep` for one section: cold, grep, store, relay, memory, cache, turn). Every ratio is against a baseline timed in the same run; times are medians.", ""];
 const out = [];
 
 if (want("cold")) {
@@ -48,6 +49,20 @@ if (want("relay")) {
     table(["client", "first event ms", "events/s", "total ms"], r.rows),
     "",
     `pod's overhead against the baseline: **${pct(r.overhead)}** (per-pair ratios from ${pct(r.spread[0])} to ${pct(r.spread.at(-1))}). Against a client printing the same lines as pod: ${pct(r.overheadSameLines)} (pod batches its writes; the client writes each line).`,
+    "",
+  );
+}
+if (want("cache")) {
+  log("prompt cache");
+  const r = await cacheBench();
+  out.push(
+    "## Prompt-cache efficiency (target ≥ 90% of input tokens read from cache after the first request)",
+    "",
+    `A 30-turn tool session of the real binary (\`test/helpers/cache-session.ts\`, the same as \`test/e2e/prompt-cache.test.ts\`): it reads this repository's src/ file by file, one turn of 12 parallel Reads (24 blocks, beyond the API's 20-block lookback), Globs; pauses for approval at turn 10 and is resumed with \`pod resume --approve\`; is compacted after turn 20 and after turn 30 (threshold 15,000 tokens, 4 turns kept). The fake server models Anthropic's prefix cache (\`test/fake-server/prompt-cache.ts\`: breakpoints, 20-block lookback, 5-minute TTL, 1,024-token minimum for ${r.model}, tokens = characters / 4). Cost at ${r.model} prices (\`src/provider/pricing.ts\`): no caching = every input token at the input price; ideal = every input token after the first request read from cache.`,
+    "",
+    table(["system prompt", "requests", "input tokens after the 1st", "cache reads", "read ratio", "billed", "no caching", "ideal"], r.rows),
+    "",
+    ...r.details,
     "",
   );
 }
