@@ -10,6 +10,7 @@ import { memoryBench } from "./memory.mjs";
 import { relayBench } from "./relay.mjs";
 import { search } from "./search.mjs";
 import { storeBench } from "./store.mjs";
+import { turnOverheadBench } from "./turn-overhead.mjs";
 import { ensureTree } from "./tree.mjs";
 
 const root = path.resolve(import.meta.dirname, "..");
@@ -63,6 +64,19 @@ if (want("cache")) {
     table(["system prompt", "requests", "input tokens after the 1st", "cache reads", "read ratio", "billed", "no caching", "ideal"], r.rows),
     "",
     ...r.details,
+    "",
+  );
+}
+if (want("turn")) {
+  log("per-turn overhead");
+  const r = await turnOverheadBench(pod);
+  now.turn = r.median;
+  out.push(
+    "## Per-turn overhead (target: median ≤ 5 ms, not growing with the session)",
+    "",
+    "pod's own time between the end of a model response and its next request, tool time excluded: the fake server stamps when it finished writing a response and when the next request arrived; pod (`POD_TIMING=1`) writes each tool call's start and end to stderr, and that time is subtracted. Each turn is one Read of a 540-byte file. fsync on (pod always syncs). ms.",
+    "",
+    table(["session", "median", "p99", "tool time (median)"], r.rows),
     "",
   );
 }

@@ -48,6 +48,13 @@ export interface RunOutcome extends RunProgress {
   error?: PodError;
 }
 
+/**
+ * POD_TIMING=1: one `pod-timing {json}` line on stderr per tool call (epoch ms, high
+ * resolution), so a benchmark can take tool time out of the time between turns. Never stdout.
+ */
+const TIMING = process.env.POD_TIMING === "1";
+const timing = (t: object) => process.stderr.write(`pod-timing ${JSON.stringify(t)}\n`);
+
 /** Cap on a tool_result event's output; the model still gets the tool's own (capped) output. */
 const EVENT_OUTPUT_CAP = 64 * 1024;
 
@@ -193,7 +200,9 @@ async function runToolCalls(ctx: RunContext, calls: readonly ToolUse[], decide: 
   for (const call of calls) {
     const decision = decide(call);
     if (decision.kind === "pause") return { id: call.id, name: call.name, input: asRecord(call.input) };
+    const started = TIMING ? performance.timeOrigin + performance.now() : 0;
     const result = decision.kind === "run" ? await executeTool(ctx, call) : decision.result;
+    if (TIMING) timing({ turn, tool: call.name, start: started, end: performance.timeOrigin + performance.now() });
     await ctx.store.append(toolResultMessage(call.id, result.output, result.isError), turn);
     ctx.sink.emit("tool_result", {
       id: call.id,

@@ -1,0 +1,101 @@
+// Per-turn overhead: pod's own time between the end of a model response and the next
+// request, tool time excluded, measured from the outside. The fake server stamps when it
+// finished writing each response (message_stop sent) and when the next request arrived;
+// pod, with POD_TIMING=1, writes each tool call's start and end to stderr. Overhead =
+// (next request received − response sent) − tool time. fsync stays on (pod always syncs).
+import { spawn } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { once } from "node:events";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { startFakeServer } from "../test/fake-server/server.ts";
+import { freshStatus, writeStatus } from "../src/store/status.ts";
+import { median } from "./lib.mjs";
+import { makeSession } from "./store.mjs";
+
+const FAST = { chunk_bytes: 65536, ping_every: 0, text_split: 4096 };
+const quantile = (xs, q) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+};
+
+function script(turns) {
+  const t = [];
+  for (let i = 1; i < turns; i++) {
+    t.push({ response: { content: [{ type: "text", text: `Step ${i}: checking the note again.` }, { type: "tool_use", id: `toolu_${i}`, name: "Read", input: { path: "note.txt" } }], stop_reason: "tool_use", usage: { output_tokens: 40 } }, delivery: FAST });
+  }
+  t.push({ response: { content: [{ type: "text", text: "Done." }], stop_reason: "end_turn" }, delivery: FAST });
+  return { turns: t };
+}
+
+async function runPod(pod, args, cwd, env) {
+  const child = spawn(process.execPath, [pod, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  let stderr = "";
+  child.stdout.resume();
+  child.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
+  const [code] = await once(child, "close");
+  if (code !== 0) throw new Error(`pod ${args.join(" ")} exited ${code}: ${stderr}`);
+  return stderr;
+}
+
+/** Overheads (ms) between consecutive requests of one process, index = turn of that process − 1. */
+async function measure(pod, dir, turns, extraEnv = {}) {
+  const server = await startFakeServer(script(turns));
+  try {
+    const env = { ...process.env, ANTHROPIC_API_KEY: "bench-key", ANTHROPIC_BASE_URL: server.url, POD_TIMING: "1", ...extraEnv };
+    const stderr = await runPod(pod, ["run", "Check the note repeatedly."], dir, env);
+    if (server.mismatches.length) throw new Error(server.mismatches.join("; "));
+    const tools = stderr.split("\n").filter((l) => l.startsWith("pod-timing ")).map((l) => JSON.parse(l.slice(11)));
+    const reqs = server.requests.filter((r) => r.path === "/v1/messages");
+    const out = [];
+    const toolMs = [];
+    for (let i = 0; i + 1 < reqs.length; i++) {
+      const from = reqs[i].respondedAt;
+      const to = reqs[i + 1].receivedAt;
+      const tool = tools.filter((t) => t.start >= from && t.end <= to).reduce((a, t) => a + (t.end - t.start), 0);
+      toolMs.push(tool);
+      out.push(to - from - tool);
+    }
+    return { overhead: out, toolMs };
+  } finally {
+    await server.close();
+  }
+}
+
+function project(name) {
+  const dir = mkdtempSync(path.join(tmpdir(), `pod-bench-turn-${name}-`));
+  writeFileSync(path.join(dir, "pod.toml"), `[pod]\nname = "${name}"\nmax_turns = 1000\n\n[scope]\nroot = "."\ndeny = [".pod/**"]\n`);
+  writeFileSync(path.join(dir, "note.txt"), "remember to check the note\n".repeat(20));
+  return dir;
+}
+
+const fmt = (x) => x.toFixed(2);
+
+export async function turnOverheadBench(pod, { turns = 200 } = {}) {
+  const rows = [];
+  const long = await measure(pod, project("long"), turns);
+  const o = long.overhead;
+  const span = (a, b) => o.slice(a - 1, b);
+  rows.push([`${turns}-turn run, all turns`, fmt(median(o)), fmt(quantile(o, 0.99)), fmt(median(long.toolMs))]);
+  for (const [a, b] of [[1, 20], [91, 110], [turns - 19, turns - 1]]) rows.push([`  turns ${a}–${b}`, fmt(median(span(a, b))), fmt(quantile(span(a, b), 0.99)), fmt(median(long.toolMs.slice(a - 1, b)))]);
+
+  // The same run with the runtime dir on tmpfs, where fsync costs ~nothing: the difference is the fsyncs.
+  if (existsSync("/dev/shm")) {
+    const shm = mkdtempSync("/dev/shm/pod-bench-turn-");
+    const r = await measure(pod, project("shm"), turns, { POD_RUNTIME_DIR: shm });
+    rows.push([`${turns}-turn run, runtime dir on tmpfs (fsync ~free)`, fmt(median(r.overhead)), fmt(quantile(r.overhead, 0.99)), fmt(median(r.toolMs))]);
+    rmSync(shm, { recursive: true, force: true });
+  }
+
+  // A pod whose session already holds many messages (each tool result 2 KB), then 20 more turns.
+  for (const n of [2000, 10_000]) {
+    const dir = project(`pre${n}`);
+    const podDir = path.join(dir, `.pod/pre${n}`);
+    mkdirSync(podDir, { recursive: true });
+    const id = await makeSession(path.join(podDir, "sessions"), n);
+    await writeStatus(path.join(podDir, "status.json"), { ...freshStatus(`pre${n}`, id), turn: n / 2 });
+    const r = await measure(pod, dir, 21);
+    rows.push([`20 turns on a session of ${n.toLocaleString("en-US")} messages`, fmt(median(r.overhead)), fmt(quantile(r.overhead, 0.99)), fmt(median(r.toolMs))]);
+  }
+  return { rows, median: median(o), p99: quantile(o, 0.99), early: median(span(1, 20)), late: median(span(turns - 19, turns - 1)) };
+}
