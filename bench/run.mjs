@@ -78,6 +78,10 @@ if (want("turn")) {
     "",
     table(["session", "median", "p99", "tool time (median)"], r.rows),
     "",
+    `Inside the ${"200"}-turn run, pod's own steps between turns (\`POD_TIMING=1\`), ms:`,
+    "",
+    table(["step", "median", "p99", "median on tmpfs"], r.phaseRows),
+    "",
   );
 }
 if (want("memory")) {

@@ -45,7 +45,10 @@ async function measure(pod, dir, turns, extraEnv = {}) {
     const env = { ...process.env, ANTHROPIC_API_KEY: "bench-key", ANTHROPIC_BASE_URL: server.url, POD_TIMING: "1", ...extraEnv };
     const stderr = await runPod(pod, ["run", "Check the note repeatedly."], dir, env);
     if (server.mismatches.length) throw new Error(server.mismatches.join("; "));
-    const tools = stderr.split("\n").filter((l) => l.startsWith("pod-timing ")).map((l) => JSON.parse(l.slice(11)));
+    const lines = stderr.split("\n").filter((l) => l.startsWith("pod-timing ")).map((l) => JSON.parse(l.slice(11)));
+    const tools = lines.filter((t) => t.tool);
+    const phases = {};
+    for (const t of lines.filter((x) => x.phase)) (phases[t.phase] ??= []).push(t.ms);
     const reqs = server.requests.filter((r) => r.path === "/v1/messages");
     const out = [];
     const toolMs = [];
@@ -56,7 +59,7 @@ async function measure(pod, dir, turns, extraEnv = {}) {
       toolMs.push(tool);
       out.push(to - from - tool);
     }
-    return { overhead: out, toolMs };
+    return { overhead: out, toolMs, phases };
   } finally {
     await server.close();
   }
@@ -77,6 +80,7 @@ export async function turnOverheadBench(pod, { turns = 200 } = {}) {
   const o = long.overhead;
   const span = (a, b) => o.slice(a - 1, b);
   rows.push([`${turns}-turn run, all turns`, fmt(median(o)), fmt(quantile(o, 0.99)), fmt(median(long.toolMs))]);
+  const phaseRows = Object.entries(long.phases).map(([k, v]) => [k, fmt(median(v)), fmt(quantile(v, 0.99))]);
   for (const [a, b] of [[1, 20], [91, 110], [turns - 19, turns - 1]]) rows.push([`  turns ${a}–${b}`, fmt(median(span(a, b))), fmt(quantile(span(a, b), 0.99)), fmt(median(long.toolMs.slice(a - 1, b)))]);
 
   // The same run with the runtime dir on tmpfs, where fsync costs ~nothing: the difference is the fsyncs.
@@ -84,6 +88,7 @@ export async function turnOverheadBench(pod, { turns = 200 } = {}) {
     const shm = mkdtempSync("/dev/shm/pod-bench-turn-");
     const r = await measure(pod, project("shm"), turns, { POD_RUNTIME_DIR: shm });
     rows.push([`${turns}-turn run, runtime dir on tmpfs (fsync ~free)`, fmt(median(r.overhead)), fmt(quantile(r.overhead, 0.99)), fmt(median(r.toolMs))]);
+    for (const [k, v] of Object.entries(r.phases)) phaseRows.find((p) => p[0] === k)?.push(fmt(median(v)));
     rmSync(shm, { recursive: true, force: true });
   }
 
@@ -97,5 +102,5 @@ export async function turnOverheadBench(pod, { turns = 200 } = {}) {
     const r = await measure(pod, dir, 21);
     rows.push([`20 turns on a session of ${n.toLocaleString("en-US")} messages`, fmt(median(r.overhead)), fmt(quantile(r.overhead, 0.99)), fmt(median(r.toolMs))]);
   }
-  return { rows, median: median(o), p99: quantile(o, 0.99), early: median(span(1, 20)), late: median(span(turns - 19, turns - 1)) };
+  return { rows, phaseRows, median: median(o), p99: quantile(o, 0.99), early: median(span(1, 20)), late: median(span(turns - 19, turns - 1)) };
 }

@@ -49,8 +49,10 @@ export interface RunOutcome extends RunProgress {
 }
 
 /**
- * POD_TIMING=1: one `pod-timing {json}` line on stderr per tool call (epoch ms, high
- * resolution), so a benchmark can take tool time out of the time between turns. Never stdout.
+ * POD_TIMING=1: `pod-timing {json}` lines on stderr: each tool call's start and end (epoch
+ * ms, high resolution), so a benchmark can take tool time out of the time between turns, and
+ * the duration of each step of pod's own between the turns (store appends, the status save,
+ * building the request). Never stdout.
  */
 const TIMING = process.env.POD_TIMING === "1";
 const timing = (t: object) => process.stderr.write(`pod-timing ${JSON.stringify(t)}\n`);
@@ -98,7 +100,9 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
       const turn = progress.sessionTurn;
       ctx.sink.emit("turn_start", { turn });
 
+      const buildStart = TIMING ? performance.now() : 0;
       const request = buildRequest({ manifest: ctx.manifest, model: ctx.model, tools: apiTools, history: ctx.store.messages() });
+      if (TIMING) timing({ turn, phase: "build_request", ms: performance.now() - buildStart });
       const response = await askModel(ctx, request, turn);
       if (!response) {
         // A cancelled stream is dropped whole: the history ends before this turn, so resume simply asks again.
@@ -107,14 +111,18 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
         return done("paused");
       }
       // Store first, then tell: an event on stdout means the state behind it is durable.
+      const appendStart = TIMING ? performance.now() : 0;
       await ctx.store.append(response.message, turn);
+      if (TIMING) timing({ turn, phase: "append_response", ms: performance.now() - appendStart });
       progress.usage = addUsage(progress.usage, response.usage);
       progress.lastContextTokens = contextTokens(response.usage);
       ctx.sink.emit("usage", response.usage);
 
       const calls = toolUses(response.message);
       const paused = calls.length > 0 ? await runToolCalls(ctx, calls, normalDecision(ask, ctx.signal), turn) : null;
+      const saveStart = TIMING ? performance.now() : 0;
       await ctx.onTurnSaved(progress);
+      if (TIMING) timing({ turn, phase: "save_status", ms: performance.now() - saveStart });
       ctx.sink.emit("turn_end", { turn, stop_reason: response.stopReason });
 
       if (paused) return done("paused", { pending: paused });
@@ -203,7 +211,9 @@ async function runToolCalls(ctx: RunContext, calls: readonly ToolUse[], decide: 
     const started = TIMING ? performance.timeOrigin + performance.now() : 0;
     const result = decision.kind === "run" ? await executeTool(ctx, call) : decision.result;
     if (TIMING) timing({ turn, tool: call.name, start: started, end: performance.timeOrigin + performance.now() });
+    const appendStart = TIMING ? performance.now() : 0;
     await ctx.store.append(toolResultMessage(call.id, result.output, result.isError), turn);
+    if (TIMING) timing({ turn, phase: "append_result", ms: performance.now() - appendStart });
     ctx.sink.emit("tool_result", {
       id: call.id,
       name: call.name,
