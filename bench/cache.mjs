@@ -14,10 +14,12 @@ export async function cacheBench() {
   ];
   const rows = [];
   const details = [];
+  const ratios = [];
   for (const [label, opts] of variants) {
     const s = await runCacheSession(opts);
     if (s.mismatches.length) throw new Error(`cache session: ${s.mismatches.join("; ")}`);
     const r = cacheReport(s.requests);
+    ratios.push(r.readRatio);
     // Where the tokens that were not read went: each turn's new content written once, the
     // history rewritten after a compaction, and what stays below the minimum.
     const rest = s.requests.slice(1);
@@ -34,5 +36,5 @@ export async function cacheBench() {
     "",
     "What bounds the one-line-prompt row below 90%: the tokens each turn adds (its tool output and the model's message) are new and must be written once (1.25×) before any request can read them; here that is 9.1% of all input after the first request by itself, plus the history re-written after each compaction (the summary and the 4 kept turns are a new prefix). With growing context C_n and new content c per turn, the read share over N turns is about 1 − c·N / Σ C_n, so a larger stable prefix (built-in prompt, instruction files) or a longer session raises it; pod's placement leaves nothing else unread.",
   );
-  return { rows, details, model: MODEL };
+  return { rows, details, ratios, model: MODEL };
 }
