@@ -88,6 +88,7 @@ export async function streamTurn(
   let lastLineAt = startedAt;
   let lines = 0;
   let linesSeen = 0;
+  let events = 0;
   const tick = Math.min(1000, Math.max(10, Math.min(limits.idleTimeoutMs, limits.firstEventTimeoutMs, limits.heartbeatMs) / 4));
   const timer = setInterval(() => {
     const now = Date.now();
@@ -102,7 +103,6 @@ export async function streamTurn(
       sink.emit("waiting", { turn: limits.turn, waiting_for: "response", waited_ms: now - (events > 0 ? lastEventAt : startedAt) });
     }
   }, tick);
-  let events = 0;
   const onEvent = () => {
     events++;
     lastEventAt = Date.now();

@@ -59,6 +59,8 @@ describe("the published package", () => {
     expect(stray).toEqual([]);
     expect(files).toContain("LICENSE");
     expect(files).toContain("dist/grep-worker.cjs");
+    // The proxy client, loaded on demand (src/provider/proxy.ts).
+    expect(files).toContain("dist/undici.cjs");
     expect(existsSync(path.join(installed, "node_modules"))).toBe(false);
   });
 
