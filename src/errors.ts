@@ -37,6 +37,9 @@ export function exitCodeFor(code: ErrorCode): number {
     case "invalid_manifest":
     case "invalid_input":
     case "not_found":
+    // Refused before the run: a missing or malformed key. (A key the API rejects mid-run
+    // ends that run as an error, exit 1, like any run error.)
+    case "invalid_credentials":
       return EXIT.usage;
     default:
       return EXIT.error;

@@ -1,6 +1,6 @@
 import { podPaths } from "../store/paths.js";
 import { readStatus } from "../store/status.js";
-import { SessionStore } from "../store/session-store.js";
+import { requireSession, SessionStore } from "../store/session-store.js";
 import { withContext, type GlobalOptions } from "./context.js";
 
 export interface HistoryOptions extends GlobalOptions {
@@ -19,6 +19,7 @@ export async function historyCommand(opts: HistoryOptions): Promise<number> {
     const paths = podPaths(ctx.runtimeDir, ctx.manifest.data.pod.name);
     const status = await readStatus(paths.status);
     const id = opts.session ?? status?.session_id;
+    if (opts.session !== undefined) await requireSession(paths.sessions, opts.session);
     if (!id) return 0; // a pod that never ran has an empty history
     const store = await SessionStore.openReadOnly(paths.sessions, id);
     const all = store.allMessages();

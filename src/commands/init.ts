@@ -1,31 +1,33 @@
 import { writeFile } from "node:fs/promises";
 import path from "node:path";
-import { EXIT } from "../errors.js";
+import { EXIT, PodError } from "../errors.js";
+import { refuse } from "../events/refuse.js";
+import { EventSink } from "../events/sink.js";
 import { starterManifest } from "../manifest.js";
-import { manifestPath, type GlobalOptions } from "./context.js";
+import { eventWriter, manifestPath, resolveFormat, type GlobalOptions } from "./context.js";
 
 export interface InitOptions extends GlobalOptions {
   name?: string;
   force?: boolean;
 }
 
-/** `pod init [--name N]`: writes a commented pod.toml. Talks to people on stderr; stdout stays empty. */
+/**
+ * `pod init [--name N]`: writes a commented pod.toml. Success talks to people on stderr
+ * and leaves stdout empty; a refusal is one `error` line (invalid_input, exit 2), as for
+ * every command, so a script sees why.
+ */
 export async function initCommand(opts: InitOptions): Promise<number> {
   const file = manifestPath(opts);
   const name = opts.name ?? defaultName(path.basename(path.dirname(file)));
+  const fail = async (message: string, hint: string) => refuse(new EventSink(await eventWriter(resolveFormat(opts.format))), new PodError("invalid_input", `pod init: ${message}`, hint));
   if (!/^[a-z0-9_-]+$/.test(name)) {
-    process.stderr.write(`pod init: --name "${name}" is not a valid pod name: use lowercase letters, digits, _ and -\n`);
-    return EXIT.usage;
+    return fail(`--name ${JSON.stringify(name)} is not a valid pod name`, `use lowercase letters, digits, _ and -, e.g. --name ${defaultName(name)}`);
   }
   try {
     await writeFile(file, starterManifest(name), { flag: opts.force ? "w" : "wx" });
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "EEXIST") {
-      process.stderr.write(`pod init: ${file} already exists; edit it, or pass --force to overwrite it\n`);
-      return EXIT.usage;
-    }
-    process.stderr.write(`pod init: cannot write ${file}: ${(err as NodeJS.ErrnoException).code}\n`);
-    return EXIT.usage;
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return fail(`${file} already exists`, "edit it, or pass --force to overwrite it");
+    return fail(`cannot write ${file}: ${(err as NodeJS.ErrnoException).code}`, "run pod init in a directory you can write to, or pass --manifest <file>");
   }
   process.stderr.write(`pod init: wrote ${file} (pod "${name}"). Next: export ANTHROPIC_API_KEY=… and pod run "<task>"\n`);
   return EXIT.finished;

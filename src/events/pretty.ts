@@ -74,6 +74,8 @@ export function prettyWriter(out: NodeJS.WriteStream = process.stdout, spinner =
   });
   const event = (e: PodEvent) => {
     if (e.type === "turn_start") spinner.start("waiting for the model");
+    // A heartbeat is for JSONL readers; a person already sees the spinner.
+    else if (e.type === "waiting") return;
     else spinner.stop();
     if (closed) return;
     let text = renderEvent(e, c);

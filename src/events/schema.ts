@@ -89,6 +89,16 @@ function buildEventSchemas() {
     reason: z.string(),
     delay_ms: count(),
   }),
+  /**
+   * pod is waiting on the provider (a slow first byte, a quiet stream, or a retry's wait):
+   * printed after POD_HEARTBEAT_MS (15 s) without any other line, so a reader of stdout
+   * never sees a longer silence while the provider is slow.
+   */
+  waiting: event("waiting", {
+    turn: z.int().check(z.positive()),
+    waiting_for: z.enum(["response", "retry"]),
+    waited_ms: count(),
+  }),
   turn_end: event("turn_end", { turn: z.int().check(z.positive()), stop_reason: z.string() }),
   compaction: event("compaction", {
     tokens_before: count(),

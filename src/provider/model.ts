@@ -4,27 +4,35 @@ import { PodError } from "../errors.js";
 import type { Usage } from "../events/schema.js";
 import type { EventSink } from "../events/sink.js";
 import type { ContentBlock, Message } from "../store/messages.js";
+import { readCredential } from "./credentials.js";
+import { proxyFetch } from "./proxy.js";
+import { apiHost, describeConnectionError, networkPolicy } from "./retry.js";
 
 export type ModelClient = Anthropic;
 
 /**
  * Creates the SDK client. The SDK is imported here, not at the top of the module,
  * so commands that never call the model (status, history, --version) start fast.
- * The key comes from ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN); the base URL
- * from ANTHROPIC_BASE_URL, which the SDK reads itself.
+ * The key comes from ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN, sent as a bearer token),
+ * checked before any request (credentials.ts); the base URL from ANTHROPIC_BASE_URL,
+ * which the SDK reads itself; a proxy from HTTPS_PROXY/HTTP_PROXY/NO_PROXY (proxy.ts).
  */
 export async function createModelClient(env = process.env): Promise<ModelClient> {
-  const apiKey = env.ANTHROPIC_API_KEY?.trim();
-  const authToken = env.ANTHROPIC_AUTH_TOKEN?.trim();
-  if (!apiKey && !authToken) {
-    throw new PodError("invalid_input", "ANTHROPIC_API_KEY is not set", "export ANTHROPIC_API_KEY=<your key> (or ANTHROPIC_AUTH_TOKEN) before `pod run`");
-  }
+  const credential = readCredential(env);
   const { default: AnthropicClient } = await import("@anthropic-ai/sdk");
+  const baseURL = env.ANTHROPIC_BASE_URL?.trim() || "https://api.anthropic.com";
+  const proxied = await proxyFetch(baseURL, env);
   return new AnthropicClient({
-    ...(apiKey ? { apiKey } : { authToken: authToken! }),
+    // Exactly one credential; null stops the SDK reading the other variable itself.
+    ...("apiKey" in credential ? { apiKey: credential.apiKey, authToken: null } : { authToken: credential.authToken, apiKey: null }),
+    baseURL,
+    // Turns do their own, visible retries (run-loop.ts); these apply to compaction's requests.
     maxRetries: readInt(env.POD_MAX_RETRIES, 2),
-    timeout: readInt(env.POD_REQUEST_TIMEOUT_MS, 10 * 60_000),
+    // Non-streamed requests (compaction's summary) answer only when done, so this is long;
+    // a turn's stream has its own first-byte and idle limits (streamTurn).
+    timeout: 10 * 60_000,
     logLevel: "off",
+    ...(proxied ? { fetch: proxied.fetch, fetchOptions: proxied.fetchOptions as Record<string, unknown> } : {}),
   });
 }
 
@@ -39,37 +47,72 @@ export interface TurnResponse {
   usage: Usage;
 }
 
+export interface StreamLimits {
+  /** From sending the request to its first stream event. */
+  firstEventTimeoutMs: number;
+  /** Longest gap between two events after that. */
+  idleTimeoutMs: number;
+  /** A `waiting` line after this much silence on stdout while the provider is slow. */
+  heartbeatMs: number;
+  /** The turn the `waiting` lines name. */
+  turn: number;
+}
+
+export function streamLimits(turn: number, env = process.env): StreamLimits {
+  const p = networkPolicy(env);
+  return { firstEventTimeoutMs: p.requestTimeoutMs, idleTimeoutMs: p.idleTimeoutMs, heartbeatMs: p.heartbeatMs, turn };
+}
+
 /**
  * Streams one model response and relays it as event lines as it arrives:
  * text_delta/text_done for text, tool_call_start/args_delta/done for tool use.
  * Returns the complete assistant message; throws on provider errors or abort.
+ * No SDK retries here: the caller retries, so that every wait is on stdout.
  */
 export async function streamTurn(
   client: ModelClient,
   params: MessageCreateParamsBase,
   sink: EventSink,
   signal: AbortSignal,
-  idleTimeoutMs = streamIdleTimeoutMs(),
+  limits: StreamLimits = streamLimits(1),
 ): Promise<TurnResponse> {
   // The SDK's timeout covers the wait for response headers, not a stream that goes
-  // silent halfway; this watchdog aborts a stream with no event for idleTimeoutMs.
+  // silent halfway; this watchdog aborts a request with no event for too long: before
+  // the first event, firstEventTimeoutMs (covers connect and headers too); then idleTimeoutMs.
   const watchdog = new AbortController();
+  const host = apiHost(client.baseURL);
   // One timer checks the time of the last event, rather than a timer re-armed per event:
   // a long stream has tens of thousands of events.
-  let lastEventAt = Date.now();
-  const timer = setInterval(() => {
-    if (Date.now() - lastEventAt >= idleTimeoutMs) watchdog.abort(new StreamStalledError(idleTimeoutMs));
-  }, Math.min(1000, Math.max(10, idleTimeoutMs / 4)));
+  const startedAt = Date.now();
+  let lastEventAt = startedAt;
+  let lastLineAt = startedAt;
+  let lines = 0;
+  let linesSeen = 0;
   let events = 0;
+  const tick = Math.min(1000, Math.max(10, Math.min(limits.idleTimeoutMs, limits.firstEventTimeoutMs, limits.heartbeatMs) / 4));
+  const timer = setInterval(() => {
+    const now = Date.now();
+    if (events === 0 && now - startedAt >= limits.firstEventTimeoutMs) watchdog.abort(new StreamStalledError(host, limits.firstEventTimeoutMs, false));
+    else if (events > 0 && now - lastEventAt >= limits.idleTimeoutMs) watchdog.abort(new StreamStalledError(host, limits.idleTimeoutMs, true));
+    // A consumer of stdout never sees more than heartbeatMs of silence while pod waits.
+    if (lines !== linesSeen) {
+      linesSeen = lines;
+      lastLineAt = now;
+    } else if (now - lastLineAt >= limits.heartbeatMs && !watchdog.signal.aborted) {
+      lastLineAt = now;
+      sink.emit("waiting", { turn: limits.turn, waiting_for: "response", waited_ms: now - (events > 0 ? lastEventAt : startedAt) });
+    }
+  }, tick);
   const onEvent = () => {
     events++;
     lastEventAt = Date.now();
   };
+  const counted = { emit: ((type, body) => (lines++, sink.emit(type, body))) as EventSink["emit"] };
   try {
-    return await relayStream(client, params, sink, AbortSignal.any([signal, watchdog.signal]), onEvent);
+    return await relayStream(client, params, counted, AbortSignal.any([signal, watchdog.signal]), onEvent);
   } catch (err) {
     if (watchdog.signal.aborted && !signal.aborted) throw watchdog.signal.reason;
-    // Once events have flowed the SDK will not retry: mark it so the run loop can.
+    // Once events have flowed the request cannot be replayed quietly: mark it so the run loop says so.
     if (events > 0 && !signal.aborted) throw new StreamBrokenError(err);
     throw err;
   } finally {
@@ -85,23 +128,27 @@ export class StreamBrokenError extends Error {
 }
 
 export class StreamStalledError extends Error {
-  constructor(ms: number) {
-    super(`the response stream stalled: no data for ${Math.round(ms / 1000)}s`);
+  constructor(host: string, ms: number, midStream: boolean) {
+    super(
+      midStream
+        ? `the response stream from ${host} stalled: no data for ${seconds(ms)} (POD_STREAM_IDLE_TIMEOUT_MS)`
+        : `no response from ${host} within ${seconds(ms)} (POD_REQUEST_TIMEOUT_MS)`,
+    );
   }
 }
 
-function streamIdleTimeoutMs(env = process.env): number {
-  return readInt(env.POD_STREAM_IDLE_TIMEOUT_MS, 90_000);
+function seconds(ms: number): string {
+  return ms >= 1000 ? `${Math.round(ms / 1000)}s` : `${ms}ms`;
 }
 
 async function relayStream(
   client: ModelClient,
   params: MessageCreateParamsBase,
-  sink: EventSink,
+  sink: Pick<EventSink, "emit">,
   signal: AbortSignal,
   onActivity: () => void,
 ): Promise<TurnResponse> {
-  const stream = client.messages.stream(params, { signal });
+  const stream = client.messages.stream(params, { signal, maxRetries: 0 });
   const blocks: ContentBlock[] = [];
   // Per content-block index: the text or raw JSON gathered so far.
   const partial = new Map<number, { kind: "text" | "tool_use"; id: string; name: string; buf: string }>();
@@ -192,15 +239,21 @@ function parseToolInput(raw: string): Record<string, unknown> {
   }
 }
 
-/** Whether pod itself should ask again: only where the SDK's own retries did not apply. */
+/** Whether pod should ask again: every transient fault (turns make no SDK-level retries). */
 export function shouldRetryTurn(err: unknown): boolean {
-  return (err instanceof StreamBrokenError || err instanceof StreamStalledError) && isTransient(err);
+  return isTransient(err);
+}
+
+/** HTTP 401/403: the credential was refused; permanent (credentials.ts words it). */
+export function credentialRejected(err: unknown): number | undefined {
+  const status = (err as { status?: unknown } | null)?.status;
+  return status === 401 || status === 403 ? status : undefined;
 }
 
 /**
- * Whether asking again may succeed: dropped or stalled connections, malformed
- * stream data, overload and server errors. Not: bad requests, auth, unknown model.
- * (The SDK has already retried HTTP 408/409/429/5xx before the stream started.)
+ * Whether asking again may succeed: refused, dropped or stalled connections, malformed
+ * stream data, overload and server errors (HTTP 408/409/429/5xx). Not: bad requests,
+ * auth, unknown model.
  */
 export function isTransient(err: unknown): boolean {
   if (err instanceof StreamBrokenError) return isTransient(err.cause);
@@ -212,9 +265,14 @@ export function isTransient(err: unknown): boolean {
   return true; // no status: the connection broke or the stream ended early
 }
 
-/** The message of a provider error, without anything that could carry the API key. */
-export function describeProviderError(err: unknown): string {
-  if (err instanceof StreamBrokenError) return describeProviderError(err.cause);
+/**
+ * The message of a provider error, without anything that could carry the API key.
+ * With the client's base URL, a connection failure names the host and the cause.
+ */
+export function describeProviderError(err: unknown, baseUrl?: string): string {
+  if (err instanceof StreamBrokenError) return describeProviderError(err.cause, baseUrl);
+  const connection = baseUrl === undefined ? undefined : describeConnectionError(err, baseUrl);
+  if (connection) return redact(connection);
   const e = err as { status?: number; message?: string; error?: { error?: { message?: string; type?: string } } };
   const inner = e.error?.error;
   const text = inner?.message ? `${inner.type ?? "error"}: ${inner.message}` : (e.message ?? String(err));

@@ -72,7 +72,7 @@ export async function compactSession(inp: CompactionInputs): Promise<CompactionO
       .join("\n")
       .trim();
   } catch (err) {
-    throw new PodError("provider_error", `compaction failed: ${describeProviderError(err)}`, "the session was left exactly as it was; `pod compact` tries again");
+    throw new PodError("provider_error", `compaction failed: ${describeProviderError(err, inp.client.baseURL)}`, "the session was left exactly as it was; `pod compact` tries again");
   }
   if (!summary) throw new PodError("provider_error", "compaction failed: the model returned an empty summary", "the session was left exactly as it was");
 

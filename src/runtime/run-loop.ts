@@ -7,7 +7,9 @@ import { toolResultMessage, toolUses, unsettledToolUses, type ToolUse } from "..
 import type { SessionStore } from "../store/session-store.js";
 import type { Toolbox } from "../tools/index.js";
 import type { ToolResult } from "../tools/types.js";
-import { describeProviderError, isTransient, shouldRetryTurn, streamTurn, type ModelClient } from "../provider/model.js";
+import { credentialRejected, describeProviderError, isTransient, shouldRetryTurn, StreamBrokenError, streamLimits, streamTurn, type ModelClient } from "../provider/model.js";
+import { rejectedCredential } from "../provider/credentials.js";
+import { networkPolicy, retryDelayMs } from "../provider/retry.js";
 import { contextTokens } from "./compaction.js";
 import { buildRequest, toolDefinitions } from "../provider/request.js";
 import type { PendingCall } from "../store/status.js";
@@ -136,38 +138,57 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
 }
 
 /**
- * Streams one response, asking again with backoff when a transient fault breaks
- * a stream that had already started (before that, the SDK's own retries apply).
- * Returns undefined when the run was cancelled.
+ * Streams one response, asking again with backoff (or the server's retry-after, capped)
+ * after a transient fault, before or during the stream. Every wait is announced with a
+ * `turn_retry` line and kept company by `waiting` lines; the turn gives up once its
+ * retries would run past the policy's total time. Returns undefined when cancelled.
  */
 async function askModel(ctx: RunContext, request: ReturnType<typeof buildRequest>, turn: number) {
-  const { retries, baseMs } = retryPolicy();
+  const policy = networkPolicy();
+  const limits = streamLimits(turn);
+  const baseUrl = ctx.client.baseURL;
+  // The retry window restarts after an attempt that delivered events: it made progress.
+  let windowStart = Date.now();
   for (let attempt = 1; ; attempt++) {
+    const attemptStart = Date.now();
+    const remaining = policy.totalMs - (attemptStart - windowStart);
+    // The last attempt of a window may not wait longer than the window has left.
+    const firstEventTimeoutMs = attempt > 1 ? Math.max(1000, Math.min(limits.firstEventTimeoutMs, remaining)) : limits.firstEventTimeoutMs;
     try {
-      return await streamTurn(ctx.client, request, ctx.sink, ctx.signal);
+      return await streamTurn(ctx.client, request, ctx.sink, ctx.signal, { ...limits, firstEventTimeoutMs });
     } catch (err) {
       if (ctx.signal.aborted) return undefined;
+      const why = describeProviderError(err, baseUrl);
+      const rejected = credentialRejected(err);
+      if (rejected !== undefined) throw rejectedCredential(rejected, why);
+      if (err instanceof StreamBrokenError) windowStart = attemptStart;
       const transient = isTransient(err);
-      if (!shouldRetryTurn(err) || attempt > retries) {
-        const why = describeProviderError(err);
+      const delay = retryDelayMs(err, attempt, policy);
+      const elapsed = Date.now() - windowStart;
+      if (!shouldRetryTurn(err) || attempt > policy.maxRetries || elapsed + delay >= policy.totalMs) {
         throw transient
-          ? new PodError("provider_error", `${why} (after ${attempt} attempts)`, "the pod is paused; `pod resume` asks again", true)
+          ? new PodError("provider_error", `${why} (after ${attempt} attempt${attempt === 1 ? "" : "s"} in ${Math.round(elapsed / 1000)}s)`, "the pod is paused; `pod resume` asks again", true)
           : new PodError("provider_error", why);
       }
-      const delay = baseMs * 2 ** (attempt - 1);
-      ctx.sink.emit("turn_retry", { turn, attempt, reason: describeProviderError(err), delay_ms: delay });
-      try {
-        await sleep(delay, undefined, { signal: ctx.signal });
-      } catch {
-        return undefined;
-      }
+      ctx.sink.emit("turn_retry", { turn, attempt, reason: why, delay_ms: delay });
+      if (!(await waitWithHeartbeat(ctx, delay, policy.heartbeatMs, turn))) return undefined;
     }
   }
 }
 
-function retryPolicy(env = process.env) {
-  const num = (v: string | undefined, d: number) => (v !== undefined && Number.isFinite(Number(v)) && Number(v) >= 0 ? Number(v) : d);
-  return { retries: num(env.POD_STREAM_RETRIES, 2), baseMs: num(env.POD_RETRY_BASE_MS, 1000) };
+/** Sleeps `ms`, printing a `waiting` line every heartbeatMs; false when cancelled. */
+async function waitWithHeartbeat(ctx: RunContext, ms: number, heartbeatMs: number, turn: number): Promise<boolean> {
+  const start = Date.now();
+  for (;;) {
+    const left = ms - (Date.now() - start);
+    if (left <= 0) return true;
+    try {
+      await sleep(Math.min(left, heartbeatMs), undefined, { signal: ctx.signal });
+    } catch {
+      return false;
+    }
+    if (ms - (Date.now() - start) > 0) ctx.sink.emit("waiting", { turn, waiting_for: "retry", waited_ms: Date.now() - start });
+  }
 }
 
 /** What to do with one tool call: run it, answer it without running, or pause for approval. */

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
-import { copyFile, mkdir, open, readdir, truncate, type FileHandle } from "node:fs/promises";
+import { access, copyFile, mkdir, open, readdir, truncate, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { PodError } from "../errors.js";
@@ -53,6 +53,20 @@ export function newSessionId(now = new Date()): string {
 
 export function sessionFile(sessionsDir: string, id: string): string {
   return path.join(sessionsDir, `${id}.jsonl`);
+}
+
+/**
+ * A session id a person gave (`--session ID`): an unknown one — or one that is not an
+ * id at all, such as a path — is a usage error (not_found, exit 2), not a damaged store.
+ */
+export async function requireSession(sessionsDir: string, id: string): Promise<void> {
+  const fix = "`pod sessions` lists the stored sessions";
+  if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(id)) throw new PodError("not_found", `no session ${JSON.stringify(id)}: not a session id`, fix);
+  try {
+    await access(sessionFile(sessionsDir, id));
+  } catch {
+    throw new PodError("not_found", `no session ${JSON.stringify(id)} in ${sessionsDir}`, fix);
+  }
 }
 
 interface Loaded {

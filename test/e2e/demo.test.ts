@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { REPO_ROOT } from "../helpers/pod-process.js";
@@ -16,5 +17,8 @@ describe("npm run demo", () => {
     expect(stdout).toMatch(/■ finished · 5 turns/);
     expect(stderr).toMatch(/pod exited 0; the tests now: pass/);
     expect(stdout + stderr).not.toMatch(/\x1b/);
+    // Each run used to leave its copy of examples/calc behind in the temp dir.
+    const copy = /a copy of examples\/calc in (\S+);/.exec(stderr)![1]!;
+    expect(existsSync(copy)).toBe(false);
   });
 });

@@ -24,10 +24,11 @@ async function run(turns: object[], env: Record<string, string> = {}) {
 }
 
 describe("provider faults", () => {
-  it("retries an HTTP 429 with retry-after through the SDK and finishes", async () => {
+  it("retries an HTTP 429 with retry-after, one turn_retry line per wait, and finishes", async () => {
     const { r } = await run([{ ...answer, fault: { kind: "http", status: 429, retry_after_s: 0, times: 2 } }]);
     expect(r.code).toBe(0);
     expect(server!.requests).toHaveLength(3);
+    expect(ofType(r.events, "turn_retry").map((e) => [e.attempt, e.delay_ms])).toEqual([[1, 0], [2, 0]]);
   });
 
   for (const kind of ["sse_error", "drop", "malformed", "stall"] as const) {
@@ -43,11 +44,11 @@ describe("provider faults", () => {
   }
 
   it("gives up after the retries with provider_error, exit 1, and a resumable pod", async () => {
-    const { r, status, dir } = await run([{ ...answer, fault: { kind: "sse_error", after_events: 3, times: 3 } }], { POD_STREAM_RETRIES: "2" });
+    const { r, status, dir } = await run([{ ...answer, fault: { kind: "sse_error", after_events: 3, times: 3 } }], { POD_MAX_RETRIES: "2" });
     expect(r.code).toBe(1);
     expect(ofType(r.events, "turn_retry")).toHaveLength(2);
     expect(ofType(r.events, "error")[0]).toMatchObject({ code: "provider_error" });
-    expect(ofType(r.events, "error")[0].message).toMatch(/overloaded_error: Overloaded \(after 3 attempts\)/);
+    expect(ofType(r.events, "error")[0].message).toMatch(/overloaded_error: Overloaded \(after 3 attempts in \d+s\)/);
     expect(r.events.at(-1)).toMatchObject({ type: "run_end", result: "error" });
     expect(status).toMatchObject({ status: "paused", last_result: "error" });
     // The fault has passed: resume asks again and finishes.
@@ -64,10 +65,11 @@ describe("provider faults", () => {
     expect(status).toMatchObject({ status: "idle", last_result: "error" });
   });
 
-  it("reports persistent overload (529) after the SDK's retries", async () => {
+  it("reports persistent overload (529) after pod's retries, each announced", async () => {
     const { r, status } = await run([{ ...answer, fault: { kind: "http", status: 529, retry_after_s: 0, times: 10 } }], { POD_MAX_RETRIES: "1" });
     expect(r.code).toBe(1);
     expect(server!.requests).toHaveLength(2);
+    expect(ofType(r.events, "turn_retry")).toEqual([expect.objectContaining({ attempt: 1, reason: expect.stringContaining("HTTP 529") })]);
     expect(ofType(r.events, "error")[0].message).toMatch(/HTTP 529 overloaded_error/);
     expect(status.status).toBe("paused");
   });

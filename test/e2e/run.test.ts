@@ -272,7 +272,7 @@ describe("pod run end to end", () => {
     const dir = await makeProject(manifest({ scope: false }));
     const r = await runPod(["run", "hi"], { cwd: dir, env: podEnv("http://127.0.0.1:9", { ANTHROPIC_API_KEY: undefined, ANTHROPIC_AUTH_TOKEN: undefined }) });
     expect(r.code).toBe(2);
-    expect(r.events).toEqual([expect.objectContaining({ type: "error", code: "invalid_input" })]);
+    expect(r.events).toEqual([expect.objectContaining({ type: "error", code: "invalid_credentials" })]);
     expect(r.events[0].message).toContain("ANTHROPIC_API_KEY");
     expect(existsSync(path.join(dir, ".pod"))).toBe(false);
   });

@@ -34,6 +34,8 @@ const Fault = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("sse_error"), after_events: z.number().int().nonnegative().default(0), times: z.number().int().positive().default(1) }),
   z.object({ kind: z.literal("drop"), after_events: z.number().int().nonnegative().default(0), times: z.number().int().positive().default(1) }),
   z.object({ kind: z.literal("stall"), after_events: z.number().int().nonnegative().default(0), times: z.number().int().positive().default(1) }),
+  /** Accept the request and never answer: no status line, no headers, no body. */
+  z.object({ kind: z.literal("hang"), times: z.number().int().positive().default(1) }),
   z.object({ kind: z.literal("malformed"), after_events: z.number().int().nonnegative().default(0), times: z.number().int().positive().default(1) }),
 ]);
 

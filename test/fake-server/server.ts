@@ -305,6 +305,7 @@ async function serveFault(res: http.ServerResponse, turn: Turn, fault: FaultSpec
     const headers: Record<string, string> = fault.retry_after_s !== undefined ? { "retry-after": String(fault.retry_after_s) } : {};
     return json(res, fault.status, { type: "error", error: { type, message } }, headers);
   }
+  if (fault.kind === "hang") return; // the client's timeout or close() ends it
   const events = sseEvents(turn, body, id).slice(0, fault.after_events);
   startSse(res);
   if (!(await writeChunked(res, events.map(frame).join(""), turn))) return;

@@ -1,0 +1,106 @@
+import { execFileSync, spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startFakeServer, type FakeServer } from "../fake-server/server.js";
+import { makeProject, manifest, parseJsonl, podEnv, REPO_ROOT } from "../helpers/pod-process.js";
+import { schemaErrors } from "../helpers/event-schema.js";
+
+/**
+ * What a user gets from the registry: `npm pack` the repo, install the tarball into a
+ * fresh prefix far from this checkout (no node_modules around it, no network), and run
+ * a real `pod run` from the installed copy against the fake server.
+ */
+const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, "package.json"), "utf8"));
+let work: string;
+let tarball: string;
+let prefix: string;
+let server: FakeServer | undefined;
+
+beforeAll(async () => {
+  work = await mkdtemp(path.join(tmpdir(), "pod-pack-"));
+  // --ignore-scripts: `npm test` has just built dist/; prepack would only build it again.
+  const out = execFileSync("npm", ["pack", "--json", "--ignore-scripts", "--pack-destination", work], { cwd: REPO_ROOT, encoding: "utf8" });
+  tarball = path.join(work, JSON.parse(out)[0].filename);
+  prefix = path.join(work, "prefix");
+  // Offline, with an empty cache: a package with any runtime dependency could not install.
+  execFileSync("npm", ["install", "-g", "--prefix", prefix, "--no-audit", "--no-fund", tarball], {
+    cwd: work,
+    encoding: "utf8",
+    env: { ...process.env, npm_config_offline: "true", npm_config_cache: path.join(work, "cache"), npm_config_registry: "http://127.0.0.1:9/" },
+  });
+}, 120_000);
+
+afterAll(async () => {
+  await server?.close();
+  await rm(work, { recursive: true, force: true });
+});
+
+function walk(dir: string): string[] {
+  return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
+}
+
+describe("the published package", () => {
+  it("is named for what it is, has no runtime dependencies, and bin pod", () => {
+    expect(pkg.name).toBe("pod-ci-agent");
+    expect(pkg.bin).toEqual({ pod: "dist/pod.cjs" });
+    // dist/ is a bundle: every dependency is inlined, so none is installed.
+    expect(pkg.dependencies ?? {}).toEqual({});
+  });
+
+  it("holds only what runs: dist bundles, docs, README, LICENSE; no source maps; ≤ 1.5 MB packed", () => {
+    expect(statSync(tarball).size).toBeLessThanOrEqual(1.5 * 1024 * 1024);
+    const installed = path.join(prefix, "lib/node_modules", pkg.name);
+    const files = walk(installed).map((f) => path.relative(installed, f));
+    expect(files.filter((f) => f.endsWith(".map"))).toEqual([]);
+    const stray = files.filter((f) => !/^(dist\/.*\.cjs|docs\/.*\.md|README\.md|LICENSE|package\.json)$/.test(f));
+    expect(stray).toEqual([]);
+    expect(files).toContain("LICENSE");
+    expect(files).toContain("dist/grep-worker.cjs");
+    // The proxy client, loaded on demand (src/provider/proxy.ts).
+    expect(files).toContain("dist/undici.cjs");
+    expect(existsSync(path.join(installed, "node_modules"))).toBe(false);
+  });
+
+  it("runs a real `pod run` from the installed copy against the fake server", async () => {
+    server = await startFakeServer({
+      turns: [
+        {
+          response: {
+            content: [{ type: "tool_use", id: "toolu_1", name: "Grep", input: { pattern: "needle" } }],
+            stop_reason: "tool_use",
+          },
+        },
+        { response: { content: [{ type: "text", text: "Found it in a.txt." }] } },
+      ],
+    });
+    // Past Grep's 2,000-file threshold, so the installed worker bundle (dist/grep-worker.cjs) runs.
+    const files: Record<string, string> = { "a.txt": "hay\nneedle\nhay\n" };
+    for (let i = 0; i < 2500; i++) files[`hay/${i % 50}/f${i}.txt`] = "hay\n";
+    const dir = await makeProject(manifest(), files);
+    const bin = path.join(prefix, "bin/pod");
+    // PATH without this checkout's node_modules/.bin: only the installed copy and node.
+    const env = podEnv(server.url, { PATH: `${path.dirname(bin)}:${path.dirname(process.execPath)}:/usr/bin:/bin`, NODE_PATH: undefined });
+    const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>((resolve, reject) => {
+      const child = spawn("pod", ["run", "find the needle"], { cwd: dir, env: env as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      let err = "";
+      child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
+      child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
+      child.on("error", reject);
+      child.on("close", (c) => resolve({ stdout: out, stderr: err, code: c }));
+    });
+    const events = parseJsonl(stdout);
+    for (const e of events) expect(schemaErrors(e)).toBeUndefined();
+    expect(code).toBe(0);
+    const result = events.find((e) => e.type === "tool_result");
+    // The Grep tool ran in the installed worker bundle (no fallback to one thread) and found the file.
+    expect(result).toMatchObject({ name: "Grep", is_error: false });
+    expect(result.output).toContain("a.txt");
+    expect(stderr).not.toContain("worker");
+    expect(events.at(-1)).toMatchObject({ type: "run_end", result: "finished", turns: 2 });
+    expect(execFileSync(bin, ["--version"], { encoding: "utf8", env: env as NodeJS.ProcessEnv }).trim()).toContain(pkg.version);
+  });
+});
