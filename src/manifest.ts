@@ -9,7 +9,7 @@ export const TOOL_NAMES = ["Read", "Write", "Edit", "Glob", "Grep", "Bash"] as c
 /** A built-in tool, or an MCP server's tool as the model sees it (mcp__<server>__<tool>). */
 const toolName = () =>
   z.string().check(
-    z.refine((n) => (TOOL_NAMES as readonly string[]).includes(n) || /^mcp__[A-Za-z0-9_-]+__[A-Za-z0-9_.-]+$/.test(n), {
+    z.refine((n) => (TOOL_NAMES as readonly string[]).includes(n) || /^mcp__[A-Za-z0-9_-]+__[A-Za-z0-9_-]+$/.test(n), {
       message: `must be one of ${TOOL_NAMES.join(", ")} or an MCP tool name (mcp__<server>__<tool>)`,
     }),
   );

@@ -70,3 +70,15 @@ describe("provider model ids", () => {
     expect(vertexModelId("claude-opus-4-1@20250805")).toBe("claude-opus-4-1@20250805");
   });
 });
+
+describe("provider client", () => {
+  it("asks for a region it cannot find, naming the key and the variable", async () => {
+    const { createProviderClient } = await import("../../src/provider/client.js");
+    await expect(createProviderClient({ name: "bedrock" }, {})).rejects.toThrow(/Bedrock needs an AWS region/);
+    await expect(createProviderClient({ name: "vertex" }, {})).rejects.toThrow(/Vertex AI needs a region/);
+  });
+  it("names MCP tools within the API's character set", async () => {
+    const { mcpToolName } = await import("../../src/tools/mcp/tool.js");
+    expect(mcpToolName("gh", "issues.create")).toBe("mcp__gh__issues_create");
+  });
+});

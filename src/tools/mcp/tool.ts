@@ -13,8 +13,11 @@ export interface McpToolDef {
 /** How long one tools/call may take before it is an error result. */
 const CALL_TIMEOUT_MS = 10 * 60_000;
 
-/** The name the model sees: mcp__<server>__<tool>, as Claude Code names them. */
-export const mcpToolName = (server: string, tool: string) => `mcp__${server}__${tool}`;
+/**
+ * The name the model sees: mcp__<server>__<tool>, as Claude Code names them. The API
+ * accepts only [A-Za-z0-9_-] in tool names (at most 128), so other characters become "_".
+ */
+export const mcpToolName = (server: string, tool: string) => `mcp__${server}__${tool}`.replace(/[^A-Za-z0-9_-]/g, "_").slice(0, 128);
 
 /**
  * One MCP tool as a pod Tool. The server's own JSON Schema goes to the API as is;
