@@ -104,6 +104,8 @@ export function withToolHooks(tools: Tool[], hooks: HookConfig, env: HookEnv): T
           const v = await fire(env, "pre_tool_use", h, { tool_name: tool.name, tool_input: input }, ctx.signal, tool.name);
           if (v.block) return fail(`Blocked by a pre_tool_use hook: ${v.reason}`);
         }
+        // A hook killed by a cancel is a hook error, which would otherwise let the call run.
+        if (ctx.signal.aborted) return fail("Not run: the run was cancelled while its pre_tool_use hooks ran.");
         let result = await tool.run(input, ctx);
         for (const h of post) {
           const payload = { tool_name: tool.name, tool_input: input, tool_response: { output: result.output, is_error: result.isError } };
