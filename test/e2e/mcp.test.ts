@@ -107,4 +107,15 @@ describe("MCP servers", () => {
     expect(names).not.toContain("mcp__fx__fail");
     expect(ofType(r.events, "tool_result")).toHaveLength(0);
   });
+
+  it("runs hooks around MCP tools like around built-ins", async () => {
+    server = await startFakeServer({ turns: [toolTurn([call("b1", "mcp__fx__echo", { text: "x" })]), textTurn("ok", { tool_result_for: "b1" })] });
+    const hook = '\n[[hooks.pre_tool_use]]\nmatcher = "mcp__fx__.*"\ncommand = "cat > /dev/null; echo no MCP today >&2; exit 2"\n';
+    const dir = await makeProject(manifest({ extra: hook + stdioServer("fx") }));
+    const r = await runPod(["run", "go"], { cwd: dir, env: podEnv(server.url) });
+    expect(server.mismatches).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(ofType(r.events, "tool_result")[0]).toMatchObject({ id: "b1", is_error: true, output: "Blocked by a pre_tool_use hook: no MCP today" });
+    expect(ofType(r.events, "hook")[0]).toMatchObject({ hook: "pre_tool_use", tool_name: "mcp__fx__echo", decision: "block", exit_code: 2 });
+  });
 });
