@@ -9,7 +9,7 @@ export const TOOL_NAMES = ["Read", "Write", "Edit", "Glob", "Grep", "Bash"] as c
 /** A built-in tool, or an MCP server's tool as the model sees it (mcp__<server>__<tool>). */
 const toolName = () =>
   z.string().check(
-    z.refine((n) => (TOOL_NAMES as readonly string[]).includes(n) || /^mcp__[A-Za-z0-9_-]+__[A-Za-z0-9_.-]+$/.test(n), {
+    z.refine((n) => (TOOL_NAMES as readonly string[]).includes(n) || /^mcp__[A-Za-z0-9_-]+__[A-Za-z0-9_-]+$/.test(n), {
       message: `must be one of ${TOOL_NAMES.join(", ")} or an MCP tool name (mcp__<server>__<tool>)`,
     }),
   );
@@ -18,12 +18,26 @@ const duration = () => z.string().check(z.regex(/^\s*\d+(\.\d+)?\s*(ms|s|m|h)\s*
 /** The current Sonnet (claude-sonnet-4-5 reaches end-of-life on 2026-11-30). */
 export const DEFAULT_MODEL = "claude-sonnet-5-5";
 
+function isRegex(source: string): boolean {
+  try {
+    new RegExp(source);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 const nonEmpty = () => z.string().check(z.minLength(1));
 const positiveInt = () => z.int().check(z.positive());
 
 function hook() {
   return z.strictObject({
-    matcher: z._default(z.string(), ""),
+    matcher: z._default(
+      z.string().check(
+        z.refine((m) => isRegex(m), { message: 'must be a regular expression on the tool name (e.g. "Bash|Write"; "" matches every tool)' }),
+      ),
+      "",
+    ),
     command: nonEmpty(),
     timeout_s: z._default(z.number().check(z.positive(), z.lte(3600)), 60),
   });
@@ -106,7 +120,11 @@ const ManifestSchema = z.strictObject({
         headers: z._default(z.record(z.string(), z.string()), {}),
         required: z._default(z.boolean(), false),
         startup_timeout_s: z._default(z.number().check(z.positive(), z.lte(600)), 30),
-      }),
+      }).check(
+        z.refine((s) => (s.command === undefined) !== (s.url === undefined), {
+          message: "set exactly one of command (a stdio server) or url (a streamable HTTP server)",
+        }),
+      ),
     ),
     {},
   ),

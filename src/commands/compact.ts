@@ -1,6 +1,6 @@
 import { EXIT } from "../errors.js";
 import { compactSession } from "../runtime/compaction.js";
-import { createModelClient } from "../provider/model.js";
+import { createProviderClient } from "../provider/client.js";
 import { takePod } from "../store/pod-owner.js";
 import { withContext, type GlobalOptions } from "./context.js";
 
@@ -11,7 +11,7 @@ import { withContext, type GlobalOptions } from "./context.js";
  */
 export async function compactCommand(opts: GlobalOptions): Promise<number> {
   return withContext(opts, async (ctx) => {
-    const client = await createModelClient();
+    const client = await createProviderClient(ctx.manifest.data.provider);
     const pod = await takePod(ctx.manifest, ctx.runtimeDir, ctx.sink, { onLockLost: () => {} });
     try {
       const outcome = await compactSession({

@@ -48,6 +48,10 @@ export function renderEvent(e: PodEvent, c: ChalkInstance): string {
       return `    ${e.is_error ? c.red("✗") : c.green("✓")} ${c.dim(resultSummary(e.name, e.output, e.is_error))}${e.truncated ? c.dim(" (truncated)") : ""}\n`;
     case "turn_retry":
       return c.yellow(`  ↻ turn ${e.turn}: ${oneLine(e.reason, 80)}; asking again in ${(e.delay_ms / 1000).toFixed(1)}s\n`);
+    case "hook":
+      return e.decision === "allow" ? "" : (e.decision === "block" ? c.yellow : c.red)(`    ⛨ ${e.hook} hook ${e.decision === "block" ? "blocked" : "failed"}: ${oneLine(e.message ?? e.command, 120)}\n`);
+    case "model_fallback":
+      return c.yellow(`  ↘ ${e.from} stays overloaded; using ${e.to} for the rest of the run\n`);
     case "compaction":
       return c.magenta(`  ~ compacted the session: ${fmt(e.tokens_before)} → ${fmt(e.tokens_after)} tokens\n`);
     case "error":

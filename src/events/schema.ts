@@ -104,6 +104,23 @@ function buildEventSchemas() {
     tokens_before: count(),
     tokens_after: count(),
   }),
+  /** One hook command ran (docs/extending.md): its verdict and how long it took. */
+  hook: event("hook", {
+    hook: z.enum(["pre_tool_use", "post_tool_use", "stop"]),
+    /** The tool the call was for (pre/post_tool_use). */
+    tool_name: z.optional(z.string()),
+    matcher: z.string(),
+    command: z.string(),
+    /** null when the hook was killed (timeout, cancel) or could not start. */
+    exit_code: z.nullable(z.int()),
+    /** allow = go on; block = the call was refused / the agent sent back to work; error = the hook failed, pod went on. */
+    decision: z.enum(["allow", "block", "error"]),
+    duration_ms: count(),
+    /** The block reason, or what went wrong. */
+    message: z.optional(z.string()),
+  }),
+  /** The model stayed overloaded after retries; the rest of the run uses [provider] fallback_model. */
+  model_fallback: event("model_fallback", { from: z.string(), to: z.string(), reason: z.string() }),
   /** Said when pod repaired state left behind by a process that died (SPEC "Runtime directory"). */
   state_repaired: event("state_repaired", { message: z.string(), previous_pid: z.nullable(z.int()) }),
   error: event("error", { code: z.enum(ERROR_CODES), message: z.string() }),

@@ -7,6 +7,7 @@ import type { Tool } from "../tools/types.js";
 /** The JSON Schema the API receives for each tool, from the tool's zod input schema. */
 export function toolDefinitions(tools: readonly Tool[]): ApiTool[] {
   return tools.map((t) => {
+    if (t.jsonSchema) return { name: t.name, description: t.description, input_schema: { ...t.jsonSchema, type: "object" } as ApiTool["input_schema"] };
     const { $schema: _ignored, ...schema } = z.toJSONSchema(t.inputSchema, { target: "draft-2020-12", io: "input" }) as Record<string, unknown>;
     return { name: t.name, description: t.description, input_schema: { type: "object", ...schema } as ApiTool["input_schema"] };
   });

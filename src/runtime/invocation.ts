@@ -6,12 +6,14 @@ import type { Manifest } from "../manifest.js";
 import { textMessage, toolResultMessage, unsettledToolUses } from "../store/messages.js";
 import { createToolbox } from "../tools/index.js";
 import { protectedPaths } from "../tools/protected.js";
-import { createModelClient, type ModelClient } from "../provider/model.js";
+import type { ModelClient } from "../provider/model.js";
+import { createProviderClient } from "../provider/client.js";
 import { takePod, type OwnedPod } from "../store/pod-owner.js";
 import { compactSession } from "./compaction.js";
 import { addCost, contextWindowFor, costUsd } from "../provider/pricing.js";
 import { runLoop, type Approval } from "./run-loop.js";
 import { buildRequest, toolDefinitions } from "../provider/request.js";
+import { startExtensions, type Extensions } from "./extensions.js";
 
 export interface InvocationOptions {
   manifest: Manifest;
@@ -46,7 +48,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
   let pod: OwnedPod;
   try {
     // Fail on a missing key before touching the runtime directory.
-    client = await createModelClient();
+    client = await createProviderClient(manifest.data.provider);
     pod = await takePod(manifest, opts.runtimeDir, sink, {
       onLockLost: (err) => {
         process.stderr.write(`pod: lost the pod lock (${err.message}); stopping the run\n`);
@@ -66,9 +68,15 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
 
+  let extensions: Extensions | undefined;
   try {
     const refusal = checkPreconditions(req, pod);
     if (refusal) return refuse(sink, refusal);
+    try {
+      extensions = await startExtensions(manifest, sink);
+    } catch (err) {
+      return refuse(sink, err);
+    }
 
     const base = pod.status;
     const pending = base.pending;
@@ -88,8 +96,9 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       model,
       ...(req.mode === "run" ? { input: req.prompt } : {}),
     });
+    for (const f of extensions.failures) sink.emit("error", { code: "tool_error", message: f.message });
 
-    const toolbox =
+    const builtins =
       manifest.scopeRoot === undefined
         ? undefined
         : await createToolbox(
@@ -97,10 +106,11 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
               root: manifest.scopeRoot,
               writable: manifest.data.scope?.writable,
               deny: manifest.data.scope?.deny ?? [],
-              ...(await protectedPaths({ manifestFile: manifest.file, runtimeDir: opts.runtimeDir, scopeRoot: manifest.scopeRoot })),
+              ...(await protectedPaths({ manifestFile: manifest.file, runtimeDir: opts.runtimeDir, scopeRoot: manifest.scopeRoot, extraReadOnly: extensions.extraReadOnly })),
             },
             manifest.data.tools.bash,
           );
+    const toolbox = extensions.toolbox(builtins);
 
     const compact = async () => {
       try {
@@ -136,6 +146,8 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
         sessionTurn: base.turn,
         compactAboveTokens: contextWindowFor(model) * 0.8,
         compactNow: compact,
+        onStop: extensions.onStop,
+        fallbackModel: manifest.data.provider.fallback_model,
         onTurnSaved: (p) =>
           pod.saveStatus({
             ...pod.status,
@@ -143,7 +155,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
             pid: process.pid,
             turn: p.sessionTurn,
             usage: addUsage(base.usage, p.usage),
-            cost_usd: addCost(base.cost_usd ?? 0, costUsd(model, p.usage)),
+            cost_usd: addCost(base.cost_usd ?? 0, costUsd(p.model, p.usage)),
           }),
       },
       { pending: req.mode === "resume" ? pending : null, approval: req.mode === "resume" ? req.approval : undefined },
@@ -153,7 +165,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     // Post-run compaction: only after a run that ended with the session at rest.
     const atRest = outcome.result === "finished" || outcome.result === "limit_reached";
     if (atRest && (outcome.lastContextTokens ?? 0) > manifest.data.compaction.threshold_tokens) await compact();
-    const cost = costUsd(model, outcome.usage);
+    const cost = costUsd(outcome.model, outcome.usage);
     await pod.saveStatus({
       ...pod.status,
       // A transient provider fault that outlasted the retries leaves the pod resumable.
@@ -176,6 +188,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
   } finally {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
+    await extensions?.close();
     await pod.release().catch(() => {});
   }
 }

@@ -3,7 +3,7 @@ import { PodError } from "../errors.js";
 import { addUsage, ZERO_USAGE, type RunResult, type Usage } from "../events/schema.js";
 import type { EventSink } from "../events/sink.js";
 import type { Manifest } from "../manifest.js";
-import { toolResultMessage, toolUses, unsettledToolUses, type ToolUse } from "../store/messages.js";
+import { textMessage, toolResultMessage, toolUses, unsettledToolUses, type ToolUse } from "../store/messages.js";
 import type { SessionStore } from "../store/session-store.js";
 import type { Toolbox } from "../tools/index.js";
 import type { ToolResult } from "../tools/types.js";
@@ -11,6 +11,7 @@ import { credentialRejected, describeProviderError, isTransient, shouldRetryTurn
 import { rejectedCredential } from "../provider/credentials.js";
 import { networkPolicy, retryDelayMs } from "../provider/retry.js";
 import { contextTokens } from "./compaction.js";
+import { isOverloaded } from "../provider/fallback.js";
 import { buildRequest, toolDefinitions } from "../provider/request.js";
 import type { PendingCall } from "../store/status.js";
 
@@ -34,12 +35,18 @@ export interface RunContext {
   compactAboveTokens?: number;
   /** Compacts the session now; errors are reported by the callee and do not stop the run. */
   compactNow?: () => Promise<void>;
+  /** The stop hooks: asked when the agent would stop; a message sends it back to work (src/hooks/). */
+  onStop?: ((signal: AbortSignal) => Promise<string | undefined>) | undefined;
+  /** [provider] fallback_model: the rest of the run uses it when the model stays overloaded. */
+  fallbackModel?: string | undefined;
 }
 
 export interface RunProgress {
   sessionTurn: number;
   turns: number;
   usage: Usage;
+  /** The model the run is using now: ctx.model, or the fallback model after a model_fallback. */
+  model: string;
   /** Context size after the last response of this run (input + cache + output tokens). */
   lastContextTokens?: number;
 }
@@ -71,7 +78,7 @@ const INTERRUPTED =
  * completed message is appended to the session store as soon as it exists.
  */
 export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | null; approval?: Approval }): Promise<RunOutcome> {
-  const progress: RunProgress = { sessionTurn: ctx.sessionTurn, turns: 0, usage: { ...ZERO_USAGE } };
+  const progress: RunProgress = { sessionTurn: ctx.sessionTurn, turns: 0, usage: { ...ZERO_USAGE }, model: ctx.model };
   const done = (result: RunResult, extra: Partial<RunOutcome> = {}): RunOutcome => ({ ...progress, result, pending: null, ...extra });
   const tools = ctx.toolbox?.tools ?? [];
   const apiTools = toolDefinitions(tools);
@@ -103,9 +110,9 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
       ctx.sink.emit("turn_start", { turn });
 
       const buildStart = TIMING ? performance.now() : 0;
-      const request = buildRequest({ manifest: ctx.manifest, model: ctx.model, tools: apiTools, history: ctx.store.messages() });
+      const request = buildRequest({ manifest: ctx.manifest, model: progress.model, tools: apiTools, history: ctx.store.messages() });
       if (TIMING) timing({ turn, phase: "build_request", ms: performance.now() - buildStart });
-      const response = await askModel(ctx, request, turn);
+      const response = await askModel(ctx, request, turn, progress);
       if (!response) {
         // A cancelled stream is dropped whole: the history ends before this turn, so resume simply asks again.
         progress.turns--;
@@ -129,7 +136,11 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
 
       if (paused) return done("paused", { pending: paused });
       if (ctx.signal.aborted) return done("paused");
-      if (calls.length === 0) return done("finished");
+      if (calls.length === 0) {
+        const goOn = ctx.onStop ? await ctx.onStop(ctx.signal) : undefined;
+        if (goOn === undefined || ctx.signal.aborted) return done(ctx.signal.aborted ? "paused" : "finished");
+        await ctx.store.append(textMessage("user", goOn), turn);
+      }
     }
   } catch (err) {
     const error = err instanceof PodError ? err : new PodError("internal", `internal error: ${(err as Error).message}`);
@@ -143,7 +154,7 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
  * `turn_retry` line and kept company by `waiting` lines; the turn gives up once its
  * retries would run past the policy's total time. Returns undefined when cancelled.
  */
-async function askModel(ctx: RunContext, request: ReturnType<typeof buildRequest>, turn: number) {
+async function askModel(ctx: RunContext, request: ReturnType<typeof buildRequest>, turn: number, progress: RunProgress) {
   const policy = networkPolicy();
   const limits = streamLimits(turn);
   const baseUrl = ctx.client.baseURL;
@@ -166,6 +177,15 @@ async function askModel(ctx: RunContext, request: ReturnType<typeof buildRequest
       const delay = retryDelayMs(err, attempt, policy);
       const elapsed = Date.now() - windowStart;
       if (!shouldRetryTurn(err) || attempt > policy.maxRetries || elapsed + delay >= policy.totalMs) {
+        if (ctx.fallbackModel && progress.model !== ctx.fallbackModel && isOverloaded(err)) {
+          // Still overloaded after every retry: the rest of the run uses the fallback model.
+          ctx.sink.emit("model_fallback", { from: progress.model, to: ctx.fallbackModel, reason: why });
+          progress.model = ctx.fallbackModel;
+          request = { ...request, model: ctx.fallbackModel };
+          attempt = 0;
+          windowStart = Date.now();
+          continue;
+        }
         throw transient
           ? new PodError("provider_error", `${why} (after ${attempt} attempt${attempt === 1 ? "" : "s"} in ${Math.round(elapsed / 1000)}s)`, "the pod is paused; `pod resume` asks again", true)
           : new PodError("provider_error", why);

@@ -22,6 +22,11 @@ export interface Tool<I = any> {
   name: string;
   description: string;
   inputSchema: z.ZodType<I>;
+  /**
+   * The JSON Schema the API receives, when the tool brings its own (MCP servers do);
+   * otherwise it is derived from `inputSchema`, which then only needs to accept an object.
+   */
+  jsonSchema?: Record<string, unknown>;
   run(input: I, ctx: ToolContext): Promise<ToolResult>;
 }
 
