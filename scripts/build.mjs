@@ -50,6 +50,17 @@ const optionalParts = {
   },
 };
 
+// run, resume and compact share one bundle of the agent (src/runtime/agent.ts):
+// each would otherwise carry its own copy of the SDK and the run loop.
+const sharedAgent = {
+  name: "shared-agent",
+  setup(b) {
+    b.onResolve({ filter: /^\.\.\/runtime\/agent\.js$/ }, (args) =>
+      args.importer.includes("/src/commands/") ? { path: "./agent.cjs", external: true } : undefined,
+    );
+  },
+};
+
 const pkg = JSON.parse(readFileSync(`${root}package.json`, "utf8"));
 rmSync(`${root}dist`, { recursive: true, force: true });
 const common = {
@@ -82,9 +93,12 @@ await Promise.all([
     ...common,
     // Never inlined into a command: the source-only import of it is dead code when bundled.
     external: ["./undici-entry.js"],
-    entryPoints: Object.fromEntries(commands.map((f) => [f.replace(/\.ts$/, ""), `${root}src/commands/${f}`])),
+    entryPoints: {
+      ...Object.fromEntries(commands.map((f) => [f.replace(/\.ts$/, ""), `${root}src/commands/${f}`])),
+      agent: `${root}src/runtime/agent.ts`,
+    },
     outdir: `${root}dist/commands`,
-    plugins: [...common.plugins, optionalParts],
+    plugins: [...common.plugins, optionalParts, sharedAgent],
   }),
   build({
     ...common,

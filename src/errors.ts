@@ -51,7 +51,18 @@ export function exitCodeFor(code: ErrorCode): number {
  * Thrown inside pod only to cross layers; at the CLI boundary it becomes one
  * `error` event (or part of a run) plus an exit code.
  */
+const POD_ERROR = Symbol.for("pod.PodError");
+
 export class PodError extends Error {
+  /**
+   * Each dist bundle carries its own copy of this class (a command and the shared
+   * agent bundle, for one), so `instanceof` checks a brand, not the constructor.
+   */
+  static override [Symbol.hasInstance](value: unknown): boolean {
+    return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[POD_ERROR] === true;
+  }
+  readonly [POD_ERROR] = true;
+
   constructor(
     readonly code: ErrorCode,
     message: string,

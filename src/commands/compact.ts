@@ -1,7 +1,5 @@
 import { EXIT } from "../errors.js";
-import { compactSession } from "../runtime/compaction.js";
-import { createProviderClient } from "../provider/client.js";
-import { takePod } from "../store/pod-owner.js";
+import { compactSession, createProviderClient, takePod } from "../runtime/agent.js";
 import { withContext, type GlobalOptions } from "./context.js";
 
 /**

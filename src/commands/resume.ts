@@ -1,5 +1,5 @@
 import { PodError } from "../errors.js";
-import { invokeRun } from "../runtime/invocation.js";
+import { invokeRun } from "../runtime/agent.js";
 import type { Approval } from "../runtime/run-loop.js";
 import { withContext, type GlobalOptions } from "./context.js";
 

@@ -1,5 +1,5 @@
 import { PodError } from "../errors.js";
-import { invokeRun } from "../runtime/invocation.js";
+import { invokeRun } from "../runtime/agent.js";
 import { withContext, type GlobalOptions } from "./context.js";
 
 /** Big enough for a long task description with logs pasted in; past it, a file tool is the better road. */
