@@ -61,6 +61,17 @@ describe("hardlinks cannot get around deny or the runtime dir", () => {
     expect(r.output).not.toContain("SESSION-SECRET");
   });
 
+  it("Grep does not search a hardlink to a denied file or a session log", async () => {
+    await link(path.join(sb.root, ".env"), path.join(sb.root, "notes.txt"));
+    await link(path.join(sb.root, ".pod/demo/sessions/s1.jsonl"), path.join(sb.root, "log.txt"));
+    const t = await box();
+    for (const mode of ["content", "files_with_matches", "count"]) {
+      const g = await t.Grep!({ pattern: "hunter2|SESSION-SECRET", output_mode: mode });
+      expect(g.output, mode).toBe("No matches for hunter2|SESSION-SECRET.");
+    }
+    expect((await t.Grep!({ pattern: "hunter2", path: "notes.txt", output_mode: "content" })).output).toBe("No matches for hunter2.");
+  });
+
   it("a hardlink between two ordinary files still reads", async () => {
     await link(path.join(sb.root, "src/a.js"), path.join(sb.root, "src/b.js"));
     const t = await box();
