@@ -39,9 +39,11 @@ export class ScopedFs {
   /** Hidden paths inside the root, root-relative and folded: what walks must not enter. */
   private readonly hiddenRels: string[];
   private readonly links: LinkedInodes;
+  private readonly rootFolded: string;
 
   constructor(scope: ScopeConfig) {
     this.root = scope.root;
+    this.rootFolded = fold(scope.root);
     this.readOnly = scope.readOnly.map(fold);
     this.hidden = scope.hidden.map(fold);
     this.hiddenRels = scope.hidden.filter((h) => isInside(scope.root, h) && h !== scope.root).map((h) => fold(this.relative(h)));
@@ -168,8 +170,11 @@ export class ScopedFs {
     }
     if (access !== "write") return undefined;
     const ro = this.readOnly.find((p) => forms.some((f) => under(p, f)));
-    if (ro === undefined) return undefined;
-    if (path.basename(ro) === ".git") {
+    // Any `.git` below the root is read-only too, not just the top one: a nested repository's
+    // config or hooks run commands as soon as git is run in that directory.
+    const nestedGit = forms.some((f) => isInside(this.rootFolded, f) && f.slice(this.rootFolded.length).split("/").includes(".git"));
+    if (ro === undefined && !nestedGit) return undefined;
+    if (ro === undefined || path.basename(ro) === ".git") {
       return `${input} is inside .git/, which is read-only for the agent: git config and hooks run commands, so changing them would escape the pod's permissions. Read it if you need to.`;
     }
     return `${input} is the pod's manifest (or another file of its contract); the agent cannot change its own permissions. Read it if you need to.`;

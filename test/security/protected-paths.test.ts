@@ -1,4 +1,4 @@
-import { link, mkdir, readdir, readFile, symlink, writeFile } from "node:fs/promises";
+import { link, mkdir, readdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { protectedPaths } from "../../src/tools/protected.js";
@@ -104,6 +104,31 @@ describe("the model cannot change its own contract", () => {
     expect((await t2.Write!({ path: ".git/hooks/pre-commit", content: "x" })).isError).toBe(true);
     expect((await t2.Write!({ path: ".pod/demo/lock/x", content: "x" })).isError).toBe(true);
     expect(await readdir(sb2.root)).toEqual(["a.txt"]);
+  });
+
+  it("a nested repository's .git (config, hooks) is read-only too, even one the model creates", async () => {
+    await mkdir(path.join(sb.root, "vendor/lib/.git/hooks"), { recursive: true });
+    await writeFile(path.join(sb.root, "vendor/lib/.git/config"), "[core]\n");
+    expect((await t.Read!({ path: "vendor/lib/.git/config" })).isError).toBe(false);
+    for (const p of ["vendor/lib/.git/config", "vendor/lib/.git/hooks/pre-commit", "fresh/.git/config", "fresh/.GIT/hooks/post-checkout"]) {
+      const w = await t.Write!({ path: p, content: "[core]\n\tfsmonitor = touch /tmp/pwned\n" });
+      expect(w.isError, p).toBe(true);
+      expect(w.output).toMatch(/\.git\/.*read-only/);
+    }
+    expect(await readFile(path.join(sb.root, "vendor/lib/.git/config"), "utf8")).toBe("[core]\n");
+    expect((await t.Write!({ path: "vendor/lib/.gitignore", content: "x\n" })).isError).toBe(false);
+  });
+
+  it("a runtime dir not created yet under a symlinked path is protected all the same", async () => {
+    const alias = path.join(sb.base, "alias");
+    await symlink(sb.root, alias);
+    const sb2root = sb.root;
+    await rm(path.join(sb2root, ".pod"), { recursive: true });
+    const prot = await protectedPaths({ manifestFile: path.join(alias, "pod.toml"), runtimeDir: path.join(alias, ".pod"), scopeRoot: sb2root });
+    const t2 = await tools(sb2root, prot);
+    expect((await t2.Write!({ path: ".pod/demo/lock/x", content: "x" })).isError).toBe(true);
+    await t2.Read!({ path: "pod.toml" });
+    expect((await t2.Write!({ path: "pod.toml", content: "x" })).isError).toBe(true);
   });
 
   it("protection wins over `writable`", async () => {
