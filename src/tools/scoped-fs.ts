@@ -177,7 +177,8 @@ export class ScopedFs {
     if (ro === undefined || path.basename(ro) === ".git") {
       return `${input} is inside .git/, which is read-only for the agent: git config and hooks run commands, so changing them would escape the pod's permissions. Read it if you need to.`;
     }
-    return `${input} is the pod's manifest (or another file of its contract); the agent cannot change its own permissions. Read it if you need to.`;
+    if (ro.endsWith(".toml")) return `${input} is the pod's manifest; the agent cannot change its own permissions. Read it if you need to.`;
+    return `${input} is protected: it is part of the pod's own contract, which the agent cannot change. Read it if you need to.`;
   }
 }
 
