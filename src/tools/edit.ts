@@ -1,5 +1,5 @@
-import { readFile } from "node:fs/promises";
 import { z } from "zod";
+import { openRegular } from "./regular-file.js";
 import type { ScopedFs } from "./scoped-fs.js";
 import { fail, looksBinary, ok } from "./text.js";
 import type { Tracker } from "./tracker.js";
@@ -12,6 +12,9 @@ const Input = z.object({
   new_string: z.string().describe("The text to put in its place"),
   replace_all: z.boolean().optional().describe("Replace every occurrence (default: old_string must occur exactly once)"),
 });
+
+/** Edit loads the whole file; past this size, rewrite it with Write instead. */
+export const MAX_EDIT_BYTES = 16 * 1024 * 1024;
 
 function countOccurrences(text: string, needle: string): number {
   let count = 0;
@@ -29,18 +32,28 @@ export function editTool(fs: ScopedFs, tracker: Tracker): Tool<z.infer<typeof In
     name: "Edit",
     description: "Replace exact text in a file. old_string must match exactly once (or set replace_all). Read the file first in this session.",
     inputSchema: Input,
-    async run(input) {
+    async run(input, ctx) {
+      if (ctx.signal.aborted) return fail("Edit was cancelled.");
       const r = await fs.resolve(input.path, "write");
       if (!r.ok) return fail(r.message);
       if (!r.exists) return fail(`${input.path} does not exist. Use Write to create a file.`);
       const stale = await tracker.checkFresh(r.abs, r.rel);
       if (stale) return fail(stale);
       if (input.old_string === input.new_string) return fail("old_string and new_string are the same; nothing to change.");
+      const opened = await openRegular(r.abs, input.path);
+      if (!opened.ok) return fail(opened.message);
       let buf: Buffer;
       try {
-        buf = await readFile(r.abs);
+        const linked = await fs.checkLinks(opened.st, "write", input.path, ctx.signal).catch(() => "Edit was cancelled.");
+        if (linked) return fail(linked);
+        if (opened.st.size > MAX_EDIT_BYTES) {
+          return fail(`${input.path} is ${opened.st.size} bytes; Edit works on files up to ${MAX_EDIT_BYTES / 1024 / 1024} MiB. Use Write to replace it.`);
+        }
+        buf = await opened.handle.readFile();
       } catch (err) {
         return fail(`${input.path} cannot be read (${(err as NodeJS.ErrnoException).code}).`);
+      } finally {
+        await opened.handle.close();
       }
       if (looksBinary(buf)) return fail(`${input.path} is a binary file; Edit only changes text.`);
       const text = buf.toString("utf8");

@@ -42,6 +42,8 @@ export function globTool(fs: ScopedFs): Tool<z.infer<typeof Input>> {
         },
         ctx.signal,
       );
+      // A cancelled walk stopped early: a partial list must not pass for the answer.
+      if (ctx.signal.aborted) return fail("Glob was cancelled.");
       if (found.length === 0) return ok(`No files match ${input.pattern}${input.path ? ` in ${input.path}` : ""}.`);
       found.sort();
       if (found.length <= GLOB_MAX_RESULTS) return ok(found.join("\n"));

@@ -69,7 +69,8 @@ export function grepTool(fs: ScopedFs): Tool<GrepInput> {
       if (input.type && !FILE_TYPES[input.type]) return fail(`Unknown type "${input.type}". Known types: ${Object.keys(FILE_TYPES).join(", ")}.`);
       const mode = input.output_mode ?? "files_with_matches";
 
-      const hits = await grepFiles(fs, base, input, matcher, ctx.signal, getPool);
+      // A hardlink to a denied file is another name for it: its matches are not shown.
+      const hits = await fs.withoutLinkedDenied(await grepFiles(fs, base, input, matcher, ctx.signal, getPool), ctx.signal);
       if (hits.length === 0) return ok(`No matches for ${input.pattern}.`);
       const limit = input.head_limit ?? GREP_DEFAULT_HEAD_LIMIT;
       let lines: string[];

@@ -22,6 +22,10 @@ export async function createToolbox(scope: ScopeConfig, bash: BashConfig): Promi
   const fs = new ScopedFs(scope);
   const tracker = new Tracker();
   const tools: Tool[] = [readTool(fs, tracker), writeTool(fs, tracker), editTool(fs, tracker), globTool(fs), grepTool(fs)];
-  if (bash.enabled) tools.push(bashTool(fs, bash));
+  if (bash.enabled) {
+    // A command can make hardlinks, so the boundary's inode sets are stale after one.
+    const bashT = bashTool(fs, bash);
+    tools.push({ ...bashT, run: (input, ctx) => bashT.run(input, ctx).finally(() => fs.forgetLinks()) });
+  }
   return { tools, touchedFiles: () => tracker.touched() };
 }

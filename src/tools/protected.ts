@@ -15,9 +15,28 @@ export interface ProtectedPaths {
 }
 
 export async function protectedPaths(opts: { manifestFile: string; runtimeDir: string; scopeRoot: string; extraReadOnly?: readonly string[] }): Promise<ProtectedPaths> {
-  const real = async (p: string) => realpath(p).catch(() => path.resolve(p));
   return {
-    readOnly: await Promise.all([opts.manifestFile, path.join(opts.scopeRoot, ".git"), ...(opts.extraReadOnly ?? [])].map(real)),
-    hidden: [await real(opts.runtimeDir)],
+    readOnly: await Promise.all([opts.manifestFile, path.join(opts.scopeRoot, ".git"), ...(opts.extraReadOnly ?? [])].map(realOrPlanned)),
+    hidden: [await realOrPlanned(opts.runtimeDir)],
   };
 }
+
+/**
+ * The real path of `p`, or — if it does not exist yet (a runtime dir or a .git not
+ * created) — the real path of its nearest existing ancestor with the rest appended,
+ * so it compares equal to the boundary's resolved paths even under a symlinked
+ * ancestor (macOS's /var → /private/var).
+ */
+async function realOrPlanned(p: string): Promise<string> {
+  const abs = path.resolve(p);
+  const rest: string[] = [];
+  for (let cur = abs; ; cur = path.dirname(cur)) {
+    try {
+      return path.join(await realpath(cur), ...rest);
+    } catch {
+      if (path.dirname(cur) === cur) return abs;
+      rest.unshift(path.basename(cur));
+    }
+  }
+}
+

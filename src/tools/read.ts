@@ -1,7 +1,6 @@
-import { createReadStream } from "node:fs";
-import { open } from "node:fs/promises";
-import { StringDecoder } from "node:string_decoder";
+import type { FileHandle } from "node:fs/promises";
 import { z } from "zod";
+import { openRegular } from "./regular-file.js";
 import type { ScopedFs } from "./scoped-fs.js";
 import { fail, looksBinary, ok } from "./text.js";
 import type { Tracker } from "./tracker.js";
@@ -18,10 +17,16 @@ const Input = z.object({
   limit: z.number().int().positive().optional().describe(`Number of lines to return. Default ${DEFAULT_LINE_LIMIT}`),
 });
 
+/** Bytes per read from the file: big enough that a 100 MB line is a few hundred reads. */
+const CHUNK_BYTES = 256 * 1024;
+
 /**
- * Read: the file with line numbers (like `cat -n`). It streams the file and stops
- * at the line limit or the size cap, so a 100 MB file costs no more memory than a
- * small one. Binary files are refused; invalid UTF-8 shows as U+FFFD, never as a split character.
+ * Read: the file with line numbers (like `cat -n`). It reads the file in fixed
+ * chunks and stops at the line limit or the size cap; of each line it keeps at most
+ * what can be shown, and lines before `offset` are only counted, so a 100 MB file —
+ * even one single line — costs no more memory than a small one. Anything that is
+ * not a regular file (FIFO, socket, device) is refused without blocking. Binary
+ * files are refused; invalid UTF-8 shows as U+FFFD, never as a split character.
  */
 export function readTool(fs: ScopedFs, tracker: Tracker): Tool<z.infer<typeof Input>> {
   return {
@@ -32,20 +37,24 @@ export function readTool(fs: ScopedFs, tracker: Tracker): Tool<z.infer<typeof In
       const r = await fs.resolve(input.path, "read");
       if (!r.ok) return fail(r.message);
       if (!r.exists) return fail(`${input.path} does not exist. Use Glob to find files.`);
-      const handle = await open(r.abs, "r").catch((err: NodeJS.ErrnoException) => err);
-      if (!("fd" in handle)) return fail(handle.code === "EISDIR" ? `${input.path} is a directory. Use Glob to list it.` : `${input.path} cannot be read (${handle.code}).`);
+      const opened = await openRegular(r.abs, input.path);
+      if (!opened.ok) return fail(opened.message);
+      const { handle, st } = opened;
+      let out: Lines;
       try {
-        const st = await handle.stat();
-        if (st.isDirectory()) return fail(`${input.path} is a directory. Use Glob to list it.`);
+        const linked = await fs.checkLinks(st, "read", input.path, ctx.signal);
+        if (linked) return fail(linked);
         const head = Buffer.alloc(Math.min(8192, st.size));
         await handle.read(head, 0, head.length, 0);
         if (looksBinary(head)) return fail(`${input.path} is a binary file (${st.size} bytes); Read only shows text.`);
+        out = await readLines(handle, input.offset ?? 1, input.limit ?? DEFAULT_LINE_LIMIT, ctx.signal);
+      } catch (err) {
+        if (ctx.signal.aborted) return fail(`Read of ${input.path} was cancelled.`);
+        return fail(`${input.path} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`);
       } finally {
         await handle.close();
       }
       const offset = input.offset ?? 1;
-      const limit = input.limit ?? DEFAULT_LINE_LIMIT;
-      const out = await readLines(r.abs, offset, limit, ctx.signal);
       await tracker.recordRead(r.abs, r.rel);
       if (out.lines.length === 0) {
         return ok(out.totalLinesSeen < offset && out.complete ? `${input.path} has ${out.totalLinesSeen} lines; offset ${offset} is past the end.` : `${input.path} is empty.`);
@@ -72,51 +81,77 @@ interface Lines {
   totalLinesSeen: number;
 }
 
-async function readLines(file: string, offset: number, limit: number, signal: AbortSignal): Promise<Lines> {
-  const stream = createReadStream(file, { highWaterMark: 64 * 1024, signal });
-  const decoder = new StringDecoder("utf8");
+/** Bytes of one line kept for display: enough for MAX_LINE_CHARS characters of up to 4 bytes, and one more. */
+const KEEP_LINE_BYTES = MAX_LINE_CHARS * 4 + 4;
+
+/**
+ * The window [offset, offset+limit) of lines, scanned on raw bytes: newlines are
+ * found with Buffer.indexOf (memchr), lines before the window are only counted, and
+ * a line in the window keeps at most KEEP_LINE_BYTES (decoded once it ends), so time
+ * is one pass over the bytes up to the window's end and memory is a chunk plus the
+ * output. Throws if the signal is aborted (checked between chunks).
+ */
+async function readLines(handle: FileHandle, offset: number, limit: number, signal: AbortSignal): Promise<Lines> {
+  const buf = Buffer.allocUnsafe(CHUNK_BYTES);
   const lines: string[] = [];
-  let lineNo = 0;
-  let partial = "";
+  let lineNo = 0; // lines completed so far
+  let kept: Buffer[] = [];
+  let keptBytes = 0;
+  let cut = false; // the current line had more bytes than were kept
+  let inLine = false; // bytes seen since the last newline
   let chars = 0;
   let linesCut = 0;
-  let complete = true;
+  let full = false; // the window is complete; one more byte means "more follows"
   let cutBySize = false;
-  const take = (line: string): boolean => {
+
+  const finish = () => {
     lineNo++;
-    if (lineNo < offset) return true;
-    if (lines.length >= limit || chars >= MAX_READ_CHARS) {
-      cutBySize = chars >= MAX_READ_CHARS;
-      complete = false;
-      return false;
-    }
-    if (line.endsWith("\r")) line = line.slice(0, -1);
-    if (line.length > MAX_LINE_CHARS) {
+    inLine = false;
+    if (lineNo < offset) return;
+    let line = Buffer.concat(kept, keptBytes).toString("utf8");
+    if (!cut && line.endsWith("\r")) line = line.slice(0, -1);
+    if (cut || line.length > MAX_LINE_CHARS) {
       line = line.slice(0, MAX_LINE_CHARS) + "…";
       linesCut++;
     }
+    kept = [];
+    keptBytes = 0;
+    cut = false;
     lines.push(line);
     chars += line.length + 8;
-    return true;
+    if (lines.length >= limit || chars >= MAX_READ_CHARS) {
+      full = true;
+      cutBySize = chars >= MAX_READ_CHARS && lines.length < limit;
+    }
   };
-  try {
-    outer: for await (const chunk of stream) {
-      const text = partial + decoder.write(chunk as Buffer);
-      let start = 0;
-      for (let nl = text.indexOf("\n"); nl !== -1; nl = text.indexOf("\n", start)) {
-        if (!take(text.slice(start, nl))) break outer;
-        start = nl + 1;
+
+  let pos = 0;
+  for (;;) {
+    if (signal.aborted) throw new Error("cancelled");
+    const { bytesRead } = await handle.read(buf, 0, buf.length, pos);
+    if (bytesRead === 0) break;
+    pos += bytesRead;
+    const chunk = buf.subarray(0, bytesRead);
+    let start = 0;
+    while (start < chunk.length) {
+      if (full) return { lines, complete: false, cutBySize, linesCut, totalLinesSeen: lineNo };
+      const nl = chunk.indexOf(10, start);
+      const end = nl === -1 ? chunk.length : nl;
+      if (end > start) inLine = true;
+      if (lineNo + 1 >= offset) {
+        const room = KEEP_LINE_BYTES - keptBytes;
+        const take = Math.min(room, end - start);
+        if (take > 0) {
+          kept.push(Buffer.from(chunk.subarray(start, start + take))); // copied: buf is reused
+          keptBytes += take;
+        }
+        if (take < end - start) cut = true;
       }
-      partial = text.slice(start);
-      // A single enormous line: keep only what can be shown.
-      if (partial.length > MAX_LINE_CHARS * 4 && lineNo + 1 >= offset) partial = partial.slice(0, MAX_LINE_CHARS + 1);
+      if (nl === -1) break;
+      finish();
+      start = nl + 1;
     }
-    if (complete) {
-      partial += decoder.end();
-      if (partial.length > 0) take(partial);
-    }
-  } finally {
-    stream.destroy();
   }
-  return { lines, complete, cutBySize, linesCut, totalLinesSeen: lineNo };
+  if (inLine && !full) finish();
+  return { lines, complete: true, cutBySize, linesCut, totalLinesSeen: lineNo };
 }

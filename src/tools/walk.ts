@@ -16,13 +16,17 @@ interface IgnoreLayer {
 }
 
 const PARALLEL_DIRS = 16;
+/** Longest stretch of synchronous work in one directory before the walk yields to the event loop. */
+const SLICE_MS = 20;
 
 /**
  * Lists the files under `startAbs` the way a developer's tools would: .gitignore
  * files (nested ones too, via the `ignore` library) and the scope's deny globs
  * are honoured, ignored directories are not entered, `.git` is skipped, and
- * symlinks are not followed (so a walk can never leave the scope). Files are
- * handed to `onFiles` one directory at a time, with directories read in parallel.
+ * symlinks are not followed (so a walk can never leave the scope). The runtime dir
+ * is skipped too (ScopedFs.isDenied counts it as denied). Files are handed to
+ * `onFiles` one directory at a time, with directories read in parallel; an aborted
+ * signal stops the walk between directories (and within a huge one).
  */
 export async function walkFiles(
   fs: ScopedFs,
@@ -68,7 +72,16 @@ export async function walkFiles(
         if (layer) here = [...here, layer];
       }
       const files: WalkedFile[] = [];
-      for (const e of entries) {
+      let until = performance.now() + SLICE_MS;
+      for (let i = 0; i < entries.length; i++) {
+        // A directory with a million entries is a long synchronous loop: yield now
+        // and then so a cancel (a signal handler on this event loop) can land.
+        if ((i & 1023) === 1023 && performance.now() > until) {
+          await new Promise((resolve) => setImmediate(resolve));
+          if (signal?.aborted) return;
+          until = performance.now() + SLICE_MS;
+        }
+        const e = entries[i]!;
         const rel = dir.rel ? `${dir.rel}/${e.name}` : e.name;
         if (e.isDirectory()) {
           if (e.name === ".git" || fs.isDenied(rel) || isIgnored(here, rel, true)) continue;

@@ -1,7 +1,8 @@
 import { randomBytes } from "node:crypto";
-import { chmod, mkdir, rename, stat, unlink, writeFile } from "node:fs/promises";
+import { chmod, lstat, mkdir, rename, stat, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
+import { describeKind } from "./regular-file.js";
 import type { ScopedFs } from "./scoped-fs.js";
 import { fail, ok } from "./text.js";
 import type { Tracker } from "./tracker.js";
@@ -39,12 +40,16 @@ export function writeTool(fs: ScopedFs, tracker: Tracker): Tool<z.infer<typeof I
     name: "Write",
     description: "Create a file or replace its whole content. Overwriting an existing file requires that you Read it first in this session. Prefer Edit for changes to existing files.",
     inputSchema: Input,
-    async run(input) {
+    async run(input, ctx) {
+      if (ctx.signal.aborted) return fail("Write was cancelled.");
       const r = await fs.resolve(input.path, "write");
       if (!r.ok) return fail(r.message);
       if (r.exists) {
-        const st = await stat(r.abs);
+        const st = await lstat(r.abs);
         if (st.isDirectory()) return fail(`${input.path} is a directory.`);
+        if (!st.isFile()) return fail(`${input.path} is ${describeKind(st)}, not a regular file; Write only replaces regular files.`);
+        const linked = await fs.checkLinks(st, "write", input.path, ctx.signal).catch(() => "Write was cancelled.");
+        if (linked) return fail(linked);
         const stale = await tracker.checkFresh(r.abs, r.rel);
         if (stale) return fail(stale);
       } else {
