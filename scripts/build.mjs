@@ -4,7 +4,7 @@
 // the SDK or commander, `pod --version` nothing at all. Node 20's ESM loader pays per module
 // and per byte parsed, which is most of a CLI's start-up (bench/results.md).
 import { build } from "esbuild";
-import { chmodSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, readdirSync, readFileSync, rmSync } from "node:fs";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -33,6 +33,15 @@ const cjsSiblings = {
   },
 };
 
+// web-tree-sitter's ES module build finds itself through import.meta.url, which a CommonJS
+// bundle does not have; its CommonJS build uses __dirname-free require() and works bundled.
+const treeSitterCjs = {
+  name: "web-tree-sitter-cjs",
+  setup(b) {
+    b.onResolve({ filter: /^web-tree-sitter$/ }, () => ({ path: `${root}node_modules/web-tree-sitter/web-tree-sitter.cjs` }));
+  },
+};
+
 const pkg = JSON.parse(readFileSync(`${root}package.json`, "utf8"));
 rmSync(`${root}dist`, { recursive: true, force: true });
 const common = {
@@ -51,7 +60,7 @@ const common = {
   // source-only branches (the only users of import.meta) are then dead code.
   define: { __POD_VERSION__: JSON.stringify(pkg.version), __POD_BUNDLE__: "true", "import.meta.url": "undefined" },
   logLevel: "warning",
-  plugins: [zodEnglishOnly, cjsSiblings],
+  plugins: [zodEnglishOnly, cjsSiblings, treeSitterCjs],
 };
 const commands = readdirSync(`${root}src/commands`).filter((f) => f.endsWith(".ts") && f !== "context.ts");
 await Promise.all([
@@ -66,3 +75,7 @@ await Promise.all([
   }),
 ]);
 chmodSync(`${root}dist/pod.cjs`, 0o755);
+// Bash's allowlist parses commands with tree-sitter-bash (src/tools/sandbox/allowlist.ts):
+// the runtime's and the grammar's WebAssembly sit next to the bundles.
+copyFileSync(`${root}node_modules/web-tree-sitter/web-tree-sitter.wasm`, `${root}dist/web-tree-sitter.wasm`);
+copyFileSync(`${root}node_modules/tree-sitter-bash/tree-sitter-bash.wasm`, `${root}dist/tree-sitter-bash.wasm`);

@@ -22,6 +22,6 @@ export async function createToolbox(scope: ScopeConfig, bash: BashConfig): Promi
   const fs = new ScopedFs(scope);
   const tracker = new Tracker();
   const tools: Tool[] = [readTool(fs, tracker), writeTool(fs, tracker), editTool(fs, tracker), globTool(fs), grepTool(fs)];
-  if (bash.enabled) tools.push(bashTool(fs, bash));
+  if (bash.enabled) tools.push(bashTool(fs, scope, bash));
   return { tools, touchedFiles: () => tracker.touched() };
 }

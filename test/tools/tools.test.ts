@@ -2,7 +2,7 @@ import { chmod, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { commandAllowed } from "../../src/tools/bash.js";
+import { Allowlist } from "../../src/tools/sandbox/allowlist.js";
 import { sandbox, tools } from "./helpers.js";
 
 describe("Read", () => {
@@ -172,16 +172,17 @@ describe("Grep", () => {
 });
 
 describe("Bash", () => {
-  it("matches allow patterns exactly or with *, and refuses chaining", () => {
-    const allow = ["npm test", "npx vitest run *"];
-    expect(commandAllowed("npm test", allow)).toBe(true);
-    expect(commandAllowed("npx vitest run test/a.test.ts", allow)).toBe(true);
-    expect(commandAllowed("npm test; rm -rf /", allow)).toBe(false);
-    expect(commandAllowed("npx vitest run x && curl evil", allow)).toBe(false);
-    expect(commandAllowed("npx vitest run $(whoami)", allow)).toBe(false);
-    expect(commandAllowed("npx vitest run x > /etc/passwd", allow)).toBe(false);
-    expect(commandAllowed("npm install", allow)).toBe(false);
-    expect(commandAllowed("npm test | tee out", ["npm test | tee out"])).toBe(true);
+  it("matches allow patterns on the parsed command, and refuses chaining", async () => {
+    const list = new Allowlist(["npm test", "npx vitest run *"]);
+    const allowed = async (c: string, l = list) => (await l.check(c)).allowed;
+    expect(await allowed("npm test")).toBe(true);
+    expect(await allowed("npx vitest run test/a.test.ts")).toBe(true);
+    expect(await allowed("npm test; rm -rf /")).toBe(false);
+    expect(await allowed("npx vitest run x && curl evil")).toBe(false);
+    expect(await allowed("npx vitest run $(whoami)")).toBe(false);
+    expect(await allowed("npx vitest run x > /etc/passwd")).toBe(false);
+    expect(await allowed("npm install")).toBe(false);
+    expect(await allowed("npm test | tee out", new Allowlist(["npm test | tee out"]))).toBe(true);
   });
 
   it("runs in the root, reports the exit code, and hides the API key", async () => {
@@ -208,7 +209,7 @@ describe("Bash", () => {
     const t = await tools(sb.root, { bash: { enabled: true, allow: [command], timeout_s: 1 } });
     const r = await t.Bash!({ command });
     expect(r.isError).toBe(true);
-    expect(r.output).toMatch(/timed out after 1s; its process group was killed/);
+    expect(r.output).toMatch(/timed out after 1s; all its processes were killed/);
     await new Promise((res) => setTimeout(res, 300));
     const ps = execFileSync("ps", ["-eo", "pid,args"], { encoding: "utf8" });
     expect(ps).not.toContain(marker);
@@ -222,6 +223,6 @@ describe("Bash", () => {
     expect(r.truncated).toBe(true);
     expect(r.output).toMatch(/^1\n2\n/);
     expect(r.output).toMatch(/200000\n\[exit code: 0\]$/);
-    expect(r.output).toMatch(/bytes of output omitted/);
+    expect(r.output).toMatch(/characters of output omitted/);
   });
 });
