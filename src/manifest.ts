@@ -88,7 +88,16 @@ const ManifestSchema = z.strictObject({
           timeout_s: z._default(z.number().check(z.positive(), z.lte(3600)), 120),
           sandbox: z._default(z.enum(["required", "off"]), "required"),
           network: z._default(z.union([z.boolean(), z.array(nonEmpty())]), false),
-          env: z._default(z.array(z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"))), []),
+          env: z._default(
+            z.array(
+              z.string().check(
+                z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"),
+                // The provider credential never enters Bash (SPEC Containment): refused here, not silently dropped.
+                z.refine((n) => n !== "ANTHROPIC_API_KEY" && n !== "ANTHROPIC_AUTH_TOKEN", { message: "the provider credential is never passed to Bash" }),
+              ),
+            ),
+            [],
+          ),
         }),
         { enabled: false, allow: [], timeout_s: 120, sandbox: "required", network: false, env: [] },
       ),

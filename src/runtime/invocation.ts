@@ -6,6 +6,7 @@ import type { Manifest } from "../manifest.js";
 import { textMessage, toolResultMessage, unsettledToolUses } from "../store/messages.js";
 import { createToolbox } from "../tools/index.js";
 import { protectedPaths } from "../tools/protected.js";
+import { sandboxForRun } from "../tools/sandbox/detect.js";
 import { createModelClient, type ModelClient } from "../provider/model.js";
 import { takePod, type OwnedPod } from "../store/pod-owner.js";
 import { compactSession } from "./compaction.js";
@@ -43,6 +44,8 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
 
   let client: ModelClient;
   let pod: OwnedPod;
+  // Probe the OS sandbox while the pod is being taken: run_start says which one Bash will use.
+  const sandbox = sandboxForRun(manifest.scopeRoot === undefined ? undefined : manifest.data.tools);
   try {
     // Fail on a missing key before touching the runtime directory.
     client = await createModelClient();
@@ -86,7 +89,11 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       mode: req.mode,
       model,
       ...(req.mode === "run" ? { input: req.prompt } : {}),
+      sandbox: (await sandbox).kind,
     });
+    // Bash is enabled but no sandbox can start: said once here; each Bash call is then refused (the run goes on).
+    const sandboxError = (await sandbox).error;
+    if (sandboxError) sink.emit("error", { code: sandboxError.code, message: sandboxError.full });
 
     const toolbox =
       manifest.scopeRoot === undefined

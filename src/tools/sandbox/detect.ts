@@ -62,3 +62,14 @@ function unsupported(): Detected {
     error: new PodError("sandbox_unavailable", `Bash needs an OS sandbox and pod has none for ${process.platform}`, 'set [tools.bash] sandbox = "off" to run commands unconfined at your own risk'),
   };
 }
+
+/**
+ * What `run_start.sandbox` says: null when Bash is off (or the pod has no scope),
+ * "off" when the manifest turns the sandbox off, else the sandbox that started —
+ * or null with the error when none can, so the run can say so once.
+ */
+export async function sandboxForRun(tools: { disabled: readonly string[]; bash: { enabled: boolean; sandbox: "required" | "off" } } | undefined): Promise<{ kind: SandboxKind | null; error?: PodError }> {
+  if (!tools || !tools.bash.enabled || tools.disabled.includes("Bash")) return { kind: null };
+  const d = await detectSandbox(tools.bash.sandbox);
+  return d.ok ? { kind: d.kind } : { kind: null, error: d.error };
+}
