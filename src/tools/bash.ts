@@ -20,6 +20,9 @@ const Input = z.object({
  */
 export function bashTool(fs: ScopedFs, scope: ScopeConfig, config: BashConfig): Tool<z.infer<typeof Input>> {
   const allowlist = new Allowlist(config.allow);
+  // Load the parser (WebAssembly, a few hundred ms on a busy machine) and the patterns now,
+  // while the first model request is in flight, not at the first Bash call.
+  void allowlist.invalidPatterns().catch(() => {});
   const net = config.network === true ? "has network access" : Array.isArray(config.network) ? `can reach only ${config.network.join(", ")} (through HTTP(S)_PROXY)` : "has no network";
   return {
     name: "Bash",

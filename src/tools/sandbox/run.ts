@@ -41,7 +41,8 @@ export async function runSandboxed(opts: RunOptions): Promise<ToolResult> {
     let args: string[];
     let env: Record<string, string> = policy.env;
     let inner = ["bash", "-c", opts.command];
-    if (Array.isArray(policy.network) && opts.kind !== "off") {
+    // The allowlist proxy needs the forwarder inside a network namespace: Linux only.
+    if (Array.isArray(policy.network) && opts.kind === "bwrap") {
       proxy = await startProxy(policy.network);
       env = { ...env, ...proxyEnv() };
     }
@@ -50,8 +51,7 @@ export async function runSandboxed(opts: RunOptions): Promise<ToolResult> {
       file = bwrapBinary();
       args = bwrapArgs(policy, inner, proxy ? [{ src: proxy.socket, dest: SANDBOX_PROXY_SOCKET }] : []);
     } else if (opts.kind === "seatbelt") {
-      // macOS has no network namespace: the forwarder is not needed, the proxy listens on a unix
-      // socket the tools cannot use directly, so the allowlist is not offered there (documented).
+      // No network namespace to put a forwarder in: a host list means no network here (documented).
       scratch = await mkdtemp(path.join(tmpdir(), "pod-bash-"));
       env = { ...env, HOME: scratch, TMPDIR: scratch };
       file = "/usr/bin/sandbox-exec";
