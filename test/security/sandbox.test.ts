@@ -26,6 +26,7 @@ beforeAll(async () => {
     "pod.toml": "[pod]\nname = \"x\"\n",
     ".git/config": "[core]\n",
     ".pod/x/status.json": "{\"secret\":\"runtime\"}\n",
+    ".pod/x/.env.session": "inside the runtime dir\n",
     ".env": "DB_PASSWORD=hunter2\n",
     "config/.env.local": "API=hunter3\n",
     "test/a.test.mjs": "import test from 'node:test';\ntest('one', () => {});\n",

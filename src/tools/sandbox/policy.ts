@@ -55,7 +55,8 @@ export async function buildPolicy(scope: ScopeConfig, bash: Pick<BashConfig, "en
     const kind = await kindOf(p);
     if (kind) masked.push({ path: p, dir: kind === "dir" });
   }
-  if (scope.deny.length > 0) masked.push(...(await deniedPaths(fs)));
+  // Not inside a masked runtime dir: its contents are gone in the sandbox, and bwrap cannot mount over what is not there.
+  if (scope.deny.length > 0) masked.push(...(await deniedPaths(fs, new Set(masked.map((m) => m.path)))));
   const readOnly: string[] = [];
   for (const p of scope.readOnly) if ((await kindOf(p)) !== undefined) readOnly.push(p);
   return { root: scope.root, readOnly, masked, network: bash.network, env: commandEnv(bash) };
@@ -78,7 +79,7 @@ async function kindOf(p: string): Promise<"dir" | "file" | undefined> {
  * would mask its target, and a target inside the root is checked on its own.
  * `.git` is not entered: it is read-only, not denied, unless a deny glob names it.
  */
-export async function deniedPaths(fs: ScopedFs): Promise<SandboxPolicy["masked"]> {
+export async function deniedPaths(fs: ScopedFs, skip: ReadonlySet<string> = new Set()): Promise<SandboxPolicy["masked"]> {
   const out: SandboxPolicy["masked"] = [];
   const queue: Array<{ abs: string; rel: string }> = [{ abs: fs.root, rel: "" }];
   while (queue.length > 0) {
@@ -94,7 +95,7 @@ export async function deniedPaths(fs: ScopedFs): Promise<SandboxPolicy["masked"]
         for (const e of entries) {
           const rel = dir.rel ? `${dir.rel}/${e.name}` : e.name;
           const abs = `${dir.abs}/${e.name}`;
-          if (e.isSymbolicLink()) continue;
+          if (e.isSymbolicLink() || skip.has(abs)) continue;
           const isDir = e.isDirectory();
           if (fs.isDenied(rel)) out.push({ path: abs, dir: isDir });
           else if (isDir && e.name !== ".git") queue.push({ abs, rel });
