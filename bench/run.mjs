@@ -8,6 +8,7 @@ import { coldStart } from "./cold-start.mjs";
 import { machine } from "./lib.mjs";
 import { memoryBench } from "./memory.mjs";
 import { relayBench } from "./relay.mjs";
+import { sandboxBench } from "./sandbox.mjs";
 import { search } from "./search.mjs";
 import { storeBench } from "./store.mjs";
 import { TURN_OVERHEAD_NOTES, turnOverheadBench } from "./turn-overhead.mjs";
@@ -21,7 +22,7 @@ const table = (head, rows) => [`| ${head.join(" | ")} |`, `| ${head.map(() => "-
 const log = (s) => process.stderr.write(`bench: ${s}\n`);
 const started = Date.now();
 const now = {};
-const header = [`# Benchmarks`, "", `Machine: ${machine()}. Date: ${new Date().toISOString().slice(0, 10)}.`, "", "Reproduce: `npm ci && npm run bench` (or `npm run bench -- grep` for one section: cold, grep, store, relay, memory, cache, turn). Every ratio is against a baseline timed in the same run; times are medians.", ""];
+const header = [`# Benchmarks`, "", `Machine: ${machine()}. Date: ${new Date().toISOString().slice(0, 10)}.`, "", "Reproduce: `npm ci && npm run bench` (or `npm run bench -- grep` for one section: cold, grep, store, relay, memory, cache, turn, sandbox). Every ratio is against a baseline timed in the same run; times are medians.", ""];
 const out = [];
 
 if (want("cold")) {
@@ -84,6 +85,17 @@ if (want("turn")) {
     table(["step", "median", "p99", "median on tmpfs"], r.phaseRows),
     "",
     ...TURN_OVERHEAD_NOTES,
+if (want("sandbox")) {
+  log("bash sandbox");
+  const r = await sandboxBench(root);
+  out.push(
+    "## Bash sandbox (cost per call)",
+    "",
+    "The same command (`true`) through the Bash tool with the sandbox on and off, against a bare `bash -c true` spawn; all interleaved, 21 rounds, medians. The tool's time includes the parsed allowlist check, the deny expansion (a walk of the scope: here a one-file directory) and the output capture.",
+    "",
+    table(["call", "median ms", "vs bash -c true"], r.rows),
+    "",
+    `The sandbox adds **${r.perCall.toFixed(1)} ms** per Bash call. The allowlist parser (web-tree-sitter + tree-sitter-bash, WebAssembly) loads once per process, started when the Bash tool is created so that it overlaps the first model request: ${r.parserLoad.toFixed(0)} ms including the first parse (bundled as in dist/, median of 7 fresh processes); then ${r.parse.toFixed(2)} ms per command. Expanding \`deny = [".env*"]\` over this repository (node_modules included) at each call: ${r.denyWalk.toFixed(0)} ms (${r.denyMasked} paths masked).`,
     "",
   );
 }

@@ -4,7 +4,7 @@
 // the SDK or commander, `pod --version` nothing at all. Node 20's ESM loader pays per module
 // and per byte parsed, which is most of a CLI's start-up (bench/results.md).
 import { build } from "esbuild";
-import { chmodSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, readdirSync, readFileSync, rmSync } from "node:fs";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -33,17 +33,14 @@ const cjsSiblings = {
   },
 };
 
-// Optional parts (the Bedrock and Vertex SDKs, the MCP client) are bundles of their own
-// in dist/commands/ext/, required only by a pod that uses them: every `pod run` would
-// otherwise parse ~1.2 MB more. Only command bundles (dist/commands/*.cjs) import them.
-const OPTIONAL = {
-  "@anthropic-ai/bedrock-sdk": "bedrock-sdk",
-  "@anthropic-ai/vertex-sdk": "vertex-sdk",
-};
+// Optional parts are loaded only by a pod that uses them: the MCP client is a bundle of
+// its own in dist/commands/ext/, the Bedrock and Vertex SDKs are optionalDependencies
+// (bundled, they made the package twice its size); every `pod run` would otherwise parse ~1.2 MB more. Only command bundles (dist/commands/*.cjs) import them.
 const optionalParts = {
   name: "optional-parts",
   setup(b) {
-    b.onResolve({ filter: /^@anthropic-ai\/(bedrock|vertex)-sdk$/ }, (args) => ({ path: `./ext/${OPTIONAL[args.path]}.cjs`, external: true }));
+    // The cloud SDKs are the package's optionalDependencies, required from node_modules.
+    b.onResolve({ filter: /^@anthropic-ai\/(bedrock|vertex)-sdk$/ }, (args) => ({ path: args.path, external: true }));
     b.onResolve({ filter: /^\.\/sdk\.js$/ }, (args) =>
       args.importer.endsWith("src/tools/mcp/servers.ts") ? { path: "./ext/mcp-sdk.cjs", external: true } : undefined,
     );
@@ -58,6 +55,15 @@ const sharedAgent = {
     b.onResolve({ filter: /^\.\.\/runtime\/agent\.js$/ }, (args) =>
       args.importer.includes("/src/commands/") ? { path: "./agent.cjs", external: true } : undefined,
     );
+  },
+};
+
+// web-tree-sitter's ES module build finds itself through import.meta.url, which a CommonJS
+// bundle does not have; its CommonJS build uses __dirname-free require() and works bundled.
+const treeSitterCjs = {
+  name: "web-tree-sitter-cjs",
+  setup(b) {
+    b.onResolve({ filter: /^web-tree-sitter$/ }, () => ({ path: `${root}node_modules/web-tree-sitter/web-tree-sitter.cjs` }));
   },
 };
 
@@ -79,7 +85,7 @@ const common = {
   // source-only branches (the only users of import.meta) are then dead code.
   define: { __POD_VERSION__: JSON.stringify(pkg.version), __POD_BUNDLE__: "true", "import.meta.url": "undefined" },
   logLevel: "warning",
-  plugins: [zodEnglishOnly, cjsSiblings],
+  plugins: [zodEnglishOnly, cjsSiblings, treeSitterCjs],
 };
 const commands = readdirSync(`${root}src/commands`).filter((f) => f.endsWith(".ts") && f !== "context.ts");
 await Promise.all([
@@ -103,11 +109,13 @@ await Promise.all([
   build({
     ...common,
     entryPoints: {
-      "bedrock-sdk": `${root}node_modules/@anthropic-ai/bedrock-sdk/index.js`,
-      "vertex-sdk": `${root}node_modules/@anthropic-ai/vertex-sdk/index.js`,
       "mcp-sdk": `${root}src/tools/mcp/sdk.ts`,
     },
     outdir: `${root}dist/commands/ext`,
   }),
 ]);
 chmodSync(`${root}dist/pod.cjs`, 0o755);
+// Bash's allowlist parses commands with tree-sitter-bash (src/tools/sandbox/allowlist.ts):
+// the runtime's and the grammar's WebAssembly sit next to the bundles.
+copyFileSync(`${root}node_modules/web-tree-sitter/web-tree-sitter.wasm`, `${root}dist/web-tree-sitter.wasm`);
+copyFileSync(`${root}node_modules/tree-sitter-bash/tree-sitter-bash.wasm`, `${root}dist/tree-sitter-bash.wasm`);

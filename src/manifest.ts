@@ -102,7 +102,16 @@ const ManifestSchema = z.strictObject({
           timeout_s: z._default(z.number().check(z.positive(), z.lte(3600)), 120),
           sandbox: z._default(z.enum(["required", "off"]), "required"),
           network: z._default(z.union([z.boolean(), z.array(nonEmpty())]), false),
-          env: z._default(z.array(z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"))), []),
+          env: z._default(
+            z.array(
+              z.string().check(
+                z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"),
+                // The provider credential never enters Bash (SPEC Containment): refused here, not silently dropped.
+                z.refine((n) => n !== "ANTHROPIC_API_KEY" && n !== "ANTHROPIC_AUTH_TOKEN", { message: "the provider credential is never passed to Bash" }),
+              ),
+            ),
+            [],
+          ),
         }),
         { enabled: false, allow: [], timeout_s: 120, sandbox: "required", network: false, env: [] },
       ),
@@ -280,8 +289,13 @@ export function manifestSnapshot(m: Manifest): string {
   return `# Snapshot of ${m.file} as used by the last run (defaults filled in).\n` + stringifyToml(m.data) + "\n";
 }
 
-/** The commented starter manifest `pod init` writes. */
-export function starterManifest(name: string): string {
+/** The commented starter manifest `pod init` writes. `testCommands`: allow patterns for the project's own tests (src/commands/init.ts finds them). */
+export function starterManifest(name: string, testCommands: readonly string[] = []): string {
+  const bash = testCommands.length
+    ? `enabled = true                    # runs inside the OS sandbox (bubblewrap on Linux): see docs/tools.md
+allow = [${testCommands.map((c) => JSON.stringify(c)).join(", ")}]   # matched on the parsed command; a final * is one or more arguments`
+    : `enabled = false                   # Bash is off unless enabled; it runs inside the OS sandbox (docs/tools.md)
+allow = ["npm test"]              # matched on the parsed command; a final * is one or more arguments (e.g. "npx vitest run *")`;
   return `# pod manifest — every key is described in docs/manifest.md
 [pod]
 name = "${name}"                  # required; lowercase letters, digits, _ and -
@@ -295,15 +309,17 @@ max_turns = 30                    # per run; the run ends with limit_reached (ex
 [scope]
 root = "."                        # relative to this file; tools cannot reach outside it
 # writable = ["src/**", "test/**"]  # default: all of root
-deny = [".git/**", ".env*", ".pod/**"]   # neither readable nor writable
+deny = [".env*"]                  # neither readable nor writable (pod.toml, .git/ and .pod/ are protected anyway)
 
 [tools]
 ask = []                          # e.g. ["Write", "Bash"]: these pause the run for approval (exit 10)
 
 [tools.bash]
-enabled = false                   # Bash is off unless enabled
-allow = ["npm test"]              # exact commands, or patterns with * (e.g. "npx vitest run *")
+${bash}
 timeout_s = 120
+sandbox = "required"              # "off" runs commands unconfined: only where you trust every input
+network = false                   # true, or allowed hosts: ["registry.npmjs.org"]
+env = []                          # variables passed in besides PATH, HOME, LANG, TERM, TMPDIR, CI
 
 [compaction]
 threshold_tokens = 120000         # compact the session after a run when it is larger than this

@@ -1,4 +1,4 @@
-import { writeFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { EXIT, PodError } from "../errors.js";
 import { refuse } from "../events/refuse.js";
@@ -24,7 +24,7 @@ export async function initCommand(opts: InitOptions): Promise<number> {
     return fail(`--name ${JSON.stringify(name)} is not a valid pod name`, `use lowercase letters, digits, _ and -, e.g. --name ${defaultName(name)}`);
   }
   try {
-    await writeFile(file, starterManifest(name), { flag: opts.force ? "w" : "wx" });
+    await writeFile(file, starterManifest(name, await detectTestCommands(path.dirname(file))), { flag: opts.force ? "w" : "wx" });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return fail(`${file} already exists`, "edit it, or pass --force to overwrite it");
     return fail(`cannot write ${file}: ${(err as NodeJS.ErrnoException).code}`, "run pod init in a directory you can write to, or pass --manifest <file>");
@@ -37,4 +37,32 @@ export async function initCommand(opts: InitOptions): Promise<number> {
 export function defaultName(dirName: string): string {
   const name = dirName.toLowerCase().replace(/[^a-z0-9_-]+/g, "-").replace(/^-+|-+$/g, "");
   return name || "pod";
+}
+
+/**
+ * The project's own test commands, as allow patterns, so `pod run "fix the failing
+ * test"` can run them out of the box: package.json scripts (npm test, npm run
+ * test:*), pytest, go test, cargo test. Found from the files present; nothing runs.
+ */
+export async function detectTestCommands(dir: string): Promise<string[]> {
+  const names = new Set(await readdir(dir).catch(() => [] as string[]));
+  const out: string[] = [];
+  if (names.has("package.json")) {
+    try {
+      const pkg = JSON.parse(await readFile(path.join(dir, "package.json"), "utf8")) as { scripts?: Record<string, string>; devDependencies?: Record<string, string>; dependencies?: Record<string, string> };
+      const scripts = Object.keys(pkg.scripts ?? {});
+      if (scripts.includes("test")) out.push("npm test", "npm test -- *");
+      for (const s of scripts) if (s !== "test" && /^test[:_-]/.test(s)) out.push(`npm run ${s}`);
+      const deps = { ...pkg.dependencies, ...pkg.devDependencies };
+      if ("vitest" in deps) out.push("npx vitest run *");
+      if ("jest" in deps) out.push("npx jest *");
+    } catch {
+      // An unreadable package.json: no npm commands guessed.
+    }
+  }
+  const python = ["pytest.ini", "pyproject.toml", "setup.cfg", "tox.ini", "conftest.py", "setup.py"].some((f) => names.has(f));
+  if (python) out.push("pytest", "pytest *", "python -m pytest *");
+  if (names.has("go.mod")) out.push("go test ./...", "go test *");
+  if (names.has("Cargo.toml")) out.push("cargo test", "cargo test *");
+  return out;
 }

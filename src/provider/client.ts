@@ -25,7 +25,7 @@ export async function createProviderClient(provider: ProviderConfig, env = proce
     case "bedrock": {
       const awsRegion = provider.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
       if (!awsRegion) throw new PodError("invalid_input", "Bedrock needs an AWS region", 'set [provider] region = "us-east-1" in pod.toml, or export AWS_REGION');
-      const { AnthropicBedrock } = await import("@anthropic-ai/bedrock-sdk");
+      const { AnthropicBedrock } = await cloudSdk("@anthropic-ai/bedrock-sdk", () => import("@anthropic-ai/bedrock-sdk"));
       // Credentials: AWS_BEARER_TOKEN_BEDROCK, or the AWS SDK's default chain (env, AWS_PROFILE, ~/.aws, instance roles).
       const client = new AnthropicBedrock({ awsRegion, ...common });
       return withModelIds(client as unknown as ModelClient, bedrockModelId);
@@ -34,11 +34,26 @@ export async function createProviderClient(provider: ProviderConfig, env = proce
       const region = provider.region ?? env.CLOUD_ML_REGION ?? env.GOOGLE_CLOUD_REGION;
       if (!region) throw new PodError("invalid_input", "Vertex AI needs a region", 'set [provider] region = "us-east5" (or "global") in pod.toml, or export CLOUD_ML_REGION');
       const projectId = provider.project_id ?? env.ANTHROPIC_VERTEX_PROJECT_ID ?? env.GOOGLE_CLOUD_PROJECT ?? null;
-      const { AnthropicVertex } = await import("@anthropic-ai/vertex-sdk");
+      const { AnthropicVertex } = await cloudSdk("@anthropic-ai/vertex-sdk", () => import("@anthropic-ai/vertex-sdk"));
       // Credentials: Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud auth, metadata server).
       const client = new AnthropicVertex({ region, projectId, ...common });
       return withModelIds(client as unknown as ModelClient, vertexModelId);
     }
+  }
+}
+
+/**
+ * The cloud SDKs are optionalDependencies of the package, not part of its bundles (they
+ * would double its size for the few who use them): npm installs them with pod when it can,
+ * and a pod that names a provider whose SDK is missing is told how to add it.
+ */
+async function cloudSdk<T>(name: string, load: () => Promise<T>): Promise<T> {
+  try {
+    return await load();
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "MODULE_NOT_FOUND" && code !== "ERR_MODULE_NOT_FOUND") throw err;
+    throw new PodError("invalid_input", `[provider] needs ${name}, which is not installed`, `install it next to pod: npm install -g ${name}`);
   }
 }
 

@@ -8,6 +8,7 @@ import { createToolbox } from "../tools/index.js";
 import { protectedPaths } from "../tools/protected.js";
 import type { ModelClient } from "../provider/model.js";
 import { createProviderClient } from "../provider/client.js";
+import { sandboxForRun } from "../tools/sandbox/detect.js";
 import { takePod, type OwnedPod } from "../store/pod-owner.js";
 import { compactSession } from "./compaction.js";
 import { addCost, contextWindowFor, costUsd } from "../provider/pricing.js";
@@ -46,6 +47,8 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
 
   let client: ModelClient;
   let pod: OwnedPod;
+  // Probe the OS sandbox while the pod is being taken: run_start says which one Bash will use.
+  const sandbox = sandboxForRun(manifest.scopeRoot === undefined ? undefined : manifest.data.tools);
   try {
     // Fail on a missing key before touching the runtime directory.
     client = await createProviderClient(manifest.data.provider);
@@ -95,8 +98,12 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       mode: req.mode,
       model,
       ...(req.mode === "run" ? { input: req.prompt } : {}),
+      sandbox: (await sandbox).kind,
     });
     for (const f of extensions.failures) sink.emit("error", { code: "tool_error", message: f.message });
+    // Bash is enabled but no sandbox can start: said once here; each Bash call is then refused (the run goes on).
+    const sandboxError = (await sandbox).error;
+    if (sandboxError) sink.emit("error", { code: sandboxError.code, message: sandboxError.full });
 
     const builtins =
       manifest.scopeRoot === undefined

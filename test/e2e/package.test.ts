@@ -46,8 +46,10 @@ describe("the published package", () => {
   it("is named for what it is, has no runtime dependencies, and bin pod", () => {
     expect(pkg.name).toBe("pod-ci-agent");
     expect(pkg.bin).toEqual({ pod: "dist/pod.cjs" });
-    // dist/ is a bundle: every dependency is inlined, so none is installed.
+    // dist/ is a bundle: every dependency is inlined, so none is installed. The cloud SDKs
+    // (Bedrock, Vertex) are optional: npm adds them when it can, pod runs without them.
     expect(pkg.dependencies ?? {}).toEqual({});
+    expect(Object.keys(pkg.optionalDependencies ?? {}).sort()).toEqual(["@anthropic-ai/bedrock-sdk", "@anthropic-ai/vertex-sdk"]);
   });
 
   it("holds only what runs: dist bundles, docs, README, LICENSE; no source maps; ≤ 1.5 MB packed", () => {
@@ -55,12 +57,15 @@ describe("the published package", () => {
     const installed = path.join(prefix, "lib/node_modules", pkg.name);
     const files = walk(installed).map((f) => path.relative(installed, f));
     expect(files.filter((f) => f.endsWith(".map"))).toEqual([]);
-    const stray = files.filter((f) => !/^(dist\/.*\.cjs|docs\/.*\.md|README\.md|LICENSE|package\.json)$/.test(f));
+    const stray = files.filter((f) => !/^(dist\/.*\.cjs|dist\/[a-z-]+\.wasm|docs\/.*\.md|README\.md|LICENSE|package\.json)$/.test(f));
     expect(stray).toEqual([]);
     expect(files).toContain("LICENSE");
     expect(files).toContain("dist/grep-worker.cjs");
     // The proxy client, loaded on demand (src/provider/proxy.ts).
     expect(files).toContain("dist/undici.cjs");
+    // Bash's allowlist parser (src/tools/sandbox/allowlist.ts).
+    expect(files).toContain("dist/tree-sitter-bash.wasm");
+    expect(files).toContain("dist/web-tree-sitter.wasm");
     expect(existsSync(path.join(installed, "node_modules"))).toBe(false);
   });
 
@@ -69,7 +74,10 @@ describe("the published package", () => {
       turns: [
         {
           response: {
-            content: [{ type: "tool_use", id: "toolu_1", name: "Grep", input: { pattern: "needle" } }],
+            content: [
+              { type: "tool_use", id: "toolu_1", name: "Grep", input: { pattern: "needle" } },
+              { type: "tool_use", id: "toolu_2", name: "Bash", input: { command: "cat a.txt" } },
+            ],
             stop_reason: "tool_use",
           },
         },
@@ -79,7 +87,7 @@ describe("the published package", () => {
     // Past Grep's 2,000-file threshold, so the installed worker bundle (dist/grep-worker.cjs) runs.
     const files: Record<string, string> = { "a.txt": "hay\nneedle\nhay\n" };
     for (let i = 0; i < 2500; i++) files[`hay/${i % 50}/f${i}.txt`] = "hay\n";
-    const dir = await makeProject(manifest(), files);
+    const dir = await makeProject(manifest({ extra: '\n[tools.bash]\nenabled = true\nallow = ["cat *"]\n' }), files);
     const bin = path.join(prefix, "bin/pod");
     // PATH without this checkout's node_modules/.bin: only the installed copy and node.
     const env = podEnv(server.url, { PATH: `${path.dirname(bin)}:${path.dirname(process.execPath)}:/usr/bin:/bin`, NODE_PATH: undefined });
@@ -95,11 +103,14 @@ describe("the published package", () => {
     const events = parseJsonl(stdout);
     for (const e of events) expect(schemaErrors(e)).toBeUndefined();
     expect(code).toBe(0);
-    const result = events.find((e) => e.type === "tool_result");
+    const result = events.find((e) => e.type === "tool_result" && e.name === "Grep");
     // The Grep tool ran in the installed worker bundle (no fallback to one thread) and found the file.
     expect(result).toMatchObject({ name: "Grep", is_error: false });
     expect(result.output).toContain("a.txt");
     expect(stderr).not.toContain("worker");
+    // Bash ran: the installed copy found its parser's WebAssembly and the sandbox.
+    expect(events.find((e) => e.type === "tool_result" && e.name === "Bash")).toMatchObject({ is_error: false, output: expect.stringContaining("needle") });
+    expect(events.find((e) => e.type === "run_start")).toMatchObject({ sandbox: "bwrap" });
     expect(events.at(-1)).toMatchObject({ type: "run_end", result: "finished", turns: 2 });
     expect(execFileSync(bin, ["--version"], { encoding: "utf8", env: env as NodeJS.ProcessEnv }).trim()).toContain(pkg.version);
   });

@@ -34,7 +34,7 @@ export async function tools(
 ) {
   const box = await createToolbox(
     { root, deny: opts.deny ?? [], writable: opts.writable, readOnly: opts.readOnly ?? [], hidden: opts.hidden ?? [] },
-    { enabled: !!opts.bash, allow: [], timeout_s: 10, sandbox: "off", network: false, env: [], ...opts.bash },
+    { enabled: !!opts.bash, allow: [], timeout_s: 10, sandbox: "required", network: false, env: [], ...opts.bash },
   );
   const signal = new AbortController().signal;
   const byName: Tools = {};

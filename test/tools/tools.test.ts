@@ -2,7 +2,7 @@ import { chmod, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { commandAllowed } from "../../src/tools/bash.js";
+import { Allowlist } from "../../src/tools/sandbox/allowlist.js";
 import { sandbox, tools } from "./helpers.js";
 
 describe("Read", () => {
@@ -172,16 +172,17 @@ describe("Grep", () => {
 });
 
 describe("Bash", () => {
-  it("matches allow patterns exactly or with *, and refuses chaining", () => {
-    const allow = ["npm test", "npx vitest run *"];
-    expect(commandAllowed("npm test", allow)).toBe(true);
-    expect(commandAllowed("npx vitest run test/a.test.ts", allow)).toBe(true);
-    expect(commandAllowed("npm test; rm -rf /", allow)).toBe(false);
-    expect(commandAllowed("npx vitest run x && curl evil", allow)).toBe(false);
-    expect(commandAllowed("npx vitest run $(whoami)", allow)).toBe(false);
-    expect(commandAllowed("npx vitest run x > /etc/passwd", allow)).toBe(false);
-    expect(commandAllowed("npm install", allow)).toBe(false);
-    expect(commandAllowed("npm test | tee out", ["npm test | tee out"])).toBe(true);
+  it("matches allow patterns on the parsed command, and refuses chaining", async () => {
+    const list = new Allowlist(["npm test", "npx vitest run *"]);
+    const allowed = async (c: string, l = list) => (await l.check(c)).allowed;
+    expect(await allowed("npm test")).toBe(true);
+    expect(await allowed("npx vitest run test/a.test.ts")).toBe(true);
+    expect(await allowed("npm test; rm -rf /")).toBe(false);
+    expect(await allowed("npx vitest run x && curl evil")).toBe(false);
+    expect(await allowed("npx vitest run $(whoami)")).toBe(false);
+    expect(await allowed("npx vitest run x > /etc/passwd")).toBe(false);
+    expect(await allowed("npm install")).toBe(false);
+    expect(await allowed("npm test | tee out", new Allowlist(["npm test | tee out"]))).toBe(true);
   });
 
   it("runs in the root, reports the exit code, and hides the API key", async () => {
@@ -204,15 +205,16 @@ describe("Bash", () => {
   it("kills the whole process group on timeout", async () => {
     const sb = await sandbox();
     const marker = `pod-test-sleep-${process.pid}-${Date.now()}`;
-    const command = `bash -c 'sleep 30 & echo started; exec -a ${marker} sleep 31'`;
+    const command = `bash -c '(exec -a ${marker}-bg sleep 30) & echo started; exec -a ${marker} sleep 31'`;
     const t = await tools(sb.root, { bash: { enabled: true, allow: [command], timeout_s: 1 } });
     const r = await t.Bash!({ command });
     expect(r.isError).toBe(true);
-    expect(r.output).toMatch(/timed out after 1s; its process group was killed/);
+    expect(r.output).toMatch(/timed out after 1s; all its processes were killed/);
     await new Promise((res) => setTimeout(res, 300));
     const ps = execFileSync("ps", ["-eo", "pid,args"], { encoding: "utf8" });
     expect(ps).not.toContain(marker);
-    expect(ps.split("\n").filter((l) => /sleep 30$/.test(l.trim())).length).toBe(0);
+    // Matched by marker, not by "sleep 30": other jobs on a shared machine may run a sleep too.
+    expect(ps).not.toContain(`${marker}-bg`);
   });
 
   it("caps long output keeping head and tail", async () => {
@@ -222,6 +224,6 @@ describe("Bash", () => {
     expect(r.truncated).toBe(true);
     expect(r.output).toMatch(/^1\n2\n/);
     expect(r.output).toMatch(/200000\n\[exit code: 0\]$/);
-    expect(r.output).toMatch(/bytes of output omitted/);
+    expect(r.output).toMatch(/characters of output omitted/);
   });
 });

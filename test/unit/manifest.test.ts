@@ -49,6 +49,7 @@ describe("manifest", () => {
     expect(parseError('[pod]\nname = "a"\ntimeout = "soon"\n').full).toContain("duration");
     expect(parseError('[pod]\nname = "a"\n[tools]\nask = ["Rm"]\n').full).toContain("MCP tool name");
     expect(parseError('[pod]\nname = "a"\n[tools.bash]\nsandbox = "maybe"\n').full).toContain("required");
+    expect(parseError('[pod]\nname = "a"\n[tools.bash]\nenv = ["CI", "ANTHROPIC_API_KEY"]\n').full).toMatch(/pod.toml:\d+: \[tools.bash.env\] 1: the provider credential is never passed to Bash/);
   });
 
   it("names file, line, key and fix for a wrong type", () => {

@@ -1,0 +1,108 @@
+// What Bash's sandbox costs per call: the same trivial command (`true`) through the
+// Bash tool with the sandbox required (bwrap), with it off, and as a bare
+// `bash -c true` spawn; plus bwrap alone, the network-allowlist path, the parser's
+// one-time load and per-command parse, and the deny expansion on a real tree.
+import { execFileSync, spawn } from "node:child_process";
+import { copyFile, mkdtemp, realpath, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fmt, median, timeInterleaved } from "./lib.mjs";
+
+const spawnTrue = (file, args) =>
+  new Promise((resolve, reject) => {
+    const c = spawn(file, args, { stdio: "ignore" });
+    c.on("error", reject);
+    c.on("exit", (code) => (code === 0 ? resolve() : reject(new Error(`${file} exited ${code}`))));
+  });
+
+export async function sandboxBench(root) {
+  // The parser's one-time load, as the built pod pays it: allowlist.ts bundled the way
+  // scripts/build.mjs bundles it, run in fresh processes.
+  const parserLoad = await bundledParserLoad(root);
+  const { parseCommand } = await import("../src/tools/sandbox/allowlist.ts");
+  await parseCommand("npm test");
+  const parses = [];
+  let t;
+  for (let i = 0; i < 200; i++) {
+    t = performance.now();
+    await parseCommand("npx vitest run test/a.test.ts -t 'one test' 2>&1");
+    parses.push(performance.now() - t);
+  }
+
+  const { createToolbox } = await import("../src/tools/index.ts");
+  const { ScopedFs } = await import("../src/tools/scoped-fs.ts");
+  const { deniedPaths } = await import("../src/tools/sandbox/policy.ts");
+  const dir = await realpath(await mkdtemp(path.join(tmpdir(), "pod-bench-sbx-")));
+  await writeFile(path.join(dir, "a.txt"), "a\n");
+  const scope = { root: dir, deny: [".env*"], readOnly: [], hidden: [] };
+  const bashWith = async (extra) => {
+    const box = await createToolbox(scope, { enabled: true, allow: ["true"], timeout_s: 30, sandbox: "required", network: false, env: [], ...extra });
+    const tool = box.tools.find((x) => x.name === "Bash");
+    const signal = new AbortController().signal;
+    return async () => {
+      const r = await tool.run({ command: "true" }, { signal });
+      if (r.isError) throw new Error(r.output);
+    };
+  };
+  const sandboxed = await bashWith({});
+  const off = await bashWith({ sandbox: "off" });
+  const proxied = await bashWith({ network: ["registry.npmjs.org"] });
+  const bwrapTrue = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--", "true"];
+  const [bare, bwrapAlone, toolOff, toolSandboxed, toolProxied] = await timeInterleaved(
+    [() => spawnTrue("bash", ["-c", "true"]), () => spawnTrue("bwrap", bwrapTrue), off, sandboxed, proxied],
+    { runs: 21 },
+  );
+
+  // deny expansion walks the whole scope at each call: timed on this repository (node_modules included).
+  const fs = new ScopedFs({ root, deny: [".env*"], readOnly: [], hidden: [] });
+  const walks = [];
+  let entries = 0;
+  for (let i = 0; i < 5; i++) {
+    t = performance.now();
+    entries = (await deniedPaths(fs)).length;
+    walks.push(performance.now() - t);
+  }
+  const r = (x) => `${(x / bare).toFixed(1)}×`;
+  return {
+    perCall: toolSandboxed - toolOff,
+    rows: [
+      ["`bash -c true` spawned (baseline)", fmt(bare), "1.0×"],
+      ["`bwrap … true` spawned", fmt(bwrapAlone), r(bwrapAlone)],
+      ["Bash tool, `sandbox = \"off\"`", fmt(toolOff), r(toolOff)],
+      ["Bash tool, sandboxed (bwrap, no network)", fmt(toolSandboxed), r(toolSandboxed)],
+      ["Bash tool, sandboxed, `network = [hosts]` (proxy + forwarder)", fmt(toolProxied), r(toolProxied)],
+    ],
+    parserLoad,
+    parse: median(parses),
+    denyWalk: median(walks),
+    denyMasked: entries,
+  };
+}
+
+async function bundledParserLoad(root) {
+  const { build } = await import("esbuild");
+  const dir = await mkdtemp(path.join(tmpdir(), "pod-bench-parser-"));
+  const entry = path.join(dir, "entry.ts");
+  await writeFile(
+    entry,
+    `import { bashParser, parseCommand } from ${JSON.stringify(path.join(root, "src/tools/sandbox/allowlist.ts"))};
+(async () => { const t = performance.now(); await bashParser(); await parseCommand("npm test"); process.stdout.write(String(performance.now() - t)); })();`,
+  );
+  await build({
+    entryPoints: [entry],
+    bundle: true,
+    format: "cjs",
+    platform: "node",
+    target: "node20",
+    outfile: path.join(dir, "commands/entry.cjs"),
+    supported: { "dynamic-import": false },
+    define: { __POD_BUNDLE__: "true", "import.meta.url": "undefined" },
+    logLevel: "warning",
+    plugins: [{ name: "wts", setup: (b) => b.onResolve({ filter: /^web-tree-sitter$/ }, () => ({ path: path.join(root, "node_modules/web-tree-sitter/web-tree-sitter.cjs") })) }],
+  });
+  await copyFile(path.join(root, "node_modules/web-tree-sitter/web-tree-sitter.wasm"), path.join(dir, "web-tree-sitter.wasm"));
+  await copyFile(path.join(root, "node_modules/tree-sitter-bash/tree-sitter-bash.wasm"), path.join(dir, "tree-sitter-bash.wasm"));
+  const times = [];
+  for (let i = 0; i < 7; i++) times.push(Number(execFileSync(process.execPath, [path.join(dir, "commands/entry.cjs")], { encoding: "utf8" })));
+  return median(times);
+}

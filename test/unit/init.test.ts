@@ -1,0 +1,46 @@
+import { mkdtemp, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { detectTestCommands } from "../../src/commands/init.js";
+import { parseManifestText, starterManifest } from "../../src/manifest.js";
+import { Allowlist } from "../../src/tools/sandbox/allowlist.js";
+import { tools } from "../tools/helpers.js";
+
+async function project(files: Record<string, string>): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), "pod-init-"));
+  for (const [name, content] of Object.entries(files)) await writeFile(path.join(dir, name), content);
+  return dir;
+}
+
+describe("pod init's starter manifest", () => {
+  it("finds the project's test commands", async () => {
+    const pkg = JSON.stringify({ scripts: { test: "node --test", "test:unit": "x", build: "y" }, devDependencies: { vitest: "1" } });
+    expect(await detectTestCommands(await project({ "package.json": pkg }))).toEqual(["npm test", "npm test -- *", "npm run test:unit", "npx vitest run *"]);
+    expect(await detectTestCommands(await project({ "pyproject.toml": "" }))).toEqual(["pytest", "pytest *", "python -m pytest *"]);
+    expect(await detectTestCommands(await project({ "go.mod": "module x" }))).toEqual(["go test ./...", "go test *"]);
+    expect(await detectTestCommands(await project({ "Cargo.toml": "" }))).toEqual(["cargo test", "cargo test *"]);
+    expect(await detectTestCommands(await project({ "README.md": "" }))).toEqual([]);
+  });
+
+  it("enables sandboxed Bash with those patterns, all of them valid, and denies only .env*", async () => {
+    const commands = ["npm test", "npm test -- *", "npm run test:unit", "npx vitest run *", "pytest *", "go test ./...", "cargo test *"];
+    const m = parseManifestText(starterManifest("demo", commands), "/p/pod.toml");
+    expect(m.tools.bash).toMatchObject({ enabled: true, allow: commands, sandbox: "required", network: false });
+    expect(m.scope?.deny).toEqual([".env*"]);
+    expect(await new Allowlist(m.tools.bash.allow).invalidPatterns()).toEqual([]);
+    expect(parseManifestText(starterManifest("demo"), "/p/pod.toml").tools.bash.enabled).toBe(false);
+  });
+
+  it("lets the sandboxed Bash run `npm test` of a fresh project out of the box", async () => {
+    const dir = await project({
+      "package.json": JSON.stringify({ name: "x", version: "1.0.0", scripts: { test: "node --test" } }),
+      "a.test.js": "require('node:test')('works', () => {});\n",
+    });
+    const m = parseManifestText(starterManifest("demo", await detectTestCommands(dir)), path.join(dir, "pod.toml"));
+    const t = await tools(dir, { deny: m.scope!.deny, bash: m.tools.bash });
+    const r = await t.Bash!({ command: "npm test" });
+    expect(r.output).toMatch(/# pass 1/);
+    expect(r.output).toMatch(/\[exit code: 0\]$/);
+  });
+});
