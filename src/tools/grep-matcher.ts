@@ -1,6 +1,7 @@
 import { closeSync, openSync, readSync } from "node:fs";
 import { BYTE_RANKS } from "./byte-ranks.js";
 import { CaseInsensitiveLiteral } from "./ci-literal.js";
+import { toEngineSource } from "./grep-syntax.js";
 
 /**
  * The hot loop of Grep, kept free of per-file allocation: files are read with
@@ -11,8 +12,12 @@ import { CaseInsensitiveLiteral } from "./ci-literal.js";
  * event loop stays responsive.
  */
 export interface Matcher {
-  /** The whole-text regex (flags include g and m). */
+  /** The whole-text regex with ripgrep's line semantics (grep-syntax.ts); flags include g. */
   regex: RegExp;
+  /** Matches may span lines (rg -U). Otherwise every match lies within one line. */
+  multiline: boolean;
+  /** The pattern is a plain case-sensitive literal: finding `required` is finding a match. */
+  exact: boolean;
   /** Bytes every match contains, if the pattern has such a literal; files without it are skipped undecoded. */
   required: Literal | undefined;
   /** The same for a case-insensitive pattern: a literal every match contains in some mix of case. */
@@ -27,21 +32,29 @@ export interface Matcher {
   foldsBeyondLatin1: boolean;
 }
 
-export function compileMatcher(pattern: string, caseInsensitive: boolean): Matcher | { error: string } {
+/**
+ * Compiles a pattern. Only compiles: V8 parses a regex here in linear time, and runs
+ * it only in a Grep worker thread (grep-pool.ts), never in pod's main thread.
+ */
+export function compileMatcher(pattern: string, caseInsensitive: boolean, multiline = false): Matcher | { error: string } {
+  const engine = toEngineSource(pattern, multiline);
+  if ("error" in engine) return engine;
   let regex: RegExp;
   try {
-    regex = new RegExp(pattern, caseInsensitive ? "gimu" : "gmu");
+    regex = new RegExp(engine.source, caseInsensitive ? "giu" : "gu");
   } catch {
     try {
-      regex = new RegExp(pattern, caseInsensitive ? "gim" : "gm");
+      regex = new RegExp(engine.source, caseInsensitive ? "gi" : "g");
     } catch (err) {
-      return { error: (err as Error).message };
+      return { error: (err as Error).message.replace(engine.source, pattern) };
     }
   }
   const literal = requiredLiteral(pattern);
   const useful = literal !== undefined && literal.length >= 3;
   return {
     regex,
+    multiline,
+    exact: !caseInsensitive && literal === pattern && !/[\\^$.*+?()[\]{}|]/.test(pattern),
     required: useful && !caseInsensitive ? toLiteral(Buffer.from(literal)) : undefined,
     requiredAnyCase: useful && caseInsensitive ? CaseInsensitiveLiteral.create(literal) : undefined,
     // ASCII-only patterns without "any character" constructs match the same bytes
@@ -186,14 +199,40 @@ export function containsLiteral(hay: Buffer, lit: Literal): boolean {
   }
 }
 
-/** Whether the file's bytes can contain a match, deciding as cheaply as possible. */
+/** Whether the file's bytes contain a match, deciding as cheaply as possible. */
 export function fileMatches(bytes: Buffer, m: Matcher): boolean {
   if (bytes.subarray(0, 8192).includes(0)) return false; // binary
-  if (m.required && !containsLiteral(bytes, m.required)) return false;
+  if (m.required) {
+    if (m.exact) return containsLiteral(bytes, m.required);
+    // Line-oriented: a match lies within one line and contains the literal, so only
+    // the lines holding the literal need the regex (as in ripgrep). `\w+Sync\(` then
+    // costs a byte search plus a few short lines instead of a regex over the file.
+    if (!m.multiline) return someLineMatches(bytes, m.required, m.regex, m.latin1Safe ? "latin1" : "utf8");
+    if (!containsLiteral(bytes, m.required)) return false;
+  }
   const unicodeFolds = m.foldsBeyondLatin1 && (bytes.includes(0xe2) || bytes.includes(0xc5));
   // The any-case literal is ASCII, so it cannot see a Kelvin sign or long s: such files go to the regex.
   if (m.requiredAnyCase && !unicodeFolds && !m.requiredAnyCase.mayContain(bytes)) return false;
   m.regex.lastIndex = 0;
   const latin1 = m.latin1Safe && !unicodeFolds;
   return m.regex.test(bytes.toString(latin1 ? "latin1" : "utf8"));
+}
+
+/** Whether a line holding the literal matches the regex; each such line is decoded and tested once. */
+function someLineMatches(bytes: Buffer, lit: Literal, regex: RegExp, encoding: "latin1" | "utf8"): boolean {
+  for (let from = lit.anchor; ; ) {
+    const at = bytes.indexOf(lit.tail, from);
+    if (at === -1) return false;
+    const start = at - lit.anchor;
+    if (lit.anchor > 0 && bytes.compare(lit.bytes, 0, lit.anchor, start, at) !== 0) {
+      from = at + 1;
+      continue;
+    }
+    const lineStart = start === 0 ? 0 : bytes.lastIndexOf(10, start - 1) + 1;
+    let lineEnd = bytes.indexOf(10, at);
+    if (lineEnd === -1) lineEnd = bytes.length;
+    regex.lastIndex = 0;
+    if (regex.test(bytes.toString(encoding, lineStart, lineEnd))) return true;
+    from = lineEnd + 1 + lit.anchor;
+  }
 }

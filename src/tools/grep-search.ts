@@ -21,13 +21,16 @@ export interface FileBatch {
 export interface SearchSpec {
   pattern: string;
   caseInsensitive: boolean;
+  /** Matches may span lines (rg -U); otherwise line-oriented. */
+  multiline: boolean;
   mode: GrepMode;
   context: number;
 }
 
 /**
- * Searches one batch synchronously, in the order given: a worker thread's job. The
- * Grep tool's own thread calls searchFile in time slices instead, to stay responsive.
+ * Searches one batch synchronously, in the order given: a worker thread's job, and
+ * only a worker's: the pattern is the model's, and a catastrophic one may run until
+ * the pool terminates the thread (grep-pool.ts).
  */
 export function searchBatch(reader: FileReader, batch: FileBatch, m: Matcher, spec: SearchSpec): FileHit[] {
   const hits: FileHit[] = [];
@@ -47,9 +50,7 @@ export function searchFile(reader: FileReader, abs: string, rel: string, m: Matc
   // Only matched files are split into lines.
   const all = text.split("\n");
   if (all.at(-1) === "") all.pop();
-  const matched: number[] = [];
-  const lineRegex = new RegExp(m.regex.source, m.regex.flags.replace("g", ""));
-  for (let i = 0; i < all.length; i++) if (lineRegex.test(all[i]!)) matched.push(i);
+  const matched = matchedLines(text, m);
   if (spec.mode === "count") return { rel, lines: [], count: matched.length };
 
   const out: string[] = [];
@@ -68,4 +69,41 @@ export function searchFile(reader: FileReader, abs: string, rel: string, m: Matc
     lastShown = Math.max(lastShown, to);
   }
   return { rel, lines: out, count: matched.length };
+}
+
+/**
+ * The 0-based numbers of the lines that hold a match, ascending, as rg prints them:
+ * for a multiline match, every line it spans. One pass of the regex over the text;
+ * once a line has matched, the search goes on from the next line.
+ */
+export function matchedLines(text: string, m: Matcher): number[] {
+  const lines: number[] = [];
+  const re = m.regex;
+  let line = 0;
+  let lineStart = 0; // where `line` starts; both only move forward
+  const lineOf = (pos: number) => {
+    for (let nl = text.indexOf("\n", lineStart); nl !== -1 && nl < pos; nl = text.indexOf("\n", lineStart)) {
+      line++;
+      lineStart = nl + 1;
+    }
+    return line;
+  };
+  // rg sees no line after a final "\n" (nor any in an empty file): an empty match there is not one.
+  const end = text.length === 0 || text.endsWith("\n") ? text.length : text.length + 1;
+  re.lastIndex = 0;
+  for (let found = re.exec(text); found && found.index < end; found = re.exec(text)) {
+    const start = found.index;
+    const stop = start + found[0].length;
+    const first = lineOf(start);
+    const last = stop > start ? lineOf(stop - 1) : first;
+    for (let l = first; l <= last; l++) if (!(lines.length && lines[lines.length - 1]! >= l)) lines.push(l);
+    if (m.multiline) re.lastIndex = stop > start ? stop : start + 1;
+    else {
+      // Line-oriented: this line is decided, so go on from the next.
+      const nl = text.indexOf("\n", start);
+      if (nl === -1) break;
+      re.lastIndex = nl + 1;
+    }
+  }
+  return lines;
 }

@@ -1,6 +1,7 @@
 // A Grep search thread: receives batches of files, answers with their hits. It
 // holds no state beyond its read buffer and the last compiled pattern, so a batch
-// from any Grep call can go to any worker.
+// from any Grep call can go to any worker, and a worker stopped mid-batch (a
+// pattern past its deadline, a cancel) is replaced by a fresh one at no loss.
 import { parentPort } from "node:worker_threads";
 import { compileMatcher, FileReader, type Matcher } from "./grep-matcher.js";
 import { searchBatch, type FileBatch, type FileHit, type SearchSpec } from "./grep-search.js";
@@ -19,9 +20,9 @@ if (port) {
   port.on("message", ({ id, spec, batch }: WorkerRequest) => {
     let reply: WorkerReply;
     try {
-      const key = `${spec.caseInsensitive ? "i" : "-"}${spec.pattern}`;
+      const key = `${spec.caseInsensitive ? "i" : "-"}${spec.multiline ? "U" : "-"}${spec.pattern}`;
       if (compiled?.key !== key) {
-        const m = compileMatcher(spec.pattern, spec.caseInsensitive);
+        const m = compileMatcher(spec.pattern, spec.caseInsensitive, spec.multiline);
         if ("error" in m) throw new Error(m.error);
         compiled = { key, matcher: m };
       }
