@@ -12,17 +12,33 @@ const MAX_CRASHES = 8;
 interface Pending {
   /** The Grep call this batch belongs to, so that call alone can be stopped. */
   search: number;
+  batch: FileBatch;
+  counts: Int32Array;
   resolve: (hits: FileHit[]) => void;
   reject: (err: Error) => void;
 }
 
 interface Slot {
-  worker: Worker;
+  /** Undefined after a stop until the next search needs it: respawning at once would compete for the CPU with a cancel's exit. */
+  worker: Worker | undefined;
   inFlight: Map<number, Pending>;
+  /** Resolves when the worker has loaded (or died trying). */
+  ready: Promise<void>;
 }
 
-/** A batch that was not searched because its Grep call was stopped (deadline or cancel). */
-export class SearchStopped extends Error {}
+/**
+ * A batch whose Grep call was stopped (deadline or cancel) before it was done.
+ * `found` holds the files the worker had found matching until then, with their
+ * counts but without their lines.
+ */
+export class SearchStopped extends Error {
+  constructor(
+    message: string,
+    readonly found: FileHit[] = [],
+  ) {
+    super(message);
+  }
+}
 
 /**
  * The threads that run Grep's regex: the pattern comes from the model, and V8's
@@ -55,7 +71,7 @@ export class GrepPool {
     size: number,
     private readonly onBroken: (err: Error) => void,
   ) {
-    this.slots = Array.from({ length: size }, () => ({ worker: undefined as unknown as Worker, inFlight: new Map() }));
+    this.slots = Array.from({ length: size }, () => ({ worker: undefined, inFlight: new Map(), ready: Promise.resolve() }));
     for (const slot of this.slots) this.spawn(slot);
   }
 
@@ -81,16 +97,29 @@ export class GrepPool {
     return this.nextSearch++;
   }
 
+  /**
+   * Resolves when every worker has loaded: a Grep call's deadline counts from here,
+   * so it measures the search, not a thread's start (20 ms built, far more from
+   * source on a loaded machine).
+   */
+  ready(): Promise<void> {
+    if (!this.closing) for (const slot of this.slots) if (!slot.worker && this.crashes <= MAX_CRASHES) this.spawn(slot);
+    return Promise.all(this.slots.map((s) => s.ready)).then(() => {});
+  }
+
   /** Searches a batch on the least busy worker. Rejects with SearchStopped if its call is stopped, or an Error if the worker fails. */
   search(spec: SearchSpec, batch: FileBatch, search = -1): Promise<FileHit[]> {
     if (this.closing) return Promise.reject(new SearchStopped("the pool is closed"));
     if (this.crashes > MAX_CRASHES) return Promise.reject(this.broken!);
     const slot = this.slots.reduce((a, b) => (b.inFlight.size < a.inFlight.size ? b : a));
+    if (!slot.worker) this.spawn(slot);
+    const worker = slot.worker!;
     const id = this.nextId++;
     return new Promise<FileHit[]>((resolve, reject) => {
-      if (slot.inFlight.size === 0) slot.worker.ref();
-      slot.inFlight.set(id, { search, resolve, reject });
-      slot.worker.postMessage({ id, spec, batch } satisfies WorkerRequest);
+      if (slot.inFlight.size === 0) worker.ref();
+      const counts = new Int32Array(new SharedArrayBuffer(4 * batch.abs.length));
+      slot.inFlight.set(id, { search, batch, counts, resolve, reject });
+      worker.postMessage({ id, spec, batch, counts } satisfies WorkerRequest);
     });
   }
 
@@ -102,21 +131,22 @@ export class GrepPool {
   stop(search: number): void {
     for (const slot of this.slots) {
       if (![...slot.inFlight.values()].some((p) => p.search === search)) continue;
-      const old = slot.worker;
+      const old = slot.worker!;
       const pending = [...slot.inFlight.values()];
       slot.inFlight.clear();
+      slot.worker = undefined;
+      slot.ready = Promise.resolve();
       old.removeAllListeners("exit");
       old.removeAllListeners("error");
       old.on("error", () => {});
       void old.terminate();
-      for (const p of pending) p.reject(new SearchStopped("stopped"));
-      if (!this.closing) this.spawn(slot);
+      for (const p of pending) p.reject(new SearchStopped("stopped", foundSoFar(p)));
     }
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    await Promise.all(this.slots.map((s) => s.worker?.terminate()));
   }
 
   private spawn(slot: Slot): void {
@@ -125,10 +155,13 @@ export class GrepPool {
     const worker = new Worker(this.entry.code, { eval: true, stdout: false, stderr: false, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
     worker.unref();
     slot.worker = worker;
-    worker.on("message", (reply: WorkerReply) => this.settle(slot, reply));
+    let loaded: () => void = () => {};
+    slot.ready = new Promise<void>((resolve) => (loaded = resolve));
+    worker.on("message", (reply: WorkerReply) => ("ready" in reply ? loaded() : this.settle(slot, reply)));
     // A worker that dies on its own takes its batches with it: fail them, and put a
     // fresh worker in its place for later batches.
     const die = (err: Error) => {
+      loaded();
       if (slot.worker !== worker) return;
       if (!this.broken && !this.closing) {
         this.broken = err;
@@ -136,21 +169,31 @@ export class GrepPool {
       }
       for (const p of slot.inFlight.values()) p.reject(err);
       slot.inFlight.clear();
-      if (!this.closing && ++this.crashes <= MAX_CRASHES) this.spawn(slot);
+      slot.worker = undefined;
+      this.crashes++;
     };
     worker.on("error", die);
     worker.on("exit", (code) => die(new Error(`grep worker exited with code ${code}`)));
   }
 
-  private settle(slot: Slot, reply: WorkerReply): void {
+  private settle(slot: Slot, reply: Exclude<WorkerReply, { ready: true }>): void {
     const pending = slot.inFlight.get(reply.id);
     if (!pending) return;
     slot.inFlight.delete(reply.id);
     // Only a worker with work in flight keeps the process alive.
-    if (slot.inFlight.size === 0) slot.worker.unref();
+    if (slot.inFlight.size === 0) slot.worker?.unref();
     if ("error" in reply) pending.reject(new Error(reply.error));
     else pending.resolve(reply.hits);
   }
+}
+
+function foundSoFar(p: Pending): FileHit[] {
+  const found: FileHit[] = [];
+  for (let i = 0; i < p.counts.length; i++) {
+    const count = Atomics.load(p.counts, i);
+    if (count > 0) found.push({ rel: p.batch.rel[i]!, lines: [], count });
+  }
+  return found;
 }
 
 /**

@@ -32,11 +32,14 @@ export interface SearchSpec {
  * only a worker's: the pattern is the model's, and a catastrophic one may run until
  * the pool terminates the thread (grep-pool.ts).
  */
-export function searchBatch(reader: FileReader, batch: FileBatch, m: Matcher, spec: SearchSpec): FileHit[] {
+export function searchBatch(reader: FileReader, batch: FileBatch, m: Matcher, spec: SearchSpec, onHit?: (index: number, hit: FileHit) => void): FileHit[] {
   const hits: FileHit[] = [];
   for (let i = 0; i < batch.abs.length; i++) {
     const hit = searchFile(reader, batch.abs[i]!, batch.rel[i]!, m, spec);
-    if (hit) hits.push(hit);
+    if (hit) {
+      hits.push(hit);
+      onHit?.(i, hit);
+    }
   }
   return hits;
 }

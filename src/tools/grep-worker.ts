@@ -10,14 +10,21 @@ export interface WorkerRequest {
   id: number;
   spec: SearchSpec;
   batch: FileBatch;
+  /**
+   * Shared with the pool: the worker stores each file's match count here as soon as
+   * it is known, so a call stopped mid-batch (the worker terminated) keeps the files
+   * found before the stop without a message per file.
+   */
+  counts: Int32Array;
 }
-export type WorkerReply = { id: number; hits: FileHit[] } | { id: number; error: string };
+/** `ready` is sent once, when the worker has loaded. */
+export type WorkerReply = { id: number; hits: FileHit[] } | { id: number; error: string } | { ready: true };
 
 const port = parentPort;
 if (port) {
   const reader = new FileReader();
   let compiled: { key: string; matcher: Matcher } | undefined;
-  port.on("message", ({ id, spec, batch }: WorkerRequest) => {
+  port.on("message", ({ id, spec, batch, counts }: WorkerRequest) => {
     let reply: WorkerReply;
     try {
       const key = `${spec.caseInsensitive ? "i" : "-"}${spec.multiline ? "U" : "-"}${spec.pattern}`;
@@ -26,11 +33,12 @@ if (port) {
         if ("error" in m) throw new Error(m.error);
         compiled = { key, matcher: m };
       }
-      reply = { id, hits: searchBatch(reader, batch, compiled.matcher, spec) };
+      reply = { id, hits: searchBatch(reader, batch, compiled.matcher, spec, (i, hit) => Atomics.store(counts, i, hit.count)) };
       reader.shrink();
     } catch (err) {
       reply = { id, error: err instanceof Error ? err.message : String(err) };
     }
     port.postMessage(reply);
   });
+  port.postMessage({ ready: true } satisfies WorkerReply);
 }

@@ -149,7 +149,10 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
   const onCancel = () => stop("cancelled");
   signal.addEventListener("abort", onCancel, { once: true });
   if (signal.aborted) onCancel();
-  const timer = setTimeout(() => stop("deadline"), deadlineMs);
+  // The deadline is for the search: it starts once the threads are up.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([pool.ready(), halted]);
+  if (!halt.signal.aborted) timer = setTimeout(() => stop("deadline"), deadlineMs);
 
   const dispatch = (b: FileBatch) => {
     sent.push(
@@ -158,7 +161,11 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
           for (const h of found) hits.push(h);
         },
         (err: Error) => {
-          if (err instanceof SearchStopped) return;
+          if (err instanceof SearchStopped) {
+            // Files found before the stop come without their lines: say so in content mode.
+            for (const h of err.found) hits.push(spec.mode === "content" ? { ...h, lines: [`${h.rel}: matches (lines not collected before the search stopped)`] } : h);
+            return;
+          }
           unsearched += b.abs.length;
           failure ??= err.message;
         },
