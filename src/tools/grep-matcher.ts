@@ -213,9 +213,20 @@ export function fileMatches(bytes: Buffer, m: Matcher): boolean {
   const unicodeFolds = m.foldsBeyondLatin1 && (bytes.includes(0xe2) || bytes.includes(0xc5));
   // The any-case literal is ASCII, so it cannot see a Kelvin sign or long s: such files go to the regex.
   if (m.requiredAnyCase && !unicodeFolds && !m.requiredAnyCase.mayContain(bytes)) return false;
-  m.regex.lastIndex = 0;
   const latin1 = m.latin1Safe && !unicodeFolds;
-  return m.regex.test(bytes.toString(latin1 ? "latin1" : "utf8"));
+  return hasMatch(bytes.toString(latin1 ? "latin1" : "utf8"), m.regex);
+}
+
+/**
+ * Whether the text has a match on one of its lines, as rg counts them: an empty file
+ * has no line, and nothing follows a final "\n", so an empty match there (of `^` or
+ * `x*`) is not one. exec finds the leftmost match, so if that is there, none is earlier.
+ */
+export function hasMatch(text: string, regex: RegExp): boolean {
+  if (text.length === 0) return false;
+  regex.lastIndex = 0;
+  const found = regex.exec(text);
+  return found !== null && (found.index < text.length || !text.endsWith("\n"));
 }
 
 /** Whether a line holding the literal matches the regex; each such line is decoded and tested once. */
