@@ -1,4 +1,4 @@
-import { fileMatches, FileReader, type Matcher } from "./grep-matcher.js";
+import { fileMatches, FileReader, type Literal, type Matcher } from "./grep-matcher.js";
 
 /** Files larger than this are skipped, as generated or data files rather than source. */
 export const MAX_FILE_BYTES = 64 * 1024 * 1024;
@@ -48,14 +48,15 @@ export function searchFile(reader: FileReader, abs: string, rel: string, m: Matc
   const bytes = reader.read(abs, MAX_FILE_BYTES);
   if (!bytes || !fileMatches(bytes, m)) return undefined;
   if (spec.mode === "files_with_matches") return { rel, lines: [], count: 1 };
+  // A plain literal, counted: the lines holding it, found in the bytes without decoding.
+  if (spec.mode === "count" && m.exact && !m.multiline) return { rel, lines: [], count: countLiteralLines(bytes, m.required!) };
   const text = bytes.toString("utf8");
-
-  // Only matched files are split into lines.
-  const all = text.split("\n");
-  if (all.at(-1) === "") all.pop();
   const matched = matchedLines(text, m);
   if (spec.mode === "count") return { rel, lines: [], count: matched.length };
 
+  // Only files whose lines are shown are split into lines.
+  const all = text.split("\n");
+  if (all.at(-1) === "") all.pop();
   const out: string[] = [];
   const isMatch = new Set(matched);
   const context = spec.context;
@@ -72,6 +73,23 @@ export function searchFile(reader: FileReader, abs: string, rel: string, m: Matc
     lastShown = Math.max(lastShown, to);
   }
   return { rel, lines: out, count: matched.length };
+}
+
+/** How many lines hold the literal (a literal never holds a newline in line mode). */
+function countLiteralLines(bytes: Buffer, lit: Literal): number {
+  let count = 0;
+  for (let from = lit.anchor; ; ) {
+    const at = bytes.indexOf(lit.tail, from);
+    if (at === -1) return count;
+    if (lit.anchor > 0 && bytes.compare(lit.bytes, 0, lit.anchor, at - lit.anchor, at) !== 0) {
+      from = at + 1;
+      continue;
+    }
+    count++;
+    const nl = bytes.indexOf(10, at + lit.tail.length);
+    if (nl === -1) return count;
+    from = nl + 1 + lit.anchor;
+  }
 }
 
 /**
