@@ -1,6 +1,6 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { BYTE_RANKS } from "./byte-ranks.js";
-import { CaseInsensitiveLiteral } from "./ci-literal.js";
+import { CaseInsensitiveLiteral, MAX_HAY } from "./ci-literal.js";
 import { toEngineSource } from "./grep-syntax.js";
 
 /**
@@ -18,6 +18,8 @@ export interface Matcher {
   multiline: boolean;
   /** The pattern is a plain case-sensitive literal: finding `required` is finding a match. */
   exact: boolean;
+  /** The same for a case-insensitive plain ASCII literal and `requiredAnyCase` (outside the Kelvin-sign/long-s case). */
+  exactAnyCase: boolean;
   /** Bytes every match contains, if the pattern has such a literal; files without it are skipped undecoded. */
   required: Literal | undefined;
   /** The same for a case-insensitive pattern: a literal every match contains in some mix of case. */
@@ -55,6 +57,7 @@ export function compileMatcher(pattern: string, caseInsensitive: boolean, multil
     regex,
     multiline,
     exact: !caseInsensitive && literal === pattern && !/[\\^$.*+?()[\]{}|]/.test(pattern),
+    exactAnyCase: caseInsensitive && literal === pattern && !/[\\^$.*+?()[\]{}|]/.test(pattern) && /^[\x20-\x7e]+$/.test(pattern),
     required: useful && !caseInsensitive ? toLiteral(Buffer.from(literal)) : undefined,
     requiredAnyCase: useful && caseInsensitive ? CaseInsensitiveLiteral.create(literal) : undefined,
     // ASCII-only patterns without "any character" constructs match the same bytes
@@ -218,7 +221,11 @@ export function fileMatches(bytes: Buffer, m: Matcher): boolean {
   }
   const unicodeFolds = m.foldsBeyondLatin1 && (bytes.includes(0xe2) || bytes.includes(0xc5));
   // The any-case literal is ASCII, so it cannot see a Kelvin sign or long s: such files go to the regex.
-  if (m.requiredAnyCase && !unicodeFolds && !m.requiredAnyCase.mayContain(bytes)) return false;
+  if (m.requiredAnyCase && !unicodeFolds) {
+    // A plain literal found in some mix of case is a match: no decoding, no regex.
+    if (m.exactAnyCase && bytes.length <= MAX_HAY) return m.requiredAnyCase.mayContain(bytes);
+    if (!m.requiredAnyCase.mayContain(bytes)) return false;
+  }
   const latin1 = m.latin1Safe && !unicodeFolds;
   return hasMatch(bytes.toString(latin1 ? "latin1" : "utf8"), m.regex);
 }
