@@ -4,7 +4,7 @@
 import { writeFileSync } from "node:fs";
 import path from "node:path";
 import { coldStart } from "./cold-start.mjs";
-import { machine } from "./lib.mjs";
+import { fmt, machine } from "./lib.mjs";
 import { memoryBench } from "./memory.mjs";
 import { relayBench } from "./relay.mjs";
 import { search } from "./search.mjs";
