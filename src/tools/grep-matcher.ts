@@ -29,7 +29,7 @@ export interface Matcher {
   /**
    * Case-insensitive with a k, an s or a class (which may hold them): Unicode case folding (as in ripgrep) also matches
    * the Kelvin sign U+212A and long s U+017F, which latin1 decoding would hide. Such
-   * files are found by the lead bytes of their UTF-8 forms (E2, C5) and decoded as UTF-8.
+   * files are found by the UTF-8 bytes of those two characters and decoded as UTF-8.
    */
   foldsBeyondLatin1: boolean;
 }
@@ -129,6 +129,9 @@ export function requiredLiteral(pattern: string): string | undefined {
   return best || undefined;
 }
 
+const KELVIN_UTF8 = Buffer.from("\u212a");
+const LONG_S_UTF8 = Buffer.from("\u017f");
+
 const INITIAL_BYTES = 256 * 1024;
 /** A worker keeps a buffer up to this size between batches: big files recur in a tree, and regrowing costs copies. */
 const KEEP_BYTES = 16 * 1024 * 1024;
@@ -219,7 +222,9 @@ export function fileMatches(bytes: Buffer, m: Matcher): boolean {
     if (!m.multiline) return someLineMatches(bytes, m.required, m.regex, m.latin1Safe ? "latin1" : "utf8");
     if (!containsLiteral(bytes, m.required)) return false;
   }
-  const unicodeFolds = m.foldsBeyondLatin1 && (bytes.includes(0xe2) || bytes.includes(0xc5));
+  // The two characters themselves, not just their lead bytes: any text with a "–" or
+  // a "…" has an E2, and it sent whole files of Monaco through the regex (2.95× rg).
+  const unicodeFolds = m.foldsBeyondLatin1 && (bytes.includes(KELVIN_UTF8) || bytes.includes(LONG_S_UTF8));
   // The any-case literal is ASCII, so it cannot see a Kelvin sign or long s: such files go to the regex.
   if (m.requiredAnyCase && !unicodeFolds) {
     // A plain literal found in some mix of case is a match: no decoding, no regex.
