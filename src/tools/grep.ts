@@ -155,6 +155,8 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
   if (!halt.signal.aborted) timer = setTimeout(() => stop("deadline"), deadlineMs);
 
   const dispatch = (b: FileBatch) => {
+    // A directory the walk was reading when the call stopped must not start new work.
+    if (halt.signal.aborted) return;
     sent.push(
       pool.search(spec, b, search).then(
         (found) => {
