@@ -7,7 +7,8 @@ const MAX_NEEDLE = 1024;
 /** Bytes after the haystack that the 16-byte loads may read; kept zero. */
 const SLACK = 32;
 const PAGE = 65536;
-const MAX_HAY = 8 * 1024 * 1024;
+/** Haystacks up to this size are searched exactly; larger ones are left to the regex. */
+export const MAX_HAY = 8 * 1024 * 1024;
 
 interface Exports {
   memory: WebAssembly.Memory;

@@ -1,6 +1,7 @@
-import { closeSync, openSync, readSync } from "node:fs";
+import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { BYTE_RANKS } from "./byte-ranks.js";
-import { CaseInsensitiveLiteral } from "./ci-literal.js";
+import { CaseInsensitiveLiteral, MAX_HAY } from "./ci-literal.js";
+import { toEngineSource } from "./grep-syntax.js";
 
 /**
  * The hot loop of Grep, kept free of per-file allocation: files are read with
@@ -11,8 +12,14 @@ import { CaseInsensitiveLiteral } from "./ci-literal.js";
  * event loop stays responsive.
  */
 export interface Matcher {
-  /** The whole-text regex (flags include g and m). */
+  /** The whole-text regex with ripgrep's line semantics (grep-syntax.ts); flags include g. */
   regex: RegExp;
+  /** Matches may span lines (rg -U). Otherwise every match lies within one line. */
+  multiline: boolean;
+  /** The pattern is a plain case-sensitive literal: finding `required` is finding a match. */
+  exact: boolean;
+  /** The same for a case-insensitive plain ASCII literal and `requiredAnyCase` (outside the Kelvin-sign/long-s case). */
+  exactAnyCase: boolean;
   /** Bytes every match contains, if the pattern has such a literal; files without it are skipped undecoded. */
   required: Literal | undefined;
   /** The same for a case-insensitive pattern: a literal every match contains in some mix of case. */
@@ -22,26 +29,35 @@ export interface Matcher {
   /**
    * Case-insensitive with a k, an s or a class (which may hold them): Unicode case folding (as in ripgrep) also matches
    * the Kelvin sign U+212A and long s U+017F, which latin1 decoding would hide. Such
-   * files are found by the lead bytes of their UTF-8 forms (E2, C5) and decoded as UTF-8.
+   * files are found by the UTF-8 bytes of those two characters and decoded as UTF-8.
    */
   foldsBeyondLatin1: boolean;
 }
 
-export function compileMatcher(pattern: string, caseInsensitive: boolean): Matcher | { error: string } {
+/**
+ * Compiles a pattern. Only compiles: V8 parses a regex here in linear time, and runs
+ * it only in a Grep worker thread (grep-pool.ts), never in pod's main thread.
+ */
+export function compileMatcher(pattern: string, caseInsensitive: boolean, multiline = false): Matcher | { error: string } {
+  const engine = toEngineSource(pattern, multiline);
+  if ("error" in engine) return engine;
   let regex: RegExp;
   try {
-    regex = new RegExp(pattern, caseInsensitive ? "gimu" : "gmu");
+    regex = new RegExp(engine.source, caseInsensitive ? "giu" : "gu");
   } catch {
     try {
-      regex = new RegExp(pattern, caseInsensitive ? "gim" : "gm");
+      regex = new RegExp(engine.source, caseInsensitive ? "gi" : "g");
     } catch (err) {
-      return { error: (err as Error).message };
+      return { error: (err as Error).message.replace(engine.source, pattern) };
     }
   }
   const literal = requiredLiteral(pattern);
   const useful = literal !== undefined && literal.length >= 3;
   return {
     regex,
+    multiline,
+    exact: !caseInsensitive && literal === pattern && !/[\\^$.*+?()[\]{}|]/.test(pattern),
+    exactAnyCase: caseInsensitive && literal === pattern && !/[\\^$.*+?()[\]{}|]/.test(pattern) && /^[\x20-\x7e]+$/.test(pattern),
     required: useful && !caseInsensitive ? toLiteral(Buffer.from(literal)) : undefined,
     requiredAnyCase: useful && caseInsensitive ? CaseInsensitiveLiteral.create(literal) : undefined,
     // ASCII-only patterns without "any character" constructs match the same bytes
@@ -113,7 +129,12 @@ export function requiredLiteral(pattern: string): string | undefined {
   return best || undefined;
 }
 
+const KELVIN_UTF8 = Buffer.from("\u212a");
+const LONG_S_UTF8 = Buffer.from("\u017f");
+
 const INITIAL_BYTES = 256 * 1024;
+/** A worker keeps a buffer up to this size between batches: big files recur in a tree, and regrowing costs copies. */
+const KEEP_BYTES = 16 * 1024 * 1024;
 
 /**
  * Reads whole files into one growing buffer, with as few system calls as it can:
@@ -127,7 +148,7 @@ export class FileReader {
 
   /** Drops a buffer grown for one big file, so a long-lived reader (a worker's) stays small. */
   shrink(): void {
-    if (this.buf.length > INITIAL_BYTES * 4) this.buf = Buffer.allocUnsafe(INITIAL_BYTES);
+    if (this.buf.length > KEEP_BYTES) this.buf = Buffer.allocUnsafe(INITIAL_BYTES);
   }
 
   /** The file's bytes (valid until the next read), or undefined if unreadable or larger than max. */
@@ -145,7 +166,11 @@ export class FileReader {
         n += r;
         if (n > max) return undefined;
         if (n < this.buf.length) break;
-        const bigger = Buffer.allocUnsafe(this.buf.length * 2);
+        // A file larger than the buffer: size the new one from fstat, so a 9 MB file
+        // costs one copy, not five doublings (a quarter of a worker's time on node_modules).
+        const size = fstatSync(fd).size;
+        if (size > max) return undefined;
+        const bigger = Buffer.allocUnsafe(Math.max(size + 1, this.buf.length * 2));
         this.buf.copy(bigger, 0, 0, n);
         this.buf = bigger;
       }
@@ -186,14 +211,57 @@ export function containsLiteral(hay: Buffer, lit: Literal): boolean {
   }
 }
 
-/** Whether the file's bytes can contain a match, deciding as cheaply as possible. */
+/** Whether the file's bytes contain a match, deciding as cheaply as possible. */
 export function fileMatches(bytes: Buffer, m: Matcher): boolean {
   if (bytes.subarray(0, 8192).includes(0)) return false; // binary
-  if (m.required && !containsLiteral(bytes, m.required)) return false;
-  const unicodeFolds = m.foldsBeyondLatin1 && (bytes.includes(0xe2) || bytes.includes(0xc5));
+  if (m.required) {
+    if (m.exact) return containsLiteral(bytes, m.required);
+    // Line-oriented: a match lies within one line and contains the literal, so only
+    // the lines holding the literal need the regex (as in ripgrep). `\w+Sync\(` then
+    // costs a byte search plus a few short lines instead of a regex over the file.
+    if (!m.multiline) return someLineMatches(bytes, m.required, m.regex, m.latin1Safe ? "latin1" : "utf8");
+    if (!containsLiteral(bytes, m.required)) return false;
+  }
+  // The two characters themselves, not just their lead bytes: any text with a "–" or
+  // a "…" has an E2, and it sent whole files of Monaco through the regex (2.95× rg).
+  const unicodeFolds = m.foldsBeyondLatin1 && (bytes.includes(KELVIN_UTF8) || bytes.includes(LONG_S_UTF8));
   // The any-case literal is ASCII, so it cannot see a Kelvin sign or long s: such files go to the regex.
-  if (m.requiredAnyCase && !unicodeFolds && !m.requiredAnyCase.mayContain(bytes)) return false;
-  m.regex.lastIndex = 0;
+  if (m.requiredAnyCase && !unicodeFolds) {
+    // A plain literal found in some mix of case is a match: no decoding, no regex.
+    if (m.exactAnyCase && bytes.length <= MAX_HAY) return m.requiredAnyCase.mayContain(bytes);
+    if (!m.requiredAnyCase.mayContain(bytes)) return false;
+  }
   const latin1 = m.latin1Safe && !unicodeFolds;
-  return m.regex.test(bytes.toString(latin1 ? "latin1" : "utf8"));
+  return hasMatch(bytes.toString(latin1 ? "latin1" : "utf8"), m.regex);
+}
+
+/**
+ * Whether the text has a match on one of its lines, as rg counts them: an empty file
+ * has no line, and nothing follows a final "\n", so an empty match there (of `^` or
+ * `x*`) is not one. exec finds the leftmost match, so if that is there, none is earlier.
+ */
+export function hasMatch(text: string, regex: RegExp): boolean {
+  if (text.length === 0) return false;
+  regex.lastIndex = 0;
+  const found = regex.exec(text);
+  return found !== null && (found.index < text.length || !text.endsWith("\n"));
+}
+
+/** Whether a line holding the literal matches the regex; each such line is decoded and tested once. */
+function someLineMatches(bytes: Buffer, lit: Literal, regex: RegExp, encoding: "latin1" | "utf8"): boolean {
+  for (let from = lit.anchor; ; ) {
+    const at = bytes.indexOf(lit.tail, from);
+    if (at === -1) return false;
+    const start = at - lit.anchor;
+    if (lit.anchor > 0 && bytes.compare(lit.bytes, 0, lit.anchor, start, at) !== 0) {
+      from = at + 1;
+      continue;
+    }
+    const lineStart = start === 0 ? 0 : bytes.lastIndexOf(10, start - 1) + 1;
+    let lineEnd = bytes.indexOf(10, at);
+    if (lineEnd === -1) lineEnd = bytes.length;
+    regex.lastIndex = 0;
+    if (regex.test(bytes.toString(encoding, lineStart, lineEnd))) return true;
+    from = lineEnd + 1 + lit.anchor;
+  }
 }

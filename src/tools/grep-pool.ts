@@ -7,60 +7,81 @@ import type { WorkerReply, WorkerRequest } from "./grep-worker.js";
 
 declare const __POD_BUNDLE__: boolean | undefined;
 
+const MAX_CRASHES = 8;
+
 interface Pending {
+  /** The Grep call this batch belongs to, so that call alone can be stopped. */
+  search: number;
+  batch: FileBatch;
+  counts: Int32Array;
   resolve: (hits: FileHit[]) => void;
   reject: (err: Error) => void;
 }
 
 interface Slot {
-  worker: Worker;
+  /** Undefined after a stop until the next search needs it: respawning at once would compete for the CPU with a cancel's exit. */
+  worker: Worker | undefined;
   inFlight: Map<number, Pending>;
+  /** Resolves when the worker has loaded (or died trying). */
+  ready: Promise<void>;
 }
 
 /**
- * Worker threads that read and search files in parallel: one Node thread does
- * about half of what ripgrep does on two cores, because reading and matching are
- * CPU work (syscalls, memcpy, byte search), not waiting. Started on the first
- * large search of a process and kept for the rest of it; idle workers are unref'd
- * so they never keep pod alive.
+ * A batch whose Grep call was stopped (deadline or cancel) before it was done.
+ * `found` holds the files the worker had found matching until then, with their
+ * counts but without their lines.
+ */
+export class SearchStopped extends Error {
+  constructor(
+    message: string,
+    readonly found: FileHit[] = [],
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * The threads that run Grep's regex: the pattern comes from the model, and V8's
+ * backtracking engine can take exponential time on one (`(a+)+$` on a line of a's).
+ * It never runs in pod's main thread, so the event loop (lock refresh, cancel,
+ * output) stays live whatever the pattern; a Grep call that passes its deadline or
+ * is cancelled has its workers terminated (terminate() stops a regex mid-match)
+ * and replaced.
+ *
+ * Why not a linear-time engine: measured on 40 MB of JavaScript (node_modules),
+ * `\w+Sync\(` took 828 ms in V8, 10,659 ms in re2js (RE2 ported to JS), and
+ * re2-wasm could not take more than 16 MB of text and took 4 s for 4 MB on
+ * `err(or)?\s*=` (its per-call string copies). Threads also give the parallelism
+ * Grep needs to keep up with ripgrep: reading and matching are CPU work.
+ *
+ * Started by the first Grep of a process and kept; idle workers are unref'd so
+ * they never keep pod alive.
  */
 export class GrepPool {
   private readonly slots: Slot[];
   private nextId = 0;
+  private nextSearch = 0;
   private broken: Error | undefined;
+  /** Workers that failed on their own; past MAX_CRASHES the pool gives up (a worker that cannot even load). */
+  private crashes = 0;
   private closing = false;
+  private readonly entry = workerEntry();
 
-  private constructor(size: number, onBroken: (err: Error) => void) {
-    const entry = workerEntry();
-    this.slots = Array.from({ length: size }, () => {
-      const worker = new Worker(entry.code, { eval: true, stdout: false, stderr: false });
-      worker.unref();
-      const slot: Slot = { worker, inFlight: new Map() };
-      worker.on("message", (reply: WorkerReply) => this.settle(slot, reply));
-      // A worker that dies takes its batches with it: fail them, and every later
-      // search, so the caller falls back to searching in its own thread.
-      const die = (err: Error) => {
-        if (!this.broken) {
-          this.broken = err;
-          if (!this.closing) onBroken(err);
-        }
-        for (const p of slot.inFlight.values()) p.reject(err);
-        slot.inFlight.clear();
-      };
-      worker.on("error", die);
-      worker.on("exit", (code) => die(new Error(`grep worker exited with code ${code}`)));
-      return slot;
-    });
+  private constructor(
+    size: number,
+    private readonly onBroken: (err: Error) => void,
+  ) {
+    this.slots = Array.from({ length: size }, () => ({ worker: undefined, inFlight: new Map(), ready: Promise.resolve() }));
+    for (const slot of this.slots) this.spawn(slot);
   }
 
   /**
-   * A pool, or undefined when this machine has a single core (threads would only add
-   * overhead). `onBroken` hears once if a worker dies, after which the caller searches
-   * in its own thread: slower, never wrong, but worth telling a person about.
+   * A pool of one worker per core (at most 4, at least 1). `onBroken` hears once if
+   * a worker fails on its own (not stopped by the pool): its batches fail, a fresh
+   * worker takes its place, and the Grep call reports the files it could not search.
    */
-  static start(onBroken: (err: Error) => void = () => {}): GrepPool | undefined {
-    const size = Math.min(availableParallelism(), 4);
-    return size >= 2 ? new GrepPool(size, onBroken) : undefined;
+  static start(onBroken: (err: Error) => void = () => {}): GrepPool {
+    return new GrepPool(Math.max(1, Math.min(availableParallelism(), 4)), onBroken);
   }
 
   get size(): number {
@@ -71,32 +92,108 @@ export class GrepPool {
     return this.broken === undefined;
   }
 
-  /** Searches a batch on the least busy worker. Rejects if the worker dies. */
-  search(spec: SearchSpec, batch: FileBatch): Promise<FileHit[]> {
-    if (this.broken) return Promise.reject(this.broken);
+  /** A handle for one Grep call: its batches, and a way to stop them all. */
+  begin(): number {
+    return this.nextSearch++;
+  }
+
+  /**
+   * Resolves when every worker has loaded: a Grep call's deadline counts from here,
+   * so it measures the search, not a thread's start (20 ms built, far more from
+   * source on a loaded machine).
+   */
+  ready(): Promise<void> {
+    if (!this.closing) for (const slot of this.slots) if (!slot.worker && this.crashes <= MAX_CRASHES) this.spawn(slot);
+    return Promise.all(this.slots.map((s) => s.ready)).then(() => {});
+  }
+
+  /** Searches a batch on the least busy worker. Rejects with SearchStopped if its call is stopped, or an Error if the worker fails. */
+  search(spec: SearchSpec, batch: FileBatch, search = -1): Promise<FileHit[]> {
+    if (this.closing) return Promise.reject(new SearchStopped("the pool is closed"));
+    if (this.crashes > MAX_CRASHES) return Promise.reject(this.broken!);
     const slot = this.slots.reduce((a, b) => (b.inFlight.size < a.inFlight.size ? b : a));
+    if (!slot.worker) this.spawn(slot);
+    const worker = slot.worker!;
     const id = this.nextId++;
     return new Promise<FileHit[]>((resolve, reject) => {
-      if (slot.inFlight.size === 0) slot.worker.ref();
-      slot.inFlight.set(id, { resolve, reject });
-      slot.worker.postMessage({ id, spec, batch } satisfies WorkerRequest);
+      if (slot.inFlight.size === 0) worker.ref();
+      const counts = new Int32Array(new SharedArrayBuffer(4 * batch.abs.length));
+      slot.inFlight.set(id, { search, batch, counts, resolve, reject });
+      worker.postMessage({ id, spec, batch, counts } satisfies WorkerRequest);
     });
+  }
+
+  /**
+   * Stops a Grep call: every worker with one of its batches in flight is terminated
+   * at once (mid-regex if need be) and replaced. Other calls' batches on those
+   * workers are failed with SearchStopped too; a caller treats them as not searched.
+   */
+  stop(search: number): void {
+    for (const slot of this.slots) {
+      if (![...slot.inFlight.values()].some((p) => p.search === search)) continue;
+      const old = slot.worker!;
+      const pending = [...slot.inFlight.values()];
+      slot.inFlight.clear();
+      slot.worker = undefined;
+      slot.ready = Promise.resolve();
+      old.removeAllListeners("exit");
+      old.removeAllListeners("error");
+      old.on("error", () => {});
+      void old.terminate();
+      for (const p of pending) p.reject(new SearchStopped("stopped", foundSoFar(p)));
+    }
   }
 
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    await Promise.all(this.slots.map((s) => s.worker?.terminate()));
   }
 
-  private settle(slot: Slot, reply: WorkerReply): void {
+  private spawn(slot: Slot): void {
+    // A regex's backtracking stack lives in the worker; cap its heap too, so a
+    // pathological pattern cannot take the machine's memory before its deadline.
+    const worker = new Worker(this.entry.code, { eval: true, stdout: false, stderr: false, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
+    worker.unref();
+    slot.worker = worker;
+    let loaded: () => void = () => {};
+    slot.ready = new Promise<void>((resolve) => (loaded = resolve));
+    worker.on("message", (reply: WorkerReply) => ("ready" in reply ? loaded() : this.settle(slot, reply)));
+    // A worker that dies on its own takes its batches with it: fail them, and put a
+    // fresh worker in its place for later batches.
+    const die = (err: Error) => {
+      loaded();
+      if (slot.worker !== worker) return;
+      if (!this.broken && !this.closing) {
+        this.broken = err;
+        this.onBroken(err);
+      }
+      for (const p of slot.inFlight.values()) p.reject(err);
+      slot.inFlight.clear();
+      slot.worker = undefined;
+      this.crashes++;
+    };
+    worker.on("error", die);
+    worker.on("exit", (code) => die(new Error(`grep worker exited with code ${code}`)));
+  }
+
+  private settle(slot: Slot, reply: Exclude<WorkerReply, { ready: true }>): void {
     const pending = slot.inFlight.get(reply.id);
     if (!pending) return;
     slot.inFlight.delete(reply.id);
     // Only a worker with work in flight keeps the process alive.
-    if (slot.inFlight.size === 0) slot.worker.unref();
+    if (slot.inFlight.size === 0) slot.worker?.unref();
     if ("error" in reply) pending.reject(new Error(reply.error));
     else pending.resolve(reply.hits);
   }
+}
+
+function foundSoFar(p: Pending): FileHit[] {
+  const found: FileHit[] = [];
+  for (let i = 0; i < p.counts.length; i++) {
+    const count = Atomics.load(p.counts, i);
+    if (count > 0) found.push({ rel: p.batch.rel[i]!, lines: [], count });
+  }
+  return found;
 }
 
 /**

@@ -1,4 +1,4 @@
-import { fileMatches, FileReader, type Matcher } from "./grep-matcher.js";
+import { fileMatches, FileReader, type Literal, type Matcher } from "./grep-matcher.js";
 
 /** Files larger than this are skipped, as generated or data files rather than source. */
 export const MAX_FILE_BYTES = 64 * 1024 * 1024;
@@ -21,19 +21,25 @@ export interface FileBatch {
 export interface SearchSpec {
   pattern: string;
   caseInsensitive: boolean;
+  /** Matches may span lines (rg -U); otherwise line-oriented. */
+  multiline: boolean;
   mode: GrepMode;
   context: number;
 }
 
 /**
- * Searches one batch synchronously, in the order given: a worker thread's job. The
- * Grep tool's own thread calls searchFile in time slices instead, to stay responsive.
+ * Searches one batch synchronously, in the order given: a worker thread's job, and
+ * only a worker's: the pattern is the model's, and a catastrophic one may run until
+ * the pool terminates the thread (grep-pool.ts).
  */
-export function searchBatch(reader: FileReader, batch: FileBatch, m: Matcher, spec: SearchSpec): FileHit[] {
+export function searchBatch(reader: FileReader, batch: FileBatch, m: Matcher, spec: SearchSpec, onHit?: (index: number, hit: FileHit) => void): FileHit[] {
   const hits: FileHit[] = [];
   for (let i = 0; i < batch.abs.length; i++) {
     const hit = searchFile(reader, batch.abs[i]!, batch.rel[i]!, m, spec);
-    if (hit) hits.push(hit);
+    if (hit) {
+      hits.push(hit);
+      onHit?.(i, hit);
+    }
   }
   return hits;
 }
@@ -42,16 +48,15 @@ export function searchFile(reader: FileReader, abs: string, rel: string, m: Matc
   const bytes = reader.read(abs, MAX_FILE_BYTES);
   if (!bytes || !fileMatches(bytes, m)) return undefined;
   if (spec.mode === "files_with_matches") return { rel, lines: [], count: 1 };
+  // A plain literal, counted: the lines holding it, found in the bytes without decoding.
+  if (spec.mode === "count" && m.exact && !m.multiline) return { rel, lines: [], count: countLiteralLines(bytes, m.required!) };
   const text = bytes.toString("utf8");
-
-  // Only matched files are split into lines.
-  const all = text.split("\n");
-  if (all.at(-1) === "") all.pop();
-  const matched: number[] = [];
-  const lineRegex = new RegExp(m.regex.source, m.regex.flags.replace("g", ""));
-  for (let i = 0; i < all.length; i++) if (lineRegex.test(all[i]!)) matched.push(i);
+  const matched = matchedLines(text, m);
   if (spec.mode === "count") return { rel, lines: [], count: matched.length };
 
+  // Only files whose lines are shown are split into lines.
+  const all = text.split("\n");
+  if (all.at(-1) === "") all.pop();
   const out: string[] = [];
   const isMatch = new Set(matched);
   const context = spec.context;
@@ -68,4 +73,58 @@ export function searchFile(reader: FileReader, abs: string, rel: string, m: Matc
     lastShown = Math.max(lastShown, to);
   }
   return { rel, lines: out, count: matched.length };
+}
+
+/** How many lines hold the literal (a literal never holds a newline in line mode). */
+function countLiteralLines(bytes: Buffer, lit: Literal): number {
+  let count = 0;
+  for (let from = lit.anchor; ; ) {
+    const at = bytes.indexOf(lit.tail, from);
+    if (at === -1) return count;
+    if (lit.anchor > 0 && bytes.compare(lit.bytes, 0, lit.anchor, at - lit.anchor, at) !== 0) {
+      from = at + 1;
+      continue;
+    }
+    count++;
+    const nl = bytes.indexOf(10, at + lit.tail.length);
+    if (nl === -1) return count;
+    from = nl + 1 + lit.anchor;
+  }
+}
+
+/**
+ * The 0-based numbers of the lines that hold a match, ascending, as rg prints them:
+ * for a multiline match, every line it spans. One pass of the regex over the text;
+ * once a line has matched, the search goes on from the next line.
+ */
+export function matchedLines(text: string, m: Matcher): number[] {
+  const lines: number[] = [];
+  const re = m.regex;
+  let line = 0;
+  let lineStart = 0; // where `line` starts; both only move forward
+  const lineOf = (pos: number) => {
+    for (let nl = text.indexOf("\n", lineStart); nl !== -1 && nl < pos; nl = text.indexOf("\n", lineStart)) {
+      line++;
+      lineStart = nl + 1;
+    }
+    return line;
+  };
+  // rg sees no line after a final "\n" (nor any in an empty file): an empty match there is not one.
+  const end = text.length === 0 || text.endsWith("\n") ? text.length : text.length + 1;
+  re.lastIndex = 0;
+  for (let found = re.exec(text); found && found.index < end; found = re.exec(text)) {
+    const start = found.index;
+    const stop = start + found[0].length;
+    const first = lineOf(start);
+    const last = stop > start ? lineOf(stop - 1) : first;
+    for (let l = first; l <= last; l++) if (!(lines.length && lines[lines.length - 1]! >= l)) lines.push(l);
+    if (m.multiline) re.lastIndex = stop > start ? stop : start + 1;
+    else {
+      // Line-oriented: this line is decided, so go on from the next.
+      const nl = text.indexOf("\n", start);
+      if (nl === -1) break;
+      re.lastIndex = nl + 1;
+    }
+  }
+  return lines;
 }

@@ -1,6 +1,7 @@
 // A Grep search thread: receives batches of files, answers with their hits. It
 // holds no state beyond its read buffer and the last compiled pattern, so a batch
-// from any Grep call can go to any worker.
+// from any Grep call can go to any worker, and a worker stopped mid-batch (a
+// pattern past its deadline, a cancel) is replaced by a fresh one at no loss.
 import { parentPort } from "node:worker_threads";
 import { compileMatcher, FileReader, type Matcher } from "./grep-matcher.js";
 import { searchBatch, type FileBatch, type FileHit, type SearchSpec } from "./grep-search.js";
@@ -9,27 +10,35 @@ export interface WorkerRequest {
   id: number;
   spec: SearchSpec;
   batch: FileBatch;
+  /**
+   * Shared with the pool: the worker stores each file's match count here as soon as
+   * it is known, so a call stopped mid-batch (the worker terminated) keeps the files
+   * found before the stop without a message per file.
+   */
+  counts: Int32Array;
 }
-export type WorkerReply = { id: number; hits: FileHit[] } | { id: number; error: string };
+/** `ready` is sent once, when the worker has loaded. */
+export type WorkerReply = { id: number; hits: FileHit[] } | { id: number; error: string } | { ready: true };
 
 const port = parentPort;
 if (port) {
   const reader = new FileReader();
   let compiled: { key: string; matcher: Matcher } | undefined;
-  port.on("message", ({ id, spec, batch }: WorkerRequest) => {
+  port.on("message", ({ id, spec, batch, counts }: WorkerRequest) => {
     let reply: WorkerReply;
     try {
-      const key = `${spec.caseInsensitive ? "i" : "-"}${spec.pattern}`;
+      const key = `${spec.caseInsensitive ? "i" : "-"}${spec.multiline ? "U" : "-"}${spec.pattern}`;
       if (compiled?.key !== key) {
-        const m = compileMatcher(spec.pattern, spec.caseInsensitive);
+        const m = compileMatcher(spec.pattern, spec.caseInsensitive, spec.multiline);
         if ("error" in m) throw new Error(m.error);
         compiled = { key, matcher: m };
       }
-      reply = { id, hits: searchBatch(reader, batch, compiled.matcher, spec) };
+      reply = { id, hits: searchBatch(reader, batch, compiled.matcher, spec, (i, hit) => Atomics.store(counts, i, hit.count)) };
       reader.shrink();
     } catch (err) {
       reply = { id, error: err instanceof Error ? err.message : String(err) };
     }
     port.postMessage(reply);
   });
+  port.postMessage({ ready: true } satisfies WorkerReply);
 }

@@ -1,17 +1,22 @@
 import { stat } from "node:fs/promises";
 import { z } from "zod";
 import { globMatcher, type ScopedFs } from "./scoped-fs.js";
-import { compileMatcher, FileReader, type Matcher } from "./grep-matcher.js";
-import { GrepPool } from "./grep-pool.js";
-import { searchFile, type FileBatch, type FileHit, type SearchSpec } from "./grep-search.js";
+import { compileMatcher } from "./grep-matcher.js";
+import { GrepPool, SearchStopped } from "./grep-pool.js";
+import type { FileBatch, FileHit, SearchSpec } from "./grep-search.js";
 import { capOutput, fail, ok } from "./text.js";
 import type { Tool } from "./types.js";
 import { walkFiles } from "./walk.js";
 
 export const GREP_DEFAULT_HEAD_LIMIT = 250;
-const SLICE_MS = 20;
-/** Below this many files, starting worker threads (~30 ms) costs more than they save. */
-const POOL_MIN_FILES = 2000;
+/**
+ * The hard limit on one Grep call. ripgrep searches a few hundred MB of source in
+ * about a second on this machine and pod keeps within 1.25× of it, so a search
+ * still running after 10 s is a pathological pattern, not a big tree.
+ */
+export const GREP_DEADLINE_MS = 10_000;
+/** Longer patterns are refused: no real search needs one, and V8 compiles what it is given. */
+const MAX_PATTERN_CHARS = 4096;
 /** Files per worker message: big enough to amortise the message, small enough to balance and to stop soon on cancel. */
 const BATCH_FILES = 256;
 
@@ -36,42 +41,56 @@ export const FILE_TYPES: Record<string, string[]> = {
 };
 
 const Input = z.object({
-  pattern: z.string().min(1).describe("Regular expression (JavaScript syntax) to search for"),
+  pattern: z.string().min(1).max(MAX_PATTERN_CHARS).describe("Regular expression (JavaScript syntax) to search for. Line-oriented, as ripgrep: no match spans a newline unless multiline is set"),
   path: z.string().optional().describe("File or directory to search, relative to the workspace root. Default: the root"),
   glob: z.string().optional().describe('Only search files matching this glob, e.g. "*.ts" or "src/**/*.js"'),
   type: z.string().optional().describe(`Only search files of this type: ${Object.keys(FILE_TYPES).join(", ")}`),
   case_insensitive: z.boolean().optional().describe("Match case-insensitively"),
+  multiline: z.boolean().optional().describe("Let matches span lines (as rg -U): \\s and [^x] then match newlines, and \\n may be used. Default false"),
   context: z.number().int().min(0).max(20).optional().describe("Lines of context around each match (content mode)"),
   output_mode: z.enum(["content", "files_with_matches", "count"]).optional().describe('"files_with_matches" (default): paths; "content": matching lines as path:line:text; "count": path:count'),
   head_limit: z.number().int().positive().optional().describe(`At most this many output lines/files. Default ${GREP_DEFAULT_HEAD_LIMIT}`),
 });
 export type GrepInput = z.infer<typeof Input>;
 
+export interface GrepOptions {
+  /** The hard limit on one Grep call; past it the call returns what it found so far. */
+  deadlineMs?: number;
+}
+
 /**
  * Grep: a regex over the files a developer would search (.gitignore and deny
- * honoured, binary files skipped), read in parallel. A literal pattern is first
- * looked for in the raw bytes, so files without it are never decoded.
+ * honoured, binary files skipped), with ripgrep's line semantics. The regex runs only
+ * in worker threads (grep-pool.ts) under a hard deadline, so no pattern can stall
+ * pod's event loop; a literal the pattern requires is looked for in the raw bytes
+ * first, so files without it are never decoded.
  */
-export function grepTool(fs: ScopedFs): Tool<GrepInput> {
-  // One pool per toolbox (so per process), started by the first large search.
-  let pool: GrepPool | undefined | null = null;
-  const getPool = (start: boolean) => (pool === null ? (start ? (pool = GrepPool.start(warnBroken)) : undefined) : pool);
+export function grepTool(fs: ScopedFs, options: GrepOptions = {}): Tool<GrepInput> {
+  const deadlineMs = options.deadlineMs ?? GREP_DEADLINE_MS;
+  // One pool per toolbox (so per process), started by the first search.
+  let pool: GrepPool | undefined;
   return {
     name: "Grep",
-    description: "Search file contents with a regular expression (JavaScript syntax). Respects .gitignore; skips binary files. output_mode: files_with_matches (default), content (path:line:text, with optional context lines), count.",
+    description: `Search file contents with a regular expression (JavaScript syntax), line by line as ripgrep does (multiline: true lets a match span lines). Respects .gitignore; skips binary files. output_mode: files_with_matches (default), content (path:line:text, with optional context lines), count. A search stops after ${deadlineMs / 1000} s and returns what it found.`,
     inputSchema: Input,
     async run(input, ctx) {
       const base = await fs.resolve(input.path ?? ".", "read");
       if (!base.ok) return fail(base.message);
       if (!base.exists) return fail(`${input.path} does not exist.`);
-      const matcher = compileMatcher(input.pattern, input.case_insensitive ?? false);
+      const matcher = compileMatcher(input.pattern, input.case_insensitive ?? false, input.multiline ?? false);
       if ("error" in matcher) return fail(`Invalid regular expression: ${matcher.error}`);
       if (input.type && !FILE_TYPES[input.type]) return fail(`Unknown type "${input.type}". Known types: ${Object.keys(FILE_TYPES).join(", ")}.`);
       const mode = input.output_mode ?? "files_with_matches";
 
+      pool ??= GrepPool.start(warnBroken);
+      const found = await grepFiles(fs, base, input, pool, ctx.signal, deadlineMs);
+      if (found.stopped === "cancelled") return fail(`Grep cancelled after ${(found.ms / 1000).toFixed(1)} s.`);
+      const notes: string[] = [];
+      if (found.stopped === "deadline") notes.push(`[search stopped after ${(deadlineMs / 1000).toFixed(0)} s: the pattern is too expensive (or the tree too large); these results are partial. Simplify the pattern (avoid nested quantifiers such as (a+)+) or narrow path/glob]`);
+      if (found.unsearched > 0) notes.push(`[${found.unsearched} files could not be searched: ${found.failure}]`);
       // A hardlink to a denied file is another name for it: its matches are not shown.
-      const hits = await fs.withoutLinkedDenied(await grepFiles(fs, base, input, matcher, ctx.signal, getPool), ctx.signal);
-      if (hits.length === 0) return ok(`No matches for ${input.pattern}.`);
+      const hits = await fs.withoutLinkedDenied(found.hits, ctx.signal);
+      if (hits.length === 0) return ok([`No matches for ${input.pattern}.`, ...notes].join("\n"));
       const limit = input.head_limit ?? GREP_DEFAULT_HEAD_LIMIT;
       let lines: string[];
       if (mode === "files_with_matches") lines = hits.map((h) => h.rel);
@@ -81,96 +100,125 @@ export function grepTool(fs: ScopedFs): Tool<GrepInput> {
       let text = shown.join("\n");
       if (lines.length > limit) text += `\n[truncated: ${lines.length} results, showing the first ${limit}; narrow the pattern, path or glob, or raise head_limit]`;
       const capped = capOutput(text);
-      return { ...capped, truncated: capped.truncated || lines.length > limit };
+      const withNotes = notes.length ? `${capped.output}\n${notes.join("\n")}` : capped.output;
+      return { ...capped, output: withNotes, truncated: capped.truncated || lines.length > limit || found.stopped === "deadline" };
     },
   };
 }
 
+export interface GrepFound {
+  /** Matching files, sorted by path. */
+  hits: FileHit[];
+  /** Why the search ended early, if it did: what it found until then is in `hits`. */
+  stopped?: "deadline" | "cancelled";
+  /** Files not searched because a worker failed (not stopped), and why. */
+  unsearched: number;
+  failure?: string;
+  ms: number;
+}
+
 /**
  * The search itself, without output formatting or caps: every matching file under
- * `base` (a resolved path), sorted by path. The benchmark compares this with ripgrep.
+ * `base` (a resolved path). The benchmark compares this with ripgrep.
  *
- * Small trees are searched in this thread once the walk is done. Once a walk passes
- * POOL_MIN_FILES, batches go to worker threads as the walk finds them, so reading
- * overlaps walking and uses every core; if the pool fails, the rest is searched here.
+ * Batches go to the worker threads as the walk finds them, so reading overlaps
+ * walking and uses every core. At the deadline or on cancel the walk stops and the
+ * call's workers are terminated mid-batch; the hits already back are returned.
  */
-export async function grepFiles(
-  fs: ScopedFs,
-  base: { abs: string; rel: string },
-  input: GrepInput,
-  matcher: Matcher,
-  signal: AbortSignal,
-  /** The worker pool, if there is one; `start` says whether to start it if not. */
-  pool?: (start: boolean) => GrepPool | undefined,
-): Promise<FileHit[]> {
+export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }, input: GrepInput, pool: GrepPool, signal: AbortSignal, deadlineMs = GREP_DEADLINE_MS): Promise<GrepFound> {
+  const started = performance.now();
   const filter = fileFilter(input);
-  const spec: SearchSpec = { pattern: input.pattern, caseInsensitive: input.case_insensitive ?? false, mode: input.output_mode ?? "files_with_matches", context: input.context ?? 0 };
-  const reader = new FileReader();
-  if ((await stat(base.abs)).isFile()) {
-    const hit = searchFile(reader, base.abs, base.rel, matcher, spec);
-    return hit ? [hit] : [];
-  }
-
+  const spec: SearchSpec = { pattern: input.pattern, caseInsensitive: input.case_insensitive ?? false, multiline: input.multiline ?? false, mode: input.output_mode ?? "files_with_matches", context: input.context ?? 0 };
+  const search = pool.begin();
   const hits: FileHit[] = [];
-  // Batches searched in this thread: all of a small tree, or any a worker failed.
-  const here: FileBatch[] = [];
+  let unsearched = 0;
+  let failure: string | undefined;
+  let stopped: GrepFound["stopped"];
   const sent: Array<Promise<void>> = [];
-  let workers: GrepPool | undefined;
-  let walked = 0;
-  let batch: FileBatch = { abs: [], rel: [] };
+
+  // One controller ends the walk and the batches, whichever comes first.
+  const halt = new AbortController();
+  let wake: () => void = () => {};
+  const halted = new Promise<void>((resolve) => (wake = resolve));
+  const stop = (why: "deadline" | "cancelled") => {
+    if (halt.signal.aborted) return;
+    stopped = why;
+    halt.abort();
+    pool.stop(search);
+    wake();
+  };
+  const onCancel = () => stop("cancelled");
+  signal.addEventListener("abort", onCancel, { once: true });
+  if (signal.aborted) onCancel();
+  // The deadline is for the search: it starts once the threads are up.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([pool.ready(), halted]);
+  if (!halt.signal.aborted) timer = setTimeout(() => stop("deadline"), deadlineMs);
+
   const dispatch = (b: FileBatch) => {
+    // A directory the walk was reading when the call stopped must not start new work.
+    if (halt.signal.aborted) return;
     sent.push(
-      workers!.search(spec, b).then(
+      pool.search(spec, b, search).then(
         (found) => {
           for (const h of found) hits.push(h);
         },
-        () => void here.push(b),
+        (err: Error) => {
+          if (err instanceof SearchStopped) {
+            // Files found before the stop come without their lines: say so in content mode.
+            for (const h of err.found) hits.push(spec.mode === "content" ? { ...h, lines: [`${h.rel}: matches (lines not collected before the search stopped)`] } : h);
+            return;
+          }
+          unsearched += b.abs.length;
+          failure ??= err.message;
+        },
       ),
     );
   };
-  await walkFiles(fs, base.abs, (files) => {
-    walked += files.length;
-    for (const f of files) {
-      if (!filter(f.rel)) continue;
-      batch.abs.push(f.abs);
-      batch.rel.push(f.rel);
-    }
-    // A pool that is already running is used from the first file; one is started
-    // only for a tree big enough to repay its start-up.
-    workers ??= pool?.(walked >= POOL_MIN_FILES);
-    if (workers && batch.abs.length >= BATCH_FILES) {
-      let i = 0;
-      for (; batch.abs.length - i >= BATCH_FILES; i += BATCH_FILES) {
-        dispatch({ abs: batch.abs.slice(i, i + BATCH_FILES), rel: batch.rel.slice(i, i + BATCH_FILES) });
+  try {
+    if ((await stat(base.abs)).isFile()) dispatch({ abs: [base.abs], rel: [base.rel] });
+    else {
+      let batch: FileBatch = { abs: [], rel: [] };
+      // A small tree is split so that every worker gets a share; a large one goes in BATCH_FILES.
+      const flush = (min: number) => {
+        let i = 0;
+        for (; batch.abs.length - i >= min && batch.abs.length - i > 0; i += BATCH_FILES) {
+          dispatch({ abs: batch.abs.slice(i, i + BATCH_FILES), rel: batch.rel.slice(i, i + BATCH_FILES) });
+        }
+        batch = { abs: batch.abs.slice(i), rel: batch.rel.slice(i) };
+      };
+      const walk = walkFiles(
+        fs,
+        base.abs,
+        (files) => {
+          for (const f of files) {
+            if (!filter(f.rel)) continue;
+            batch.abs.push(f.abs);
+            batch.rel.push(f.rel);
+          }
+          if (batch.abs.length >= BATCH_FILES) flush(BATCH_FILES);
+        },
+        halt.signal,
+      );
+      walk.catch(() => {}); // awaited below, unless the call is stopped first
+      await Promise.race([walk, halted]);
+      if (!halt.signal.aborted) {
+        const share = Math.max(1, Math.ceil(batch.abs.length / pool.size));
+        for (let i = 0; i < batch.abs.length; i += share) dispatch({ abs: batch.abs.slice(i, i + share), rel: batch.rel.slice(i, i + share) });
       }
-      batch = { abs: batch.abs.slice(i), rel: batch.rel.slice(i) };
     }
-  }, signal);
-  if (batch.abs.length) {
-    if (workers) dispatch(batch);
-    else here.push(batch);
+    await Promise.race([Promise.all(sent), halted]);
+  } finally {
+    clearTimeout(timer);
+    signal.removeEventListener("abort", onCancel);
   }
-  await Promise.all(sent);
-
-  // Synchronous reads are several times faster than readFile here; slices of
-  // SLICE_MS keep the event loop (lock refresh, cancel) responsive.
-  for (const b of here) {
-    for (let i = 0; i < b.abs.length && !signal.aborted; ) {
-      const until = performance.now() + SLICE_MS;
-      for (; i < b.abs.length && performance.now() < until; i++) {
-        const hit = searchFile(reader, b.abs[i]!, b.rel[i]!, matcher, spec);
-        if (hit) hits.push(hit);
-      }
-      await new Promise((resolve) => setImmediate(resolve));
-    }
-  }
-  return hits.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+  hits.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+  return { hits, ...(stopped ? { stopped } : {}), unsearched, ...(failure ? { failure } : {}), ms: performance.now() - started };
 }
 
 function warnBroken(err: Error): void {
-  process.stderr.write(`pod: Grep's worker threads failed (${err.message}); searching in one thread from now on\n`);
+  process.stderr.write(`pod: a Grep worker thread failed (${err.message}); it is replaced, and the files it held are reported as not searched\n`);
 }
-
 function fileFilter(input: GrepInput): (rel: string) => boolean {
   const globMatch = input.glob ? globMatcher([input.glob]) : undefined;
   const exts = input.type ? new Set(FILE_TYPES[input.type]) : undefined;

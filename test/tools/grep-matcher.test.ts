@@ -41,6 +41,16 @@ describe("requiredLiteral", () => {
     expect(fileMatches(Buffer.from("ünïcode NEEDLECASE here"), ci)).toBe(true);
     expect(fileMatches(Buffer.from("needle\0case binary needlecase"), ci)).toBe(false);
   });
+
+  it("takes a plain case-insensitive literal found by the byte search as a match, except where Unicode folds beyond ASCII", () => {
+    const ci = compileMatcher("needlecase", true) as Matcher;
+    expect(ci.exactAnyCase).toBe(true);
+    expect(fileMatches(Buffer.from("x NeEdLeCaSe y"), ci)).toBe(true);
+    expect(fileMatches(Buffer.from("needle case"), ci)).toBe(false);
+    const kelvin = compileMatcher("kelvin", true) as Matcher;
+    expect(fileMatches(Buffer.from("\u212Aelvin"), kelvin)).toBe(true); // the Kelvin sign folds to k, as in rg -i
+    expect((compileMatcher("need.e", true) as Matcher).exactAnyCase).toBe(false);
+  });
 });
 
 describe("literal search from the rarest byte", () => {

@@ -1,0 +1,66 @@
+// Real code for the Grep bench, made reproducibly from the npm registry and cached
+// in bench/.corpora/ (gitignored): delete a directory to rebuild it.
+//
+// - deps: an ordinary node_modules, the tree a JS developer greps every day: the
+//   pinned packages below and what they depend on (many small files, some huge).
+// - projects: the published sources of two big projects, unpacked as they are in
+//   their tarballs (three.js's src/ and examples/, Monaco's ESM and min builds): fewer,
+//   larger files, and no node_modules shape.
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import path from "node:path";
+
+const DEPS = ["webpack@5.97.1", "eslint@9.17.0", "@babel/core@7.26.0", "jest@29.7.0", "typescript@5.7.2", "rxjs@7.8.1", "lodash@4.17.21", "prettier@3.4.2"];
+const PROJECTS = ["three@0.170.0", "monaco-editor@0.52.0"];
+
+const log = (s) => process.stderr.write(`bench: ${s}\n`);
+
+/** Builds (first run only) and returns the corpora: [{ name, dir, about }]. */
+export function ensureCorpora(root) {
+  const base = path.join(root, "bench/.corpora");
+  mkdirSync(base, { recursive: true });
+  const deps = path.join(base, "deps");
+  if (!existsSync(path.join(deps, ".done"))) {
+    log(`installing the deps corpus (${DEPS.join(" ")})`);
+    rmSync(deps, { recursive: true, force: true });
+    mkdirSync(deps, { recursive: true });
+    execFileSync("npm", ["install", "--prefix", deps, "--ignore-scripts", "--no-audit", "--no-fund", "--no-save", "--loglevel=error", ...DEPS], { stdio: "inherit" });
+    execFileSync("touch", [path.join(deps, ".done")]);
+  }
+  const projects = path.join(base, "projects");
+  if (!existsSync(path.join(projects, ".done"))) {
+    log(`unpacking the projects corpus (${PROJECTS.join(" ")})`);
+    rmSync(projects, { recursive: true, force: true });
+    mkdirSync(projects, { recursive: true });
+    const packed = execFileSync("npm", ["pack", "--silent", ...PROJECTS], { cwd: projects, encoding: "utf8" }).trim().split("\n");
+    for (const [i, tgz] of packed.entries()) {
+      const dir = path.join(projects, PROJECTS[i].replace(/@[^@]*$/, ""));
+      mkdirSync(dir);
+      execFileSync("tar", ["-xzf", tgz, "-C", dir, "--strip-components=1"], { cwd: projects });
+      rmSync(path.join(projects, tgz));
+    }
+    execFileSync("touch", [path.join(projects, ".done")]);
+  }
+  return [
+    { name: "deps", dir: path.join(deps, "node_modules"), about: `node_modules of ${DEPS.join(", ")}`, ...size(path.join(deps, "node_modules")) },
+    { name: "projects", dir: projects, about: `the published sources of ${PROJECTS.join(", ")}`, ...size(projects) },
+  ];
+}
+
+function size(dir) {
+  let files = 0;
+  let bytes = 0;
+  const walk = (d) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.isFile()) {
+        files++;
+        bytes += statSync(p).size;
+      }
+    }
+  };
+  walk(dir);
+  return { files, mb: bytes / 1e6 };
+}
+
