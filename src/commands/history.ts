@@ -1,6 +1,8 @@
 import { podPaths } from "../store/paths.js";
 import { readStatus } from "../store/status.js";
-import { SessionStore } from "../store/session-store.js";
+import { existsSync } from "node:fs";
+import { PodError } from "../errors.js";
+import { SessionStore, sessionFile } from "../store/session-store.js";
 import { withContext, type GlobalOptions } from "./context.js";
 
 export interface HistoryOptions extends GlobalOptions {
@@ -20,6 +22,10 @@ export async function historyCommand(opts: HistoryOptions): Promise<number> {
     const status = await readStatus(paths.status);
     const id = opts.session ?? status?.session_id;
     if (!id) return 0; // a pod that never ran has an empty history
+    // A session named on the command line that is not stored is the caller's mistake (not_found, exit 2).
+    if (opts.session !== undefined && !existsSync(sessionFile(paths.sessions, opts.session))) {
+      throw new PodError("not_found", `no stored session "${opts.session}"`, "`pod sessions` lists the stored sessions");
+    }
     const store = await SessionStore.openReadOnly(paths.sessions, id);
     const all = store.allMessages();
     const from = opts.full ? 0 : (store.compaction()?.keep_from ?? 0);
