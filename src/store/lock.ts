@@ -66,7 +66,13 @@ export async function acquirePodLock(podDir: string, lockPath: string, opts: Loc
         },
       });
       const me = formatIdentity(identityOf(process.pid));
-      writeOwner(ownerFile, me);
+      try {
+        writeOwner(ownerFile, me);
+      } catch (err) {
+        // An unnamed lock could be taken from us after a 2 s stall: do not run without a name on it.
+        await release().catch(() => {});
+        throw lockError(ownerFile, err);
+      }
       return {
         release,
         assertHeld() {
@@ -113,6 +119,7 @@ function alreadyRunning(owner: ProcessIdentity | undefined, remote = false): Pod
 }
 
 function lockError(lockPath: string, err: unknown): PodError {
+  if (err instanceof PodError) return err;
   const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
   return new PodError(
     "invalid_input",
@@ -149,12 +156,8 @@ async function removeStaleLock(lockPath: string): Promise<void> {
 /** Written whole (temp file + rename) so a reader never sees half an identity. */
 function writeOwner(file: string, text: string): void {
   const tmp = `${file}.${process.pid}.tmp`;
-  try {
-    writeFileSync(tmp, text);
-    renameSync(tmp, file);
-  } catch {
-    // Without a name on it the lock is still ours; a dead-owner check then falls back to the mtime rule.
-  }
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
 }
 
 function readOwnerText(file: string): string | undefined {

@@ -1,5 +1,5 @@
 import { execFileSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, readlinkSync } from "node:fs";
 import { hostname } from "node:os";
 
 /** Whether a process with this pid exists (EPERM means it exists but is not ours). */
@@ -22,6 +22,7 @@ export interface ProcessIdentity {
   pid: number;
   /** Start time of the process: on Linux `/proc/<pid>/stat` field 22 (clock ticks since boot); elsewhere epoch seconds from `ps -o lstart=`; undefined when unknown. */
   start: string | undefined;
+  /** The host name, and on Linux the pid namespace (`host#4026531836`): pids are only comparable inside one namespace. */
   host: string;
   /** Linux boot id: the start time counts from boot, so it only identifies a process within one boot. */
   boot: string | undefined;
@@ -34,7 +35,7 @@ const UNKNOWN = "-";
 
 /** One line: `pid start host boot` ("-" for an unknown field). Host names have no spaces. */
 export function formatIdentity(id: ProcessIdentity): string {
-  return `${id.pid} ${id.start ?? UNKNOWN} ${id.host || UNKNOWN} ${id.boot ?? UNKNOWN}\n`;
+  return `${id.pid} ${id.start ?? UNKNOWN} ${id.host} ${id.boot ?? UNKNOWN}\n`;
 }
 
 /** Parses `formatIdentity`'s line; a bare pid (older pod) is an identity on this host with no start time. */
@@ -43,11 +44,26 @@ export function parseIdentity(text: string): ProcessIdentity | undefined {
   const pid = Number(pidText);
   if (!Number.isInteger(pid) || pid <= 0) return undefined;
   const field = (s: string | undefined) => (s === undefined || s === UNKNOWN || s === "" ? undefined : s);
-  return { pid, start: field(start), host: field(host) ?? hostname(), boot: field(boot) };
+  return { pid, start: field(start), host: field(host) ?? thisHost(), boot: field(boot) };
 }
 
 export function identityOf(pid: number): ProcessIdentity {
-  return { pid, start: processStartTime(pid), host: hostname(), boot: bootId() };
+  return { pid, start: processStartTime(pid), host: thisHost(), boot: bootId() };
+}
+
+/**
+ * Where a pid means something: the host, plus the pid namespace on Linux (two
+ * containers sharing a runtime dir may share a host name but not their pids).
+ */
+function thisHost(): string {
+  const name = hostname().replace(/[\s#]/g, "_") || "localhost";
+  if (process.platform !== "linux") return name;
+  try {
+    const ns = /\[(\d+)\]/.exec(readlinkSync("/proc/self/ns/pid"))?.[1];
+    return ns ? `${name}#${ns}` : name;
+  } catch {
+    return name;
+  }
 }
 
 /**
@@ -57,7 +73,7 @@ export function identityOf(pid: number): ProcessIdentity {
  * pid's liveness is checked. A process on another host cannot be checked at all.
  */
 export function ownerState(owner: ProcessIdentity): OwnerState {
-  if (owner.host !== hostname()) return "other-host";
+  if (owner.host !== thisHost()) return "other-host";
   const boot = bootId();
   if (owner.boot !== undefined && boot !== undefined && owner.boot !== boot) return "dead";
   if (!processAlive(owner.pid)) return "dead";
