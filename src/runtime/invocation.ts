@@ -3,7 +3,7 @@ import { refuse } from "../events/refuse.js";
 import { addUsage, ZERO_USAGE, type RunResult } from "../events/schema.js";
 import type { EventSink } from "../events/sink.js";
 import type { Manifest } from "../manifest.js";
-import { textMessage, toolResultMessage, unsettledToolUses } from "../store/messages.js";
+import { textMessage, toolResultMessage, unsettledToolUses, type Message } from "../store/messages.js";
 import { createToolbox } from "../tools/index.js";
 import { protectedPaths } from "../tools/protected.js";
 import type { ModelClient } from "../provider/model.js";
@@ -88,7 +88,8 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       for (const call of unsettledToolUses(pod.store.messages())) {
         await pod.store.append(toolResultMessage(call.id, SUPERSEDED, true), base.turn);
       }
-      await pod.store.append(textMessage("user", req.prompt), base.turn);
+      // The same prompt again after its request failed before any answer: ask again, do not store it twice.
+      if (!isUnansweredPrompt(pod.store.messages().at(-1), req.prompt)) await pod.store.append(textMessage("user", req.prompt), base.turn);
     }
     await pod.saveStatus({ ...base, status: "running", pid: process.pid, pending: null });
     // run_start comes once the pod is visibly ours (status running), so a reader that sees it sees that too.
@@ -198,6 +199,11 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     await extensions?.close();
     await pod.release().catch(() => {});
   }
+}
+
+/** The session ends with exactly this prompt, unanswered (its request failed before the model said anything). */
+function isUnansweredPrompt(last: Message | undefined, prompt: string): boolean {
+  return last?.role === "user" && last.content.length === 1 && last.content[0]!.type === "text" && last.content[0]!.text === prompt;
 }
 
 function checkPreconditions(req: RunRequest, pod: OwnedPod): PodError | undefined {

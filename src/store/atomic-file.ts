@@ -23,8 +23,10 @@ export function writeError(file: string, err: unknown): PodError {
   const hint =
     code === "ENOSPC" || code === "EDQUOT"
       ? "free disk space, then `pod resume` (every completed turn is kept)"
-      : "check that the runtime directory is writable, or choose another with --runtime-dir";
-  return new PodError("internal", `cannot write ${file} (${code === "ENOSPC" ? "ENOSPC: no space left on device" : code})`, hint);
+      : `make ${path.dirname(file)} writable, or choose another runtime directory with --runtime-dir or $POD_RUNTIME_DIR`;
+  // Permissions are the environment's to fix (usage, exit 2 when refused before a run); a full disk or I/O error is a failure (exit 1).
+  const usage = code === "EACCES" || code === "EPERM" || code === "EROFS";
+  return new PodError(usage ? "invalid_input" : "internal", `cannot write ${file} (${code === "ENOSPC" ? "ENOSPC: no space left on device" : code})`, hint);
 }
 
 async function replaceFile(file: string, data: string): Promise<void> {

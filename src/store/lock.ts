@@ -1,85 +1,180 @@
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFileSync, renameSync, writeFileSync } from "node:fs";
+import { mkdir, rmdir, stat } from "node:fs/promises";
 import { setTimeout as sleep } from "node:timers/promises";
 import lockfile from "proper-lockfile";
 import { PodError } from "../errors.js";
-import { processAlive } from "./process-alive.js";
+import { formatIdentity, identityOf, ownerState, parseIdentity, type ProcessIdentity } from "./process-alive.js";
 
 /**
- * The pod lock: a proper-lockfile lock directory, held for an invocation's whole
- * life. The owner refreshes its mtime every second (UPDATE_MS) and names itself in
- * `lock.owner` the moment it has the lock. A lock whose owner is alive is only taken
- * over after STALE_MS without a refresh (an owner stalled that long has lost it).
- * A lock whose owner is dead (kill -9) or not yet named is taken once it is
- * DEAD_OWNER_STALE_MS old: a live owner would have refreshed it by then. The
- * pid is re-read every 250 ms, so a refusal for a live owner comes at once and a
- * dead owner's lock is taken within about 2.5 s.
+ * The pod lock: a proper-lockfile lock directory, held for an invocation's whole life,
+ * plus `lock.owner`, the holder's identity (`pid start-time host boot-id`), written the
+ * moment the lock is taken.
+ *
+ * A stale mtime is NOT proof that the owner is dead: an owner whose event loop is
+ * blocked (a long tool call, SIGSTOP, a swapped-out machine) cannot refresh it. So
+ * proper-lockfile is never allowed to judge staleness itself (`stale: Infinity`), and
+ * the lock is taken over only when:
+ *  - its owner, named in `lock.owner`, is on this host and is dead: the pid is gone, a
+ *    zombie, or now belongs to a process with another start time (pid reuse) or from
+ *    another boot — and the lock has not been refreshed for DEAD_OWNER_STALE_MS
+ *    (a newer holder may not have named itself yet); or
+ *  - no owner is named (a holder killed between taking the lock and naming itself)
+ *    and the lock is DEAD_OWNER_STALE_MS old; or
+ *  - the owner is on another host (a runtime dir on NFS): its pid cannot be checked
+ *    from here, so only the mtime can judge, after REMOTE_STALE_MS without a refresh.
+ * A live owner on this host is never displaced: the answer is `already_running` at once.
+ * A dead owner's lock is taken within about 2.5 s (the state is re-read every 250 ms).
  */
-export const STALE_MS = 10_000;
 export const UPDATE_MS = 1_000;
 export const DEAD_OWNER_STALE_MS = 2_000;
+export const REMOTE_STALE_MS = 60_000;
 
-export type ReleaseLock = () => Promise<void>;
+export interface HeldLock {
+  release(): Promise<void>;
+  /**
+   * Throws unless this process still holds the lock: called before every write to
+   * the pod's state, so a process that lost the lock (possible only if it was judged
+   * dead, or across hosts) stops writing instead of mixing its writes with the new owner's.
+   */
+  assertHeld(): void;
+}
 
 export interface LockOptions {
-  /** The pid status.json names as owner, if any: with lock.owner it decides whether to wait for a dead lock. */
-  recordedOwner?: number | undefined;
-  /** Called if the lock is lost while held (e.g. the event loop stalled past STALE_MS). */
+  /** Called if the lock is lost while held (removed, or taken by another process). */
   onCompromised: (err: Error) => void;
 }
 
-export async function acquirePodLock(podDir: string, lockPath: string, opts: LockOptions): Promise<ReleaseLock> {
+export async function acquirePodLock(podDir: string, lockPath: string, opts: LockOptions): Promise<HeldLock> {
   await mkdir(podDir, { recursive: true });
-  // The lock's own owner record is written the moment the lock is taken, so it names
-  // the owner even when that process died before it could write status.json.
   const ownerFile = `${lockPath}.owner`;
   const deadline = Date.now() + DEAD_OWNER_STALE_MS + 1500;
   for (;;) {
-    const owners = [await readOwner(ownerFile), opts.recordedOwner].filter((pid): pid is number => pid !== undefined && pid !== process.pid);
-    const liveOwner = owners.find(processAlive);
+    let lost: Error | undefined;
     try {
       const release = await lockfile.lock(podDir, {
         lockfilePath: lockPath,
         realpath: false,
-        // A live owner refreshes the lock every second, so it is never 2 s old; a dead
-        // or unknown one (killed before it wrote lock.owner) soon is.
-        stale: liveOwner ? STALE_MS : DEAD_OWNER_STALE_MS,
+        // Never judged stale by mtime alone (see above). For the owner this also means a
+        // stalled event loop does not count as losing the lock: proper-lockfile then only
+        // reports it compromised when the lock was removed or another process's mtime is on it.
+        stale: Infinity,
         update: UPDATE_MS,
         retries: 0,
-        onCompromised: opts.onCompromised,
+        onCompromised: (err) => {
+          lost = err;
+          opts.onCompromised(err);
+        },
       });
-      await writeFile(ownerFile, `${process.pid}\n`).catch(() => {});
-      return release;
+      const me = formatIdentity(identityOf(process.pid));
+      try {
+        writeOwner(ownerFile, me);
+      } catch (err) {
+        // An unnamed lock could be taken from us after a 2 s stall: do not run without a name on it.
+        await release().catch(() => {});
+        throw lockError(ownerFile, err);
+      }
+      return {
+        release,
+        assertHeld() {
+          const reason = lost ? lost.message : readOwnerText(ownerFile) !== me ? "another process's name is on the lock" : undefined;
+          if (reason) {
+            throw new PodError(
+              "already_running",
+              `this run lost the pod lock (${reason}): another pod process owns the pod now, so this one stops without writing`,
+              "check `pod status`; this run's completed turns are kept",
+            );
+          }
+        },
+      };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ELOCKED") {
-        throw new PodError("internal", `cannot take the pod lock ${lockPath}: ${(err as Error).message}`, "check that the runtime directory is writable");
-      }
-      if (liveOwner !== undefined || Date.now() > deadline) {
-        throw new PodError(
-          "already_running",
-          `pod is already running${liveOwner ? ` (pid ${liveOwner})` : ""}`,
-          "wait for it to finish, or stop it with `pod cancel`",
-        );
-      }
-      // Owner dead or not yet known: look again shortly (a new owner names itself within milliseconds).
-      await sleep(250);
+      if ((err as NodeJS.ErrnoException).code !== "ELOCKED") throw lockError(lockPath, err);
     }
+
+    const owner = parseIdentity(readOwnerText(ownerFile) ?? "");
+    const state = owner ? ownerState(owner) : "unknown";
+    if (state === "alive") throw alreadyRunning(owner);
+    const age = await lockAge(lockPath);
+    if (age === undefined) continue; // released meanwhile: try again at once
+    const threshold = state === "other-host" ? REMOTE_STALE_MS : DEAD_OWNER_STALE_MS;
+    if (age >= threshold) {
+      // The owner is gone (or, across hosts, silent for REMOTE_STALE_MS): remove its lock and try again.
+      await removeStaleLock(lockPath);
+      continue;
+    }
+    if (Date.now() > deadline) throw alreadyRunning(owner, state === "other-host");
+    // A fresh lock whose holder is not (yet) named, or a dead owner's lock a newcomer may just have taken.
+    await sleep(250);
   }
 }
 
-async function readOwner(file: string): Promise<number | undefined> {
+function alreadyRunning(owner: ProcessIdentity | undefined, remote = false): PodError {
+  const who = owner ? ` (pid ${owner.pid}${remote ? ` on host ${owner.host}` : ""})` : "";
+  return new PodError(
+    "already_running",
+    `pod is already running${who}`,
+    remote
+      ? `wait for it to finish; a lock held from another host is taken over only after ${REMOTE_STALE_MS / 1000}s without a refresh`
+      : "wait for it to finish, or stop it with `pod cancel`",
+  );
+}
+
+function lockError(lockPath: string, err: unknown): PodError {
+  if (err instanceof PodError) return err;
+  const code = (err as NodeJS.ErrnoException).code ?? (err as Error).message;
+  return new PodError(
+    "invalid_input",
+    `cannot take the pod lock ${lockPath} (${code})`,
+    "make the runtime directory writable, or choose another with --runtime-dir or $POD_RUNTIME_DIR",
+  );
+}
+
+async function lockAge(lockPath: string): Promise<number | undefined> {
   try {
-    const pid = Number((await readFile(file, "utf8")).trim());
-    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+    return Date.now() - (await stat(lockPath)).mtimeMs;
   } catch {
     return undefined;
   }
 }
 
-/** Whether some process holds the pod lock right now (for read-only commands). */
-export async function isLocked(podDir: string, lockPath: string): Promise<boolean> {
+async function removeStaleLock(lockPath: string): Promise<void> {
   try {
-    return await lockfile.check(podDir, { lockfilePath: lockPath, realpath: false, stale: STALE_MS });
-  } catch {
-    return false;
+    await rmdir(lockPath);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") return;
+    if (code === "ENOTEMPTY" || code === "EEXIST" || code === "ENOTDIR") {
+      throw new PodError(
+        "invalid_input",
+        `the pod lock ${lockPath} is not an empty directory (something else wrote there)`,
+        `if no pod process is running for this pod, remove it (rm -r ${lockPath}) and run again`,
+      );
+    }
+    throw lockError(lockPath, err);
   }
+}
+
+/** Written whole (temp file + rename) so a reader never sees half an identity. */
+function writeOwner(file: string, text: string): void {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, file);
+}
+
+function readOwnerText(file: string): string | undefined {
+  try {
+    return readFileSync(file, "utf8");
+  } catch {
+    return undefined;
+  }
+}
+
+/** Whether some process holds the pod lock right now (for read-only commands): a live owner, or a fresh lock. */
+export async function isLocked(_podDir: string, lockPath: string): Promise<boolean> {
+  const age = await lockAge(lockPath);
+  if (age === undefined) return false;
+  const owner = parseIdentity(readOwnerText(`${lockPath}.owner`) ?? "");
+  const state = owner ? ownerState(owner) : "unknown";
+  if (state === "alive") return true;
+  if (state === "dead") return false;
+  return age < (state === "other-host" ? REMOTE_STALE_MS : DEAD_OWNER_STALE_MS);
 }

@@ -20,6 +20,13 @@ export function podPaths(runtimeDir: string, podName: string): PodPaths {
   };
 }
 
+/** What newSessionId makes: `20260101T000000Z-a1b2c3`. Nothing else is a session id (it becomes a file name). */
+export const SESSION_ID = /^\d{8}T\d{6}Z-[0-9a-f]{6}$/;
+
+export function isSessionId(id: string): boolean {
+  return SESSION_ID.test(id);
+}
+
 /** `--runtime-dir`, else $POD_RUNTIME_DIR, else `.pod/` next to the manifest. */
 export function resolveRuntimeDir(flag: string | undefined, manifestFile: string, env = process.env): string {
   if (flag) return path.resolve(flag);

@@ -4,7 +4,7 @@ import { PodError } from "../errors.js";
 import type { EventSink } from "../events/sink.js";
 import { manifestSnapshot, type Manifest } from "../manifest.js";
 import { unsettledToolUses } from "./messages.js";
-import { SessionStore } from "./session-store.js";
+import { SessionStore, type WriteGuard } from "./session-store.js";
 import { writeFileAtomic } from "./atomic-file.js";
 import { acquirePodLock } from "./lock.js";
 import { podPaths, type PodPaths } from "./paths.js";
@@ -25,6 +25,12 @@ export interface OwnedPod {
 export interface TakeOptions {
   /** Called if the lock is lost while held; the caller should stop the run. */
   onLockLost: (err: Error) => void;
+  /**
+   * Start a fresh session instead of loading the current one (`pod new`). The current
+   * session is not read at all, so a damaged one does not stand in the way: this is
+   * the recovery its error message points to.
+   */
+  newSession?: boolean;
 }
 
 /**
@@ -46,9 +52,12 @@ export async function takePod(manifest: Manifest, runtimeDir: string, sink: Even
   }
   const before = await readStatus(paths.status).catch(() => undefined);
   if (before?.session_id) sink.sessionId = before.session_id;
-  const release = await acquirePodLock(paths.dir, paths.lock, { recordedOwner: before?.pid, onCompromised: opts.onLockLost });
+  const lock = await acquirePodLock(paths.dir, paths.lock, { onCompromised: opts.onLockLost });
+  const release = lock.release;
+  // Every state write first checks the lock is still ours: a process that lost it stops writing.
+  const guard = { beforeWrite: lock.assertHeld };
   try {
-    let { status, store } = await loadState(paths, name, sink);
+    let { status, store } = opts.newSession ? await startFresh(paths, name, sink, guard) : await loadState(paths, name, sink, guard);
     sink.sessionId = status.session_id;
     if (status.status === "running") {
       const previous = status.pid ?? null;
@@ -69,12 +78,13 @@ export async function takePod(manifest: Manifest, runtimeDir: string, sink: Even
       status,
       store,
       async saveStatus(next) {
+        lock.assertHeld();
         owned.status = next;
         await writeStatus(paths.status, next);
       },
       async startNewSession() {
         await owned.store.close();
-        owned.store = await SessionStore.create(paths.sessions);
+        owned.store = await SessionStore.create(paths.sessions, undefined, guard);
         sink.sessionId = owned.store.id;
         await owned.saveStatus(freshStatus(name, owned.store.id));
       },
@@ -95,27 +105,19 @@ export async function takePod(manifest: Manifest, runtimeDir: string, sink: Even
  * damaged but sessions exist: the damaged file is kept as status.json.corrupt-<time>
  * and the newest session becomes current again, so no history is orphaned.
  */
-async function loadState(paths: PodPaths, name: string, sink: EventSink): Promise<{ status: Status; store: SessionStore }> {
-  let status: Status | undefined;
-  let damaged: string | undefined;
-  try {
-    status = await readStatus(paths.status);
-  } catch (err) {
-    if (!existsSync(paths.status)) throw err;
-    damaged = `${paths.status}.corrupt-${Date.now()}`;
-    await rename(paths.status, damaged);
-  }
-  if (status) return { status, store: await SessionStore.openForAppend(paths.sessions, status.session_id) };
+async function loadState(paths: PodPaths, name: string, sink: EventSink, guard: WriteGuard): Promise<{ status: Status; store: SessionStore }> {
+  const { status, damaged } = await readOrSetAside(paths);
+  if (status) return { status, store: await SessionStore.openForAppend(paths.sessions, status.session_id, guard) };
 
   const latest = (await SessionStore.list(paths.sessions)).filter((s) => s.messages >= 0).at(-1);
   if (!latest) {
-    const store = await SessionStore.create(paths.sessions);
+    const store = await SessionStore.create(paths.sessions, undefined, guard);
     const fresh = freshStatus(name, store.id);
     await writeStatus(paths.status, fresh);
     if (damaged) sink.emit("state_repaired", { message: `${paths.status} was damaged; kept it as ${damaged} and started a fresh session`, previous_pid: null });
     return { status: fresh, store };
   }
-  const store = await SessionStore.openForAppend(paths.sessions, latest.id);
+  const store = await SessionStore.openForAppend(paths.sessions, latest.id, guard);
   const messages = store.messages();
   const last = messages.at(-1);
   // A session that ends mid-turn (a prompt or open tool calls) was interrupted: resumable.
@@ -132,6 +134,39 @@ async function loadState(paths: PodPaths, name: string, sink: EventSink): Promis
     previous_pid: null,
   });
   return { status: rebuilt, store };
+}
+
+/** status.json, or undefined; a damaged one is kept as status.json.corrupt-<time> (it is replaced next). */
+async function readOrSetAside(paths: PodPaths): Promise<{ status: Status | undefined; damaged: string | undefined }> {
+  try {
+    return { status: await readStatus(paths.status), damaged: undefined };
+  } catch (err) {
+    if (!existsSync(paths.status) || (err instanceof PodError && err.code !== "internal")) throw err;
+    const damaged = `${paths.status}.corrupt-${Date.now()}`;
+    await rename(paths.status, damaged);
+    return { status: undefined, damaged };
+  }
+}
+
+/**
+ * `pod new`: one fresh session, made current, without reading the old one (it may be
+ * the damaged thing being recovered from; it stays in the store as it is).
+ */
+async function startFresh(paths: PodPaths, name: string, sink: EventSink, guard: WriteGuard): Promise<{ status: Status; store: SessionStore }> {
+  const { status: previous, damaged } = await readOrSetAside(paths);
+  const store = await SessionStore.create(paths.sessions, undefined, guard);
+  const status = freshStatus(name, store.id);
+  guard.beforeWrite?.();
+  await writeStatus(paths.status, status);
+  sink.sessionId = store.id;
+  if (damaged) sink.emit("state_repaired", { message: `${paths.status} was damaged; kept it as ${damaged} and started a fresh session`, previous_pid: null });
+  else if (previous?.status === "running") {
+    sink.emit("state_repaired", {
+      message: `the previous run${previous.pid ? ` (pid ${previous.pid})` : ""} ended without saving its status (killed or crashed); its session ${previous.session_id} is kept, and a fresh one is current`,
+      previous_pid: previous.pid ?? null,
+    });
+  }
+  return { status, store };
 }
 
 /** Writes the manifest snapshot; a changed manifest keeps the previous snapshot as manifest.toml.prev. */

@@ -6,6 +6,7 @@ import { z } from "zod";
 import { PodError } from "../errors.js";
 import { syncDir, writeError } from "./atomic-file.js";
 import { Message } from "./messages.js";
+import { isSessionId } from "./paths.js";
 
 /**
  * A session is one append-only JSONL file, `sessions/<id>.jsonl`. Every line is a
@@ -51,7 +52,14 @@ export function newSessionId(now = new Date()): string {
   return `${stamp}-${randomBytes(3).toString("hex")}`;
 }
 
+/**
+ * The file of a session. The id comes from status.json or the command line, and it
+ * becomes a path: anything that is not a session id (`../../x`) is refused, never followed.
+ */
 export function sessionFile(sessionsDir: string, id: string): string {
+  if (!isSessionId(id)) {
+    throw new PodError("not_found", `"${id.slice(0, 80)}" is not a session id (like 20260101T000000Z-a1b2c3)`, "`pod sessions` lists the stored sessions");
+  }
   return path.join(sessionsDir, `${id}.jsonl`);
 }
 
@@ -67,6 +75,11 @@ export async function requireSession(sessionsDir: string, id: string): Promise<v
   } catch {
     throw new PodError("not_found", `no session ${JSON.stringify(id)} in ${sessionsDir}`, fix);
   }
+}
+
+export interface WriteGuard {
+  /** Called before every write; throws to stop it (e.g. the pod lock was lost). */
+  beforeWrite?: () => void;
 }
 
 interface Loaded {
@@ -88,7 +101,8 @@ async function loadFile(file: string): Promise<Loaded> {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     throw new PodError(
-      "internal",
+      // Missing is damaged state (exit 1); unreadable is the environment's to fix (exit 2, like an unwritable runtime dir).
+      code === "ENOENT" ? "internal" : "invalid_input",
       code === "ENOENT" ? `session file ${file} is missing` : `cannot read session file ${file}: ${code}`,
       code === "ENOENT" ? "start a fresh session with `pod new` (other sessions are kept)" : "check the runtime directory's permissions",
     );
@@ -139,17 +153,20 @@ export class SessionStore {
     private readonly stored: StoredMessage[],
     private lastCompaction: CompactionInfo | undefined,
     private handle: FileHandle | undefined,
+    private readonly guard: WriteGuard = {},
   ) {}
 
   /** A new empty session file. */
-  static async create(sessionsDir: string, id = newSessionId()): Promise<SessionStore> {
+  static async create(sessionsDir: string, id = newSessionId(), guard: WriteGuard = {}): Promise<SessionStore> {
     await mkdir(sessionsDir, { recursive: true });
     const file = sessionFile(sessionsDir, id);
-    const handle = await open(file, "wx");
-    await handle.write(JSON.stringify({ kind: "session", id, created_at: new Date().toISOString() }) + "\n");
+    guard.beforeWrite?.();
+    // "ax": O_APPEND (every write lands at the end, whoever else writes the file) + O_EXCL.
+    const handle = await open(file, "ax");
+    await handle.writeFile(JSON.stringify({ kind: "session", id, created_at: new Date().toISOString() }) + "\n", "utf8");
     await handle.sync();
     await syncDir(sessionsDir);
-    return new SessionStore(file, id, [], undefined, handle);
+    return new SessionStore(file, id, [], undefined, handle, guard);
   }
 
   /**
@@ -157,15 +174,17 @@ export class SessionStore {
    * line left by a crash is copied to `<file>.torn-<time>` and cut off, so the
    * next append starts on a clean line.
    */
-  static async openForAppend(sessionsDir: string, id: string): Promise<SessionStore> {
+  static async openForAppend(sessionsDir: string, id: string, guard: WriteGuard = {}): Promise<SessionStore> {
     const file = sessionFile(sessionsDir, id);
     const loaded = await loadFile(file);
     if (loaded.goodBytes < loaded.totalBytes) {
+      guard.beforeWrite?.();
       await copyFile(file, `${file}.torn-${Date.now()}`);
       await truncate(file, loaded.goodBytes);
     }
+    // "a" is O_APPEND: no write of this process can land over lines another one wrote.
     const handle = await open(file, "a");
-    return new SessionStore(file, id, loaded.messages, loaded.compaction, handle);
+    return new SessionStore(file, id, loaded.messages, loaded.compaction, handle, guard);
   }
 
   /** Opens a session to read only; safe while another process appends (a torn last line is ignored). */
@@ -178,7 +197,8 @@ export class SessionStore {
   static async list(sessionsDir: string): Promise<SessionInfo[]> {
     let names: string[];
     try {
-      names = (await readdir(sessionsDir)).filter((n) => n.endsWith(".jsonl"));
+      // Only files named like sessions: the id is taken from the name, which is a path later.
+      names = (await readdir(sessionsDir)).filter((n) => n.endsWith(".jsonl") && isSessionId(n.slice(0, -".jsonl".length)));
     } catch {
       return [];
     }
@@ -186,7 +206,7 @@ export class SessionStore {
     for (const name of names.sort()) {
       try {
         const l = await loadFile(path.join(sessionsDir, name));
-        infos.push({ id: l.header.id, created_at: l.header.created_at, messages: l.messages.length, compactions: l.compactions });
+        infos.push({ id: name.slice(0, -".jsonl".length), created_at: l.header.created_at, messages: l.messages.length, compactions: l.compactions });
       } catch {
         infos.push({ id: name.replace(/\.jsonl$/, ""), created_at: "", messages: -1, compactions: 0 });
       }
@@ -225,6 +245,7 @@ export class SessionStore {
 
   private async writeLine(record: object): Promise<void> {
     if (!this.handle) throw new Error("session store opened read-only");
+    this.guard.beforeWrite?.();
     try {
       // writeFile loops over partial writes; O_APPEND puts every byte at the end.
       await this.handle.writeFile(JSON.stringify(record) + "\n", "utf8");

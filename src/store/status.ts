@@ -4,6 +4,7 @@ import * as z from "zod/mini";
 import { PodError } from "../errors.js";
 import { RunResult, Usage, ZERO_USAGE } from "../events/schema.js";
 import { writeFileAtomic } from "./atomic-file.js";
+import { SESSION_ID } from "./paths.js";
 
 export const PendingCall = z.object({
   id: z.string(),
@@ -14,7 +15,8 @@ export type PendingCall = z.infer<typeof PendingCall>;
 
 export const StatusSchema = z.object({
   pod: z.string(),
-  session_id: z.string(),
+  /** Used as a file name: only a real session id is accepted (`../../x` makes the file damaged, not a path to follow). */
+  session_id: z.string().check(z.regex(SESSION_ID, "not a session id")),
   status: z.enum(["idle", "running", "paused"]),
   /** The owning process while `running`. */
   pid: z.optional(z.int().check(z.positive())),
@@ -52,7 +54,7 @@ export async function readStatus(file: string): Promise<Status | undefined> {
     text = await readFile(file, "utf8");
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-    throw new PodError("internal", `cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`, "check the runtime directory's permissions");
+    throw new PodError("invalid_input", `cannot read ${file}: ${(err as NodeJS.ErrnoException).code}`, "make the runtime directory readable and writable, or choose another with --runtime-dir or $POD_RUNTIME_DIR");
   }
   let raw: unknown;
   try {

@@ -76,4 +76,55 @@ describe("SessionStore", () => {
       ["20260102T000000Z-bbbbbb", 1],
     ]);
   });
+
+  it("writes with O_APPEND: a line another process appended is never overwritten (new and reopened sessions)", async () => {
+    const dir = await tempSessions();
+    const other = (id: string, text: string) => JSON.stringify({ kind: "message", turn: 9, ts: "t", message: textMessage("user", text) }) + "\n";
+    // A freshly created session: its handle's own file position is right after the header.
+    const fresh = await SessionStore.create(dir);
+    await appendFile(sessionFile(dir, fresh.id), other(fresh.id, "written by another process"));
+    await fresh.append(textMessage("assistant", "mine"), 1);
+    await fresh.close();
+    expect((await SessionStore.openReadOnly(dir, fresh.id)).messages()).toEqual([textMessage("user", "written by another process"), textMessage("assistant", "mine")]);
+
+    // A reopened session, the same.
+    const again = await SessionStore.openForAppend(dir, fresh.id);
+    await appendFile(sessionFile(dir, fresh.id), other(fresh.id, "another one"));
+    await again.append(textMessage("assistant", "mine too"), 2);
+    await again.close();
+    const texts = (await SessionStore.openReadOnly(dir, fresh.id)).messages().map((m) => (m.content[0] as { text: string }).text);
+    expect(texts).toEqual(["written by another process", "mine", "another one", "mine too"]);
+  });
+
+  it("refuses a session id that is not one (it becomes a path: ../../x is never followed)", async () => {
+    const dir = await tempSessions();
+    for (const id of ["../../x", "/etc/passwd", "20260101T000000Z-aaaaaa/../../x", "", "x".repeat(300)]) {
+      expect(() => sessionFile(dir, id)).toThrow(/is not a session id/);
+      await expect(SessionStore.openReadOnly(dir, id)).rejects.toMatchObject({ code: "not_found" });
+      await expect(SessionStore.openForAppend(dir, id)).rejects.toMatchObject({ code: "not_found" });
+    }
+  });
+
+  it("lists only files named like sessions, ids taken from the name", async () => {
+    const dir = await tempSessions();
+    const a = await SessionStore.create(dir, "20260101T000000Z-aaaaaa");
+    await a.close();
+    await writeFile(path.join(dir, "evil.jsonl"), JSON.stringify({ kind: "session", id: "../../x", created_at: "t" }) + "\n");
+    expect((await SessionStore.list(dir)).map((s) => s.id)).toEqual(["20260101T000000Z-aaaaaa"]);
+  });
+
+  it("stops writing when its guard says so (the pod lock was lost)", async () => {
+    const dir = await tempSessions();
+    let held = true;
+    const store = await SessionStore.create(dir, undefined, {
+      beforeWrite: () => {
+        if (!held) throw new Error("lock lost");
+      },
+    });
+    await store.append(textMessage("user", "kept"), 0);
+    held = false;
+    await expect(store.append(textMessage("assistant", "not written"), 1)).rejects.toThrow(/lock lost/);
+    await store.close();
+    expect((await SessionStore.openReadOnly(dir, store.id)).messages()).toEqual([textMessage("user", "kept")]);
+  });
 });
