@@ -17,6 +17,8 @@ export interface RequestInputs {
   model: string;
   tools: ApiTool[];
   history: readonly Message[];
+  /** The run's system prompt (src/prompt/system-prompt.ts), built once per run so every turn sends the same bytes. */
+  system?: string | undefined;
 }
 
 const EPHEMERAL = { type: "ephemeral" } as const;
@@ -27,7 +29,7 @@ const EPHEMERAL = { type: "ephemeral" } as const;
  * the last block of the conversation. Each turn's prefix is then the previous
  * turn's request plus new messages, so it is read from cache instead of paid again.
  */
-export function buildRequest({ manifest, model, tools, history }: RequestInputs): MessageCreateParamsBase {
+export function buildRequest({ manifest, model, tools, history, system = manifest.systemPrompt }: RequestInputs): MessageCreateParamsBase {
   const messages = toApiMessages(history) as MessageCreateParamsBase["messages"];
   const last = messages.at(-1);
   if (last && Array.isArray(last.content) && last.content.length > 0) {
@@ -40,7 +42,7 @@ export function buildRequest({ manifest, model, tools, history }: RequestInputs)
   return {
     model,
     max_tokens: manifest.data.pod.max_tokens,
-    ...(manifest.systemPrompt ? { system: [{ type: "text" as const, text: manifest.systemPrompt, cache_control: EPHEMERAL }] } : {}),
+    ...(system ? { system: [{ type: "text" as const, text: system, cache_control: EPHEMERAL }] } : {}),
     ...(cachedTools.length > 0 ? { tools: cachedTools } : {}),
     messages,
   };

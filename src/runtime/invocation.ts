@@ -10,7 +10,14 @@ import { createModelClient, type ModelClient } from "../provider/model.js";
 import { takePod, type OwnedPod } from "../store/pod-owner.js";
 import { compactSession } from "./compaction.js";
 import { addCost, contextWindowFor, costUsd } from "../provider/pricing.js";
-import { runLoop, type Approval } from "./run-loop.js";
+import { runLoop, type Approval, type RunOutcome } from "./run-loop.js";
+import { buildSystemPrompt, type SystemPrompt } from "../prompt/system-prompt.js";
+import { requestLimits, startTimeLimit, type RequestLimits } from "./limits.js";
+import type { RunOptions } from "./run-options.js";
+import { OutputGate } from "./structured-output.js";
+import { requireSession } from "../store/session-select.js";
+import { withoutDisabled } from "../tools/disabled.js";
+import { writeFileAtomic } from "../store/atomic-file.js";
 
 export interface InvocationOptions {
   manifest: Manifest;
@@ -18,6 +25,8 @@ export interface InvocationOptions {
   sink: EventSink;
   model?: string | undefined;
   maxTurns?: number | undefined;
+  /** Session, structured output, budget and time limit (src/runtime/run-options.ts). */
+  run?: RunOptions | undefined;
 }
 
 export type RunRequest = { mode: "run"; prompt: string } | { mode: "resume"; approval?: Approval | undefined };
@@ -40,12 +49,20 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
   const { sink, manifest } = opts;
   const controller = new AbortController();
   const started = Date.now();
+  const run = opts.run ?? { newSession: false };
+  const model = opts.model ?? manifest.data.pod.model;
+  // The whole run, lock to run_end: on expiry it stops as `pod cancel` would.
+  const timeLimit = startTimeLimit(run.timeoutMs, controller);
 
   let client: ModelClient;
   let pod: OwnedPod;
+  let limits: RequestLimits;
+  let systemPrompt: SystemPrompt;
   try {
+    limits = requestLimits({ model, maxTurns: opts.maxTurns ?? manifest.data.pod.max_turns, maxCostUsd: run.maxCostUsd, pricing: manifest.data.pricing });
     // Fail on a missing key before touching the runtime directory.
     client = await createModelClient();
+    systemPrompt = await buildSystemPrompt({ manifest, runtimeDir: opts.runtimeDir });
     pod = await takePod(manifest, opts.runtimeDir, sink, {
       onLockLost: (err) => {
         process.stderr.write(`pod: lost the pod lock (${err.message}); stopping the run\n`);
@@ -53,6 +70,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       },
     });
   } catch (err) {
+    timeLimit.clear();
     return refuse(sink, err);
   }
 
@@ -66,6 +84,14 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
   process.on("SIGTERM", onSignal);
 
   try {
+    try {
+      if (run.session !== undefined) {
+        requireSession(pod.paths.sessions, run.session);
+        await pod.switchSession(run.session);
+      } else if (run.newSession) await pod.startNewSession();
+    } catch (err) {
+      return refuse(sink, err);
+    }
     const refusal = checkPreconditions(req, pod);
     if (refusal) return refuse(sink, refusal);
 
@@ -80,18 +106,19 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     }
     await pod.saveStatus({ ...base, status: "running", pid: process.pid, pending: null });
     // run_start comes once the pod is visibly ours (status running), so a reader that sees it sees that too.
-    const model = opts.model ?? manifest.data.pod.model;
     sink.emit("run_start", {
       pod: manifest.data.pod.name,
       mode: req.mode,
       model,
       ...(req.mode === "run" ? { input: req.prompt } : {}),
+      instructions: systemPrompt.instructions,
     });
 
     const toolbox =
       manifest.scopeRoot === undefined
         ? undefined
-        : await createToolbox(
+        : withoutDisabled(
+            await createToolbox(
             {
               root: manifest.scopeRoot,
               writable: manifest.data.scope?.writable,
@@ -99,6 +126,8 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
               ...(await protectedPaths({ manifestFile: manifest.file, runtimeDir: opts.runtimeDir, scopeRoot: manifest.scopeRoot })),
             },
             manifest.data.tools.bash,
+          ),
+            manifest.data.tools.disabled,
           );
 
     const compact = async () => {
@@ -111,7 +140,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
           touched: toolbox?.touchedFiles() ?? { read: [], written: [] },
           sink,
           signal: controller.signal,
-          systemPrompt: manifest.systemPrompt,
+          systemPrompt: systemPrompt.text,
         });
       } catch (err) {
         // Best-effort: the session is untouched, the run goes on, the error is reported.
@@ -120,12 +149,15 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       }
     };
 
-    const outcome = await runLoop(
+    const costOf = (u: typeof ZERO_USAGE) => costUsd(model, u, manifest.data.pricing);
+    const loopOutcome = await runLoop(
       {
         client,
         manifest,
         model,
-        maxTurns: opts.maxTurns ?? manifest.data.pod.max_turns,
+        systemPrompt: systemPrompt.text,
+        limits,
+        output: run.outputSchema ? new OutputGate(run.outputSchema) : undefined,
         store: pod.store,
         toolbox,
         sink,
@@ -140,21 +172,24 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
             pid: process.pid,
             turn: p.sessionTurn,
             usage: addUsage(base.usage, p.usage),
-            cost_usd: addCost(base.cost_usd ?? 0, costUsd(model, p.usage)),
+            cost_usd: addCost(base.cost_usd ?? 0, costOf(p.usage)),
           }),
       },
       { pending: req.mode === "resume" ? pending : null, approval: req.mode === "resume" ? req.approval : undefined },
     );
+    // Stopped by the time limit (not by a cancel or an approval gate): a limit, not a pause.
+    const timedOut = timeLimit.timedOut() && loopOutcome.result === "paused" && !loopOutcome.pending;
+    const outcome = await writeLastMessage(timedOut ? { ...loopOutcome, result: "limit_reached", limit: "time" } : loopOutcome, run.outputFile, pod);
 
     if (outcome.error) sink.emit("error", { code: outcome.error.code, message: outcome.error.full });
-    // Post-run compaction: only after a run that ended with the session at rest.
-    const atRest = outcome.result === "finished" || outcome.result === "limit_reached";
+    // Post-run compaction: only after a run that ended with the session at rest (a time limit stops mid-turn).
+    const atRest = outcome.result === "finished" || (outcome.result === "limit_reached" && outcome.limit !== "time");
     if (atRest && (outcome.lastContextTokens ?? 0) > manifest.data.compaction.threshold_tokens) await compact();
-    const cost = costUsd(model, outcome.usage);
+    const cost = costOf(outcome.usage);
     await pod.saveStatus({
       ...pod.status,
-      // A transient provider fault that outlasted the retries leaves the pod resumable.
-      status: outcome.result === "paused" || outcome.error?.resumable ? "paused" : "idle",
+      // Resumable: a pause, a time limit (stopped as on cancel), a transient provider fault that outlasted the retries.
+      status: outcome.result === "paused" || outcome.limit === "time" || outcome.error?.resumable ? "paused" : "idle",
       pid: undefined,
       turn: outcome.sessionTurn,
       last_result: outcome.result,
@@ -162,7 +197,15 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       cost_usd: addCost(base.cost_usd ?? 0, cost),
       pending: outcome.pending,
     });
-    sink.emit("run_end", { result: outcome.result, turns: outcome.turns, usage: outcome.usage, cost_usd: cost, duration_ms: Date.now() - started });
+    sink.emit("run_end", {
+      result: outcome.result,
+      ...(outcome.limit ? { limit: outcome.limit } : {}),
+      turns: outcome.turns,
+      usage: outcome.usage,
+      cost_usd: cost,
+      duration_ms: Date.now() - started,
+      ...(outcome.output !== undefined ? { output: outcome.output } : {}),
+    });
     return EXIT_FOR_RESULT[outcome.result];
   } catch (err) {
     // Saving state failed (disk full, permissions…): say so and end the run as an error.
@@ -171,9 +214,30 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     sink.emit("run_end", { result: "error", turns: 0, usage: ZERO_USAGE, duration_ms: Date.now() - started });
     return EXIT.error;
   } finally {
+    timeLimit.clear();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     await pod.release().catch(() => {});
+  }
+}
+
+/**
+ * `-o FILE`: after a finished run, the structured output (pretty JSON) or else the
+ * final assistant text, written atomically. A run that did not finish leaves the
+ * file as it was; a failed write turns the run into an error (CI must not read a stale file).
+ */
+async function writeLastMessage(outcome: RunOutcome, file: string | undefined, pod: OwnedPod): Promise<RunOutcome> {
+  if (file === undefined || outcome.result !== "finished") return outcome;
+  const lastAssistant = [...pod.store.messages()].reverse().find((m) => m.role === "assistant");
+  const text =
+    outcome.output !== undefined
+      ? JSON.stringify(outcome.output, null, 2) + "\n"
+      : (lastAssistant?.content.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("\n") ?? "");
+  try {
+    await writeFileAtomic(file, text);
+    return outcome;
+  } catch (err) {
+    return { ...outcome, result: "error", error: asPodError(err) };
   }
 }
 

@@ -3,7 +3,7 @@ import { PodError } from "../errors.js";
 import { addUsage, ZERO_USAGE, type RunResult, type Usage } from "../events/schema.js";
 import type { EventSink } from "../events/sink.js";
 import type { Manifest } from "../manifest.js";
-import { toolResultMessage, toolUses, unsettledToolUses, type ToolUse } from "../store/messages.js";
+import { textMessage, toolResultMessage, toolUses, unsettledToolUses, type ToolUse } from "../store/messages.js";
 import type { SessionStore } from "../store/session-store.js";
 import type { Toolbox } from "../tools/index.js";
 import type { ToolResult } from "../tools/types.js";
@@ -11,6 +11,8 @@ import { describeProviderError, isTransient, shouldRetryTurn, streamTurn, type M
 import { contextTokens } from "./compaction.js";
 import { buildRequest, toolDefinitions } from "../provider/request.js";
 import type { PendingCall } from "../store/status.js";
+import { limitBeforeRequest, type Limit, type RequestLimits } from "./limits.js";
+import { FINAL_ANSWER_TOOL, type OutputGate } from "./structured-output.js";
 
 /** What `pod resume --approve|--deny` decided about the pending call. */
 export type Approval = { kind: "approve" } | { kind: "deny"; reason: string };
@@ -19,7 +21,12 @@ export interface RunContext {
   client: ModelClient;
   manifest: Manifest;
   model: string;
-  maxTurns: number;
+  /** The run's system prompt, the same bytes every turn (prompt caching). */
+  systemPrompt: string;
+  /** Turns and budget, checked before every request. */
+  limits: RequestLimits;
+  /** With --output-schema: the final_answer tool and the validation of the answer. */
+  output?: OutputGate | undefined;
   store: SessionStore;
   toolbox: Toolbox | undefined;
   sink: EventSink;
@@ -46,6 +53,10 @@ export interface RunOutcome extends RunProgress {
   result: RunResult;
   pending: PendingCall | null;
   error?: PodError;
+  /** Which limit ended the run, with result limit_reached. */
+  limit?: Limit;
+  /** The validated structured output (--output-schema), with result finished. */
+  output?: unknown;
 }
 
 /** Cap on a tool_result event's output; the model still gets the tool's own (capped) output. */
@@ -63,7 +74,7 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
   const progress: RunProgress = { sessionTurn: ctx.sessionTurn, turns: 0, usage: { ...ZERO_USAGE } };
   const done = (result: RunResult, extra: Partial<RunOutcome> = {}): RunOutcome => ({ ...progress, result, pending: null, ...extra });
   const tools = ctx.toolbox?.tools ?? [];
-  const apiTools = toolDefinitions(tools);
+  const apiTools = [...toolDefinitions(tools), ...(ctx.output ? [ctx.output.tool] : [])];
   const ask = new Set<string>(ctx.manifest.data.tools.ask);
 
   try {
@@ -80,7 +91,8 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
 
     for (;;) {
       if (ctx.signal.aborted) return done("paused");
-      if (progress.turns >= ctx.maxTurns) return done("limit_reached");
+      const limit = limitBeforeRequest(progress, ctx.limits);
+      if (limit) return done("limit_reached", { limit });
       if (ctx.compactNow && ctx.compactAboveTokens !== undefined && (progress.lastContextTokens ?? 0) > ctx.compactAboveTokens) {
         // Close to the context window: compact before asking again rather than fail with a provider error.
         await ctx.compactNow();
@@ -91,7 +103,7 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
       const turn = progress.sessionTurn;
       ctx.sink.emit("turn_start", { turn });
 
-      const request = buildRequest({ manifest: ctx.manifest, model: ctx.model, tools: apiTools, history: ctx.store.messages() });
+      const request = buildRequest({ manifest: ctx.manifest, model: ctx.model, tools: apiTools, history: ctx.store.messages(), system: ctx.systemPrompt });
       const response = await askModel(ctx, request, turn);
       if (!response) {
         // A cancelled stream is dropped whole: the history ends before this turn, so resume simply asks again.
@@ -112,6 +124,14 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
 
       if (paused) return done("paused", { pending: paused });
       if (ctx.signal.aborted) return done("paused");
+      if (ctx.output) {
+        const verdict = ctx.output.afterTurn(response.message, calls.length > 0);
+        if (verdict.kind === "accepted") return done("finished", { output: verdict.value });
+        if (verdict.kind === "failed") return done("error", { error: verdict.error });
+        // No final answer yet: say why in the history and ask again.
+        if (verdict.kind === "nudge") await ctx.store.append(textMessage("user", verdict.text), turn);
+        continue;
+      }
       if (calls.length === 0) return done("finished");
     }
   } catch (err) {
@@ -208,6 +228,7 @@ async function runToolCalls(ctx: RunContext, calls: readonly ToolUse[], decide: 
 
 /** Validates the model's input against the tool's schema and runs it. Tool failures are results, not throws. */
 async function executeTool(ctx: RunContext, call: ToolUse): Promise<ToolResult> {
+  if (ctx.output && call.name === FINAL_ANSWER_TOOL) return ctx.output.answer(call);
   const tool = ctx.toolbox?.tools.find((t) => t.name === call.name);
   if (!tool) return errorResult(`Unknown tool "${call.name}". Available tools: ${(ctx.toolbox?.tools ?? []).map((t) => t.name).join(", ") || "none"}.`);
   const input = asRecord(call.input);

@@ -19,6 +19,8 @@ export interface OwnedPod {
   saveStatus(next: Status): Promise<void>;
   /** Starts a fresh session (old ones stay in the store) and makes it current. */
   startNewSession(): Promise<void>;
+  /** Makes a stored session current (`--session ID`; the id is checked by the caller). */
+  switchSession(id: string): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -78,6 +80,15 @@ export async function takePod(manifest: Manifest, runtimeDir: string, sink: Even
         sink.sessionId = owned.store.id;
         await owned.saveStatus(freshStatus(name, owned.store.id));
       },
+      async switchSession(id) {
+        if (id === owned.store.id) return;
+        const next = await SessionStore.openForAppend(paths.sessions, id);
+        await owned.store.close();
+        owned.store = next;
+        sink.sessionId = id;
+        // Token totals are kept per current session in status.json only, so they restart at 0.
+        await owned.saveStatus(statusOfStoredSession(name, next));
+      },
       async release() {
         await owned.store.close();
         await release();
@@ -132,6 +143,14 @@ async function loadState(paths: PodPaths, name: string, sink: EventSink): Promis
     previous_pid: null,
   });
   return { status: rebuilt, store };
+}
+
+/** The status of a stored session made current by --session: paused when it ends mid-turn (as loadState decides), else idle. */
+function statusOfStoredSession(name: string, store: SessionStore): Status {
+  const messages = store.messages();
+  const last = messages.at(-1);
+  const interrupted = last !== undefined && (last.role === "user" || unsettledToolUses(messages).length > 0);
+  return { ...freshStatus(name, store.id), status: interrupted ? "paused" : "idle", turn: store.allMessages().at(-1)?.turn ?? 0 };
 }
 
 /** Writes the manifest snapshot; a changed manifest keeps the previous snapshot as manifest.toml.prev. */
