@@ -37,7 +37,18 @@ const builtInManifest = (extra = "") => manifest({ extra }).replace('system_prom
 
 describe("the built-in system prompt and instruction files", () => {
   it("names the environment and the tools' limits, includes instruction files from the git root down, and is byte-identical across turns", async () => {
-    server = await startFakeServer({ turns: [toolTurn("toolu_1", "Read", { path: "hello.txt" }), textTurn("It says hi.", { expect: { tool_result_for: "toolu_1" } })] });
+    // The model also calls Write, which [tools] disabled hides: it is answered as an unknown tool.
+    const readAndWrite = {
+      response: {
+        content: [
+          { type: "tool_use", id: "toolu_1", name: "Read", input: { path: "hello.txt" } },
+          { type: "tool_use", id: "toolu_w", name: "Write", input: { path: "hello.txt", content: "pwned" } },
+        ],
+        stop_reason: "tool_use",
+        usage: usage(100, 20),
+      },
+    };
+    server = await startFakeServer({ turns: [readAndWrite, textTurn("It says hi.", { expect: { tool_result_for: "toolu_w" } })] });
     // A git repository whose root has AGENTS.md; the pod lives in svc/ with its own CLAUDE.md.
     const repo = await makeProject("", { "AGENTS.md": "ROOT-RULE: use tabs.\n", "svc/CLAUDE.md": "SVC-RULE: run make check.\n", "svc/hello.txt": "hi\n" });
     const git = (...args: string[]) => execFileSync("git", args, { cwd: repo, stdio: "pipe" });
@@ -53,6 +64,10 @@ describe("the built-in system prompt and instruction files", () => {
     expect(r.code).toBe(0);
     expect(server.mismatches).toEqual([]);
     expect(r.events[0]).toMatchObject({ type: "run_start", instructions: ["../AGENTS.md", "CLAUDE.md"] });
+    const denied = ofType(r.events, "tool_result").find((e) => e.id === "toolu_w");
+    expect(denied).toMatchObject({ is_error: true });
+    expect(denied.output).toContain('Unknown tool "Write"');
+    expect(await readFile(path.join(repo, "svc/hello.txt"), "utf8")).toBe("hi\n");
 
     const [first, second] = server.requests.map((q) => q.body);
     // Byte-stable across the turns of a run: the prompt cache keeps hitting.
