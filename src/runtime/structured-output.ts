@@ -1,8 +1,8 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Tool as ApiTool } from "@anthropic-ai/sdk/resources/messages";
-import { Ajv, type ErrorObject, type ValidateFunction } from "ajv";
-import { Ajv2020 } from "ajv/dist/2020.js";
+import type { Ajv, ErrorObject, ValidateFunction } from "ajv";
+import type { Ajv2020 } from "ajv/dist/2020.js";
 import { PodError } from "../errors.js";
 import type { Message, ToolUse } from "../store/messages.js";
 import type { ToolResult } from "../tools/types.js";
@@ -49,9 +49,10 @@ export async function loadOutputSchema(file: string): Promise<OutputSchema> {
   if (!schema || typeof schema !== "object" || Array.isArray(schema)) throw bad("not a JSON object", "the file must hold one JSON Schema object");
   const s = schema as Record<string, unknown>;
   const dialect = typeof s.$schema === "string" ? s.$schema : "";
+  // ajv is loaded only when a schema is given: a run without one does not pay for it at start-up.
   let ajv: Ajv | Ajv2020;
-  if (dialect === "" || dialect.includes("2020-12")) ajv = new Ajv2020({ allErrors: true, strict: false });
-  else if (dialect.includes("draft-07")) ajv = new Ajv({ allErrors: true, strict: false });
+  if (dialect === "" || dialect.includes("2020-12")) ajv = new (await import("ajv/dist/2020.js")).Ajv2020({ allErrors: true, strict: false });
+  else if (dialect.includes("draft-07")) ajv = new (await import("ajv")).Ajv({ allErrors: true, strict: false });
   else throw bad(`$schema ${JSON.stringify(dialect)} is not supported`, 'use draft 2020-12 ("https://json-schema.org/draft/2020-12/schema") or draft-07 ("http://json-schema.org/draft-07/schema#")');
   let validate: ValidateFunction;
   try {
