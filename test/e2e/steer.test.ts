@@ -196,6 +196,39 @@ describe("budget and time limits", () => {
     expect(apiHistoryProblems(server.requests[1]!.body.messages)).toEqual([]);
   });
 
+  it("on --timeout, a running Bash call is stopped and the calls after it are not run; history stays consistent", async () => {
+    const twoCalls = {
+      response: {
+        content: [
+          { type: "tool_use", id: "toolu_sleep", name: "Bash", input: { command: "sleep 30" } },
+          { type: "tool_use", id: "toolu_after", name: "Read", input: { path: "a.txt" } },
+        ],
+        stop_reason: "tool_use",
+        usage: usage(100, 20),
+      },
+    };
+    server = await startFakeServer({ turns: [twoCalls, textTurn("Picked up.", { expect: { tool_result_for: "toolu_after" } })] });
+    const dir = await makeProject(manifest({ extra: '\n[tools.bash]\nenabled = true\nallow = ["sleep *"]\nsandbox = "off"\n' }), { "a.txt": "a\n" });
+    const env = podEnv(server.url);
+    const started = Date.now();
+    const r = await runPod(["run", "sleep then read", "--timeout", "2s"], { cwd: dir, env });
+    expect(r.code).toBe(11);
+    expect(Date.now() - started).toBeLessThan(25_000);
+    expect(r.events.at(-1)).toMatchObject({ result: "limit_reached", limit: "time", turns: 1 });
+    const results = ofType(r.events, "tool_result");
+    expect(results.map((e) => [e.id, e.is_error])).toEqual([
+      ["toolu_sleep", true],
+      ["toolu_after", true],
+    ]);
+    expect(results[1].output).toMatch(/^Not run/);
+    expect(await status(dir)).toMatchObject({ status: "paused", last_result: "limit_reached" });
+
+    const resumed = await runPod(["resume"], { cwd: dir, env });
+    expect(resumed.code).toBe(0);
+    expect(server.mismatches).toEqual([]);
+    expect(apiHistoryProblems(server.requests[1]!.body.messages)).toEqual([]);
+  });
+
   it("refuses a budget for a model without a price (exit 2, nothing run)", async () => {
     const dir = await makeProject(manifest({ scope: false }).replace('model = "claude-sonnet-5-5"', 'model = "mystery-model"'));
     const r = await runPod(["run", "x", "--max-budget-usd", "1"], { cwd: dir, env: podEnv("http://127.0.0.1:9") });
