@@ -12,7 +12,7 @@ import { contextTokens } from "./compaction.js";
 import { buildRequest, toolDefinitions } from "../provider/request.js";
 import type { PendingCall } from "../store/status.js";
 import { limitBeforeRequest, type Limit, type RequestLimits } from "./limits.js";
-import { FINAL_ANSWER_TOOL, type OutputGate } from "./structured-output.js";
+import { FINAL_ANSWER_TOOL, toolsForHistory, type OutputGate } from "./structured-output.js";
 
 /** What `pod resume --approve|--deny` decided about the pending call. */
 export type Approval = { kind: "approve" } | { kind: "deny"; reason: string };
@@ -74,7 +74,7 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
   const progress: RunProgress = { sessionTurn: ctx.sessionTurn, turns: 0, usage: { ...ZERO_USAGE } };
   const done = (result: RunResult, extra: Partial<RunOutcome> = {}): RunOutcome => ({ ...progress, result, pending: null, ...extra });
   const tools = ctx.toolbox?.tools ?? [];
-  const apiTools = [...toolDefinitions(tools), ...(ctx.output ? [ctx.output.tool] : [])];
+  const apiTools = ctx.output ? [...toolDefinitions(tools), ctx.output.tool] : toolsForHistory(toolDefinitions(tools), ctx.store.messages());
   const ask = new Set<string>(ctx.manifest.data.tools.ask);
 
   try {

@@ -79,6 +79,23 @@ export function finalAnswerTool(o: OutputSchema): ApiTool {
   };
 }
 
+/**
+ * The API refuses a request whose messages hold tool_use/tool_result blocks but that
+ * defines no tools. A pod without [scope] that once answered through final_answer
+ * would hit that on its next run without --output-schema, so such a request keeps a
+ * final_answer definition that says it is not available (a call is an unknown tool).
+ */
+export function toolsForHistory(tools: ApiTool[], history: readonly Message[]): ApiTool[] {
+  if (tools.length > 0 || !history.some((m) => m.content.some((b) => b.type === "tool_use" || b.type === "tool_result"))) return tools;
+  return [
+    {
+      name: FINAL_ANSWER_TOOL,
+      description: "Not available in this run: it was offered in an earlier run of this session that asked for a structured answer. Do not call it; answer in text.",
+      input_schema: { type: "object" },
+    },
+  ];
+}
+
 /** What the run loop does after a turn, in structured-output mode. */
 export type OutputVerdict =
   | { kind: "accepted"; value: unknown }

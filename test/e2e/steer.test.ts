@@ -112,7 +112,7 @@ const VERDICT_SCHEMA = {
 describe("structured output (--output-schema) and -o", () => {
   it("accepts a valid final answer: run_end.output, the -o file, and the schema as the final_answer tool", async () => {
     const answer = { verdict: "pass", reasons: ["tests are green"] };
-    server = await startFakeServer({ turns: [toolTurn("toolu_a", "final_answer", answer)] });
+    server = await startFakeServer({ turns: [toolTurn("toolu_a", "final_answer", answer), textTurn("You are welcome.")] });
     const dir = await makeProject(manifest({ scope: false }), { "schema.json": JSON.stringify(VERDICT_SCHEMA) });
     const r = await runPod(["run", "judge it", "--output-schema", "schema.json", "-o", "out/answer.json"], { cwd: dir, env: podEnv(server.url) });
     // -o into a directory that does not exist is refused before anything runs.
@@ -126,6 +126,13 @@ describe("structured output (--output-schema) and -o", () => {
     const tool = server.requests[0]!.body.tools.find((t: any) => t.name === "final_answer");
     expect(tool.input_schema).toMatchObject({ type: "object", required: ["verdict", "reasons"] });
     expect(tool.input_schema.$schema).toBeUndefined();
+
+    // The next run without a schema: the history holds tool blocks, and the API refuses those
+    // in a request without tools, so a placeholder final_answer is still defined.
+    const next = await runPod(["run", "thanks"], { cwd: dir, env: podEnv(server.url) });
+    expect(next.code).toBe(0);
+    expect(server.requests[1]!.body.tools.map((t: any) => t.name)).toEqual(["final_answer"]);
+    expect(apiHistoryProblems(server.requests[1]!.body.messages)).toEqual([]);
   });
 
   it("tells the model why an answer is invalid and accepts the corrected one (draft-07)", async () => {
