@@ -2,6 +2,7 @@ import { execFile } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { TOOL_NAMES, type Manifest } from "../manifest.js";
+import { findGitRoot } from "./instructions.js";
 
 /** git gets this long to answer; a slow or hung git must not hold up a run. */
 const GIT_TIMEOUT_MS = 3000;
@@ -40,7 +41,9 @@ export async function gitState(cwd: string): Promise<string> {
   const inside = await git(["rev-parse", "--is-inside-work-tree"], cwd);
   if (inside === undefined) {
     const version = await git(["--version"], cwd);
-    return version === undefined ? "git is not available" : "not a git repository";
+    if (version === undefined) return "git is not available";
+    // A checkout owned by another user (CI containers) makes git refuse it ("dubious ownership").
+    return findGitRoot(cwd) ? "a git repository that git refused to read (check safe.directory)" : "not a git repository";
   }
   // symbolic-ref also names the branch of a repository with no commits yet; it fails only on a detached HEAD.
   const branch = (await git(["symbolic-ref", "--short", "-q", "HEAD"], cwd))?.trim();
