@@ -38,16 +38,17 @@ function git(args: string[], cwd: string): Promise<string | undefined> {
  * output would make every tree look dirty, and listing them is slow in big trees).
  */
 export async function gitState(cwd: string): Promise<string> {
+  // No .git above the workspace: say so without starting a process.
+  if (!findGitRoot(cwd)) return "not a git repository";
   const inside = await git(["rev-parse", "--is-inside-work-tree"], cwd);
   if (inside === undefined) {
     const version = await git(["--version"], cwd);
-    if (version === undefined) return "git is not available";
     // A checkout owned by another user (CI containers) makes git refuse it ("dubious ownership").
-    return findGitRoot(cwd) ? "a git repository that git refused to read (check safe.directory)" : "not a git repository";
+    return version === undefined ? "git is not available" : "a git repository that git refused to read (check safe.directory)";
   }
   // symbolic-ref also names the branch of a repository with no commits yet; it fails only on a detached HEAD.
-  const branch = (await git(["symbolic-ref", "--short", "-q", "HEAD"], cwd))?.trim();
-  const status = await git(["status", "--porcelain", "--untracked-files=no"], cwd);
+  const [ref, status] = await Promise.all([git(["symbolic-ref", "--short", "-q", "HEAD"], cwd), git(["status", "--porcelain", "--untracked-files=no"], cwd)]);
+  const branch = ref?.trim();
   const where = branch ? `branch ${branch}` : "detached HEAD";
   const state = status === undefined ? "working tree state unknown" : status.trim() === "" ? "no uncommitted changes to tracked files" : "uncommitted changes to tracked files";
   return `${where}, ${state}`;
