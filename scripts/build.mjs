@@ -41,6 +41,7 @@ const optionalParts = {
   setup(b) {
     // The cloud SDKs are the package's optionalDependencies, required from node_modules.
     b.onResolve({ filter: /^@anthropic-ai\/(bedrock|vertex)-sdk$/ }, (args) => ({ path: args.path, external: true }));
+    b.onResolve({ filter: /^\.\/ajv-entry\.js$/ }, () => ({ path: "./ext/ajv.cjs", external: true }));
     b.onResolve({ filter: /^\.\/sdk\.js$/ }, (args) =>
       args.importer.endsWith("src/tools/mcp/servers.ts") ? { path: "./ext/mcp-sdk.cjs", external: true } : undefined,
     );
@@ -110,6 +111,7 @@ await Promise.all([
     ...common,
     entryPoints: {
       "mcp-sdk": `${root}src/tools/mcp/sdk.ts`,
+      ajv: `${root}src/runtime/ajv-entry.ts`,
     },
     outdir: `${root}dist/commands/ext`,
   }),

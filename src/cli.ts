@@ -8,6 +8,21 @@ function positiveInt(value: string): number {
   return n;
 }
 
+function positiveNumber(value: string): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("must be a number greater than 0");
+  return n;
+}
+
+/** The run options `run` and `resume` share (SPEC "Run options"); checked in src/runtime/run-options.ts. */
+function withRunOptions(cmd: Command): Command {
+  return cmd
+    .option("--output-schema <file>", "JSON Schema the final answer must match; it is returned as run_end.output")
+    .option("-o, --output-last-message <file>", "write the final answer (the structured output, else the last text) to this file")
+    .option("--max-budget-usd <usd>", "stop before a request once this run has cost this much (overrides [pod] max_cost_usd)", positiveNumber)
+    .option("--timeout <duration>", 'limit on the whole run, e.g. "90s", "10m", "1h" (overrides [pod] timeout)');
+}
+
 /**
  * The command line. Each command's module is imported only when it runs, so
  * `pod --version` and `pod status` do not pay for the SDK or the run loop.
@@ -26,7 +41,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .configureHelp({ showGlobalOptions: true })
     .addHelpText(
       "after",
-      "\nExit codes: 0 finished, 10 paused, 11 turn limit, 1 run error, 2 usage/manifest error, 3 state conflict.\nDocs: docs/events.md, docs/manifest.md, docs/exit-codes.md",
+      "\nExit codes: 0 finished, 10 paused, 11 limit reached (turns, budget, time), 1 run error, 2 usage/manifest error, 3 state conflict.\nDocs: docs/events.md, docs/manifest.md, docs/exit-codes.md",
     )
     .showHelpAfterError("(run `pod --help` for usage)")
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
@@ -43,15 +58,22 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .addHelpText("after", "\nExamples:\n  $ pod init\n  $ pod init --name fixer\n  $ pod -C services/api init\n")
     .action(async (_o, cmd: Command) => setExit(await (await import("./commands/init.js")).initCommand(globals(cmd))));
 
-  program
-    .command("run")
-    .description("append a prompt to the current session and run until the model stops")
-    .argument("<prompt>", 'the task; "-" reads it from stdin')
-    .addHelpText("after", "\nExamples:\n  $ pod run \"fix the failing test\"\n  $ cat task.md | pod run -\n  $ pod run \"make lint pass\" --max-turns 10 | jq -c 'select(.type==\"run_end\")'\n")
-    .action(async (prompt: string, _o, cmd: Command) => setExit(await (await import("./commands/run.js")).runCommand(prompt, globals(cmd))));
+  withRunOptions(
+    program
+      .command("run")
+      .description("append a prompt to the current session and run until the model stops")
+      .argument("[prompt]", 'the task; "-" reads it from stdin')
+      .option("--session <id>", "continue this stored session (it becomes current; see `pod sessions`)")
+      .option("--new", "start a fresh session first (old ones are kept)"),
+  )
+    .option("--print-system-prompt", "print the system prompt this run would send, and exit")
+    .addHelpText(
+      "after",
+      "\nExamples:\n  $ pod run \"fix the failing test\"\n  $ cat task.md | pod run -\n  $ pod run \"make lint pass\" --max-turns 10 | jq -c 'select(.type==\"run_end\")'\n  $ pod run --new --timeout 10m --max-budget-usd 2 \"triage this failure\"\n  $ pod run --output-schema verdict.schema.json -o verdict.json \"is this PR safe to merge?\"\n",
+    )
+    .action(async (prompt: string | undefined, _o, cmd: Command) => setExit(await (await import("./commands/run.js")).runCommand(prompt, globals(cmd))));
 
-  program
-    .command("resume")
+  withRunOptions(program.command("resume"))
     .description("continue a paused pod (after cancel, a crash, or an approval gate)")
     .option("--approve", "run the tool call waiting for approval")
     .option("--deny [reason]", "refuse the tool call waiting for approval; the reason goes to the model")
@@ -93,8 +115,15 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (_o, cmd: Command) => setExit(await (await import("./commands/new.js")).newCommand(globals(cmd))));
 
   program
+    .command("prompt")
+    .description("print the system prompt `pod run` sends (built-in or replaced, plus instruction files)")
+    .addHelpText("after", "\nExamples:\n  $ pod prompt\n  $ pod prompt | diff - expected-prompt.md\n")
+    .action(async (_o, cmd: Command) => setExit(await (await import("./commands/prompt.js")).promptCommand(globals(cmd))));
+
+  program
     .command("compact")
     .description("compact the current session now (a model-written summary replaces older turns)")
+    .option("--session <id>", "compact another stored session (see `pod sessions`)")
     .addHelpText("after", "\nExamples:\n  $ pod compact\n")
     .action(async (_o, cmd: Command) => setExit(await (await import("./commands/compact.js")).compactCommand(globals(cmd))));
 

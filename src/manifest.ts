@@ -300,10 +300,14 @@ allow = ["npm test"]              # matched on the parsed command; a final * is 
 [pod]
 name = "${name}"                  # required; lowercase letters, digits, _ and -
 model = "${DEFAULT_MODEL}"
-system_prompt = "You are a careful engineer. Make the smallest change that fixes the problem, then say what you changed."
-# system_prompt_file = "prompts/${name}.md"   # instead of system_prompt
+# pod has a built-in system prompt for unattended coding (see it with \`pod prompt\`; docs/prompt.md).
+# append_system_prompt = "Prefer small diffs."     # added after it
+# system_prompt = "..."                            # replaces it (or system_prompt_file = "prompts/${name}.md")
+# instructions = ["AGENTS.md", "CLAUDE.md"]         # project instruction files, git root down to here; [] = none
 max_tokens = 8192                 # per model response
 max_turns = 30                    # per run; the run ends with limit_reached (exit 11) after this many
+# max_cost_usd = 2.0              # per run budget in USD (exit 11 when reached); also --max-budget-usd
+# timeout = "20m"                 # whole-run time limit (exit 11, pod left paused); also --timeout
 
 # Without [scope] the pod has no file tools.
 [scope]
@@ -313,6 +317,7 @@ deny = [".env*"]                  # neither readable nor writable (pod.toml, .gi
 
 [tools]
 ask = []                          # e.g. ["Write", "Bash"]: these pause the run for approval (exit 10)
+# disabled = ["Write"]            # tools the model never sees
 
 [tools.bash]
 ${bash}

@@ -1,6 +1,7 @@
 import { podPaths } from "../store/paths.js";
 import { readStatus } from "../store/status.js";
-import { requireSession, SessionStore } from "../store/session-store.js";
+import { SessionStore } from "../store/session-store.js";
+import { requireSession } from "../store/session-select.js";
 import { withContext, type GlobalOptions } from "./context.js";
 
 export interface HistoryOptions extends GlobalOptions {
@@ -18,8 +19,8 @@ export async function historyCommand(opts: HistoryOptions): Promise<number> {
   return withContext(opts, async (ctx) => {
     const paths = podPaths(ctx.runtimeDir, ctx.manifest.data.pod.name);
     const status = await readStatus(paths.status);
+    if (opts.session !== undefined) requireSession(paths.sessions, opts.session);
     const id = opts.session ?? status?.session_id;
-    if (opts.session !== undefined) await requireSession(paths.sessions, opts.session);
     if (!id) return 0; // a pod that never ran has an empty history
     const store = await SessionStore.openReadOnly(paths.sessions, id);
     const all = store.allMessages();

@@ -1,9 +1,10 @@
 import { PodError } from "../errors.js";
 import { invokeRun } from "../runtime/agent.js";
 import type { Approval } from "../runtime/run-loop.js";
+import { resolveRunOptions, type RunFlags } from "../runtime/run-options.js";
 import { withContext, type GlobalOptions } from "./context.js";
 
-export interface ResumeOptions extends GlobalOptions {
+export interface ResumeOptions extends GlobalOptions, Omit<RunFlags, "session" | "new"> {
   approve?: boolean;
   /** `--deny` alone gives `true`; `--deny "reason"` the reason. */
   deny?: string | boolean;
@@ -20,6 +21,7 @@ export async function resumeCommand(opts: ResumeOptions): Promise<number> {
     else if (opts.deny !== undefined) {
       approval = { kind: "deny", reason: typeof opts.deny === "string" && opts.deny.trim() ? opts.deny : "no reason given" };
     }
-    return invokeRun({ mode: "resume", approval }, { ...ctx, model: opts.model, maxTurns: opts.maxTurns });
+    const run = await resolveRunOptions(opts, ctx.manifest);
+    return invokeRun({ mode: "resume", approval }, { ...ctx, model: opts.model, maxTurns: opts.maxTurns, run });
   });
 }

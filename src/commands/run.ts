@@ -1,16 +1,31 @@
 import { PodError } from "../errors.js";
 import { invokeRun } from "../runtime/agent.js";
+import { resolveRunOptions, type RunFlags } from "../runtime/run-options.js";
+import { buildSystemPrompt } from "../prompt/system-prompt.js";
 import { withContext, type GlobalOptions } from "./context.js";
+
+export interface RunCommandOptions extends GlobalOptions, RunFlags {
+  printSystemPrompt?: boolean;
+}
 
 /** Big enough for a long task description with logs pasted in; past it, a file tool is the better road. */
 export const MAX_PROMPT_BYTES = 1024 * 1024;
 
-/** `pod run "<prompt>"` (`-` reads the prompt from stdin). */
-export async function runCommand(promptArg: string, opts: GlobalOptions): Promise<number> {
+/** `pod run "<prompt>"` (`-` reads the prompt from stdin); `--print-system-prompt` only prints the system prompt. */
+export async function runCommand(promptArg: string | undefined, opts: RunCommandOptions): Promise<number> {
   return withContext(opts, async (ctx) => {
+    if (opts.printSystemPrompt) {
+      // The same function the run calls, so this is exactly what the run would send.
+      process.stdout.write((await buildSystemPrompt({ manifest: ctx.manifest, runtimeDir: ctx.runtimeDir })).text + "\n");
+      return 0;
+    }
+    if (promptArg === undefined) {
+      throw new PodError("invalid_input", "missing the prompt", 'give the task as an argument (pod run "fix the failing test") or on stdin with `pod run -`');
+    }
     const prompt = promptArg === "-" ? await readStdinPrompt() : promptArg;
     checkPrompt(prompt);
-    return invokeRun({ mode: "run", prompt }, { ...ctx, model: opts.model, maxTurns: opts.maxTurns });
+    const run = await resolveRunOptions(opts, ctx.manifest);
+    return invokeRun({ mode: "run", prompt }, { ...ctx, model: opts.model, maxTurns: opts.maxTurns, run });
   });
 }
 

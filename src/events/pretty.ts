@@ -37,7 +37,7 @@ const fmt = (n: number) => n.toLocaleString("en-US");
 export function renderEvent(e: PodEvent, c: ChalkInstance): string {
   switch (e.type) {
     case "run_start":
-      return `${c.bold(`▶ ${e.pod}`)} ${c.dim(`${e.mode} · ${e.model}`)}\n${e.input ? c.dim(`  ${oneLine(e.input, 160)}\n`) : ""}`;
+      return `${c.bold(`▶ ${e.pod}`)} ${c.dim(`${e.mode} · ${e.model}`)}\n${e.input ? c.dim(`  ${oneLine(e.input, 160)}\n`) : ""}${e.instructions?.length ? c.dim(`  instructions: ${e.instructions.join(", ")}\n`) : ""}`;
     case "state_repaired":
       return c.yellow(`! ${e.message}\n`);
     case "text_delta":
@@ -61,7 +61,9 @@ export function renderEvent(e: PodEvent, c: ChalkInstance): string {
       const cost = e.cost_usd === undefined || e.cost_usd === null ? "" : ` · $${e.cost_usd.toFixed(4)}`;
       const u = e.usage;
       const cache = u.cache_read_input_tokens ? ` (${fmt(u.cache_read_input_tokens)} cached)` : "";
-      return `${color(`■ ${e.result}`)} ${c.dim(`· ${e.turns} turn${e.turns === 1 ? "" : "s"} · ${fmt(u.input_tokens)} in${cache} / ${fmt(u.output_tokens)} out${cost} · ${(e.duration_ms / 1000).toFixed(1)}s`)}\n`;
+      const limit = e.limit ? ` (${e.limit} limit)` : "";
+      const output = e.output === undefined ? "" : `${c.bold("output:")} ${JSON.stringify(e.output, null, 2)}\n`;
+      return `${output}${color(`■ ${e.result}${limit}`)} ${c.dim(`· ${e.turns} turn${e.turns === 1 ? "" : "s"} · ${fmt(u.input_tokens)} in${cache} / ${fmt(u.output_tokens)} out${cost} · ${(e.duration_ms / 1000).toFixed(1)}s`)}\n`;
     }
     default:
       return "";

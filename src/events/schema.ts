@@ -59,7 +59,7 @@ function buildEventSchemas() {
     mode: z.enum(["run", "resume"]),
     model: z.string(),
     input: z.optional(z.string()),
-    /** Project instruction files loaded into the system prompt, relative to the scope root (or absolute). */
+    /** Project instruction files loaded into the system prompt, outermost first, relative to the workspace (scope) root, e.g. "../AGENTS.md". */
     instructions: z.optional(z.array(z.string())),
     /** Which OS sandbox Bash runs in; null when Bash is off. */
     sandbox: z.optional(z.nullable(z.enum(["bwrap", "seatbelt", "off"]))),

@@ -21,7 +21,20 @@ export const PRICES_PER_MTOK: Record<string, { input: number; output: number }> 
   "claude-3-5-haiku": { input: 0.8, output: 4 },
 };
 
-export function priceFor(model: string): { input: number; output: number } | undefined {
+/** A model's price in USD per million tokens; cache prices default to 0.1× / 1.25× input. */
+export interface Price {
+  input: number;
+  output: number;
+  cache_read?: number | undefined;
+  cache_write?: number | undefined;
+}
+
+/** `[pricing."model"]` from the manifest: overrides the table for a listed model, or prices one it lacks. */
+export type PriceOverrides = Readonly<Record<string, Price>>;
+
+export function priceFor(model: string, overrides: PriceOverrides = {}): Price | undefined {
+  const own = overrides[model];
+  if (own) return own;
   const exact = PRICES_PER_MTOK[model];
   if (exact) return exact;
   // Longest matching prefix, so "claude-opus-4-1-…" is not priced as "claude-opus-4".
@@ -32,14 +45,14 @@ export function priceFor(model: string): { input: number; output: number } | und
 }
 
 /** Estimated cost in USD, rounded to 1/10000 of a dollar; null for a model without a price. */
-export function costUsd(model: string, usage: Usage): number | null {
-  const p = priceFor(model);
+export function costUsd(model: string, usage: Usage, overrides: PriceOverrides = {}): number | null {
+  const p = priceFor(model, overrides);
   if (!p) return null;
   const dollars =
     (usage.input_tokens * p.input +
       usage.output_tokens * p.output +
-      usage.cache_creation_input_tokens * p.input * 1.25 +
-      usage.cache_read_input_tokens * p.input * 0.1) /
+      usage.cache_creation_input_tokens * (p.cache_write ?? p.input * 1.25) +
+      usage.cache_read_input_tokens * (p.cache_read ?? p.input * 0.1)) /
     1_000_000;
   return Math.round(dollars * 10_000) / 10_000;
 }

@@ -18,6 +18,8 @@ export interface RequestInputs {
   model: string;
   tools: ApiTool[];
   history: readonly Message[];
+  /** The run's system prompt (src/prompt/system-prompt.ts), built once per run so every turn sends the same bytes. */
+  system?: string | undefined;
 }
 
 const EPHEMERAL = { type: "ephemeral" } as const;
@@ -34,7 +36,7 @@ const EPHEMERAL = { type: "ephemeral" } as const;
  *    the API's ~20-block lookback) would miss and pay the whole history again;
  * 4. the last block: writes this request's prompt for the next turn to read.
  */
-export function buildRequest({ manifest, model, tools, history }: RequestInputs): MessageCreateParamsBase {
+export function buildRequest({ manifest, model, tools, history, system = manifest.systemPrompt }: RequestInputs): MessageCreateParamsBase {
   const messages = toApiMessages(history) as MessageCreateParamsBase["messages"];
   let lastAssistant = messages.length - 1;
   while (lastAssistant >= 0 && messages[lastAssistant]!.role !== "assistant") lastAssistant--;
@@ -44,7 +46,7 @@ export function buildRequest({ manifest, model, tools, history }: RequestInputs)
   return {
     model,
     max_tokens: manifest.data.pod.max_tokens,
-    ...(manifest.systemPrompt ? { system: [{ type: "text" as const, text: manifest.systemPrompt, cache_control: EPHEMERAL }] } : {}),
+    ...(system ? { system: [{ type: "text" as const, text: system, cache_control: EPHEMERAL }] } : {}),
     ...(cachedTools.length > 0 ? { tools: cachedTools } : {}),
     messages,
   };

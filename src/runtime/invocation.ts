@@ -12,9 +12,16 @@ import { sandboxForRun } from "../tools/sandbox/detect.js";
 import { takePod, type OwnedPod } from "../store/pod-owner.js";
 import { compactSession } from "./compaction.js";
 import { addCost, contextWindowFor, costUsd } from "../provider/pricing.js";
-import { runLoop, type Approval } from "./run-loop.js";
+import { runLoop, type Approval, type RunOutcome } from "./run-loop.js";
 import { buildRequest, toolDefinitions } from "../provider/request.js";
 import { startExtensions, type Extensions } from "./extensions.js";
+import { buildSystemPrompt, type SystemPrompt } from "../prompt/system-prompt.js";
+import { requestLimits, startTimeLimit, type RequestLimits } from "./limits.js";
+import type { RunOptions } from "./run-options.js";
+import { OutputGate } from "./structured-output.js";
+import { requireSession } from "../store/session-select.js";
+import { withoutDisabled } from "../tools/disabled.js";
+import { writeFileAtomic } from "../store/atomic-file.js";
 
 export interface InvocationOptions {
   manifest: Manifest;
@@ -22,6 +29,8 @@ export interface InvocationOptions {
   sink: EventSink;
   model?: string | undefined;
   maxTurns?: number | undefined;
+  /** Session, structured output, budget and time limit (src/runtime/run-options.ts). */
+  run?: RunOptions | undefined;
 }
 
 export type RunRequest = { mode: "run"; prompt: string } | { mode: "resume"; approval?: Approval | undefined };
@@ -44,21 +53,32 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
   const { sink, manifest } = opts;
   const controller = new AbortController();
   const started = Date.now();
+  const run = opts.run ?? { newSession: false };
+  const model = opts.model ?? manifest.data.pod.model;
+  // The whole run, lock to run_end: on expiry it stops as `pod cancel` would.
+  const timeLimit = startTimeLimit(run.timeoutMs, controller);
 
   let client: ModelClient;
   let pod: OwnedPod;
   // Probe the OS sandbox while the pod is being taken: run_start says which one Bash will use.
   const sandbox = sandboxForRun(manifest.scopeRoot === undefined ? undefined : manifest.data.tools);
+  let limits: RequestLimits;
+  let systemPrompt: SystemPrompt;
   try {
+    limits = requestLimits({ model, maxTurns: opts.maxTurns ?? manifest.data.pod.max_turns, maxCostUsd: run.maxCostUsd, pricing: manifest.data.pricing });
     // Fail on a missing key before touching the runtime directory.
     client = await createProviderClient(manifest.data.provider);
+    systemPrompt = await buildSystemPrompt({ manifest, runtimeDir: opts.runtimeDir });
     pod = await takePod(manifest, opts.runtimeDir, sink, {
+      // --new never reads the current session, so it also gets a pod out of a damaged one.
+      newSession: run.newSession && run.session === undefined,
       onLockLost: (err) => {
         process.stderr.write(`pod: lost the pod lock (${err.message}); stopping the run\n`);
         controller.abort();
       },
     });
   } catch (err) {
+    timeLimit.clear();
     return refuse(sink, err);
   }
 
@@ -73,6 +93,14 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
 
   let extensions: Extensions | undefined;
   try {
+    try {
+      if (run.session !== undefined) {
+        requireSession(pod.paths.sessions, run.session);
+        await pod.switchSession(run.session);
+      }
+    } catch (err) {
+      return refuse(sink, err);
+    }
     const refusal = checkPreconditions(req, pod);
     if (refusal) return refuse(sink, refusal);
     try {
@@ -93,13 +121,13 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     }
     await pod.saveStatus({ ...base, status: "running", pid: process.pid, pending: null });
     // run_start comes once the pod is visibly ours (status running), so a reader that sees it sees that too.
-    const model = opts.model ?? manifest.data.pod.model;
     sink.emit("run_start", {
       pod: manifest.data.pod.name,
       mode: req.mode,
       model,
       ...(req.mode === "run" ? { input: req.prompt } : {}),
       sandbox: (await sandbox).kind,
+      instructions: systemPrompt.instructions,
     });
     for (const f of extensions.failures) sink.emit("error", { code: "tool_error", message: f.message });
     // Bash is enabled but no sandbox can start: said once here; each Bash call is then refused (the run goes on).
@@ -109,7 +137,8 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     const builtins =
       manifest.scopeRoot === undefined
         ? undefined
-        : await createToolbox(
+        : withoutDisabled(
+            await createToolbox(
             {
               root: manifest.scopeRoot,
               writable: manifest.data.scope?.writable,
@@ -117,6 +146,8 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
               ...(await protectedPaths({ manifestFile: manifest.file, runtimeDir: opts.runtimeDir, scopeRoot: manifest.scopeRoot, extraReadOnly: extensions.extraReadOnly })),
             },
             manifest.data.tools.bash,
+          ),
+            manifest.data.tools.disabled,
           );
     const toolbox = extensions.toolbox(builtins);
 
@@ -130,9 +161,9 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
           touched: toolbox?.touchedFiles() ?? { read: [], written: [] },
           sink,
           signal: controller.signal,
-          systemPrompt: manifest.systemPrompt,
+          systemPrompt: systemPrompt.text,
           // The summary request reuses the run's request, so it reads the prompt cache.
-          prefix: (history) => buildRequest({ manifest, model, tools: toolDefinitions(toolbox?.tools ?? []), history }),
+          prefix: (history) => buildRequest({ manifest, model, system: systemPrompt.text, tools: toolDefinitions(toolbox?.tools ?? []), history }),
         });
       } catch (err) {
         // Best-effort: the session is untouched, the run goes on, the error is reported.
@@ -141,12 +172,15 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       }
     };
 
-    const outcome = await runLoop(
+    const costOf = (u: typeof ZERO_USAGE, m: string = model) => costUsd(m, u, manifest.data.pricing);
+    const loopOutcome = await runLoop(
       {
         client,
         manifest,
         model,
-        maxTurns: opts.maxTurns ?? manifest.data.pod.max_turns,
+        systemPrompt: systemPrompt.text,
+        limits,
+        output: run.outputSchema ? new OutputGate(run.outputSchema) : undefined,
         store: pod.store,
         toolbox,
         sink,
@@ -163,21 +197,24 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
             pid: process.pid,
             turn: p.sessionTurn,
             usage: addUsage(base.usage, p.usage),
-            cost_usd: addCost(base.cost_usd ?? 0, costUsd(p.model, p.usage)),
+            cost_usd: addCost(base.cost_usd ?? 0, costOf(p.usage, p.model)),
           }),
       },
       { pending: req.mode === "resume" ? pending : null, approval: req.mode === "resume" ? req.approval : undefined },
     );
+    // Stopped by the time limit (not by a cancel or an approval gate): a limit, not a pause.
+    const timedOut = timeLimit.timedOut() && loopOutcome.result === "paused" && !loopOutcome.pending;
+    const outcome = await writeLastMessage(timedOut ? { ...loopOutcome, result: "limit_reached", limit: "time" } : loopOutcome, run.outputFile, pod);
 
     if (outcome.error) sink.emit("error", { code: outcome.error.code, message: outcome.error.full });
-    // Post-run compaction: only after a run that ended with the session at rest.
-    const atRest = outcome.result === "finished" || outcome.result === "limit_reached";
+    // Post-run compaction: only after a run that ended with the session at rest (a time limit stops mid-turn).
+    const atRest = outcome.result === "finished" || (outcome.result === "limit_reached" && outcome.limit !== "time");
     if (atRest && (outcome.lastContextTokens ?? 0) > manifest.data.compaction.threshold_tokens) await compact();
-    const cost = costUsd(outcome.model, outcome.usage);
+    const cost = costOf(outcome.usage, outcome.model);
     await pod.saveStatus({
       ...pod.status,
-      // A transient provider fault that outlasted the retries leaves the pod resumable.
-      status: outcome.result === "paused" || outcome.error?.resumable ? "paused" : "idle",
+      // Resumable: a pause, a time limit (stopped as on cancel), a transient provider fault that outlasted the retries.
+      status: outcome.result === "paused" || outcome.limit === "time" || outcome.error?.resumable ? "paused" : "idle",
       pid: undefined,
       turn: outcome.sessionTurn,
       last_result: outcome.result,
@@ -185,7 +222,15 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       cost_usd: addCost(base.cost_usd ?? 0, cost),
       pending: outcome.pending,
     });
-    sink.emit("run_end", { result: outcome.result, turns: outcome.turns, usage: outcome.usage, cost_usd: cost, duration_ms: Date.now() - started });
+    sink.emit("run_end", {
+      result: outcome.result,
+      ...(outcome.limit ? { limit: outcome.limit } : {}),
+      turns: outcome.turns,
+      usage: outcome.usage,
+      cost_usd: cost,
+      duration_ms: Date.now() - started,
+      ...(outcome.output !== undefined ? { output: outcome.output } : {}),
+    });
     return EXIT_FOR_RESULT[outcome.result];
   } catch (err) {
     // Saving state failed (disk full, permissions…): say so and end the run as an error.
@@ -194,6 +239,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     sink.emit("run_end", { result: "error", turns: 0, usage: ZERO_USAGE, duration_ms: Date.now() - started });
     return EXIT.error;
   } finally {
+    timeLimit.clear();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     await extensions?.close();
@@ -204,6 +250,26 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
 /** The session ends with exactly this prompt, unanswered (its request failed before the model said anything). */
 function isUnansweredPrompt(last: Message | undefined, prompt: string): boolean {
   return last?.role === "user" && last.content.length === 1 && last.content[0]!.type === "text" && last.content[0]!.text === prompt;
+}
+
+/**
+ * `-o FILE`: after a finished run, the structured output (pretty JSON) or else the
+ * final assistant text, written atomically. A run that did not finish leaves the
+ * file as it was; a failed write turns the run into an error (CI must not read a stale file).
+ */
+async function writeLastMessage(outcome: RunOutcome, file: string | undefined, pod: OwnedPod): Promise<RunOutcome> {
+  if (file === undefined || outcome.result !== "finished") return outcome;
+  const lastAssistant = [...pod.store.messages()].reverse().find((m) => m.role === "assistant");
+  const text =
+    outcome.output !== undefined
+      ? JSON.stringify(outcome.output, null, 2) + "\n"
+      : (lastAssistant?.content.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("\n") ?? "");
+  try {
+    await writeFileAtomic(file, text);
+    return outcome;
+  } catch (err) {
+    return { ...outcome, result: "error", error: asPodError(err) };
+  }
 }
 
 function checkPreconditions(req: RunRequest, pod: OwnedPod): PodError | undefined {

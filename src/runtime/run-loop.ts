@@ -14,6 +14,8 @@ import { contextTokens } from "./compaction.js";
 import { isOverloaded } from "../provider/fallback.js";
 import { buildRequest, toolDefinitions } from "../provider/request.js";
 import type { PendingCall } from "../store/status.js";
+import { limitBeforeRequest, type Limit, type RequestLimits } from "./limits.js";
+import { FINAL_ANSWER_TOOL, toolsForHistory, type OutputGate } from "./structured-output.js";
 
 /** What `pod resume --approve|--deny` decided about the pending call. */
 export type Approval = { kind: "approve" } | { kind: "deny"; reason: string };
@@ -22,7 +24,12 @@ export interface RunContext {
   client: ModelClient;
   manifest: Manifest;
   model: string;
-  maxTurns: number;
+  /** The run's system prompt, the same bytes every turn (prompt caching). */
+  systemPrompt: string;
+  /** Turns and budget, checked before every request. */
+  limits: RequestLimits;
+  /** With --output-schema: the final_answer tool and the validation of the answer. */
+  output?: OutputGate | undefined;
   store: SessionStore;
   toolbox: Toolbox | undefined;
   sink: EventSink;
@@ -55,6 +62,10 @@ export interface RunOutcome extends RunProgress {
   result: RunResult;
   pending: PendingCall | null;
   error?: PodError;
+  /** Which limit ended the run, with result limit_reached. */
+  limit?: Limit;
+  /** The validated structured output (--output-schema), with result finished. */
+  output?: unknown;
 }
 
 /**
@@ -81,7 +92,7 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
   const progress: RunProgress = { sessionTurn: ctx.sessionTurn, turns: 0, usage: { ...ZERO_USAGE }, model: ctx.model };
   const done = (result: RunResult, extra: Partial<RunOutcome> = {}): RunOutcome => ({ ...progress, result, pending: null, ...extra });
   const tools = ctx.toolbox?.tools ?? [];
-  const apiTools = toolDefinitions(tools);
+  const apiTools = ctx.output ? [...toolDefinitions(tools), ctx.output.tool] : toolsForHistory(toolDefinitions(tools), ctx.store.messages());
   const ask = new Set<string>(ctx.manifest.data.tools.ask);
 
   try {
@@ -98,7 +109,8 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
 
     for (;;) {
       if (ctx.signal.aborted) return done("paused");
-      if (progress.turns >= ctx.maxTurns) return done("limit_reached");
+      const limit = limitBeforeRequest(progress, ctx.limits);
+      if (limit) return done("limit_reached", { limit });
       if (ctx.compactNow && ctx.compactAboveTokens !== undefined && (progress.lastContextTokens ?? 0) > ctx.compactAboveTokens) {
         // Close to the context window: compact before asking again rather than fail with a provider error.
         await ctx.compactNow();
@@ -110,7 +122,7 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
       ctx.sink.emit("turn_start", { turn });
 
       const buildStart = TIMING ? performance.now() : 0;
-      const request = buildRequest({ manifest: ctx.manifest, model: progress.model, tools: apiTools, history: ctx.store.messages() });
+      const request = buildRequest({ manifest: ctx.manifest, model: progress.model, tools: apiTools, history: ctx.store.messages(), system: ctx.systemPrompt });
       if (TIMING) timing({ turn, phase: "build_request", ms: performance.now() - buildStart });
       const response = await askModel(ctx, request, turn, progress);
       if (!response) {
@@ -136,6 +148,14 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
 
       if (paused) return done("paused", { pending: paused });
       if (ctx.signal.aborted) return done("paused");
+      if (ctx.output) {
+        const verdict = ctx.output.afterTurn(response.message, calls.length > 0);
+        if (verdict.kind === "accepted") return done("finished", { output: verdict.value });
+        if (verdict.kind === "failed") return done("error", { error: verdict.error });
+        // No final answer yet: say why in the history and ask again.
+        if (verdict.kind === "nudge") await ctx.store.append(textMessage("user", verdict.text), turn);
+        continue;
+      }
       if (calls.length === 0) {
         const goOn = ctx.onStop ? await ctx.onStop(ctx.signal) : undefined;
         if (goOn === undefined || ctx.signal.aborted) return done(ctx.signal.aborted ? "paused" : "finished");
@@ -268,6 +288,7 @@ async function runToolCalls(ctx: RunContext, calls: readonly ToolUse[], decide: 
 
 /** Validates the model's input against the tool's schema and runs it. Tool failures are results, not throws. */
 async function executeTool(ctx: RunContext, call: ToolUse): Promise<ToolResult> {
+  if (ctx.output && call.name === FINAL_ANSWER_TOOL) return ctx.output.answer(call);
   const tool = ctx.toolbox?.tools.find((t) => t.name === call.name);
   if (!tool) return errorResult(`Unknown tool "${call.name}". Available tools: ${(ctx.toolbox?.tools ?? []).map((t) => t.name).join(", ") || "none"}.`);
   const input = asRecord(call.input);

@@ -17,8 +17,8 @@ export interface OwnedPod {
   status: Status;
   store: SessionStore;
   saveStatus(next: Status): Promise<void>;
-  /** Starts a fresh session (old ones stay in the store) and makes it current. */
-  startNewSession(): Promise<void>;
+  /** Makes a stored session current (`--session ID`; the id is checked by the caller). */
+  switchSession(id: string): Promise<void>;
   release(): Promise<void>;
 }
 
@@ -82,11 +82,14 @@ export async function takePod(manifest: Manifest, runtimeDir: string, sink: Even
         owned.status = next;
         await writeStatus(paths.status, next);
       },
-      async startNewSession() {
+      async switchSession(id) {
+        if (id === owned.store.id) return;
+        const next = await SessionStore.openForAppend(paths.sessions, id, guard);
         await owned.store.close();
-        owned.store = await SessionStore.create(paths.sessions, undefined, guard);
-        sink.sessionId = owned.store.id;
-        await owned.saveStatus(freshStatus(name, owned.store.id));
+        owned.store = next;
+        sink.sessionId = id;
+        // Token totals are kept per current session in status.json only, so they restart at 0.
+        await owned.saveStatus(statusOfStoredSession(name, next));
       },
       async release() {
         await owned.store.close();
@@ -167,6 +170,14 @@ async function startFresh(paths: PodPaths, name: string, sink: EventSink, guard:
     });
   }
   return { status, store };
+}
+
+/** The status of a stored session made current by --session: paused when it ends mid-turn (as loadState decides), else idle. */
+function statusOfStoredSession(name: string, store: SessionStore): Status {
+  const messages = store.messages();
+  const last = messages.at(-1);
+  const interrupted = last !== undefined && (last.role === "user" || unsettledToolUses(messages).length > 0);
+  return { ...freshStatus(name, store.id), status: interrupted ? "paused" : "idle", turn: store.allMessages().at(-1)?.turn ?? 0 };
 }
 
 /** Writes the manifest snapshot; a changed manifest keeps the previous snapshot as manifest.toml.prev. */

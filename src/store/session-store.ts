@@ -63,20 +63,6 @@ export function sessionFile(sessionsDir: string, id: string): string {
   return path.join(sessionsDir, `${id}.jsonl`);
 }
 
-/**
- * A session id a person gave (`--session ID`): an unknown one — or one that is not an
- * id at all, such as a path — is a usage error (not_found, exit 2), not a damaged store.
- */
-export async function requireSession(sessionsDir: string, id: string): Promise<void> {
-  const fix = "`pod sessions` lists the stored sessions";
-  if (!/^[A-Za-z0-9][A-Za-z0-9_-]*$/.test(id)) throw new PodError("not_found", `no session ${JSON.stringify(id)}: not a session id`, fix);
-  try {
-    await access(sessionFile(sessionsDir, id));
-  } catch {
-    throw new PodError("not_found", `no session ${JSON.stringify(id)} in ${sessionsDir}`, fix);
-  }
-}
-
 export interface WriteGuard {
   /** Called before every write; throws to stop it (e.g. the pod lock was lost). */
   beforeWrite?: () => void;

@@ -207,7 +207,7 @@ describe("pod run end to end", () => {
     const env = podEnv(server.url);
     const r = await runPod(["run", "loop", "--max-turns", "2"], { cwd: dir, env });
     expect(r.code).toBe(11);
-    expect(r.events.at(-1)).toMatchObject({ type: "run_end", result: "limit_reached", turns: 2 });
+    expect(r.events.at(-1)).toMatchObject({ type: "run_end", result: "limit_reached", limit: "turns", turns: 2 });
     const status = JSON.parse(await readFile(path.join(dir, ".pod/tester/status.json"), "utf8"));
     expect(status).toMatchObject({ status: "idle", last_result: "limit_reached", turn: 2 });
 

@@ -1,0 +1,107 @@
+import { execFile } from "node:child_process";
+import os from "node:os";
+import path from "node:path";
+import { TOOL_NAMES, type Manifest } from "../manifest.js";
+import { findGitRoot } from "./instructions.js";
+
+/** git gets this long to answer; a slow or hung git must not hold up a run. */
+const GIT_TIMEOUT_MS = 3000;
+
+/** Where the agent works: the scope root, or the manifest's directory when the pod has no file tools. */
+export function workspaceRoot(manifest: Manifest): string {
+  return manifest.scopeRoot ?? path.dirname(manifest.file);
+}
+
+/** "Linux x64", "macOS arm64", …: stable for a machine, unlike the kernel release. */
+export function osName(platform = process.platform, arch = os.arch()): string {
+  const names: Partial<Record<NodeJS.Platform, string>> = { linux: "Linux", darwin: "macOS", win32: "Windows", freebsd: "FreeBSD" };
+  return `${names[platform] ?? platform} ${arch}`;
+}
+
+/** Today in UTC at day precision: the prompt is then byte-identical all day (prompt caching). */
+export function dayStamp(now = new Date()): string {
+  return now.toISOString().slice(0, 10);
+}
+
+function git(args: string[], cwd: string): Promise<string | undefined> {
+  return new Promise((resolve) => {
+    // GIT_OPTIONAL_LOCKS=0: `git status` must not take index.lock or write the index.
+    execFile("git", args, { cwd, timeout: GIT_TIMEOUT_MS, env: { ...process.env, GIT_OPTIONAL_LOCKS: "0" }, maxBuffer: 1 << 20 }, (err, stdout) =>
+      resolve(err ? undefined : stdout),
+    );
+  });
+}
+
+/**
+ * The branch and whether tracked files have uncommitted changes, in one line. Two
+ * cheap git calls; untracked files are not counted (the runtime directory and build
+ * output would make every tree look dirty, and listing them is slow in big trees).
+ */
+export async function gitState(cwd: string): Promise<string> {
+  // No .git above the workspace: say so without starting a process.
+  if (!findGitRoot(cwd)) return "not a git repository";
+  const inside = await git(["rev-parse", "--is-inside-work-tree"], cwd);
+  if (inside === undefined) {
+    const version = await git(["--version"], cwd);
+    // A checkout owned by another user (CI containers) makes git refuse it ("dubious ownership").
+    return version === undefined ? "git is not available" : "a git repository that git refused to read (check safe.directory)";
+  }
+  // symbolic-ref also names the branch of a repository with no commits yet; it fails only on a detached HEAD.
+  const [ref, status] = await Promise.all([git(["symbolic-ref", "--short", "-q", "HEAD"], cwd), git(["status", "--porcelain", "--untracked-files=no"], cwd)]);
+  const branch = ref?.trim();
+  const where = branch ? `branch ${branch}` : "detached HEAD";
+  const state = status === undefined ? "working tree state unknown" : status.trim() === "" ? "no uncommitted changes to tracked files" : "uncommitted changes to tracked files";
+  return `${where}, ${state}`;
+}
+
+const list = (items: readonly string[]) => items.map((i) => JSON.stringify(i)).join(", ");
+
+/**
+ * The tools the model can call, each with its real limits, as Markdown bullets.
+ * Derived from the manifest (not from the live toolbox) so `pod prompt` prints
+ * exactly what a run sends without starting anything.
+ */
+export function describeTools(manifest: Manifest, runtimeDir: string): string {
+  const { scope, tools } = manifest.data;
+  const visible = new Set<string>(visibleBuiltInTools(manifest));
+  if (visible.size === 0) return "You have no tools in this pod: work from the conversation alone.";
+  const root = workspaceRoot(manifest);
+  const rel = (p: string) => {
+    const r = path.relative(root, p);
+    return r === "" ? "." : r.startsWith("..") || path.isAbsolute(r) ? p : r;
+  };
+  const lines: string[] = [];
+  const file = ["Read", "Write", "Edit", "Glob", "Grep"].filter((t) => visible.has(t));
+  if (file.length > 0) {
+    lines.push(`- File tools: ${file.join(", ")}. Every path is relative to the workspace root and confined to it: absolute paths, \`..\` and symlinks that lead outside are refused.`);
+    if (visible.has("Write") || visible.has("Edit")) {
+      lines.push(`- Writable: ${scope?.writable ? list(scope.writable) : "everything under the workspace root"} (except the protected paths below).`);
+    }
+    if ((scope?.deny ?? []).length > 0) lines.push(`- Denied (neither readable nor writable): ${list(scope!.deny)}.`);
+    lines.push(
+      `- Protected, never writable by any tool or command: the pod's manifest (${rel(manifest.file)}) and .git/; the runtime directory (${rel(runtimeDir)}) is also invisible.`,
+    );
+  }
+  if (visible.has("Bash")) {
+    const b = tools.bash;
+    const network = b.network === true ? "allowed" : b.network === false ? "off" : `only to ${list(b.network)}`;
+    const sandbox =
+      b.sandbox === "off"
+        ? "not sandboxed (sandbox = \"off\")"
+        : "runs inside an OS sandbox (writes only inside the workspace, protected paths read-only, a private /tmp)";
+    lines.push(
+      `- Bash: only commands matching ${b.allow.length ? list(b.allow) : "(none: every command is refused)"} (* matches anything; chaining, pipes and redirection only where a pattern spells them out); timeout ${b.timeout_s}s per command; ${sandbox}; network ${network}.`,
+    );
+  }
+  const gated = tools.ask.filter((t) => visible.has(t));
+  if (gated.length > 0) lines.push(`- These calls pause the run until a person approves them: ${gated.join(", ")}. Prefer other tools when they do the job.`);
+  return lines.join("\n");
+}
+
+/** The built-in tools the model sees: Read…Grep with [scope], Bash when enabled, minus `[tools] disabled`. */
+export function visibleBuiltInTools(manifest: Manifest): string[] {
+  const { scope, tools } = manifest.data;
+  if (!scope) return [];
+  const hidden = new Set(tools.disabled);
+  return TOOL_NAMES.filter((t) => (t !== "Bash" || tools.bash.enabled) && !hidden.has(t));
+}

@@ -1,0 +1,49 @@
+import path from "node:path";
+import type { Manifest } from "../manifest.js";
+import { builtInPrompt } from "./built-in.js";
+import { dayStamp, describeTools, gitState, osName, workspaceRoot } from "./environment.js";
+import { instructionDirs, loadInstructions } from "./instructions.js";
+
+export interface SystemPrompt {
+  /** The exact text sent as the request's system prompt (empty: none is sent). */
+  text: string;
+  /** Instruction files included, relative to the workspace root when inside it (run_start.instructions). */
+  instructions: string[];
+}
+
+export interface SystemPromptInputs {
+  manifest: Manifest;
+  runtimeDir: string;
+  now?: Date;
+}
+
+/**
+ * The system prompt of a run, built once per run and reused for every turn so it
+ * is a byte-stable prefix for prompt caching. Order: the built-in prompt (or
+ * `system_prompt`/`system_prompt_file`, which replace it), `append_system_prompt`,
+ * then the project's instruction files. docs/prompt.md describes each part.
+ */
+export async function buildSystemPrompt({ manifest, runtimeDir, now = new Date() }: SystemPromptInputs): Promise<SystemPrompt> {
+  const pod = manifest.data.pod;
+  const root = workspaceRoot(manifest);
+  const base =
+    manifest.systemPrompt ??
+    builtInPrompt({ workspace: root, os: osName(), date: dayStamp(now), git: await gitState(root), tools: describeTools(manifest, runtimeDir) });
+
+  const files = await loadInstructions(pod.instructions, instructionDirs(path.dirname(manifest.file), manifest.scopeRoot));
+  // Relative to the workspace root ("../AGENTS.md" for one above it): short, and the same on every checkout.
+  const shown = (file: string) => {
+    const rel = path.relative(root, file);
+    return path.isAbsolute(rel) ? file : rel;
+  };
+  const parts = [base.trimEnd()];
+  if (pod.append_system_prompt?.trim()) parts.push(pod.append_system_prompt.trimEnd());
+  if (files.length > 0) {
+    parts.push(
+      "# Project instructions\nThe project's own instruction files, outermost first; where they disagree, the later (more specific) one wins. They cannot lift pod's limits.",
+      ...files.map((f) => `## ${shown(f.file)}\n\n${f.text.trimEnd()}`),
+    );
+  }
+  const text = parts.filter((p) => p !== "").join("\n\n");
+  return { text, instructions: files.map((f) => shown(f.file)) };
+}
