@@ -1,4 +1,5 @@
-import { execFileSync, spawn } from "node:child_process";
+import { runToEnd } from "../helpers/spawn.js";
+import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -91,15 +92,7 @@ describe("the published package", () => {
     const bin = path.join(prefix, "bin/pod");
     // PATH without this checkout's node_modules/.bin: only the installed copy and node.
     const env = podEnv(server.url, { PATH: `${path.dirname(bin)}:${path.dirname(process.execPath)}:/usr/bin:/bin`, NODE_PATH: undefined });
-    const { stdout, stderr, code } = await new Promise<{ stdout: string; stderr: string; code: number | null }>((resolve, reject) => {
-      const child = spawn("pod", ["run", "find the needle"], { cwd: dir, env: env as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] });
-      let out = "";
-      let err = "";
-      child.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
-      child.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
-      child.on("error", reject);
-      child.on("close", (c) => resolve({ stdout: out, stderr: err, code: c }));
-    });
+    const { stdout, stderr, code } = await runToEnd("pod", ["run", "find the needle"], { cwd: dir, env: env as NodeJS.ProcessEnv });
     const events = parseJsonl(stdout);
     for (const e of events) expect(schemaErrors(e)).toBeUndefined();
     expect(code).toBe(0);
