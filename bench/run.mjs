@@ -86,6 +86,9 @@ if (want("turn")) {
     table(["step", "median", "p99", "median on tmpfs"], r.phaseRows),
     "",
     ...TURN_OVERHEAD_NOTES,
+    "",
+  );
+}
 if (want("sandbox")) {
   log("bash sandbox");
   const r = await sandboxBench(root);
