@@ -107,6 +107,40 @@ describe("extended thinking", () => {
     ]);
   }, 60_000);
 
+  it("compacts a session with thinking: the summary request keeps the thinking param with max_tokens above the budget, kept turns keep their signed blocks", async () => {
+    const think = (n: number) => ({ type: "thinking", thinking: `step ${n}: look at a.txt`, signature: `sig-${n}` });
+    server = await startFakeServer({
+      turns: [
+        { response: { content: [think(1), { type: "tool_use", id: "toolu_read", name: "Read", input: { path: "a.txt" } }], stop_reason: "tool_use", usage } },
+        { response: { content: [think(2), { type: "tool_use", id: "toolu_edit", name: "Edit", input: { path: "a.txt", old_string: "one", new_string: "two" } }], stop_reason: "tool_use", usage } },
+        { response: { content: [think(3), { type: "text", text: "Changed one to two." }], usage: { ...usage, input_tokens: 5000 } } },
+        { expect: { last_user_text_includes: "Files read: a.txt" }, response: { content: [think(4), { type: "text", text: "SUMMARY: replaced one with two in a.txt." }], usage } },
+        { expect: { last_user_text_includes: "next task" }, response: { content: [{ type: "text", text: "Next done." }], usage } },
+      ],
+    });
+    const m = withThinking("8000", "\n[compaction]\nthreshold_tokens = 1000\nkeep_recent_turns = 2\n").replace("max_turns", "max_tokens = 12000\nmax_turns");
+    const dir = await makeProject(m, { "a.txt": "one\n" });
+    const r = await runPod(["run", "change one to two"], { cwd: dir, env: podEnv(server.url) });
+    expect(r.code).toBe(0);
+    expect(server.mismatches).toEqual([]);
+    expect(ofType(r.events, "compaction")).toHaveLength(1);
+    const bodies = server.requests.filter((q) => q.path === "/v1/messages").map((q) => q.body);
+    const summary = bodies[3]!;
+    expect(summary.stream).toBeFalsy();
+    expect(summary.thinking).toEqual({ type: "enabled", budget_tokens: 8000 });
+    expect(summary.max_tokens).toBe(12000);
+
+    const next = await runPod(["run", "next task"], { cwd: dir, env: podEnv(server.url) });
+    expect(next.code).toBe(0);
+    expect(server.mismatches).toEqual([]);
+    const msgs = withoutCacheControl(server.requests.filter((q) => q.path === "/v1/messages").at(-1)!.body.messages);
+    expect(apiHistoryProblems(msgs)).toEqual([]);
+    expect(msgs[0].content[0].text).toMatch(/^\[This session was compacted[\s\S]*SUMMARY: replaced one with two/);
+    // The kept turns, thinking first and signed as streamed.
+    expect(msgs[1].content[0]).toEqual(think(2));
+    expect(msgs[3].content[0]).toEqual(think(3));
+  }, 60_000);
+
   it('sends { type: "adaptive" } for thinking = "adaptive"', async () => {
     server = await startFakeServer({ turns: [{ response: { content: [{ type: "text", text: "ok" }], usage } }] });
     const dir = await makeProject(withThinking('"adaptive"'));
