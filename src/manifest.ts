@@ -56,10 +56,22 @@ const ManifestSchema = z.strictObject({
       timeout: z.optional(duration()),
       max_tokens: z._default(positiveInt().check(z.lte(128_000)), 8192),
       max_turns: z._default(positiveInt(), 30),
+      /** Extended thinking: "off", "adaptive" (the model decides), or a budget in tokens (the API's minimum is 1024). */
+      thinking: z._default(
+        z.union([z.enum(["off", "adaptive"]), z.int().check(z.gte(1024, "a thinking budget must be at least 1024 tokens (the API minimum)"))], {
+          error: 'must be "off", "adaptive" or a whole number of tokens of at least 1024',
+        }),
+        "off",
+      ),
     })
     .check(
       z.refine((p) => !(p.system_prompt !== undefined && p.system_prompt_file !== undefined), {
         message: "set either system_prompt or system_prompt_file, not both",
+      }),
+      // The API counts thinking inside max_tokens and refuses a budget that leaves no room for the answer.
+      z.refine((p) => typeof p.thinking !== "number" || p.max_tokens > p.thinking, {
+        message: "the thinking budget must be less than [pod] max_tokens, which counts thinking and the answer together",
+        path: ["thinking"],
       }),
     ),
   provider: z._default(
@@ -223,6 +235,8 @@ function fixFor(issue: z.core.$ZodIssue, keyPath: string[]): string {
   if (key === "pod.name" || (issue.code === "invalid_type" && keyPath[0] === "pod" && keyPath.length === 1))
     return 'every manifest needs [pod] name = "my-pod" (lowercase letters, digits, _ and -)';
   if (issue.code === "invalid_type") return `give ${key} a ${issue.expected}; docs/manifest.md shows an example`;
+  if (key === "pod.thinking")
+    return 'set [pod] thinking = "off", "adaptive" or a budget such as 4096, and raise [pod] max_tokens above the budget (e.g. max_tokens = 16000 with thinking = 8000)';
   if (issue.code === "invalid_value") return `use one of: ${(issue.values as unknown[]).join(", ")}`;
   return "see docs/manifest.md for the allowed values";
 }
@@ -306,6 +320,7 @@ model = "${DEFAULT_MODEL}"
 # instructions = ["AGENTS.md", "CLAUDE.md"]         # project instruction files, git root down to here; [] = none
 max_tokens = 8192                 # per model response
 max_turns = 30                    # per run; the run ends with limit_reached (exit 11) after this many
+# thinking = "adaptive"           # extended thinking: "off" (default), "adaptive", or a token budget below max_tokens
 # max_cost_usd = 2.0              # per run budget in USD (exit 11 when reached); also --max-budget-usd
 # timeout = "20m"                 # whole-run time limit (exit 11, pod left paused); also --timeout
 

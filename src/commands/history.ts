@@ -44,6 +44,8 @@ function prettyMessage(index: number, turn: number, m: ReturnType<SessionStore["
   const parts = m.content.map((b) => {
     if (b.type === "text") return b.text;
     if (b.type === "tool_use") return `⚙ ${b.name} ${JSON.stringify(b.input).slice(0, 200)}`;
+    if (b.type === "thinking") return `(thinking) ${b.thinking.split("\n").slice(0, 3).join("\n  ")}`;
+    if (b.type === "redacted_thinking") return "(thinking, redacted)";
     return `${b.is_error ? "✗" : "✓"} ${b.content.split("\n").slice(0, 3).join("\n  ")}`;
   });
   return `#${index} [turn ${turn}] ${m.role}:\n  ${parts.join("\n  ")}`;

@@ -42,6 +42,8 @@ export function renderEvent(e: PodEvent, c: ChalkInstance): string {
       return c.yellow(`! ${e.message}\n`);
     case "text_delta":
       return e.text;
+    case "thinking_delta":
+      return c.dim(e.text);
     case "tool_call_done":
       return `${c.cyan(`  ⚙ ${e.name}`)} ${keyArgument(e.name, e.input)}\n`;
     case "tool_result":
@@ -74,6 +76,7 @@ export function renderEvent(e: PodEvent, c: ChalkInstance): string {
 export function prettyWriter(out: NodeJS.WriteStream = process.stdout, spinner = new Spinner()): EventWriter {
   const c = colorsFor(out);
   let midText = false;
+  let lastStream: "text_delta" | "thinking_delta" | undefined;
   let closed = false;
   out.on("error", (err: NodeJS.ErrnoException) => {
     if (err.code === "EPIPE") closed = true;
@@ -85,8 +88,12 @@ export function prettyWriter(out: NodeJS.WriteStream = process.stdout, spinner =
     else spinner.stop();
     if (closed) return;
     let text = renderEvent(e, c);
-    if (e.type === "text_delta") midText = !e.text.endsWith("\n");
-    else if (text && midText) {
+    // Thinking and the answer both stream as text; a new line between them keeps them apart.
+    if (text && midText && lastStream !== undefined && (e.type === "text_delta" || e.type === "thinking_delta") && e.type !== lastStream) text = `\n${text}`;
+    if (e.type === "text_delta" || e.type === "thinking_delta") {
+      midText = !e.text.endsWith("\n");
+      lastStream = e.type;
+    } else if (text && midText) {
       text = `\n${text}`;
       midText = false;
     }

@@ -67,6 +67,8 @@ function buildEventSchemas() {
   turn_start: event("turn_start", { turn: z.int().check(z.positive()) }),
   text_delta: event("text_delta", { text: z.string() }),
   text_done: event("text_done", { text: z.string() }),
+  /** A piece of the model's extended thinking ([pod] thinking); kept in the session, never part of the answer. */
+  thinking_delta: event("thinking_delta", { text: z.string() }),
   tool_call_start: event("tool_call_start", { id: z.string(), name: z.string() }),
   tool_call_args_delta: event("tool_call_args_delta", { id: z.string(), json: z.string() }),
   tool_call_done: event("tool_call_done", {

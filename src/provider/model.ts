@@ -65,7 +65,8 @@ export function streamLimits(turn: number, env = process.env): StreamLimits {
 
 /**
  * Streams one model response and relays it as event lines as it arrives:
- * text_delta/text_done for text, tool_call_start/args_delta/done for tool use.
+ * text_delta/text_done for text, tool_call_start/args_delta/done for tool use,
+ * thinking_delta for extended thinking.
  * Returns the complete assistant message; throws on provider errors or abort.
  * No SDK retries here: the caller retries, so that every wait is on stdout.
  */
@@ -150,8 +151,9 @@ async function relayStream(
 ): Promise<TurnResponse> {
   const stream = client.messages.stream(params, { signal, maxRetries: 0 });
   const blocks: ContentBlock[] = [];
-  // Per content-block index: the text or raw JSON gathered so far.
-  const partial = new Map<number, { kind: "text" | "tool_use"; id: string; name: string; buf: string }>();
+  // Per content-block index: the text, raw JSON or thinking gathered so far; `extra` is a
+  // thinking block's signature or a redacted_thinking block's data.
+  const partial = new Map<number, { kind: "text" | "tool_use" | "thinking" | "redacted_thinking"; id: string; name: string; buf: string; extra: string }>();
   let stopReason = "end_turn";
   const usage: Usage = { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
 
@@ -169,11 +171,17 @@ async function relayStream(
       case "content_block_start": {
         const b = ev.content_block;
         if (b.type === "text") {
-          partial.set(ev.index, { kind: "text", id: "", name: "", buf: b.text ?? "" });
+          partial.set(ev.index, { kind: "text", id: "", name: "", buf: b.text ?? "", extra: "" });
           if (b.text) sink.emit("text_delta", { text: b.text });
         } else if (b.type === "tool_use") {
-          partial.set(ev.index, { kind: "tool_use", id: b.id, name: b.name, buf: "" });
+          partial.set(ev.index, { kind: "tool_use", id: b.id, name: b.name, buf: "", extra: "" });
           sink.emit("tool_call_start", { id: b.id, name: b.name });
+        } else if (b.type === "thinking") {
+          partial.set(ev.index, { kind: "thinking", id: "", name: "", buf: b.thinking ?? "", extra: b.signature ?? "" });
+          if (b.thinking) sink.emit("thinking_delta", { text: b.thinking });
+        } else if (b.type === "redacted_thinking") {
+          // Encrypted, nothing to show; it arrives whole and goes back whole.
+          partial.set(ev.index, { kind: "redacted_thinking", id: "", name: "", buf: "", extra: b.data });
         }
         break;
       }
@@ -186,6 +194,11 @@ async function relayStream(
         } else if (ev.delta.type === "input_json_delta") {
           p.buf += ev.delta.partial_json;
           if (ev.delta.partial_json) sink.emit("tool_call_args_delta", { id: p.id, json: ev.delta.partial_json });
+        } else if (ev.delta.type === "thinking_delta") {
+          p.buf += ev.delta.thinking;
+          if (ev.delta.thinking) sink.emit("thinking_delta", { text: ev.delta.thinking });
+        } else if (ev.delta.type === "signature_delta") {
+          p.extra += ev.delta.signature;
         }
         break;
       }
@@ -195,6 +208,11 @@ async function relayStream(
         if (p.kind === "text") {
           blocks.push({ type: "text", text: p.buf });
           sink.emit("text_done", { text: p.buf });
+        } else if (p.kind === "thinking") {
+          // Kept even when empty (display "omitted"): the API checks the signature on the way back.
+          blocks.push({ type: "thinking", thinking: p.buf, signature: p.extra });
+        } else if (p.kind === "redacted_thinking") {
+          blocks.push({ type: "redacted_thinking", data: p.extra });
         } else {
           const input = parseToolInput(p.buf);
           blocks.push({ type: "tool_use", id: p.id, name: p.name, input });

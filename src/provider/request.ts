@@ -46,16 +46,31 @@ export function buildRequest({ manifest, model, tools, history, system = manifes
   return {
     model,
     max_tokens: manifest.data.pod.max_tokens,
+    ...thinkingParam(manifest.data.pod.thinking),
     ...(system ? { system: [{ type: "text" as const, text: system, cache_control: EPHEMERAL }] } : {}),
     ...(cachedTools.length > 0 ? { tools: cachedTools } : {}),
     messages,
   };
 }
 
+/**
+ * [pod] thinking as the API's `thinking` parameter: a number is a fixed budget
+ * (the manifest keeps it ≥ 1024 and below max_tokens), "adaptive" lets the model
+ * decide, "off" sends nothing (the API's default, and what models without thinking accept).
+ */
+export function thinkingParam(thinking: Manifest["data"]["pod"]["thinking"]): Pick<MessageCreateParamsBase, "thinking"> {
+  if (thinking === "off") return {};
+  if (thinking === "adaptive") return { thinking: { type: "adaptive" } };
+  return { thinking: { type: "enabled", budget_tokens: thinking } };
+}
+
 /** Puts a breakpoint on the last block of messages[i], on a copy: stored messages must not carry it into later requests. */
 function markLastBlock(messages: MessageCreateParamsBase["messages"], i: number): void {
   const m = messages[i];
   if (!m || !Array.isArray(m.content) || m.content.length === 0) return;
+  // The API refuses cache_control on thinking blocks (an assistant message can end in one).
+  const last = m.content.at(-1)!;
+  if (last.type === "thinking" || last.type === "redacted_thinking") return;
   const blocks = [...m.content];
   blocks[blocks.length - 1] = { ...blocks.at(-1)!, cache_control: EPHEMERAL } as (typeof blocks)[number];
   messages[i] = { ...m, content: blocks } as typeof m;

@@ -57,7 +57,7 @@ export async function compactSession(inp: CompactionInputs): Promise<CompactionO
   try {
     const response = await inp.client.messages.create(
       inp.prefix
-        ? { ...withInstruction(inp.prefix(inp.store.messages()), cachedSummaryInstruction(inp.keepRecentTurns, touched)), max_tokens: 4096, stream: false }
+        ? summaryLimit(withInstruction(inp.prefix(inp.store.messages()), cachedSummaryInstruction(inp.keepRecentTurns, touched)))
         : {
             model: inp.model,
             max_tokens: 4096,
@@ -106,6 +106,8 @@ function summaryRequest(previous: string | undefined, older: readonly Message[],
     for (const b of m.content) {
       if (b.type === "text") lines.push(`[${m.role}] ${b.text}`);
       else if (b.type === "tool_use") lines.push(`[assistant called ${b.name}] ${JSON.stringify(b.input)}`);
+      // Thinking is the model's scratch work; what it did is in the text and the tool calls.
+      else if (b.type === "thinking" || b.type === "redacted_thinking") continue;
       else {
         const body = b.content.length > RESULT_CHARS_IN_TRANSCRIPT ? `${b.content.slice(0, RESULT_CHARS_IN_TRANSCRIPT)}… (${b.content.length} chars)` : b.content;
         lines.push(`[tool result${b.is_error ? ", error" : ""}] ${body}`);
@@ -129,6 +131,16 @@ function cachedSummaryInstruction(keepTurns: number, touched: { read: string[]; 
     "",
     "Name the files read and written in the summary.",
   ].join("\n");
+}
+
+/**
+ * The summary on top of the run's request answers in 4096 tokens; with thinking on
+ * (kept, so the cached prefix still matches) thinking counts in max_tokens too, and the
+ * API wants more than the budget: the run's own max_tokens, which the manifest keeps above it.
+ */
+function summaryLimit(request: MessageCreateParamsBase): MessageCreateParamsBase & { stream: false } {
+  const thinking = request.thinking !== undefined && request.thinking.type !== "disabled";
+  return { ...request, max_tokens: thinking ? Math.max(4096, request.max_tokens) : 4096, stream: false };
 }
 
 /**

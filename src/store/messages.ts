@@ -17,8 +17,15 @@ export const ToolResultBlock = z.looseObject({
   content: z.string(),
   is_error: z.boolean().optional(),
 });
+/**
+ * Extended thinking ([pod] thinking). The API verifies the signature (or the opaque
+ * data) when the block comes back, and wants it before the tool_use in the next request
+ * of a tool loop: these are stored exactly as streamed and sent back unchanged.
+ */
+export const ThinkingBlock = z.looseObject({ type: z.literal("thinking"), thinking: z.string(), signature: z.string() });
+export const RedactedThinkingBlock = z.looseObject({ type: z.literal("redacted_thinking"), data: z.string() });
 // Discriminated on "type": the store validates every block of every message it loads.
-export const ContentBlock = z.discriminatedUnion("type", [TextBlock, ToolUseBlock, ToolResultBlock]);
+export const ContentBlock = z.discriminatedUnion("type", [TextBlock, ToolUseBlock, ToolResultBlock, ThinkingBlock, RedactedThinkingBlock]);
 export type ContentBlock = z.infer<typeof ContentBlock>;
 export type ToolUse = z.infer<typeof ToolUseBlock>;
 export type ToolResultContent = z.infer<typeof ToolResultBlock>;

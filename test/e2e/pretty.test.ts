@@ -28,6 +28,10 @@ describe("pretty rendering", () => {
     expect(renderEvent({ ...env, type: "tool_result", id: "t", name: "Edit", is_error: true, output: "old_string was not found", truncated: false }, plain)).toBe("    ✗ old_string was not found\n");
   });
 
+  it("shows thinking as streamed text (dimmed on a terminal)", () => {
+    expect(renderEvent({ ...env, type: "thinking_delta", text: "hmm, " }, plain)).toBe("hmm, ");
+  });
+
   it("ends with a summary line: result, turns, tokens, cost, duration", () => {
     const line = renderEvent(
       {

@@ -15,7 +15,7 @@ describe("pod schema", () => {
     expect(printed).toEqual(eventJsonSchema());
     expect(printed.$schema).toBe("https://json-schema.org/draft/2020-12/schema");
     const types = printed.oneOf.map((s: any) => s.properties.type.const);
-    expect(types).toEqual(expect.arrayContaining(["run_start", "turn_start", "text_delta", "text_done", "tool_call_start", "tool_call_args_delta", "tool_call_done", "tool_result", "usage", "turn_end", "compaction", "error", "run_end"]));
+    expect(types).toEqual(expect.arrayContaining(["run_start", "turn_start", "text_delta", "text_done", "thinking_delta", "tool_call_start", "tool_call_args_delta", "tool_call_done", "tool_result", "usage", "turn_end", "compaction", "error", "run_end"]));
   });
 
   it("the validator used on every e2e line rejects what the contract forbids", () => {

@@ -17,6 +17,10 @@ const UsageSchema = z.object({
 const Block = z.discriminatedUnion("type", [
   z.object({ type: z.literal("text"), text: z.string() }),
   z.object({ type: z.literal("tool_use"), id: z.string(), name: z.string(), input: z.record(z.string(), z.unknown()) }),
+  /** Extended thinking: streamed as thinking_delta pieces, then one signature_delta. */
+  z.object({ type: z.literal("thinking"), thinking: z.string(), signature: z.string() }),
+  /** Encrypted thinking: arrives whole in its content_block_start. */
+  z.object({ type: z.literal("redacted_thinking"), data: z.string() }),
 ]);
 
 const Expect = z

@@ -90,6 +90,11 @@ export async function startFakeServer(script: Script | object, opts: FakeServerO
       mismatches.push(`request ${requests.length}: script exhausted after ${turns.length} turns`);
       return respond(res, body, exhaustedTurn(), id);
     }
+    const invalid = thinkingProblem(body);
+    if (invalid) {
+      mismatches.push(`request ${requests.length}: ${invalid}`);
+      return json(res, 400, { type: "error", error: { type: "invalid_request_error", message: invalid } });
+    }
     const problem = checkExpect(turn, body);
     if (problem) {
       mismatches.push(`turn ${index + 1}: ${problem}`);
@@ -191,6 +196,29 @@ function checkExpect(turn: Turn, body: any): string | undefined {
   return undefined;
 }
 
+/**
+ * The API's own checks of extended thinking: a budget of at least 1024 below max_tokens,
+ * and, with thinking on, an assistant message that ends in tool use (the last one, in a
+ * tool loop) must start with its thinking block as it was streamed.
+ */
+function thinkingProblem(body: any): string | undefined {
+  const t = body?.thinking;
+  if (!t) return undefined;
+  if (t.type === "enabled") {
+    if (!(t.budget_tokens >= 1024)) return "thinking.enabled.budget_tokens: Input should be greater than or equal to 1024";
+    if (!(body.max_tokens > t.budget_tokens)) return "`max_tokens` must be greater than `thinking.budget_tokens`";
+  }
+  if (t.type !== "enabled" && t.type !== "adaptive") return undefined;
+  const msgs: any[] = Array.isArray(body?.messages) ? body.messages : [];
+  const lastAssistant = [...msgs].reverse().find((m) => m.role === "assistant");
+  const blocks = blocksOf(lastAssistant);
+  if (lastAssistant && blocks.some((b) => b.type === "tool_use") && !["thinking", "redacted_thinking"].includes(blocks[0]?.type)) {
+    return `messages.${msgs.lastIndexOf(lastAssistant)}.content.0.type: Expected \`thinking\` or \`redacted_thinking\`, but found \`${blocks[0]?.type}\`. When \`thinking\` is enabled, a final \`assistant\` message must start with a thinking block.`;
+  }
+  for (const b of blocks) if (b.type === "thinking" && (typeof b.signature !== "string" || b.signature === "")) return "thinking block without a signature";
+  return undefined;
+}
+
 function messageObject(turn: Turn, body: any, id: number, content: unknown[], stopReason: string | null, outputTokens: number) {
   const u = turn.response.usage;
   return {
@@ -231,6 +259,14 @@ export function sseEvents(turn: Turn, body: any, id: number): SseEvent[] {
       for (const piece of split(block.text, text_split)) {
         push(["content_block_delta", { type: "content_block_delta", index, delta: { type: "text_delta", text: piece } }]);
       }
+    } else if (block.type === "thinking") {
+      push(["content_block_start", { type: "content_block_start", index, content_block: { type: "thinking", thinking: "", signature: "" } }]);
+      for (const piece of block.thinking ? split(block.thinking, text_split) : []) {
+        push(["content_block_delta", { type: "content_block_delta", index, delta: { type: "thinking_delta", thinking: piece } }]);
+      }
+      push(["content_block_delta", { type: "content_block_delta", index, delta: { type: "signature_delta", signature: block.signature } }]);
+    } else if (block.type === "redacted_thinking") {
+      push(["content_block_start", { type: "content_block_start", index, content_block: { type: "redacted_thinking", data: block.data } }]);
     } else {
       push(["content_block_start", { type: "content_block_start", index, content_block: { type: "tool_use", id: block.id, name: block.name, input: {} } }]);
       for (const piece of split(JSON.stringify(block.input), text_split)) {

@@ -52,6 +52,20 @@ describe("manifest", () => {
     expect(parseError('[pod]\nname = "a"\n[tools.bash]\nenv = ["CI", "ANTHROPIC_API_KEY"]\n').full).toMatch(/pod.toml:\d+: \[tools.bash.env\] 1: the provider credential is never passed to Bash/);
   });
 
+  it("[pod] thinking: off by default, adaptive, or a budget of at least 1024 below max_tokens", () => {
+    const parse = (extra: string) => parseManifestText(`[pod]\nname = "fixer"\n${extra}\n`, "/p/pod.toml").pod;
+    expect(parse("").thinking).toBe("off");
+    expect(parse('thinking = "adaptive"').thinking).toBe("adaptive");
+    expect(parse("thinking = 4096").thinking).toBe(4096);
+    expect(parseError('[pod]\nname = "fixer"\nthinking = 1000\n').full).toContain("[pod] thinking: a thinking budget must be at least 1024");
+    expect(parseError('[pod]\nname = "fixer"\nthinking = 2048.5\n').full).toContain('must be "off", "adaptive" or a whole number');
+    expect(parseError('[pod]\nname = "fixer"\nthinking = "on"\n').full).toContain('must be "off", "adaptive" or a whole number');
+    const err = parseError('[pod]\nname = "fixer"\nmax_tokens = 4096\nthinking = 4096\n');
+    expect(err.code).toBe("invalid_manifest");
+    expect(err.full).toContain("/p/pod.toml:4: [pod] thinking: the thinking budget must be less than [pod] max_tokens");
+    expect(err.full).toContain("raise [pod] max_tokens above the budget");
+  });
+
   it("names file, line, key and fix for a wrong type", () => {
     const err = parseError('[pod]\nname = "fixer"\n\n[tools.bash]\nenabled = "yes"\n');
     expect(err.code).toBe("invalid_manifest");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { textMessage, toApiMessages, toolResultMessage, unsettledToolUses, type Message } from "../../src/store/messages.js";
+import { Message, textMessage, toApiMessages, toolResultMessage, unsettledToolUses } from "../../src/store/messages.js";
 
 const use = (id: string, name = "Read"): Message => ({ role: "assistant", content: [{ type: "tool_use", id, name, input: {} }] });
 
@@ -37,6 +37,23 @@ describe("toApiMessages", () => {
   it("drops orphan tool results and empty assistant messages", () => {
     const api = toApiMessages([textMessage("user", "go"), toolResultMessage("ghost", "?", false), { role: "assistant", content: [] }, textMessage("user", "again")]);
     expect(api).toEqual([{ role: "user", content: [{ type: "text", text: "go" }, { type: "text", text: "again" }] }]);
+  });
+});
+
+describe("thinking blocks", () => {
+  it("are kept, in place and unchanged, in the messages sent back (the API checks their signature)", () => {
+    const assistant: Message = {
+      role: "assistant",
+      content: [
+        { type: "thinking", thinking: "read it first", signature: "sig==" },
+        { type: "redacted_thinking", data: "opaque" },
+        { type: "tool_use", id: "a", name: "Read", input: { path: "x" } },
+      ],
+    };
+    const history: Message[] = [textMessage("user", "go"), assistant, toolResultMessage("a", "A", false)];
+    const sent = toApiMessages(history);
+    expect(sent[1]).toEqual(assistant);
+    expect(Message.parse(JSON.parse(JSON.stringify(assistant)))).toEqual(assistant);
   });
 });
 
