@@ -48,6 +48,10 @@ export async function acquirePodLock(podDir: string, lockPath: string, opts: Loc
   await mkdir(podDir, { recursive: true });
   const ownerFile = `${lockPath}.owner`;
   const deadline = Date.now() + DEAD_OWNER_STALE_MS + 1500;
+  // Set when a fresh lock was held by a process that had not named itself yet: a live
+  // run that started with us. If it is released while we wait, that run happened, so
+  // we were refused, not queued behind it (runs started at once: exactly one runs).
+  let heldByNewcomer = false;
   for (;;) {
     let lost: Error | undefined;
     try {
@@ -94,14 +98,19 @@ export async function acquirePodLock(podDir: string, lockPath: string, opts: Loc
     const state = owner ? ownerState(owner) : "unknown";
     if (state === "alive") throw alreadyRunning(owner);
     const age = await lockAge(lockPath);
-    if (age === undefined) continue; // released meanwhile: try again at once
+    if (age === undefined) {
+      if (heldByNewcomer) throw alreadyRunning(undefined);
+      continue; // a dead owner's lock removed by another newcomer: try again at once
+    }
     const threshold = state === "other-host" ? REMOTE_STALE_MS : DEAD_OWNER_STALE_MS;
     if (age >= threshold) {
       // The owner is gone (or, across hosts, silent for REMOTE_STALE_MS): remove its lock and try again.
       await removeStaleLock(lockPath);
+      heldByNewcomer = false; // that holder died unnamed: nobody ran
       continue;
     }
     if (Date.now() > deadline) throw alreadyRunning(owner, state === "other-host");
+    if (state === "unknown") heldByNewcomer = true;
     // A fresh lock whose holder is not (yet) named, or a dead owner's lock a newcomer may just have taken.
     await sleep(250);
   }

@@ -30,7 +30,9 @@ async function allFiles(dir: string): Promise<string[]> {
 
 describe("concurrency", () => {
   it("8 runs started at once: exactly one runs, 7 exit 3 with already_running", async () => {
-    server = await startFakeServer({ turns: [text("only one of us runs", { text_split: 3, delay_ms: 5, chunk_bytes: 40 })] });
+    // The winner's run lasts ~1.5 s, longer than the spread of 8 node start-ups on 2 cores:
+    // a racer that starts after it has finished would rightly run next, which is not this test.
+    server = await startFakeServer({ turns: [text("only one of us runs", { text_split: 3, delay_ms: 500, chunk_bytes: 40 })] });
     const dir = await makeProject(manifest({ scope: false }));
     // Create the pod first so all 8 race for the lock, not for the first mkdir.
     const env = podEnv(server.url);
