@@ -7,8 +7,8 @@ const MAX_NEEDLE = 1024;
 /** Bytes after the haystack that the 16-byte loads may read; kept zero. */
 const SLACK = 32;
 const PAGE = 65536;
-/** Haystacks up to this size are searched exactly; larger ones are left to the regex. */
-export const MAX_HAY = 8 * 1024 * 1024;
+/** Haystacks are searched in pieces of this size (overlapping by the needle's length), so the module's memory stays small. */
+const CHUNK = 8 * 1024 * 1024;
 
 interface Exports {
   memory: WebAssembly.Memory;
@@ -27,6 +27,7 @@ interface Exports {
 export class CaseInsensitiveLiteral {
   private readonly exports: Exports;
   private bytes: Uint8Array;
+  private readonly length: number;
 
   /** undefined unless the needle is printable ASCII of 2 to 1024 characters. */
   static create(needle: string): CaseInsensitiveLiteral | undefined {
@@ -39,18 +40,23 @@ export class CaseInsensitiveLiteral {
     const module = new WebAssembly.Module(Buffer.from(WASM_BASE64, "base64"));
     this.exports = new WebAssembly.Instance(module).exports as unknown as Exports;
     this.bytes = new Uint8Array(this.exports.memory.buffer);
+    this.length = lower.length;
     this.bytes.set(Buffer.from(lower, "latin1"), 0);
     const [i1, i2] = rarestPair(lower);
     this.exports.setNeedle(lower.length, i1, i2);
   }
 
-  /**
-   * False if `hay` cannot contain the needle in any mix of case. Exact up to
-   * MAX_HAY bytes; a larger haystack is not searched (true: the regex decides), so
-   * the module's memory, which never shrinks, stays small in a long-lived worker.
-   */
+  /** Whether `hay` contains the needle in some mix of case (of its ASCII letters). */
   mayContain(hay: Uint8Array): boolean {
-    if (hay.length > MAX_HAY) return true;
+    // A larger haystack goes piece by piece: the module's memory never shrinks, and a long-lived worker keeps it.
+    for (let from = 0; from < hay.length; from += CHUNK) {
+      if (this.findIn(hay.subarray(from, Math.min(hay.length, from + CHUNK + this.length - 1)))) return true;
+      if (from + CHUNK + this.length - 1 >= hay.length) break;
+    }
+    return false;
+  }
+
+  private findIn(hay: Uint8Array): boolean {
     const need = HAY + hay.length + SLACK;
     if (this.bytes.length < need) {
       const grow = Math.max(need, this.bytes.length * 2) - this.bytes.length;

@@ -1,7 +1,11 @@
 import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { BYTE_RANKS } from "./byte-ranks.js";
-import { CaseInsensitiveLiteral, MAX_HAY } from "./ci-literal.js";
+import { CaseInsensitiveLiteral } from "./ci-literal.js";
+import { anchoredCheck, lineHoldsMatch, literalSplit } from "./grep-literal.js";
+import { reachOf, window, type Reach } from "./grep-reach.js";
 import { toEngineSource } from "./grep-syntax.js";
+
+export { requiredLiteral } from "./grep-literal.js";
 
 /**
  * The hot loop of Grep, kept free of per-file allocation: files are read with
@@ -24,6 +28,14 @@ export interface Matcher {
   required: Literal | undefined;
   /** The same for a case-insensitive pattern: a literal every match contains in some mix of case. */
   requiredAnyCase: CaseInsensitiveLiteral | undefined;
+  /**
+   * Line mode, case-sensitive, with a required literal: set at an occurrence of the
+   * literal (`required.text`), says whether a match holds it (grep-literal.ts). Lines
+   * are then checked at their occurrences only, never scanned whole by the regex.
+   */
+  anchored: RegExp | undefined;
+  /** With `anchored`: how far a match can reach from the literal, so a long line is decoded only around each occurrence. */
+  reach: Reach | undefined;
   /** latin1 decoding gives the same answer as UTF-8 for this pattern, and is cheaper. */
   latin1Safe: boolean;
   /**
@@ -51,82 +63,35 @@ export function compileMatcher(pattern: string, caseInsensitive: boolean, multil
       return { error: (err as Error).message.replace(engine.source, pattern) };
     }
   }
-  const literal = requiredLiteral(pattern);
+  const split = literalSplit(pattern);
+  const literal = split?.literal;
   const useful = literal !== undefined && literal.length >= 3;
+  const anchored = useful && !caseInsensitive && !multiline ? anchoredCheck(pattern, split!, regex.flags) : undefined;
   return {
     regex,
     multiline,
     exact: !caseInsensitive && literal === pattern && !/[\\^$.*+?()[\]{}|]/.test(pattern),
     exactAnyCase: caseInsensitive && literal === pattern && !/[\\^$.*+?()[\]{}|]/.test(pattern) && /^[\x20-\x7e]+$/.test(pattern),
-    required: useful && !caseInsensitive ? toLiteral(Buffer.from(literal)) : undefined,
+    required: useful && !caseInsensitive ? toLiteral(literal) : undefined,
     requiredAnyCase: useful && caseInsensitive ? CaseInsensitiveLiteral.create(literal) : undefined,
-    // ASCII-only patterns without "any character" constructs match the same bytes
-    // whether multi-byte characters are decoded or not.
-    latin1Safe: /^[\x20-\x7e]*$/.test(pattern) && !/\.|\\[WSDBb]|\[\^|\\u|\\x|\\p/i.test(pattern),
+    anchored,
+    reach: anchored ? reachOf(pattern, split!.start, split!.end, regex.flags) : undefined,
+    latin1Safe: latin1Safe(pattern, caseInsensitive),
     foldsBeyondLatin1: caseInsensitive && /[ks[]/i.test(pattern),
   };
 }
 
 /**
- * The longest run of plain characters that every match must contain, or undefined.
- * Conservative: any alternation gives up; groups, classes and quantified
- * characters end a run.
+ * Whether decoding the bytes as latin1 gives the same answer as UTF-8: an ASCII
+ * pattern without a construct that matches a non-ASCII character (".", a negated
+ * class or escape, \s, which holds U+00A0, itself a UTF-8 continuation byte in
+ * latin1) matches the same bytes either way. \w, \d and \b are ASCII-only in
+ * JavaScript, except \w and \b with the i and u flags (they fold ſ and the Kelvin sign).
  */
-export function requiredLiteral(pattern: string): string | undefined {
-  if (/(^|[^\\])\|/.test(pattern)) return undefined;
-  let best = "";
-  let run = "";
-  const end = () => {
-    if (run.length > best.length) best = run;
-    run = "";
-  };
-  let depth = 0;
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i]!;
-    const next = pattern[i + 1];
-    const quantified = next === "*" || next === "?" || next === "+" || next === "{";
-    if (ch === "\\") {
-      const esc = pattern[i + 1];
-      i++;
-      if (esc !== undefined && /[^\w\s]/.test(esc) && depth === 0) {
-        const after = pattern[i + 1];
-        if (after === "*" || after === "?" || after === "{") end();
-        else run += esc;
-        if (after === "+") end();
-      } else end();
-      continue;
-    }
-    if (ch === "(") {
-      depth++;
-      end();
-      continue;
-    }
-    if (ch === ")") {
-      depth = Math.max(0, depth - 1);
-      end();
-      continue;
-    }
-    if (depth > 0) continue;
-    if (ch === "[") {
-      end();
-      while (i < pattern.length && pattern[i] !== "]") i += pattern[i] === "\\" ? 2 : 1;
-      continue;
-    }
-    if (/[.^$*+?{}\]]/.test(ch)) {
-      end();
-      if (ch === "{") while (i < pattern.length && pattern[i] !== "}") i++;
-      continue;
-    }
-    if (quantified) {
-      // "ab*": the b is optional; "ab+": the b is there once but the run ends.
-      if (next === "+") run += ch;
-      end();
-      continue;
-    }
-    run += ch;
-  }
-  end();
-  return best || undefined;
+function latin1Safe(pattern: string, caseInsensitive: boolean): boolean {
+  if (!/^[\x20-\x7e]*$/.test(pattern)) return false;
+  if (/\.|\[\^|\\[WSDsuxcpP]/.test(pattern)) return false;
+  return !(caseInsensitive && /\\[wbB]/.test(pattern));
 }
 
 const KELVIN_UTF8 = Buffer.from("\u212a");
@@ -190,16 +155,19 @@ export class FileReader {
  * than searching for a needle that starts with "p" or "e".
  */
 export interface Literal {
+  /** The literal as text (in latin1 decoding too: it comes from an ASCII-only pattern then). */
+  text: string;
   bytes: Buffer;
   /** Offset of the rarest byte; bytes[anchor..] is searched, bytes[..anchor] checked. */
   anchor: number;
   tail: Buffer;
 }
 
-export function toLiteral(bytes: Buffer): Literal {
+export function toLiteral(text: string): Literal {
+  const bytes = Buffer.from(text);
   let anchor = 0;
   for (let i = 1; i < bytes.length; i++) if (BYTE_RANKS[bytes[i]!]! < BYTE_RANKS[bytes[anchor]!]!) anchor = i;
-  return { bytes, anchor, tail: bytes.subarray(anchor) };
+  return { text, bytes, anchor, tail: bytes.subarray(anchor) };
 }
 
 export function containsLiteral(hay: Buffer, lit: Literal): boolean {
@@ -219,7 +187,7 @@ export function fileMatches(bytes: Buffer, m: Matcher): boolean {
     // Line-oriented: a match lies within one line and contains the literal, so only
     // the lines holding the literal need the regex (as in ripgrep). `\w+Sync\(` then
     // costs a byte search plus a few short lines instead of a regex over the file.
-    if (!m.multiline) return someLineMatches(bytes, m.required, m.regex, m.latin1Safe ? "latin1" : "utf8");
+    if (!m.multiline) return someLineMatches(bytes, m, m.latin1Safe ? "latin1" : "utf8");
     if (!containsLiteral(bytes, m.required)) return false;
   }
   // The two characters themselves, not just their lead bytes: any text with a "–" or
@@ -228,7 +196,7 @@ export function fileMatches(bytes: Buffer, m: Matcher): boolean {
   // The any-case literal is ASCII, so it cannot see a Kelvin sign or long s: such files go to the regex.
   if (m.requiredAnyCase && !unicodeFolds) {
     // A plain literal found in some mix of case is a match: no decoding, no regex.
-    if (m.exactAnyCase && bytes.length <= MAX_HAY) return m.requiredAnyCase.mayContain(bytes);
+    if (m.exactAnyCase) return m.requiredAnyCase.mayContain(bytes);
     if (!m.requiredAnyCase.mayContain(bytes)) return false;
   }
   const latin1 = m.latin1Safe && !unicodeFolds;
@@ -247,8 +215,9 @@ export function hasMatch(text: string, regex: RegExp): boolean {
   return found !== null && (found.index < text.length || !text.endsWith("\n"));
 }
 
-/** Whether a line holding the literal matches the regex; each such line is decoded and tested once. */
-function someLineMatches(bytes: Buffer, lit: Literal, regex: RegExp, encoding: "latin1" | "utf8"): boolean {
+/** Whether a line holding the literal matches; each such line is decoded and checked once. */
+function someLineMatches(bytes: Buffer, m: Matcher, encoding: "latin1" | "utf8"): boolean {
+  const lit = m.required!;
   for (let from = lit.anchor; ; ) {
     const at = bytes.indexOf(lit.tail, from);
     if (at === -1) return false;
@@ -260,8 +229,34 @@ function someLineMatches(bytes: Buffer, lit: Literal, regex: RegExp, encoding: "
     const lineStart = start === 0 ? 0 : bytes.lastIndexOf(10, start - 1) + 1;
     let lineEnd = bytes.indexOf(10, at);
     if (lineEnd === -1) lineEnd = bytes.length;
-    regex.lastIndex = 0;
-    if (regex.test(bytes.toString(encoding, lineStart, lineEnd))) return true;
+    if (m.reach && lineEnd - lineStart > LONG_LINE) {
+      if (windowHoldsMatch(bytes, start, lineStart, lineEnd, m, encoding)) return true;
+      from = at + 1; // the next occurrence, on this line or a later one
+      continue;
+    }
+    const line = bytes.toString(encoding, lineStart, lineEnd);
+    if (m.anchored) {
+      if (lineHoldsMatch(line, lit.text, m.anchored)) return true;
+    } else {
+      m.regex.lastIndex = 0;
+      if (m.regex.test(line)) return true;
+    }
     from = lineEnd + 1 + lit.anchor;
   }
+}
+
+/**
+ * Lines longer than this are checked occurrence by occurrence, each in the stretch
+ * its match could reach (grep-reach.ts): a string this size is still allocated from
+ * V8's young generation, a larger one gets fresh pages (and their faults).
+ */
+const LONG_LINE = 64 * 1024;
+
+/** Whether a match holds the literal occurrence at `start`, decoding only what the match could reach. */
+function windowHoldsMatch(bytes: Buffer, start: number, lineStart: number, lineEnd: number, m: Matcher, encoding: "latin1" | "utf8"): boolean {
+  const lit = m.required!;
+  const [from, to] = window(m.reach!, bytes, start, lit.bytes.length, lineStart, lineEnd);
+  const head = bytes.toString(encoding, from, start);
+  m.anchored!.lastIndex = head.length;
+  return m.anchored!.test(head + bytes.toString(encoding, start, to));
 }

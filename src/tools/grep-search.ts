@@ -98,6 +98,7 @@ function countLiteralLines(bytes: Buffer, lit: Literal): number {
  * once a line has matched, the search goes on from the next line.
  */
 export function matchedLines(text: string, m: Matcher): number[] {
+  if (m.anchored && m.required) return anchoredLines(text, m.required.text, m.anchored);
   const lines: number[] = [];
   const re = m.regex;
   let line = 0;
@@ -125,6 +126,33 @@ export function matchedLines(text: string, m: Matcher): number[] {
       if (nl === -1) break;
       re.lastIndex = nl + 1;
     }
+  }
+  return lines;
+}
+
+/**
+ * matchedLines for a line-mode pattern with a required literal: only the literal's
+ * occurrences are checked (grep-literal.ts), and a line that has matched is not
+ * looked at again.
+ */
+function anchoredLines(text: string, literal: string, anchored: RegExp): number[] {
+  const lines: number[] = [];
+  let line = 0;
+  let lineStart = 0;
+  for (let at = text.indexOf(literal); at !== -1; ) {
+    for (let nl = text.indexOf("\n", lineStart); nl !== -1 && nl < at; nl = text.indexOf("\n", lineStart)) {
+      line++;
+      lineStart = nl + 1;
+    }
+    anchored.lastIndex = at;
+    if (!anchored.test(text)) {
+      at = text.indexOf(literal, at + 1);
+      continue;
+    }
+    lines.push(line);
+    const nl = text.indexOf("\n", at);
+    if (nl === -1) break;
+    at = text.indexOf(literal, nl + 1);
   }
   return lines;
 }

@@ -59,7 +59,7 @@ export function toEngineSource(pattern: string, multiline: boolean): { source: s
 const NEWLINE_ERROR = 'the pattern contains a literal newline ("\\n"), which line-oriented search never matches. Set multiline: true to match across lines.';
 
 /** The escape sequence starting at pattern[i] (a backslash), whole: `\x41`, `\u{1F600}`, `\p{L}`, `\k<n>`, `\cJ`. */
-function escapeAt(pattern: string, i: number): string {
+export function escapeAt(pattern: string, i: number): string {
   const rest = pattern.slice(i);
   const m = /^\\(?:x[0-9a-fA-F]{2}|u\{[0-9a-fA-F]+\}|u[0-9a-fA-F]{4}|[pP]\{[^}]*\}|k<[^>]*>|c[A-Za-z]|\d+|[\s\S]?)/.exec(rest);
   return m![0];
@@ -84,7 +84,7 @@ function lineEscape(esc: string): string {
 }
 
 /** Index just past the class starting at pattern[i] ("["); an unclosed class runs to the end (the regex compiler reports it). */
-function classEnd(pattern: string, i: number): number {
+export function classEnd(pattern: string, i: number): number {
   let j = i + 1;
   if (pattern[j] === "^") j++;
   for (; j < pattern.length; j++) {

@@ -50,10 +50,15 @@ describe("case-insensitive literal search (WebAssembly)", () => {
     }
   });
 
-  it("leaves haystacks over 8 MiB to the regex", () => {
+  it("searches haystacks over 8 MiB piece by piece, a needle across two pieces included", () => {
     const finder = CaseInsensitiveLiteral.create("NeedleCase")!;
-    expect(finder.mayContain(Buffer.alloc(8 * 1024 * 1024, "x"))).toBe(false);
-    expect(finder.mayContain(Buffer.alloc(8 * 1024 * 1024 + 1, "x"))).toBe(true);
+    const big = Buffer.alloc(20 * 1024 * 1024 + 7, "x");
+    expect(finder.mayContain(big)).toBe(false);
+    for (const at of [0, 8 * 1024 * 1024 - 5, 8 * 1024 * 1024 - 9, 16 * 1024 * 1024 - 1, big.length - 10]) {
+      const hay = Buffer.from(big);
+      hay.write("nEEDLEcASE", at, "latin1");
+      expect(finder.mayContain(hay), `at ${at}`).toBe(true);
+    }
   });
 
   it("takes only printable ASCII needles, and anchors on their rarest bytes", () => {

@@ -3,6 +3,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { compileMatcher, containsLiteral, fileMatches, FileReader, requiredLiteral, toLiteral, type Matcher } from "../../src/tools/grep-matcher.js";
+import { lineHoldsMatch } from "../../src/tools/grep-literal.js";
+import { matchedLines } from "../../src/tools/grep-search.js";
 
 describe("requiredLiteral", () => {
   it("finds a literal every match must contain, conservatively", () => {
@@ -10,9 +12,16 @@ describe("requiredLiteral", () => {
     expect(requiredLiteral("fn_[0-9]{4}_xyz")).toBe("_xyz");
     expect(requiredLiteral("foo\\.bar")).toBe("foo.bar");
     expect(requiredLiteral("colou?r")).toBe("colo");
-    expect(requiredLiteral("ab+c")).toBe("ab");
-    expect(requiredLiteral("a|b")).toBeUndefined();
-    expect(requiredLiteral("(foo|bar)baz")).toBeUndefined(); // any alternation gives up
+    expect(requiredLiteral("ab+c")).toBe("a"); // a quantified character ends the run before it
+    expect(requiredLiteral("a|b")).toBeUndefined(); // a top-level alternation gives up
+    expect(requiredLiteral("(foo|bar)baz")).toBe("baz"); // one inside a group does not
+    expect(requiredLiteral("a\\\\|bcd")).toBeUndefined(); // an escaped backslash, then an alternation
+    // Escapes are read whole: \x41 is "A", not a backslash-x followed by the literal "41".
+    expect(requiredLiteral("a\\x41bc")).toBe("bc");
+    expect(requiredLiteral("\\u0041xyz")).toBe("xyz");
+    expect(requiredLiteral("(?<n>q)\\k<n>zz")).toBe("zz");
+    // A ")" inside a class does not close the group: the optional group's "ab" is not required.
+    expect(requiredLiteral("(?:[)]ab)?cd")).toBe("cd");
     expect(requiredLiteral("\\d+")).toBeUndefined();
     expect(requiredLiteral("x*")).toBeUndefined();
   });
@@ -25,6 +34,9 @@ describe("requiredLiteral", () => {
       ["foo\\.bar", "foo.bar"],
       ["(foo|bar)baz", "barbaz"],
       ["x{2}y", "xxy"],
+      ["a\\x41bc", "aAbc"],
+      ["(?:[)]ab)?cd", "cd"],
+      ["a\\\\|bcd", "bcd"],
     ];
     for (const [pattern, text] of cases) {
       const m = compileMatcher(pattern, false) as Matcher;
@@ -53,9 +65,78 @@ describe("requiredLiteral", () => {
   });
 });
 
+describe("the anchored check at the literal's occurrences", () => {
+  // Random line-mode patterns around a required literal, on random lines: checking
+  // each occurrence with (?<=before)literal after must say what the whole regex says.
+  const ATOMS = ["a", "b", "\\w+", "\\w*", "\\s*", "\\s", "[ab]", "[^a]", "(a|b)", "(?:ab)?", "a{2}", "b?", ".", ".*", "^", "$", "\\b", "\\B", "(?=a)", "(?<!b)", "\\(", "\\W"];
+  let seed = 11;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) % n;
+  const pick = <T,>(xs: T[]) => xs[rnd(xs.length)]!;
+  const text = (n: number) => Array.from({ length: n }, () => pick(["a", "b", "S", "y", "n", " ", "(", "_", "\n", "é"])).join("");
+
+  it("agrees with the whole-line regex on 3,000 random patterns and texts", () => {
+    let checked = 0;
+    for (let t = 0; t < 3000; t++) {
+      const before = Array.from({ length: rnd(3) }, () => pick(ATOMS)).join("");
+      const after = Array.from({ length: rnd(3) }, () => pick(ATOMS)).join("");
+      const pattern = `${before}Syn${after}`;
+      const m = compileMatcher(pattern, false) as Matcher;
+      expect(m.anchored, pattern).toBeDefined();
+      const body = text(rnd(60));
+      const plain = { ...m, anchored: undefined };
+      expect(matchedLines(body, m), `${pattern} in ${JSON.stringify(body)}`).toEqual(matchedLines(body, plain));
+      for (const line of body.split("\n")) {
+        m.regex.lastIndex = 0;
+        expect(lineHoldsMatch(line, "Syn", m.anchored!), `${pattern} in ${JSON.stringify(line)}`).toBe(m.regex.test(line));
+      }
+      expect(fileMatches(Buffer.from(body), m), pattern).toBe(fileMatches(Buffer.from(body), plain));
+      checked++;
+    }
+    expect(checked).toBe(3000);
+  });
+
+  it("agrees on lines past 64 KB, where only the stretch each occurrence can reach is decoded", () => {
+    const filler = (n: number) => Array.from({ length: n }, () => pick(["a", "b", "y", "n", " ", "(", "_", "é", "}"])).join("");
+    for (let t = 0; t < 300; t++) {
+      const before = Array.from({ length: rnd(3) }, () => pick(ATOMS)).join("");
+      const after = Array.from({ length: rnd(3) }, () => pick(ATOMS)).join("");
+      const pattern = `${before}Syn${after}`;
+      const m = compileMatcher(pattern, false) as Matcher;
+      // One long line with the literal in a few places (and a short line after it, sometimes).
+      let line = filler(20_000);
+      for (let k = 0; k < 4; k++) line += `${filler(rnd(8))}Syn${filler(rnd(8))}${filler(rnd(2) ? 17_000 : 10)}`;
+      const body = Buffer.from(rnd(2) ? line : `${line}\nsome Syn(\n`);
+      const plain = { ...m, anchored: undefined, reach: undefined };
+      expect(fileMatches(body, m), pattern).toBe(fileMatches(body, plain));
+    }
+  });
+
+  it("decodes a few bytes around each occurrence, not the whole line", async () => {
+    const { window } = await import("../../src/tools/grep-reach.js");
+    const m = compileMatcher("\\w+Sync\\(", false) as Matcher;
+    const line = Buffer.from(`${"x = 1; ".repeat(20_000)}fs.readFileSync(p)${" y".repeat(20_000)}`);
+    const at = line.indexOf("Sync(");
+    expect(window(m.reach!, line, at, 5, 0, line.length)).toEqual([at - "readFile".length - 1, at + 6]);
+    const err = compileMatcher("err(or)?\\s*=", false) as Matcher;
+    const text = Buffer.from(`${"a".repeat(100)} errors = 1 ${"b".repeat(100)}`);
+    // "or", no spaces before the "s", one character for "=", one more for assertions: an over-estimate, never less.
+    expect(window(err.reach!, text, 101, 3, 0, text.length)).toEqual([100, 108]);
+    expect((compileMatcher("(?=x)\\w+Sync", false) as Matcher).reach).toBeUndefined(); // a lookaround: the whole line
+  });
+
+  it("is not used where it would be wrong or useless", () => {
+    expect((compileMatcher("(a)\\1Sync", false) as Matcher).anchored).toBeUndefined(); // a backreference
+    expect((compileMatcher("\\w+Sync", true) as Matcher).anchored).toBeUndefined(); // case-insensitive: found by the SIMD finder
+    expect((compileMatcher("\\w+Sync", false, true) as Matcher).anchored).toBeUndefined(); // multiline
+    expect((compileMatcher("\\w+Sync\\(", false) as Matcher).latin1Safe).toBe(true); // \w is ASCII-only
+    expect((compileMatcher("\\w+Sync", true) as Matcher).latin1Safe).toBe(false); // ...but folds ſ and K with i
+    expect((compileMatcher("err\\s*=", false) as Matcher).latin1Safe).toBe(false); // \s holds U+00A0
+  });
+});
+
 describe("literal search from the rarest byte", () => {
   it("anchors at the needle's rarest byte and still checks the bytes before it", () => {
-    const lit = toLiteral(Buffer.from("pod_needle"));
+    const lit = toLiteral("pod_needle");
     expect(lit.anchor).toBe(3); // "_" is rarer in source code than any of the letters
     expect(containsLiteral(Buffer.from("x pod_needle y"), lit)).toBe(true);
     expect(containsLiteral(Buffer.from("pod_needle"), lit)).toBe(true);
@@ -73,7 +154,7 @@ describe("literal search from the rarest byte", () => {
     for (let t = 0; t < 2000; t++) {
       const needle = Buffer.from(Array.from({ length: 3 + rnd(3) }, () => alphabet[rnd(4)]).join(""));
       const hay = Buffer.from(Array.from({ length: rnd(40) }, () => alphabet[rnd(4)]).join(""));
-      expect(containsLiteral(hay, toLiteral(needle)), `${needle} in ${hay}`).toBe(hay.indexOf(needle) !== -1);
+      expect(containsLiteral(hay, toLiteral(needle.toString())), `${needle} in ${hay}`).toBe(hay.indexOf(needle) !== -1);
     }
   });
 });
