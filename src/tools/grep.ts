@@ -18,7 +18,7 @@ export const GREP_DEADLINE_MS = 10_000;
 /** Longer patterns are refused: no real search needs one, and V8 compiles what it is given. */
 const MAX_PATTERN_CHARS = 4096;
 /** Files per worker message: big enough to amortise the message, small enough to balance and to stop soon on cancel. */
-const BATCH_FILES = 256;
+const BATCH_FILES = 64;
 
 /** File types for `type`, as in ripgrep's --type. */
 export const FILE_TYPES: Record<string, string[]> = {
@@ -134,7 +134,6 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
   let unsearched = 0;
   let failure: string | undefined;
   let stopped: GrepFound["stopped"];
-  const sent: Array<Promise<void>> = [];
 
   // One controller ends the walk and the batches, whichever comes first.
   const halt = new AbortController();
@@ -155,38 +154,51 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
   await Promise.race([pool.ready(), halted]);
   if (!halt.signal.aborted) timer = setTimeout(() => stop("deadline"), deadlineMs);
 
-  const dispatch = (b: FileBatch) => {
+  // Batches wait here until a worker has room: each worker holds at most two (one
+  // searched, one ready), so a worker that drew a batch of big files does not keep
+  // the rest of the tree queued behind it while the other idles.
+  const waiting: FileBatch[] = [];
+  let inFlight = 0;
+  let walked = false;
+  let allDone: () => void = () => {};
+  const done = new Promise<void>((resolve) => (allDone = resolve));
+  const settleOne = () => {
+    inFlight--;
+    pump();
+  };
+  const pump = () => {
     // A directory the walk was reading when the call stopped must not start new work.
     if (halt.signal.aborted) return;
-    sent.push(
+    while (inFlight < 2 * pool.size && waiting.length > 0) {
+      const b = waiting.shift()!;
+      inFlight++;
       pool.search(spec, b, search).then(
         (found) => {
           for (const h of found) hits.push(h);
+          settleOne();
         },
         (err: Error) => {
           if (err instanceof SearchStopped) {
             // Files found before the stop come without their lines: say so in content mode.
             for (const h of err.found) hits.push(spec.mode === "content" ? { ...h, lines: [`${h.rel}: matches (lines not collected before the search stopped)`] } : h);
-            return;
+          } else {
+            unsearched += b.abs.length;
+            failure ??= err.message;
           }
-          unsearched += b.abs.length;
-          failure ??= err.message;
+          settleOne();
         },
-      ),
-    );
+      );
+    }
+    if (walked && inFlight === 0 && waiting.length === 0) allDone();
+  };
+  const dispatch = (b: FileBatch) => {
+    waiting.push(b);
+    pump();
   };
   try {
     if ((await stat(base.abs)).isFile()) dispatch({ abs: [base.abs], rel: [base.rel] });
     else {
       let batch: FileBatch = { abs: [], rel: [] };
-      // A small tree is split so that every worker gets a share; a large one goes in BATCH_FILES.
-      const flush = (min: number) => {
-        let i = 0;
-        for (; batch.abs.length - i >= min && batch.abs.length - i > 0; i += BATCH_FILES) {
-          dispatch({ abs: batch.abs.slice(i, i + BATCH_FILES), rel: batch.rel.slice(i, i + BATCH_FILES) });
-        }
-        batch = { abs: batch.abs.slice(i), rel: batch.rel.slice(i) };
-      };
       const walk = walkFiles(
         fs,
         base.abs,
@@ -195,19 +207,23 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
             if (!filter(f.rel)) continue;
             batch.abs.push(f.abs);
             batch.rel.push(f.rel);
+            if (batch.abs.length === BATCH_FILES) {
+              dispatch(batch);
+              batch = { abs: [], rel: [] };
+            }
           }
-          if (batch.abs.length >= BATCH_FILES) flush(BATCH_FILES);
         },
         halt.signal,
       );
       walk.catch(() => {}); // awaited below, unless the call is stopped first
       await Promise.race([walk, halted]);
-      if (!halt.signal.aborted) {
-        const share = Math.max(1, Math.ceil(batch.abs.length / pool.size));
-        for (let i = 0; i < batch.abs.length; i += share) dispatch({ abs: batch.abs.slice(i, i + share), rel: batch.rel.slice(i, i + share) });
-      }
+      // The last files, split so that every worker gets a share.
+      const share = Math.max(1, Math.ceil(batch.abs.length / pool.size));
+      for (let i = 0; i < batch.abs.length; i += share) dispatch({ abs: batch.abs.slice(i, i + share), rel: batch.rel.slice(i, i + share) });
     }
-    await Promise.race([Promise.all(sent), halted]);
+    walked = true;
+    pump();
+    await Promise.race([done, halted]);
   } finally {
     clearTimeout(timer);
     signal.removeEventListener("abort", onCancel);
