@@ -1,4 +1,5 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readdirSync } from "node:fs";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import ignore, { type Ignore } from "ignore";
 import type { ScopedFs } from "./scoped-fs.js";
@@ -16,8 +17,8 @@ interface IgnoreLayer {
 }
 
 const PARALLEL_DIRS = 16;
-/** Longest stretch of synchronous work in one directory before the walk yields to the event loop. */
-const SLICE_MS = 20;
+/** Longest stretch of synchronous work (directories read, entries matched) before the walk yields to the event loop. */
+const SLICE_MS = 5;
 
 /**
  * Lists the files under `startAbs` the way a developer's tools would: .gitignore
@@ -39,6 +40,7 @@ export async function walkFiles(
   const queue: Array<{ abs: string; rel: string; layers: IgnoreLayer[] }> = [{ abs: startAbs, rel: startRel, layers }];
   let active = 0;
   let failure: unknown;
+  let sliceEnd = performance.now() + SLICE_MS;
 
   await new Promise<void>((resolve) => {
     const pump = () => {
@@ -60,9 +62,17 @@ export async function walkFiles(
     };
 
     const visit = async (dir: { abs: string; rel: string; layers: IgnoreLayer[] }) => {
+      // Directories are read synchronously, in slices of SLICE_MS between which the
+      // event loop runs (a cancel lands there): readdir through the thread pool cost
+      // a round trip per directory, and a thread competing with the Grep workers.
+      if (performance.now() > sliceEnd) {
+        await new Promise((resolve) => setImmediate(resolve));
+        sliceEnd = performance.now() + SLICE_MS;
+        if (signal?.aborted) return;
+      }
       let entries;
       try {
-        entries = await readdir(dir.abs, { withFileTypes: true });
+        entries = readdirSync(dir.abs, { withFileTypes: true });
       } catch {
         return; // unreadable or vanished directory: skip it, as rg does
       }
