@@ -6,12 +6,18 @@
 // - projects: the published sources of two big projects, unpacked as they are in
 //   their tarballs (three.js's src/ and examples/, Monaco's ESM and min builds): fewer,
 //   larger files, and no node_modules shape.
+// - linux: C, the classic ripgrep corpus: a part of the Linux kernel's sources
+//   (kernel/, fs/, mm/, net/, include/, lib/, drivers/net/) from Debian's
+//   linux-source package (`apt-get download`, no root needed once apt's lists
+//   exist); the version is the package's, recorded in bench/.corpora/linux/.version.
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 const DEPS = ["webpack@5.97.1", "eslint@9.17.0", "@babel/core@7.26.0", "jest@29.7.0", "typescript@5.7.2", "rxjs@7.8.1", "lodash@4.17.21", "prettier@3.4.2"];
 const PROJECTS = ["three@0.170.0", "monaco-editor@0.52.0"];
+const LINUX_PACKAGE = "linux-source-6.1";
+const LINUX_DIRS = ["kernel", "fs", "mm", "net", "include", "lib", "drivers/net"];
 
 const log = (s) => process.stderr.write(`bench: ${s}\n`);
 
@@ -41,9 +47,28 @@ export function ensureCorpora(root) {
     }
     execFileSync("touch", [path.join(projects, ".done")]);
   }
+  const linux = path.join(base, "linux");
+  if (!existsSync(path.join(linux, ".done"))) {
+    log(`unpacking the linux corpus (${LINUX_PACKAGE}: ${LINUX_DIRS.join(" ")})`);
+    rmSync(linux, { recursive: true, force: true });
+    mkdirSync(linux, { recursive: true });
+    try {
+      execFileSync("apt-get", ["download", LINUX_PACKAGE], { cwd: linux, stdio: ["ignore", "ignore", "inherit"] });
+    } catch (err) {
+      throw new Error(`the linux corpus needs Debian's ${LINUX_PACKAGE} (apt-get download ${LINUX_PACKAGE}; run apt-get update first if apt has no lists): ${err.message}`);
+    }
+    const deb = readdirSync(linux).find((f) => f.endsWith(".deb"));
+    const version = /_([^_]+)_all\.deb$/.exec(deb)[1];
+    execFileSync("sh", ["-c", `dpkg-deb --fsys-tarfile "$1" | tar -xO ./usr/src/${LINUX_PACKAGE}.tar.xz | tar -xJ ${LINUX_DIRS.map((d) => `${LINUX_PACKAGE}/${d}`).join(" ")}`, "sh", deb], { cwd: linux, stdio: "inherit" });
+    rmSync(path.join(linux, deb));
+    writeFileSync(path.join(linux, ".version"), `${version}\n`);
+    execFileSync("touch", [path.join(linux, ".done")]);
+  }
+  const linuxVersion = readFileSync(path.join(linux, ".version"), "utf8").trim();
   return [
     { name: "deps", dir: path.join(deps, "node_modules"), about: `node_modules of ${DEPS.join(", ")}`, ...size(path.join(deps, "node_modules")) },
     { name: "projects", dir: projects, about: `the published sources of ${PROJECTS.join(", ")}`, ...size(projects) },
+    { name: "linux", dir: path.join(linux, LINUX_PACKAGE), about: `${LINUX_DIRS.map((d) => `${d}/`).join(", ")} of the Linux kernel (Debian's ${LINUX_PACKAGE} ${linuxVersion})`, ...size(path.join(linux, LINUX_PACKAGE)) },
   ];
 }
 

@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync, readSync } from "node:fs";
+import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { BYTE_RANKS } from "./byte-ranks.js";
 import { CaseInsensitiveLiteral } from "./ci-literal.js";
 import { anchoredCheck, lineHoldsMatch, literalSplit } from "./grep-literal.js";
@@ -124,7 +124,7 @@ export class FileReader {
   read(file: string, max: number): Buffer | undefined {
     let fd: number;
     try {
-      fd = openSync(file, "r");
+      fd = openSync(file, constants.O_RDONLY);
     } catch {
       return undefined;
     }
