@@ -223,10 +223,21 @@ export function hasMatch(text: string, regex: RegExp): boolean {
 
 /** Whether a line holding the literal matches; each such line is decoded and checked once. */
 function someLineMatches(bytes: Buffer, m: Matcher, encoding: "latin1" | "utf8"): boolean {
+  return countMatchingLines(bytes, m, encoding, 1) > 0;
+}
+
+/**
+ * How many lines hold a match (counting stops at `limit`), for a line-mode pattern
+ * with a case-sensitive required literal: only lines holding the literal are
+ * decoded and checked, once each, and on a line over LONG_LINE only the stretch each
+ * occurrence's match could reach.
+ */
+export function countMatchingLines(bytes: Buffer, m: Matcher, encoding: "latin1" | "utf8", limit = Infinity): number {
   const lit = m.required!;
+  let count = 0;
   for (let from = lit.anchor; ; ) {
     const at = bytes.indexOf(lit.tail, from);
-    if (at === -1) return false;
+    if (at === -1) return count;
     const start = at - lit.anchor;
     if (lit.anchor > 0 && bytes.compare(lit.bytes, 0, lit.anchor, start, at) !== 0) {
       from = at + 1;
@@ -235,18 +246,22 @@ function someLineMatches(bytes: Buffer, m: Matcher, encoding: "latin1" | "utf8")
     const lineStart = start === 0 ? 0 : bytes.lastIndexOf(10, start - 1) + 1;
     let lineEnd = bytes.indexOf(10, at);
     if (lineEnd === -1) lineEnd = bytes.length;
+    let matched: boolean;
     if (m.reach && lineEnd - lineStart > LONG_LINE) {
-      if (windowHoldsMatch(bytes, start, lineStart, lineEnd, m, encoding)) return true;
-      from = at + 1; // the next occurrence, on this line or a later one
-      continue;
-    }
-    const line = bytes.toString(encoding, lineStart, lineEnd);
-    if (m.anchored) {
-      if (lineHoldsMatch(line, lit.text, m.anchored)) return true;
+      matched = windowHoldsMatch(bytes, start, lineStart, lineEnd, m, encoding);
+      if (!matched) {
+        from = at + 1; // the next occurrence, on this line or a later one
+        continue;
+      }
     } else {
-      m.regex.lastIndex = 0;
-      if (m.regex.test(line)) return true;
+      const line = bytes.toString(encoding, lineStart, lineEnd);
+      if (m.anchored) matched = lineHoldsMatch(line, lit.text, m.anchored);
+      else {
+        m.regex.lastIndex = 0;
+        matched = m.regex.test(line);
+      }
     }
+    if (matched && ++count >= limit) return count;
     from = lineEnd + 1 + lit.anchor;
   }
 }

@@ -1,4 +1,4 @@
-import { fileMatches, FileReader, type Literal, type Matcher } from "./grep-matcher.js";
+import { countMatchingLines, fileMatches, FileReader, type Literal, type Matcher } from "./grep-matcher.js";
 
 /** Files larger than this are skipped, as generated or data files rather than source. */
 export const MAX_FILE_BYTES = 64 * 1024 * 1024;
@@ -50,6 +50,8 @@ export function searchFile(reader: FileReader, abs: string, rel: string, m: Matc
   if (spec.mode === "files_with_matches") return { rel, lines: [], count: 1 };
   // A plain literal, counted: the lines holding it, found in the bytes without decoding.
   if (spec.mode === "count" && m.exact && !m.multiline) return { rel, lines: [], count: countLiteralLines(bytes, m.required!) };
+  // Any line-mode pattern with a literal: counted in the bytes too, line by line (a minified bundle is never decoded whole).
+  if (spec.mode === "count" && m.required && !m.multiline) return { rel, lines: [], count: countMatchingLines(bytes, m, m.latin1Safe ? "latin1" : "utf8") };
   const text = bytes.toString("utf8");
   const matched = matchedLines(text, m);
   if (spec.mode === "count") return { rel, lines: [], count: matched.length };

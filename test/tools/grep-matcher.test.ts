@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { compileMatcher, containsLiteral, fileMatches, FileReader, requiredLiteral, toLiteral, type Matcher } from "../../src/tools/grep-matcher.js";
+import { compileMatcher, containsLiteral, countMatchingLines, fileMatches, FileReader, requiredLiteral, toLiteral, type Matcher } from "../../src/tools/grep-matcher.js";
 import { lineHoldsMatch } from "../../src/tools/grep-literal.js";
 import { matchedLines } from "../../src/tools/grep-search.js";
 
@@ -108,6 +108,8 @@ describe("the anchored check at the literal's occurrences", () => {
       const body = Buffer.from(rnd(2) ? line : `${line}\nsome Syn(\n`);
       const plain = { ...m, anchored: undefined, reach: undefined };
       expect(fileMatches(body, m), pattern).toBe(fileMatches(body, plain));
+      // Counted in the bytes, windowed on the long line, as the whole-text regex counts.
+      expect(countMatchingLines(body, m, "utf8"), pattern).toBe(matchedLines(body.toString(), plain).length);
     }
   });
 

@@ -102,6 +102,15 @@ describe.runIf(hasRg || process.env.CI)("Grep matches what ripgrep matches", () 
     }
   });
 
+  it("the same per-file counts in count mode (rg -c)", async () => {
+    for (const pattern of PATTERNS) {
+      const found = await grepFiles(fs, { abs: sb.root, rel: "" }, { pattern, output_mode: "count" }, pool, new AbortController().signal);
+      const counts = new Map<string, number>();
+      for (const l of rgLines(pattern, [])) counts.set(l.replace(/:\d+$/, ""), (counts.get(l.replace(/:\d+$/, "")) ?? 0) + 1);
+      expect(found.hits.map((h) => `${h.rel}:${h.count}`), pattern).toEqual([...counts].map(([f, n]) => `${f}:${n}`).sort());
+    }
+  });
+
   it("refuses a literal newline in line mode, as rg does, and points at multiline", () => {
     for (const pattern of ["a\\nb", "[\\n]", "\\x0a"]) {
       const m = compileMatcher(pattern, false);
