@@ -117,7 +117,7 @@ export class GrepPool {
     const id = this.nextId++;
     return new Promise<FileHit[]>((resolve, reject) => {
       if (slot.inFlight.size === 0) worker.ref();
-      const counts = new Int32Array(new SharedArrayBuffer(4 * batch.abs.length));
+      const counts = new Int32Array(new SharedArrayBuffer(4 * batch.rel.length));
       slot.inFlight.set(id, { search, batch, counts, resolve, reject });
       worker.postMessage({ id, spec, batch, counts } satisfies WorkerRequest);
     });

@@ -18,7 +18,7 @@ export const GREP_DEADLINE_MS = 10_000;
 /** Longer patterns are refused: no real search needs one, and V8 compiles what it is given. */
 const MAX_PATTERN_CHARS = 4096;
 /** Files per worker message: big enough to amortise the message, small enough to balance and to stop soon on cancel. */
-const BATCH_FILES = 64;
+const BATCH_FILES = 128;
 
 /** File types for `type`, as in ripgrep's --type. */
 export const FILE_TYPES: Record<string, string[]> = {
@@ -182,7 +182,7 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
             // Files found before the stop come without their lines: say so in content mode.
             for (const h of err.found) hits.push(spec.mode === "content" ? { ...h, lines: [`${h.rel}: matches (lines not collected before the search stopped)`] } : h);
           } else {
-            unsearched += b.abs.length;
+            unsearched += b.rel.length;
             failure ??= err.message;
           }
           settleOne();
@@ -196,21 +196,22 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
     pump();
   };
   try {
-    if ((await stat(base.abs)).isFile()) dispatch({ abs: [base.abs], rel: [base.rel] });
+    if ((await stat(base.abs)).isFile()) dispatch({ prefix: base.abs.slice(0, base.abs.length - base.rel.length), rel: [base.rel] });
     else {
-      let batch: FileBatch = { abs: [], rel: [] };
+      let batch: FileBatch = { prefix: "", rel: [] };
       const walk = walkFiles(
         fs,
         base.abs,
         (files) => {
           for (const f of files) {
             if (!filter(f.rel)) continue;
-            batch.abs.push(f.abs);
-            batch.rel.push(f.rel);
-            if (batch.abs.length === BATCH_FILES) {
-              dispatch(batch);
-              batch = { abs: [], rel: [] };
+            // The walk builds both paths from the same names: abs ends with rel.
+            const prefix = f.abs.slice(0, f.abs.length - f.rel.length);
+            if (prefix !== batch.prefix || batch.rel.length === BATCH_FILES) {
+              if (batch.rel.length) dispatch(batch);
+              batch = { prefix, rel: [] };
             }
+            batch.rel.push(f.rel);
           }
         },
         halt.signal,
@@ -218,8 +219,8 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
       walk.catch(() => {}); // awaited below, unless the call is stopped first
       await Promise.race([walk, halted]);
       // The last files, split so that every worker gets a share.
-      const share = Math.max(1, Math.ceil(batch.abs.length / pool.size));
-      for (let i = 0; i < batch.abs.length; i += share) dispatch({ abs: batch.abs.slice(i, i + share), rel: batch.rel.slice(i, i + share) });
+      const share = Math.max(1, Math.ceil(batch.rel.length / pool.size));
+      for (let i = 0; i < batch.rel.length; i += share) dispatch({ prefix: batch.prefix, rel: batch.rel.slice(i, i + share) });
     }
     walked = true;
     pump();

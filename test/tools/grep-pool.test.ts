@@ -40,7 +40,7 @@ async function both(input: GrepInput) {
   const spec = { pattern: input.pattern, caseInsensitive: input.case_insensitive ?? false, multiline: input.multiline ?? false, mode: input.output_mode ?? "files_with_matches", context: input.context ?? 0 };
   const exts = input.type ? FILE_TYPES[input.type]! : undefined;
   const wanted = files.filter((f) => !exts || exts.some((e) => f.rel.endsWith(`.${e}`)));
-  const single = searchBatch(new FileReader(), { abs: wanted.map((f) => f.abs), rel: wanted.map((f) => f.rel) }, m, spec);
+  const single = searchBatch(new FileReader(), { prefix: `${sb.root}/`, rel: wanted.map((f) => f.rel) }, m, spec);
   single.sort((a, b) => (a.rel < b.rel ? -1 : 1));
   return { threaded: found.hits, single, found };
 }
