@@ -132,7 +132,7 @@ if (want("grep")) {
     "",
     `\`(a+)+$\` on a 1 MB file of one character (exponential in V8's backtracking engine; linear in rg's): pod's Grep returned after **${(h.ms / 1000).toFixed(1)} s** (deadline ${h.deadlineMs / 1000} s), ${h.stopped ? "with its partial-result note" : "**without** its note"}; the longest gap between ticks of a 10 ms timer on pod's main thread meanwhile: ${h.maxGap.toFixed(0)} ms. rg: ${fmt(h.rgMs)} ms.`,
     "",
-    `pod searches with ${r.poolSize} worker threads, started by the first Grep of a process and kept: their start-up, ${r.builtPoolMs.toFixed(0)} ms for the built bundle (${r.poolMs.toFixed(0)} ms here from source, through tsx), is not in the times above; rg's own start-up, ~2 ms, is in its times.`,
+    `pod searches with ${r.poolSize} worker threads, started by the first Grep of a process and kept: their start-up, ${r.builtPoolMs.toFixed(0)} ms for the built bundle (${r.poolMs.toFixed(0)} ms here from source, through tsx), is not in the times above; rg's own start-up, ~2 ms, is in its times.${r.warm ? ` The times are steady state: before any is taken, the threads' JIT is warmed by searching ${r.warm.corpus} four times (the first search took ${fmt(r.warm.first)} ms, the fourth ${fmt(r.warm.warmed)} ms), as a run's Grep calls after its first are.` : ""}`,
     "",
   );
   out.push("## Glob vs fast-glob (target ≤ 1.2×)", "", "fast-glob does not read .gitignore, so it is given the same exclusions as globs.", "", table(["pattern", "pod ms", "fast-glob ms", "ratio", "match set"], [r.globRow]), "");
