@@ -76,6 +76,8 @@ export async function streamTurn(
   sink: EventSink,
   signal: AbortSignal,
   limits: StreamLimits = streamLimits(1),
+  /** Awaited before the first event is relayed (the run loop's durability gate: the previous turn's fsync). */
+  beforeFirstEvent?: () => Promise<void>,
 ): Promise<TurnResponse> {
   // The SDK's timeout covers the wait for response headers, not a stream that goes
   // silent halfway; this watchdog aborts a request with no event for too long: before
@@ -110,8 +112,10 @@ export async function streamTurn(
   };
   const counted = { emit: ((type, body) => (lines++, sink.emit(type, body))) as EventSink["emit"] };
   try {
-    return await relayStream(client, params, counted, AbortSignal.any([signal, watchdog.signal]), onEvent);
+    return await relayStream(client, params, counted, AbortSignal.any([signal, watchdog.signal]), onEvent, beforeFirstEvent);
   } catch (err) {
+    // pod's own failure (the gate's fsync), not the provider's: passed on as it is.
+    if (err instanceof PodError) throw err;
     if (watchdog.signal.aborted && !signal.aborted) throw watchdog.signal.reason;
     // Once events have flowed the request cannot be replayed quietly: mark it so the run loop says so.
     if (events > 0 && !signal.aborted) throw new StreamBrokenError(err);
@@ -148,6 +152,7 @@ async function relayStream(
   sink: Pick<EventSink, "emit">,
   signal: AbortSignal,
   onActivity: () => void,
+  beforeFirstEvent: (() => Promise<void>) | undefined,
 ): Promise<TurnResponse> {
   const stream = client.messages.stream(params, { signal, maxRetries: 0 });
   const blocks: ContentBlock[] = [];
@@ -158,6 +163,10 @@ async function relayStream(
   const usage: Usage = { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
 
   for await (const ev of stream as AsyncIterable<RawMessageStreamEvent>) {
+    if (beforeFirstEvent) {
+      await beforeFirstEvent();
+      beforeFirstEvent = undefined;
+    }
     onActivity();
     switch (ev.type) {
       case "message_start": {
@@ -236,6 +245,7 @@ async function relayStream(
   }
   // The iterator ends quietly if the stream closes early; the SDK's own completion says whether it was whole.
   await stream.done();
+  if (beforeFirstEvent) await beforeFirstEvent();
   // The API refuses empty text blocks in later requests, so they are not kept.
   const content = blocks.filter((b) => b.type !== "text" || b.text !== "");
   return { message: { role: "assistant", content }, stopReason, usage };

@@ -80,6 +80,14 @@ const timing = (t: object) => process.stderr.write(`pod-timing ${JSON.stringify(
 /** Cap on a tool_result event's output; the model still gets the tool's own (capped) output. */
 const EVENT_OUTPUT_CAP = 64 * 1024;
 
+/**
+ * Tools that change nothing: the model's message need not be durable before they run.
+ * Any other tool (Write, Edit, Bash, every MCP tool) may have an effect, and its intent
+ * (the model's message naming the call) is fsynced first, so a power loss never leaves
+ * an effect without the call that caused it.
+ */
+const SIDE_EFFECT_FREE = new Set(["Read", "Glob", "Grep", FINAL_ANSWER_TOOL]);
+
 const INTERRUPTED =
   "Not run: pod was stopped before this tool call finished (cancelled or crashed). Its effect is unknown; check the current state before retrying.";
 
@@ -90,6 +98,17 @@ const INTERRUPTED =
  */
 export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | null; approval?: Approval }): Promise<RunOutcome> {
   const progress: RunProgress = { sessionTurn: ctx.sessionTurn, turns: 0, usage: { ...ZERO_USAGE }, model: ctx.model };
+  const outcome = await loop(ctx, settle, progress);
+  // The run's end (final status, run_end) is never reported before the session behind it is durable.
+  try {
+    await ctx.store.sync();
+  } catch (err) {
+    if (!outcome.error) return { ...outcome, result: "error", pending: null, error: err instanceof PodError ? err : new PodError("internal", (err as Error).message) };
+  }
+  return outcome;
+}
+
+async function loop(ctx: RunContext, settle: { pending: PendingCall | null; approval?: Approval }, progress: RunProgress): Promise<RunOutcome> {
   const done = (result: RunResult, extra: Partial<RunOutcome> = {}): RunOutcome => ({ ...progress, result, pending: null, ...extra });
   const tools = ctx.toolbox?.tools ?? [];
   const apiTools = ctx.output ? [...toolDefinitions(tools), ctx.output.tool] : toolsForHistory(toolDefinitions(tools), ctx.store.messages());
@@ -141,6 +160,9 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
 
       const calls = toolUses(response.message);
       const paused = calls.length > 0 ? await runToolCalls(ctx, calls, normalDecision(ask, ctx.signal), turn) : null;
+      // Durability per turn: one fdatasync for the turn's lines, running while the next
+      // request is built and sent; askModel awaits it before any event of the next response.
+      startTurnSync(ctx, turn);
       const saveStart = TIMING ? performance.now() : 0;
       await ctx.onTurnSaved(progress);
       if (TIMING) timing({ turn, phase: "save_status", ms: performance.now() - saveStart });
@@ -186,9 +208,12 @@ async function askModel(ctx: RunContext, request: ReturnType<typeof buildRequest
     // The last attempt of a window may not wait longer than the window has left.
     const firstEventTimeoutMs = attempt > 1 ? Math.max(1000, Math.min(limits.firstEventTimeoutMs, remaining)) : limits.firstEventTimeoutMs;
     try {
-      return await streamTurn(ctx.client, request, ctx.sink, ctx.signal, { ...limits, firstEventTimeoutMs });
+      return await streamTurn(ctx.client, request, ctx.sink, ctx.signal, { ...limits, firstEventTimeoutMs }, () => awaitTurnSync(ctx, turn));
     } catch (err) {
+      // The session could not be made durable (disk full, I/O error): not a provider fault, never retried.
+      if (err instanceof PodError) throw err;
       if (ctx.signal.aborted) return undefined;
+      await awaitTurnSync(ctx, turn);
       const why = describeProviderError(err, baseUrl);
       const rejected = credentialRejected(err);
       if (rejected !== undefined) throw rejectedCredential(rejected, why);
@@ -214,6 +239,24 @@ async function askModel(ctx: RunContext, request: ReturnType<typeof buildRequest
       if (!(await waitWithHeartbeat(ctx, delay, policy.heartbeatMs, turn))) return undefined;
     }
   }
+}
+
+/** Starts the turn's fdatasync without waiting for it (a failure is kept by the store and thrown by the next sync()). */
+function startTurnSync(ctx: RunContext, turn: number): void {
+  if (ctx.store.isDurable()) return;
+  const start = TIMING ? performance.now() : 0;
+  ctx.store.sync().then(
+    () => TIMING && timing({ turn, phase: "sync", ms: performance.now() - start }),
+    () => {},
+  );
+}
+
+/** Waits until every line written so far is durable: before the first event of a response is printed. */
+async function awaitTurnSync(ctx: RunContext, turn: number): Promise<void> {
+  if (ctx.store.isDurable()) return;
+  const start = TIMING ? performance.now() : 0;
+  await ctx.store.sync();
+  if (TIMING) timing({ turn, phase: "await_sync", ms: performance.now() - start });
 }
 
 /** Sleeps `ms`, printing a `waiting` line every heartbeatMs; false when cancelled. */
@@ -269,6 +312,12 @@ async function runToolCalls(ctx: RunContext, calls: readonly ToolUse[], decide: 
   for (const call of calls) {
     const decision = decide(call);
     if (decision.kind === "pause") return { id: call.id, name: call.name, input: asRecord(call.input) };
+    if (decision.kind === "run" && !SIDE_EFFECT_FREE.has(call.name) && !ctx.store.isDurable()) {
+      // A tool that can change something: its intent (the model's message) is durable before it runs.
+      const syncStart = TIMING ? performance.now() : 0;
+      await ctx.store.sync();
+      if (TIMING) timing({ turn, phase: "sync_before_tool", ms: performance.now() - syncStart });
+    }
     const started = TIMING ? performance.timeOrigin + performance.now() : 0;
     const result = decision.kind === "run" ? await executeTool(ctx, call) : decision.result;
     if (TIMING) timing({ turn, tool: call.name, start: started, end: performance.timeOrigin + performance.now() });

@@ -16,7 +16,8 @@ export interface OwnedPod {
   manifest: Manifest;
   status: Status;
   store: SessionStore;
-  saveStatus(next: Status): Promise<void>;
+  /** `durable: false`: a run's per-turn progress (no fsync; repaired from the session after a power loss). */
+  saveStatus(next: Status, opts?: { durable?: boolean }): Promise<void>;
   /** Makes a stored session current (`--session ID`; the id is checked by the caller). */
   switchSession(id: string): Promise<void>;
   release(): Promise<void>;
@@ -77,10 +78,10 @@ export async function takePod(manifest: Manifest, runtimeDir: string, sink: Even
       manifest,
       status,
       store,
-      async saveStatus(next) {
+      async saveStatus(next, opts) {
         lock.assertHeld();
         owned.status = next;
-        await writeStatus(paths.status, next);
+        await writeStatus(paths.status, next, opts);
       },
       async switchSession(id) {
         if (id === owned.store.id) return;

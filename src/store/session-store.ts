@@ -10,9 +10,13 @@ import { isSessionId } from "./paths.js";
 
 /**
  * A session is one append-only JSONL file, `sessions/<id>.jsonl`. Every line is a
- * record; a completed message is one line written with one write() and fsynced,
- * so a crash loses at most the line being written, and appending a turn never
- * rewrites the file. A compaction is a record too: the full history stays.
+ * record; a completed message is one line written with one write() as soon as it
+ * exists, so a killed process loses at most the line being written, and appending a
+ * turn never rewrites the file. A compaction is a record too: the full history stays.
+ *
+ * Durability against power loss is per turn, not per line: `sync()` (fdatasync) makes
+ * every line written so far durable, and the run loop calls it once a turn, plus
+ * before any tool that can change something runs (docs/runtime.md, "Crash safety").
  */
 const SessionHeader = z.object({ kind: z.literal("session"), id: z.string(), created_at: z.string() });
 const MessageRecord = z.object({
@@ -142,6 +146,14 @@ export class SessionStore {
     private readonly guard: WriteGuard = {},
   ) {}
 
+  /** Lines written / lines known durable (fdatasync done after they were written). */
+  private written = 0;
+  private synced = 0;
+  /** The last sync started; later syncs queue behind it. Never rejects (failures are kept in syncFailure). */
+  private syncTail: Promise<void> = Promise.resolve();
+  /** A failed fdatasync is final: the kernel may have dropped the dirty pages, so a later "success" proves nothing. */
+  private syncFailure: PodError | undefined;
+
   /** A new empty session file. */
   static async create(sessionsDir: string, id = newSessionId(), guard: WriteGuard = {}): Promise<SessionStore> {
     await mkdir(sessionsDir, { recursive: true });
@@ -229,19 +241,57 @@ export class SessionStore {
     this.lastCompaction = record;
   }
 
+  /**
+   * Written, not yet durable: the line is in the file (a reader or a killed process's
+   * successor sees it) but may be lost with the machine's power until `sync()`.
+   */
   private async writeLine(record: object): Promise<void> {
     if (!this.handle) throw new Error("session store opened read-only");
+    if (this.syncFailure) throw this.syncFailure;
     this.guard.beforeWrite?.();
     try {
       // writeFile loops over partial writes; O_APPEND puts every byte at the end.
       await this.handle.writeFile(JSON.stringify(record) + "\n", "utf8");
-      await this.handle.sync();
     } catch (err) {
       throw writeError(this.file, err);
     }
+    this.written++;
+  }
+
+  /** Whether every line written so far is durable (no sync needed). */
+  isDurable(): boolean {
+    return this.synced >= this.written;
+  }
+
+  /**
+   * Makes every line written before this call durable (one fdatasync; O_APPEND growth is
+   * covered, as fdatasync flushes the size). Calls made while one runs share the next one;
+   * a call with nothing new to flush costs nothing. Safe to start and await later: a
+   * failure is kept and every later sync() and append rejects with it.
+   */
+  sync(): Promise<void> {
+    if (this.syncFailure) return Promise.reject(this.syncFailure);
+    if (this.synced >= this.written) return Promise.resolve();
+    const next = this.syncTail.then(async () => {
+      const upTo = this.written;
+      if (this.synced >= upTo) return;
+      if (this.syncFailure) throw this.syncFailure;
+      if (!this.handle) throw new Error("session store closed before its lines were synced");
+      try {
+        await this.handle.datasync();
+      } catch (err) {
+        this.syncFailure = writeError(this.file, err);
+        throw this.syncFailure;
+      }
+      this.synced = Math.max(this.synced, upTo);
+    });
+    this.syncTail = next.catch(() => {});
+    return next;
   }
 
   async close(): Promise<void> {
+    // Whatever was written becomes durable before the file is let go (a no-op after the run's last sync).
+    if (this.handle) await this.sync().catch(() => {});
     await this.handle?.close();
     this.handle = undefined;
   }
