@@ -8,7 +8,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:
 import { once } from "node:events";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startFakeServer } from "../test/fake-server/server.ts";
+import { Worker } from "node:worker_threads";
 import { freshStatus, writeStatus } from "../src/store/status.ts";
 import { median } from "./lib.mjs";
 import { makeSession } from "./store.mjs";
@@ -29,7 +29,9 @@ function script(turns) {
 }
 
 async function runPod(pod, args, cwd, env) {
-  const child = spawn(process.execPath, [pod, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  // POD_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=DIR": profile pod during the bench (node refuses --cpu-prof in NODE_OPTIONS).
+  const nodeArgs = (process.env.POD_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, pod, ...args], { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
   let stderr = "";
   child.stdout.resume();
   child.stderr.setEncoding("utf8").on("data", (d) => (stderr += d));
@@ -39,11 +41,12 @@ async function runPod(pod, args, cwd, env) {
 }
 
 /** Overheads (ms) between consecutive requests of one process, index = turn of that process − 1. */
-async function measure(pod, dir, turns, extraEnv = {}) {
-  const server = await startFakeServer(script(turns));
+export async function measure(pod, dir, turns, extraEnv = {}) {
+  const server = await startServerThread(script(turns));
   try {
     const env = { ...process.env, ANTHROPIC_API_KEY: "bench-key", ANTHROPIC_BASE_URL: server.url, POD_TIMING: "1", ...extraEnv };
     const stderr = await runPod(pod, ["run", "Check the note repeatedly."], dir, env);
+    await server.close();
     if (server.mismatches.length) throw new Error(server.mismatches.join("; "));
     const lines = stderr.split("\n").filter((l) => l.startsWith("pod-timing ")).map((l) => JSON.parse(l.slice(11)));
     const tools = lines.filter((t) => t.tool);
@@ -65,7 +68,23 @@ async function measure(pod, dir, turns, extraEnv = {}) {
   }
 }
 
-function project(name) {
+/** The fake server on its own thread (turn-server.mjs); close() brings back its request stamps. */
+async function startServerThread(scriptData) {
+  const worker = new Worker(`require("tsx/cjs/api").register(); require(${JSON.stringify(path.join(import.meta.dirname, "turn-server.mjs"))});`, { eval: true, workerData: { script: scriptData } });
+  const [{ url }] = await once(worker, "message");
+  const server = { url, requests: [], mismatches: [], closed: false };
+  server.close = async () => {
+    if (server.closed) return;
+    server.closed = true;
+    worker.postMessage("close");
+    const [done] = await once(worker, "message");
+    Object.assign(server, done);
+    await worker.terminate();
+  };
+  return server;
+}
+
+export function project(name) {
   const dir = mkdtempSync(path.join(tmpdir(), `pod-bench-turn-${name}-`));
   writeFileSync(path.join(dir, "pod.toml"), `[pod]\nname = "${name}"\nmax_turns = 1000\n\n[scope]\nroot = "."\ndeny = [".pod/**"]\n`);
   writeFileSync(path.join(dir, "note.txt"), "remember to check the note\n".repeat(20));

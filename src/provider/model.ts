@@ -5,6 +5,7 @@ import type { Usage } from "../events/schema.js";
 import type { EventSink } from "../events/sink.js";
 import type { ContentBlock, Message } from "../store/messages.js";
 import { readCredential } from "./credentials.js";
+import { leanFetch } from "./lean-fetch.js";
 import { proxyFetch } from "./proxy.js";
 import { apiHost, describeConnectionError, networkPolicy } from "./retry.js";
 
@@ -32,7 +33,9 @@ export async function createModelClient(env = process.env): Promise<ModelClient>
     // a turn's stream has its own first-byte and idle limits (streamTurn).
     timeout: 10 * 60_000,
     logLevel: "off",
-    ...(proxied ? { fetch: proxied.fetch, fetchOptions: proxied.fetchOptions as Record<string, unknown> } : {}),
+    // Without a proxy, node:http (lean-fetch.ts), cheaper per request than the global fetch;
+    // POD_FETCH_GLOBAL=1 goes back to the global fetch (an escape hatch, and the bench's baseline).
+    ...(proxied ? { fetch: proxied.fetch, fetchOptions: proxied.fetchOptions as Record<string, unknown> } : process.env.POD_FETCH_GLOBAL === "1" ? {} : { fetch: leanFetch() }),
   });
 }
 
