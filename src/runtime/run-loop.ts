@@ -177,7 +177,7 @@ async function loop(ctx: RunContext, settle: { pending: PendingCall | null; appr
       }
       // Store first, then tell: an event on stdout means the state behind it is durable.
       const appendStart = TIMING ? performance.now() : 0;
-      await ctx.store.append(response.message, turn);
+      await ctx.store.append(response.message, turn, { usage: response.usage, model: progress.model });
       if (TIMING) timing({ turn, phase: "append_response", ms: performance.now() - appendStart });
       progress.usage = addUsage(progress.usage, response.usage);
       progress.lastContextTokens = contextTokens(response.usage);

@@ -19,11 +19,20 @@ import { isSessionId } from "./paths.js";
  * before any tool that can change something runs (docs/runtime.md, "Crash safety").
  */
 const SessionHeader = z.object({ kind: z.literal("session"), id: z.string(), created_at: z.string() });
+const count = () => z.number().int().nonnegative();
+const RecordUsage = z.object({ input_tokens: count(), output_tokens: count(), cache_read_input_tokens: count(), cache_creation_input_tokens: count() });
 const MessageRecord = z.object({
   kind: z.literal("message"),
   turn: z.number().int().nonnegative(),
   ts: z.string(),
   message: Message,
+  /**
+   * On a model's message: the tokens its request used and the model that answered, so the
+   * session alone can recount status.json's totals after a crash or a power loss
+   * (status.json's per-turn saves are not fsynced). Absent in sessions from older versions.
+   */
+  usage: RecordUsage.optional(),
+  model: z.string().optional(),
 });
 const CompactionRecord = z.object({
   kind: z.literal("compaction"),
@@ -42,6 +51,14 @@ export interface StoredMessage {
   message: Message;
   turn: number;
   ts: string;
+  usage?: z.infer<typeof RecordUsage> | undefined;
+  model?: string | undefined;
+}
+
+/** What the request behind a model's message cost, stored with it. */
+export interface MessageMeta {
+  usage: z.infer<typeof RecordUsage>;
+  model: string;
 }
 
 export interface SessionInfo {
@@ -122,7 +139,7 @@ async function loadFile(file: string): Promise<Loaded> {
         );
       }
       if (record.kind === "session") header = record;
-      else if (record.kind === "message") messages.push({ message: record.message, turn: record.turn, ts: record.ts });
+      else if (record.kind === "message") messages.push({ message: record.message, turn: record.turn, ts: record.ts, usage: record.usage, model: record.model });
       else {
         compaction = record;
         compactions++;
@@ -229,10 +246,10 @@ export class SessionStore {
     return this.lastCompaction;
   }
 
-  async append(message: Message, turn: number): Promise<void> {
-    const record = { kind: "message", turn, ts: new Date().toISOString(), message } as const;
+  async append(message: Message, turn: number, meta?: MessageMeta): Promise<void> {
+    const record = { kind: "message", turn, ts: new Date().toISOString(), message, ...meta } as const;
     await this.writeLine(record);
-    this.stored.push({ message, turn, ts: record.ts });
+    this.stored.push({ message, turn, ts: record.ts, usage: meta?.usage, model: meta?.model });
   }
 
   async appendCompaction(info: Omit<CompactionInfo, "kind" | "ts">): Promise<void> {

@@ -1,10 +1,11 @@
 import { spawn, spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { startFakeServer } from "../fake-server/server.js";
 import { MANIFEST, SCRIPT } from "../helpers/crash-trial.js";
-import { makeProject, parseJsonl, podEnv, POD_BIN } from "../helpers/pod-process.js";
+import { makeProject, parseJsonl, podEnv, POD_BIN, runPod } from "../helpers/pod-process.js";
 
 /**
  * The durability rule (docs/runtime.md, "Crash safety"), checked on the system calls of
@@ -61,7 +62,7 @@ function parseTrace(text: string): Sys[] {
   const calls: Sys[] = [];
   const open = new Map<string, Sys>();
   text.split("\n").forEach((line, i) => {
-    const m = /^(\d+) (?:<\.\.\. (\w+) resumed>|(\w+)\()/.exec(line);
+    const m = /^(\d+) +(?:<\.\.\. (\w+) resumed>|(\w+)\()/.exec(line);
     if (!m) return;
     const pid = m[1]!;
     if (m[2]) {
@@ -73,7 +74,7 @@ function parseTrace(text: string): Sys[] {
       return;
     }
     const name = m[3]!;
-    const fdPath = /^\d+ \w+\(\d+<([^>]*)>/.exec(line)?.[1] ?? "";
+    const fdPath = /^\d+ +\w+\(\d+<([^>]*)>/.exec(line)?.[1] ?? "";
     const data = [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((q) => unescape(q[1]!)).join(name === "execve" ? " " : "");
     const call: Sys = { start: i, end: i, pid, name, fdPath, data, line };
     calls.push(call);
@@ -87,7 +88,7 @@ describe("durability per turn (strace of the real binary)", () => {
     expect(hasStrace, "strace is needed for this test: apt-get install -y strace").toBe(true);
     const server = await startFakeServer(SCRIPT);
     const dir = await makeProject(MANIFEST, { "a.txt": "alpha\n" });
-    const traceFile = path.join(dir, "trace.txt");
+    const traceFile = process.env.POD_TRACE_KEEP ?? path.join(dir, "trace.txt");
     const child = spawn(
       "strace",
       ["-f", "-y", "-s", "1000000", "-e", "trace=write,writev,pwrite64,fsync,fdatasync,execve", "-o", traceFile, process.execPath, POD_BIN, "run", "do the work"],
@@ -108,7 +109,7 @@ describe("durability per turn (strace of the real binary)", () => {
     const sessionWrites = calls.filter((c) => isSession(c) && c.name === "write");
     const sessionSyncs = calls.filter((c) => isSession(c) && (c.name === "fdatasync" || c.name === "fsync"));
     // stdout is the pipe (a socket pair) to this test; the first stdout write is run_start's.
-    const stdoutFd = calls.find((c) => c.name === "write" && c.data.includes('"type":"run_start"'))!.fdPath;
+    const stdoutFd = calls.find((c) => (c.name === "write" || c.name === "writev") && c.data.includes('"type":"run_start"'))!.fdPath;
     const stdoutWrites = calls.filter((c) => c.fdPath === stdoutFd && (c.name === "write" || c.name === "writev"));
     expect(sessionWrites.length).toBeGreaterThan(10);
     expect(stdoutWrites.length).toBeGreaterThan(10);
@@ -177,5 +178,70 @@ describe("durability per turn (strace of the real binary)", () => {
       expect(within, `turn ${turn}: one sync of the session file`).toHaveLength(1);
       expect(within[0]!.start, `turn ${turn}: the sync follows the tool result`).toBeGreaterThan(resultOf(id).written);
     }
+  }, 60_000);
+});
+
+describe("status.json after a power loss (per-turn saves are not fsynced)", () => {
+  const one = { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
+  const statusFile = (dir: string) => path.join(dir, ".pod/tester/status.json");
+
+  /** Runs SCRIPT, keeps status.json as it was when run_start was printed (fsynced), and kills the pod after `killAt` tool results. */
+  async function runAndKill(killAt: number): Promise<{ dir: string; startStatus: string }> {
+    const server = await startFakeServer(SCRIPT);
+    const dir = await makeProject(MANIFEST, { "a.txt": "alpha\n" });
+    const child = spawn(process.execPath, [POD_BIN, "run", "do the work"], { cwd: dir, env: podEnv(server.url) as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] });
+    let startStatus = "";
+    let results = 0;
+    let buf = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => {
+      buf += d;
+      for (let nl = buf.indexOf("\n"); nl >= 0; nl = buf.indexOf("\n")) {
+        const e = JSON.parse(buf.slice(0, nl));
+        buf = buf.slice(nl + 1);
+        if (e.type === "run_start") startStatus = readFileSync(statusFile(dir), "utf8");
+        if (e.type === "tool_result" && ++results === killAt) child.kill("SIGKILL");
+      }
+    });
+    await new Promise((resolve) => child.on("close", resolve));
+    await server.close();
+    return { dir, startStatus };
+  }
+
+  async function resume(dir: string) {
+    const next = await startFakeServer({ turns: [{ response: { content: [{ type: "text", text: "continued" }], stop_reason: "end_turn", usage: one } }] });
+    const r = await runPod(["resume"], { cwd: dir, env: podEnv(next.url) });
+    await next.close();
+    return r;
+  }
+
+  const storedTurns = async (dir: string) => (await runPod(["history"], { cwd: dir, env: podEnv(undefined) })).events.filter((m: any) => m.role === "assistant").length;
+
+  it("a stale running status (the run-start version) is repaired from the session: turn and token totals of every stored turn", async () => {
+    const { dir, startStatus } = await runAndKill(4);
+    expect(JSON.parse(startStatus)).toMatchObject({ status: "running", turn: 0, usage: { input_tokens: 0 } });
+    // What a power loss can leave: the last fsynced status.json, from the run's start.
+    writeFileSync(statusFile(dir), startStatus);
+    const turns = await storedTurns(dir);
+    expect(turns).toBeGreaterThanOrEqual(4);
+    const r = await resume(dir);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.events.some((e: any) => e.type === "state_repaired")).toBe(true);
+    const status = JSON.parse(readFileSync(statusFile(dir), "utf8"));
+    // Every turn stored before the kill, plus the resumed one: none lost, none counted twice.
+    expect(status.turn).toBe(turns + 1);
+    expect(status.usage).toMatchObject({ input_tokens: 10 * (turns + 1), output_tokens: 5 * (turns + 1) });
+    expect(status.cost_usd).toBeGreaterThan(0);
+  }, 60_000);
+
+  it("an empty status.json (a replace lost on a filesystem without rename ordering) is rebuilt with the session's token totals", async () => {
+    const { dir } = await runAndKill(3);
+    const turns = await storedTurns(dir);
+    writeFileSync(statusFile(dir), "");
+    const r = await resume(dir);
+    expect(r.code, r.stdout).toBe(0);
+    expect(r.events.find((e: any) => e.type === "state_repaired")?.message).toMatch(/token totals recounted from the session/);
+    const status = JSON.parse(readFileSync(statusFile(dir), "utf8"));
+    expect(status.turn).toBe(turns + 1);
+    expect(status.usage).toMatchObject({ input_tokens: 10 * (turns + 1), output_tokens: 5 * (turns + 1) });
   }, 60_000);
 });
