@@ -98,9 +98,12 @@ const INTERRUPTED =
  */
 export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | null; approval?: Approval }): Promise<RunOutcome> {
   const progress: RunProgress = { sessionTurn: ctx.sessionTurn, turns: 0, usage: { ...ZERO_USAGE }, model: ctx.model };
-  const outcome = await loop(ctx, settle, progress);
-  // The run's end (final status, run_end) is never reported before the session behind it is durable.
+  const trailing = new Trailing();
+  const outcome = await loop(ctx, settle, progress, trailing);
+  // The run's end (final status, run_end) is never reported before the session behind it is
+  // durable, nor before the last turn's status save and turn_end (the final save must come last).
   try {
+    await trailing.flush();
     await ctx.store.sync();
   } catch (err) {
     if (!outcome.error) return { ...outcome, result: "error", pending: null, error: err instanceof PodError ? err : new PodError("internal", (err as Error).message) };
@@ -108,7 +111,28 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
   return outcome;
 }
 
-async function loop(ctx: RunContext, settle: { pending: PendingCall | null; approval?: Approval }, progress: RunProgress): Promise<RunOutcome> {
+/**
+ * What comes after a turn but need not hold up the next request: the turn's status.json
+ * save, then its turn_end line and the next turn_start, in that order. They run while the
+ * next request is built and sent; flush() is awaited before anything else is printed (the
+ * next response's first event, a retry, a compaction) and before the run ends.
+ */
+class Trailing {
+  private tail: Promise<void> | undefined;
+  then(step: () => void | Promise<void>): void {
+    const next = (this.tail ?? Promise.resolve()).then(step);
+    // A failure is thrown by flush(); until then it is not an unhandled rejection.
+    next.catch(() => {});
+    this.tail = next;
+  }
+  async flush(): Promise<void> {
+    const tail = this.tail;
+    this.tail = undefined;
+    await tail;
+  }
+}
+
+async function loop(ctx: RunContext, settle: { pending: PendingCall | null; approval?: Approval }, progress: RunProgress, trailing: Trailing): Promise<RunOutcome> {
   const done = (result: RunResult, extra: Partial<RunOutcome> = {}): RunOutcome => ({ ...progress, result, pending: null, ...extra });
   const tools = ctx.toolbox?.tools ?? [];
   const apiTools = ctx.output ? [...toolDefinitions(tools), ctx.output.tool] : toolsForHistory(toolDefinitions(tools), ctx.store.messages());
@@ -132,18 +156,19 @@ async function loop(ctx: RunContext, settle: { pending: PendingCall | null; appr
       if (limit) return done("limit_reached", { limit });
       if (ctx.compactNow && ctx.compactAboveTokens !== undefined && (progress.lastContextTokens ?? 0) > ctx.compactAboveTokens) {
         // Close to the context window: compact before asking again rather than fail with a provider error.
+        await trailing.flush();
         await ctx.compactNow();
         progress.lastContextTokens = undefined;
       }
       progress.turns++;
       progress.sessionTurn++;
       const turn = progress.sessionTurn;
-      ctx.sink.emit("turn_start", { turn });
+      trailing.then(() => ctx.sink.emit("turn_start", { turn }));
 
       const buildStart = TIMING ? performance.now() : 0;
       const request = buildRequest({ manifest: ctx.manifest, model: progress.model, tools: apiTools, history: ctx.store.messages(), system: ctx.systemPrompt });
       if (TIMING) timing({ turn, phase: "build_request", ms: performance.now() - buildStart });
-      const response = await askModel(ctx, request, turn, progress);
+      const response = await askModel(ctx, request, turn, progress, trailing);
       if (!response) {
         // A cancelled stream is dropped whole: the history ends before this turn, so resume simply asks again.
         progress.turns--;
@@ -160,18 +185,21 @@ async function loop(ctx: RunContext, settle: { pending: PendingCall | null; appr
 
       const calls = toolUses(response.message);
       const paused = calls.length > 0 ? await runToolCalls(ctx, calls, normalDecision(ask, ctx.signal), turn) : null;
-      // The per-turn status save: atomic, not fsynced (repaired from the session), in sync
-      // calls (~0.3 ms; done in the background it waited on thread-pool hops and on the
-      // journal commit of the fdatasync, and held up the next response: measured).
-      const saveStart = TIMING ? performance.now() : 0;
-      await ctx.onTurnSaved(progress);
-      if (TIMING) timing({ turn, phase: "save_status", ms: performance.now() - saveStart });
       // Durability per turn: one fdatasync for the turn's lines, running while the next
       // request is built and sent; askModel awaits it before any event of the next response.
-      // Started after the status save: a rename made while ext4 commits its journal for the
-      // fdatasync waits for that commit.
       startTurnSync(ctx, turn);
-      ctx.sink.emit("turn_end", { turn, stop_reason: response.stopReason });
+      // The status save (no fsync: repaired from the session) and turn_end also run alongside
+      // the next request when one follows at once; otherwise they are done here.
+      const snapshot: RunProgress = { ...progress };
+      const stopReason = response.stopReason;
+      trailing.then(async () => {
+        const saveStart = TIMING ? performance.now() : 0;
+        await ctx.onTurnSaved(snapshot);
+        if (TIMING) timing({ turn, phase: "save_status", ms: performance.now() - saveStart });
+        ctx.sink.emit("turn_end", { turn, stop_reason: stopReason });
+      });
+      const nextRequestAtOnce = calls.length > 0 && !paused && !ctx.signal.aborted && !ctx.output;
+      if (!nextRequestAtOnce) await trailing.flush();
 
       if (paused) return done("paused", { pending: paused });
       if (ctx.signal.aborted) return done("paused");
@@ -201,9 +229,12 @@ async function loop(ctx: RunContext, settle: { pending: PendingCall | null; appr
  * `turn_retry` line and kept company by `waiting` lines; the turn gives up once its
  * retries would run past the policy's total time. Returns undefined when cancelled.
  */
-async function askModel(ctx: RunContext, request: ReturnType<typeof buildRequest>, turn: number, progress: RunProgress) {
-  // Nothing of the response (nor a retry notice) is printed before the previous turn is durable.
-  const ready = () => awaitTurnSync(ctx, turn);
+async function askModel(ctx: RunContext, request: ReturnType<typeof buildRequest>, turn: number, progress: RunProgress, trailing: Trailing) {
+  // Nothing of the response is printed before the previous turn's trailing lines and its fsync.
+  const ready = async () => {
+    await trailing.flush();
+    await awaitTurnSync(ctx, turn);
+  };
   const policy = networkPolicy();
   const limits = streamLimits(turn);
   const baseUrl = ctx.client.baseURL;

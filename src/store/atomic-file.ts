@@ -1,5 +1,4 @@
 import { randomBytes } from "node:crypto";
-import { closeSync, openSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { open, rename, unlink } from "node:fs/promises";
 import path from "node:path";
 import { PodError } from "../errors.js";
@@ -37,7 +36,6 @@ export function writeError(file: string, err: unknown): PodError {
 
 async function replaceFile(file: string, data: string, durable: boolean): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
-  if (!durable) return replaceFileNow(file, tmp, data);
   const handle = await open(tmp, "w", 0o644);
   try {
     await handle.writeFile(data, "utf8");
@@ -55,29 +53,6 @@ async function replaceFile(file: string, data: string, durable: boolean): Promis
     throw err;
   }
   if (durable) await syncDir(path.dirname(file));
-}
-
-/**
- * The same replace without fsyncs, in synchronous calls: nothing waits on the disk, so
- * the four thread-pool round trips of the async calls (~1 ms a status save in the
- * per-turn bench) would be the whole cost.
- */
-function replaceFileNow(file: string, tmp: string, data: string): void {
-  const fd = openSync(tmp, "w", 0o644);
-  try {
-    writeFileSync(fd, data, "utf8");
-  } catch (err) {
-    closeSync(fd);
-    rmSync(tmp, { force: true });
-    throw err;
-  }
-  closeSync(fd);
-  try {
-    renameSync(tmp, file);
-  } catch (err) {
-    rmSync(tmp, { force: true });
-    throw err;
-  }
 }
 
 /** Makes a rename or a new file in `dir` durable. Not every filesystem allows it; that is not an error. */
