@@ -5,6 +5,7 @@ import type { Usage } from "../events/schema.js";
 import type { EventSink } from "../events/sink.js";
 import type { ContentBlock, Message } from "../store/messages.js";
 import { readCredential } from "./credentials.js";
+import { leanFetch } from "./lean-fetch.js";
 import { proxyFetch } from "./proxy.js";
 import { apiHost, describeConnectionError, networkPolicy } from "./retry.js";
 
@@ -32,7 +33,9 @@ export async function createModelClient(env = process.env): Promise<ModelClient>
     // a turn's stream has its own first-byte and idle limits (streamTurn).
     timeout: 10 * 60_000,
     logLevel: "off",
-    ...(proxied ? { fetch: proxied.fetch, fetchOptions: proxied.fetchOptions as Record<string, unknown> } : {}),
+    // Without a proxy, node:http (lean-fetch.ts), cheaper per request than the global fetch;
+    // POD_FETCH_GLOBAL=1 goes back to the global fetch (an escape hatch, and the bench's baseline).
+    ...(proxied ? { fetch: proxied.fetch, fetchOptions: proxied.fetchOptions as Record<string, unknown> } : process.env.POD_FETCH_GLOBAL === "1" ? {} : { fetch: leanFetch() }),
   });
 }
 
@@ -76,6 +79,8 @@ export async function streamTurn(
   sink: EventSink,
   signal: AbortSignal,
   limits: StreamLimits = streamLimits(1),
+  /** Awaited before the first event is relayed (the run loop's durability gate: the previous turn's fsync). */
+  beforeFirstEvent?: () => Promise<void>,
 ): Promise<TurnResponse> {
   // The SDK's timeout covers the wait for response headers, not a stream that goes
   // silent halfway; this watchdog aborts a request with no event for too long: before
@@ -110,8 +115,10 @@ export async function streamTurn(
   };
   const counted = { emit: ((type, body) => (lines++, sink.emit(type, body))) as EventSink["emit"] };
   try {
-    return await relayStream(client, params, counted, AbortSignal.any([signal, watchdog.signal]), onEvent);
+    return await relayStream(client, params, counted, AbortSignal.any([signal, watchdog.signal]), onEvent, beforeFirstEvent);
   } catch (err) {
+    // pod's own failure (the gate's fsync), not the provider's: passed on as it is.
+    if (err instanceof PodError) throw err;
     if (watchdog.signal.aborted && !signal.aborted) throw watchdog.signal.reason;
     // Once events have flowed the request cannot be replayed quietly: mark it so the run loop says so.
     if (events > 0 && !signal.aborted) throw new StreamBrokenError(err);
@@ -148,6 +155,7 @@ async function relayStream(
   sink: Pick<EventSink, "emit">,
   signal: AbortSignal,
   onActivity: () => void,
+  beforeFirstEvent: (() => Promise<void>) | undefined,
 ): Promise<TurnResponse> {
   const stream = client.messages.stream(params, { signal, maxRetries: 0 });
   const blocks: ContentBlock[] = [];
@@ -158,6 +166,10 @@ async function relayStream(
   const usage: Usage = { input_tokens: 0, output_tokens: 0, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
 
   for await (const ev of stream as AsyncIterable<RawMessageStreamEvent>) {
+    if (beforeFirstEvent) {
+      await beforeFirstEvent();
+      beforeFirstEvent = undefined;
+    }
     onActivity();
     switch (ev.type) {
       case "message_start": {
@@ -236,6 +248,7 @@ async function relayStream(
   }
   // The iterator ends quietly if the stream closes early; the SDK's own completion says whether it was whole.
   await stream.done();
+  if (beforeFirstEvent) await beforeFirstEvent();
   // The API refuses empty text blocks in later requests, so they are not kept.
   const content = blocks.filter((b) => b.type !== "text" || b.text !== "");
   return { message: { role: "assistant", content }, stopReason, usage };

@@ -119,6 +119,8 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       // The same prompt again after its request failed before any answer: ask again, do not store it twice.
       if (!isUnansweredPrompt(pod.store.messages().at(-1), req.prompt)) await pod.store.append(textMessage("user", req.prompt), base.turn);
     }
+    // The prompt is durable before the run is announced (run_start, status running, both fsynced).
+    await pod.store.sync();
     await pod.saveStatus({ ...base, status: "running", pid: process.pid, pending: null });
     // run_start comes once the pod is visibly ours (status running), so a reader that sees it sees that too.
     sink.emit("run_start", {
@@ -190,15 +192,20 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
         compactNow: compact,
         onStop: extensions.onStop,
         fallbackModel: manifest.data.provider.fallback_model,
+        // Per turn: atomic but not fsynced (the session is what is made durable each turn;
+        // a stale status.json is repaired from it, see takePod). Start, pause and end are fsynced.
         onTurnSaved: (p) =>
-          pod.saveStatus({
-            ...pod.status,
-            status: "running",
-            pid: process.pid,
-            turn: p.sessionTurn,
-            usage: addUsage(base.usage, p.usage),
-            cost_usd: addCost(base.cost_usd ?? 0, costOf(p.usage, p.model)),
-          }),
+          pod.saveStatus(
+            {
+              ...pod.status,
+              status: "running",
+              pid: process.pid,
+              turn: p.sessionTurn,
+              usage: addUsage(base.usage, p.usage),
+              cost_usd: addCost(base.cost_usd ?? 0, costOf(p.usage, p.model)),
+            },
+            { durable: false },
+          ),
       },
       { pending: req.mode === "resume" ? pending : null, approval: req.mode === "resume" ? req.approval : undefined },
     );

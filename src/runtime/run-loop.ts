@@ -80,6 +80,14 @@ const timing = (t: object) => process.stderr.write(`pod-timing ${JSON.stringify(
 /** Cap on a tool_result event's output; the model still gets the tool's own (capped) output. */
 const EVENT_OUTPUT_CAP = 64 * 1024;
 
+/**
+ * Tools that change nothing: the model's message need not be durable before they run.
+ * Any other tool (Write, Edit, Bash, every MCP tool) may have an effect, and its intent
+ * (the model's message naming the call) is fsynced first, so a power loss never leaves
+ * an effect without the call that caused it.
+ */
+const SIDE_EFFECT_FREE = new Set(["Read", "Glob", "Grep", FINAL_ANSWER_TOOL]);
+
 const INTERRUPTED =
   "Not run: pod was stopped before this tool call finished (cancelled or crashed). Its effect is unknown; check the current state before retrying.";
 
@@ -90,6 +98,41 @@ const INTERRUPTED =
  */
 export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | null; approval?: Approval }): Promise<RunOutcome> {
   const progress: RunProgress = { sessionTurn: ctx.sessionTurn, turns: 0, usage: { ...ZERO_USAGE }, model: ctx.model };
+  const trailing = new Trailing();
+  const outcome = await loop(ctx, settle, progress, trailing);
+  // The run's end (final status, run_end) is never reported before the session behind it is
+  // durable, nor before the last turn's status save and turn_end (the final save must come last).
+  try {
+    await trailing.flush();
+    await ctx.store.sync();
+  } catch (err) {
+    if (!outcome.error) return { ...outcome, result: "error", pending: null, error: err instanceof PodError ? err : new PodError("internal", (err as Error).message) };
+  }
+  return outcome;
+}
+
+/**
+ * What comes after a turn but need not hold up the next request: the turn's status.json
+ * save, then its turn_end line and the next turn_start, in that order. They run while the
+ * next request is built and sent; flush() is awaited before anything else is printed (the
+ * next response's first event, a retry, a compaction) and before the run ends.
+ */
+class Trailing {
+  private tail: Promise<void> | undefined;
+  then(step: () => void | Promise<void>): void {
+    const next = (this.tail ?? Promise.resolve()).then(step);
+    // A failure is thrown by flush(); until then it is not an unhandled rejection.
+    next.catch(() => {});
+    this.tail = next;
+  }
+  async flush(): Promise<void> {
+    const tail = this.tail;
+    this.tail = undefined;
+    await tail;
+  }
+}
+
+async function loop(ctx: RunContext, settle: { pending: PendingCall | null; approval?: Approval }, progress: RunProgress, trailing: Trailing): Promise<RunOutcome> {
   const done = (result: RunResult, extra: Partial<RunOutcome> = {}): RunOutcome => ({ ...progress, result, pending: null, ...extra });
   const tools = ctx.toolbox?.tools ?? [];
   const apiTools = ctx.output ? [...toolDefinitions(tools), ctx.output.tool] : toolsForHistory(toolDefinitions(tools), ctx.store.messages());
@@ -113,18 +156,19 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
       if (limit) return done("limit_reached", { limit });
       if (ctx.compactNow && ctx.compactAboveTokens !== undefined && (progress.lastContextTokens ?? 0) > ctx.compactAboveTokens) {
         // Close to the context window: compact before asking again rather than fail with a provider error.
+        await trailing.flush();
         await ctx.compactNow();
         progress.lastContextTokens = undefined;
       }
       progress.turns++;
       progress.sessionTurn++;
       const turn = progress.sessionTurn;
-      ctx.sink.emit("turn_start", { turn });
+      trailing.then(() => ctx.sink.emit("turn_start", { turn }));
 
       const buildStart = TIMING ? performance.now() : 0;
       const request = buildRequest({ manifest: ctx.manifest, model: progress.model, tools: apiTools, history: ctx.store.messages(), system: ctx.systemPrompt });
       if (TIMING) timing({ turn, phase: "build_request", ms: performance.now() - buildStart });
-      const response = await askModel(ctx, request, turn, progress);
+      const response = await askModel(ctx, request, turn, progress, trailing);
       if (!response) {
         // A cancelled stream is dropped whole: the history ends before this turn, so resume simply asks again.
         progress.turns--;
@@ -133,7 +177,7 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
       }
       // Store first, then tell: an event on stdout means the state behind it is durable.
       const appendStart = TIMING ? performance.now() : 0;
-      await ctx.store.append(response.message, turn);
+      await ctx.store.append(response.message, turn, { usage: response.usage, model: progress.model });
       if (TIMING) timing({ turn, phase: "append_response", ms: performance.now() - appendStart });
       progress.usage = addUsage(progress.usage, response.usage);
       progress.lastContextTokens = contextTokens(response.usage);
@@ -141,10 +185,21 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
 
       const calls = toolUses(response.message);
       const paused = calls.length > 0 ? await runToolCalls(ctx, calls, normalDecision(ask, ctx.signal), turn) : null;
-      const saveStart = TIMING ? performance.now() : 0;
-      await ctx.onTurnSaved(progress);
-      if (TIMING) timing({ turn, phase: "save_status", ms: performance.now() - saveStart });
-      ctx.sink.emit("turn_end", { turn, stop_reason: response.stopReason });
+      // Durability per turn: one fdatasync for the turn's lines, running while the next
+      // request is built and sent; askModel awaits it before any event of the next response.
+      startTurnSync(ctx, turn);
+      // The status save (no fsync: repaired from the session) and turn_end also run alongside
+      // the next request when one follows at once; otherwise they are done here.
+      const snapshot: RunProgress = { ...progress };
+      const stopReason = response.stopReason;
+      trailing.then(async () => {
+        const saveStart = TIMING ? performance.now() : 0;
+        await ctx.onTurnSaved(snapshot);
+        if (TIMING) timing({ turn, phase: "save_status", ms: performance.now() - saveStart });
+        ctx.sink.emit("turn_end", { turn, stop_reason: stopReason });
+      });
+      const nextRequestAtOnce = calls.length > 0 && !paused && !ctx.signal.aborted && !ctx.output;
+      if (!nextRequestAtOnce) await trailing.flush();
 
       if (paused) return done("paused", { pending: paused });
       if (ctx.signal.aborted) return done("paused");
@@ -174,7 +229,12 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
  * `turn_retry` line and kept company by `waiting` lines; the turn gives up once its
  * retries would run past the policy's total time. Returns undefined when cancelled.
  */
-async function askModel(ctx: RunContext, request: ReturnType<typeof buildRequest>, turn: number, progress: RunProgress) {
+async function askModel(ctx: RunContext, request: ReturnType<typeof buildRequest>, turn: number, progress: RunProgress, trailing: Trailing) {
+  // Nothing of the response is printed before the previous turn's trailing lines and its fsync.
+  const ready = async () => {
+    await trailing.flush();
+    await awaitTurnSync(ctx, turn);
+  };
   const policy = networkPolicy();
   const limits = streamLimits(turn);
   const baseUrl = ctx.client.baseURL;
@@ -186,9 +246,12 @@ async function askModel(ctx: RunContext, request: ReturnType<typeof buildRequest
     // The last attempt of a window may not wait longer than the window has left.
     const firstEventTimeoutMs = attempt > 1 ? Math.max(1000, Math.min(limits.firstEventTimeoutMs, remaining)) : limits.firstEventTimeoutMs;
     try {
-      return await streamTurn(ctx.client, request, ctx.sink, ctx.signal, { ...limits, firstEventTimeoutMs });
+      return await streamTurn(ctx.client, request, ctx.sink, ctx.signal, { ...limits, firstEventTimeoutMs }, ready);
     } catch (err) {
+      // The session could not be made durable (disk full, I/O error): not a provider fault, never retried.
+      if (err instanceof PodError) throw err;
       if (ctx.signal.aborted) return undefined;
+      await ready();
       const why = describeProviderError(err, baseUrl);
       const rejected = credentialRejected(err);
       if (rejected !== undefined) throw rejectedCredential(rejected, why);
@@ -214,6 +277,24 @@ async function askModel(ctx: RunContext, request: ReturnType<typeof buildRequest
       if (!(await waitWithHeartbeat(ctx, delay, policy.heartbeatMs, turn))) return undefined;
     }
   }
+}
+
+/** Starts the turn's fdatasync without waiting for it (a failure is kept by the store and thrown by the next sync()). */
+function startTurnSync(ctx: RunContext, turn: number): void {
+  if (ctx.store.isDurable()) return;
+  const start = TIMING ? performance.now() : 0;
+  ctx.store.sync().then(
+    () => TIMING && timing({ turn, phase: "sync", ms: performance.now() - start }),
+    () => {},
+  );
+}
+
+/** Waits until every line written so far is durable: before the first event of a response is printed. */
+async function awaitTurnSync(ctx: RunContext, turn: number): Promise<void> {
+  if (ctx.store.isDurable()) return;
+  const start = TIMING ? performance.now() : 0;
+  await ctx.store.sync();
+  if (TIMING) timing({ turn, phase: "await_sync", ms: performance.now() - start });
 }
 
 /** Sleeps `ms`, printing a `waiting` line every heartbeatMs; false when cancelled. */
@@ -269,6 +350,12 @@ async function runToolCalls(ctx: RunContext, calls: readonly ToolUse[], decide: 
   for (const call of calls) {
     const decision = decide(call);
     if (decision.kind === "pause") return { id: call.id, name: call.name, input: asRecord(call.input) };
+    if (decision.kind === "run" && !SIDE_EFFECT_FREE.has(call.name) && !ctx.store.isDurable()) {
+      // A tool that can change something: its intent (the model's message) is durable before it runs.
+      const syncStart = TIMING ? performance.now() : 0;
+      await ctx.store.sync();
+      if (TIMING) timing({ turn, phase: "sync_before_tool", ms: performance.now() - syncStart });
+    }
     const started = TIMING ? performance.timeOrigin + performance.now() : 0;
     const result = decision.kind === "run" ? await executeTool(ctx, call) : decision.result;
     if (TIMING) timing({ turn, tool: call.name, start: started, end: performance.timeOrigin + performance.now() });

@@ -7,10 +7,15 @@ import { PodError } from "../errors.js";
  * Replaces `file` with `data` so that a crash at any instant leaves either the old
  * or the new content, never a mix: write a temp file in the same directory, fsync
  * it, rename it over the target, fsync the directory.
+ *
+ * `durable: false` skips both fsyncs: still atomic for readers and against a killed
+ * process (rename is atomic), but a power loss may leave the previous content, or on
+ * some filesystems an empty file. Only for files that are repaired from others
+ * (status.json's per-turn progress, rebuilt from the session).
  */
-export async function writeFileAtomic(file: string, data: string): Promise<void> {
+export async function writeFileAtomic(file: string, data: string, opts: { durable?: boolean } = {}): Promise<void> {
   try {
-    await replaceFile(file, data);
+    await replaceFile(file, data, opts.durable ?? true);
   } catch (err) {
     throw writeError(file, err);
   }
@@ -29,12 +34,12 @@ export function writeError(file: string, err: unknown): PodError {
   return new PodError(usage ? "invalid_input" : "internal", `cannot write ${file} (${code === "ENOSPC" ? "ENOSPC: no space left on device" : code})`, hint);
 }
 
-async function replaceFile(file: string, data: string): Promise<void> {
+async function replaceFile(file: string, data: string, durable: boolean): Promise<void> {
   const tmp = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   const handle = await open(tmp, "w", 0o644);
   try {
     await handle.writeFile(data, "utf8");
-    await handle.sync();
+    if (durable) await handle.sync();
   } catch (err) {
     await handle.close().catch(() => {});
     await unlink(tmp).catch(() => {});
@@ -47,7 +52,7 @@ async function replaceFile(file: string, data: string): Promise<void> {
     await unlink(tmp).catch(() => {});
     throw err;
   }
-  await syncDir(path.dirname(file));
+  if (durable) await syncDir(path.dirname(file));
 }
 
 /** Makes a rename or a new file in `dir` durable. Not every filesystem allows it; that is not an error. */

@@ -9,6 +9,8 @@ import { writeFileAtomic } from "./atomic-file.js";
 import { acquirePodLock } from "./lock.js";
 import { podPaths, type PodPaths } from "./paths.js";
 import { freshStatus, readStatus, writeStatus, type Status } from "./status.js";
+import { addUsage, ZERO_USAGE, type Usage } from "../events/schema.js";
+import { addCost, costUsd, type PriceOverrides } from "../provider/pricing.js";
 
 /** A pod this process owns: the lock is held until `release()`. */
 export interface OwnedPod {
@@ -16,7 +18,8 @@ export interface OwnedPod {
   manifest: Manifest;
   status: Status;
   store: SessionStore;
-  saveStatus(next: Status): Promise<void>;
+  /** `durable: false`: a run's per-turn progress (no fsync; repaired from the session after a power loss). */
+  saveStatus(next: Status, opts?: { durable?: boolean }): Promise<void>;
   /** Makes a stored session current (`--session ID`; the id is checked by the caller). */
   switchSession(id: string): Promise<void>;
   release(): Promise<void>;
@@ -57,13 +60,23 @@ export async function takePod(manifest: Manifest, runtimeDir: string, sink: Even
   // Every state write first checks the lock is still ours: a process that lost it stops writing.
   const guard = { beforeWrite: lock.assertHeld };
   try {
-    let { status, store } = opts.newSession ? await startFresh(paths, name, sink, guard) : await loadState(paths, name, sink, guard);
+    let { status, store } = opts.newSession ? await startFresh(paths, name, sink, guard) : await loadState(paths, name, sink, guard, manifest.data.pricing);
     sink.sessionId = status.session_id;
     if (status.status === "running") {
       const previous = status.pid ?? null;
-      // The dead process may have stored a turn after its last status write.
+      // The dead process may have stored turns after its last status write (per-turn saves are
+      // not fsynced, so after a power loss that can be every turn since the run started):
+      // the turn number and the token totals are recounted from the session.
       const lastStoredTurn = store.allMessages().at(-1)?.turn ?? 0;
-      status = { ...status, status: "paused", pid: undefined, turn: Math.max(status.turn, lastStoredTurn) };
+      const missed = storedUsage(store, status.turn, manifest.data.pricing);
+      status = {
+        ...status,
+        status: "paused",
+        pid: undefined,
+        turn: Math.max(status.turn, lastStoredTurn),
+        usage: addUsage(status.usage, missed.usage),
+        cost_usd: addCost(status.cost_usd ?? 0, missed.cost),
+      };
       await writeStatus(paths.status, status);
       sink.emit("state_repaired", {
         message: `the previous run${previous ? ` (pid ${previous})` : ""} ended without saving its status (killed or crashed); the pod is now paused and can be resumed with \`pod resume\``,
@@ -77,10 +90,10 @@ export async function takePod(manifest: Manifest, runtimeDir: string, sink: Even
       manifest,
       status,
       store,
-      async saveStatus(next) {
+      async saveStatus(next, opts) {
         lock.assertHeld();
         owned.status = next;
-        await writeStatus(paths.status, next);
+        await writeStatus(paths.status, next, opts);
       },
       async switchSession(id) {
         if (id === owned.store.id) return;
@@ -88,8 +101,8 @@ export async function takePod(manifest: Manifest, runtimeDir: string, sink: Even
         await owned.store.close();
         owned.store = next;
         sink.sessionId = id;
-        // Token totals are kept per current session in status.json only, so they restart at 0.
-        await owned.saveStatus(statusOfStoredSession(name, next));
+        // Token totals are recounted from the usage stored with the session's model messages.
+        await owned.saveStatus(statusOfStoredSession(name, next, manifest.data.pricing));
       },
       async release() {
         await owned.store.close();
@@ -108,7 +121,7 @@ export async function takePod(manifest: Manifest, runtimeDir: string, sink: Even
  * damaged but sessions exist: the damaged file is kept as status.json.corrupt-<time>
  * and the newest session becomes current again, so no history is orphaned.
  */
-async function loadState(paths: PodPaths, name: string, sink: EventSink, guard: WriteGuard): Promise<{ status: Status; store: SessionStore }> {
+async function loadState(paths: PodPaths, name: string, sink: EventSink, guard: WriteGuard, pricing: PriceOverrides): Promise<{ status: Status; store: SessionStore }> {
   const { status, damaged } = await readOrSetAside(paths);
   if (status) return { status, store: await SessionStore.openForAppend(paths.sessions, status.session_id, guard) };
 
@@ -125,15 +138,18 @@ async function loadState(paths: PodPaths, name: string, sink: EventSink, guard: 
   const last = messages.at(-1);
   // A session that ends mid-turn (a prompt or open tool calls) was interrupted: resumable.
   const interrupted = last !== undefined && (last.role === "user" || unsettledToolUses(messages).length > 0);
+  const recounted = storedUsage(store, 0, pricing);
   const rebuilt: Status = {
     ...freshStatus(name, store.id),
     status: interrupted ? "paused" : "idle",
     turn: store.allMessages().at(-1)?.turn ?? 0,
+    usage: recounted.usage,
+    cost_usd: recounted.cost,
   };
   await writeStatus(paths.status, rebuilt);
   sink.sessionId = store.id;
   sink.emit("state_repaired", {
-    message: `${paths.status} was ${damaged ? `damaged (kept as ${damaged})` : "missing"}; rebuilt it from session ${store.id} (${interrupted ? "paused" : "idle"}; token totals restart at 0)`,
+    message: `${paths.status} was ${damaged ? `damaged (kept as ${damaged})` : "missing"}; rebuilt it from session ${store.id} (${interrupted ? "paused" : "idle"}; token totals recounted from the session)`,
     previous_pid: null,
   });
   return { status: rebuilt, store };
@@ -172,12 +188,29 @@ async function startFresh(paths: PodPaths, name: string, sink: EventSink, guard:
   return { status, store };
 }
 
+/**
+ * The tokens (and their estimated cost) of the model messages stored after turn `afterTurn`,
+ * from the usage each one was stored with. A message stored without it (older versions)
+ * counts 0 tokens.
+ */
+function storedUsage(store: SessionStore, afterTurn: number, pricing: PriceOverrides): { usage: Usage; cost: number | null } {
+  let usage: Usage = { ...ZERO_USAGE };
+  let cost: number | null = 0;
+  for (const s of store.allMessages()) {
+    if (s.turn <= afterTurn || !s.usage) continue;
+    usage = addUsage(usage, s.usage);
+    cost = addCost(cost, s.model === undefined ? null : costUsd(s.model, s.usage, pricing));
+  }
+  return { usage, cost };
+}
+
 /** The status of a stored session made current by --session: paused when it ends mid-turn (as loadState decides), else idle. */
-function statusOfStoredSession(name: string, store: SessionStore): Status {
+function statusOfStoredSession(name: string, store: SessionStore, pricing: PriceOverrides): Status {
   const messages = store.messages();
   const last = messages.at(-1);
   const interrupted = last !== undefined && (last.role === "user" || unsettledToolUses(messages).length > 0);
-  return { ...freshStatus(name, store.id), status: interrupted ? "paused" : "idle", turn: store.allMessages().at(-1)?.turn ?? 0 };
+  const { usage, cost } = storedUsage(store, 0, pricing);
+  return { ...freshStatus(name, store.id), status: interrupted ? "paused" : "idle", turn: store.allMessages().at(-1)?.turn ?? 0, usage, cost_usd: cost };
 }
 
 /** Writes the manifest snapshot; a changed manifest keeps the previous snapshot as manifest.toml.prev. */

@@ -74,7 +74,8 @@ export async function readStatus(file: string): Promise<Status | undefined> {
   return parsed.data;
 }
 
-export async function writeStatus(file: string, status: Status): Promise<void> {
+/** `durable: false` for the per-turn saves only (see writeFileAtomic): a stale or lost one is repaired from the session. */
+export async function writeStatus(file: string, status: Status, opts: { durable?: boolean } = {}): Promise<void> {
   const stamped = { ...status, updated_at: new Date().toISOString() };
-  await writeFileAtomic(file, JSON.stringify(stamped, null, 2) + "\n");
+  await writeFileAtomic(file, JSON.stringify(stamped, null, 2) + "\n", opts);
 }

@@ -63,7 +63,7 @@ export async function crashTrial(t: Trial): Promise<void> {
   const statusFile = path.join(dir, ".pod/tester/status.json");
   if (existsSync(statusFile)) JSON.parse(await readFile(statusFile, "utf8"));
   const history = await runPod(["history"], { cwd: dir, env });
-  expect(history.code, `${label} ${history.stdout}`).toBe(0);
+  expect(history.code, `${label} ${history.stdout} ${history.stderr}`).toBe(0);
 
   // No completed turn lost: every turn_end and tool_result seen on stdout is in the history.
   const stored = history.events;
