@@ -62,7 +62,20 @@ export async function measure(pod, dir, turns, extraEnv = {}) {
       toolMs.push(tool);
       out.push(to - from - tool);
     }
-    return { overhead: out, toolMs, phases };
+    // The same interval seen from inside pod: from the moment a response had fully
+    // arrived at its socket to the moment the next request was handed to it (lean-fetch's
+    // stamps), tool time excluded. The server's figure above adds the loopback delivery
+    // both ways and the server thread's own wake-up.
+    const received = lines.filter((t) => t.http === "response_received").map((t) => t.at);
+    const sent = lines.filter((t) => t.http === "request_sent").map((t) => t.at);
+    const inside = [];
+    for (let i = 0; i + 1 < sent.length && i < received.length; i++) {
+      const from = received[i];
+      const to = sent[i + 1];
+      const tool = tools.filter((t) => t.start >= from && t.end <= to).reduce((a, t) => a + (t.end - t.start), 0);
+      inside.push(to - from - tool);
+    }
+    return { overhead: out, inside, toolMs, phases };
   } finally {
     await server.close();
   }
@@ -98,15 +111,17 @@ export async function turnOverheadBench(pod, { turns = 200 } = {}) {
   const long = await measure(pod, project("long"), turns);
   const o = long.overhead;
   const span = (a, b) => o.slice(a - 1, b);
-  rows.push([`${turns}-turn run, all turns`, fmt(median(o)), fmt(quantile(o, 0.99)), fmt(median(long.toolMs))]);
+  const own = long.inside;
+  const both = (xs, ys) => [fmt(median(xs)), fmt(quantile(xs, 0.99)), ys.length ? fmt(median(ys)) : "—", ys.length ? fmt(quantile(ys, 0.99)) : "—"];
+  rows.push([`${turns}-turn run, all turns`, ...both(o, own), fmt(median(long.toolMs))]);
   const phaseRows = Object.entries(long.phases).map(([k, v]) => [k, fmt(median(v)), fmt(quantile(v, 0.99))]);
-  for (const [a, b] of [[1, 20], [91, 110], [turns - 19, turns - 1]]) rows.push([`  turns ${a}–${b}`, fmt(median(span(a, b))), fmt(quantile(span(a, b), 0.99)), fmt(median(long.toolMs.slice(a - 1, b)))]);
+  for (const [a, b] of [[1, 20], [91, 110], [turns - 19, turns - 1]]) rows.push([`  turns ${a}–${b}`, ...both(span(a, b), own.slice(a - 1, b)), fmt(median(long.toolMs.slice(a - 1, b)))]);
 
   // The same run with the runtime dir on tmpfs, where fsync costs ~nothing: the difference is the fsyncs.
   if (existsSync("/dev/shm")) {
     const shm = mkdtempSync("/dev/shm/pod-bench-turn-");
     const r = await measure(pod, project("shm"), turns, { POD_RUNTIME_DIR: shm });
-    rows.push([`${turns}-turn run, runtime dir on tmpfs (fsync ~free)`, fmt(median(r.overhead)), fmt(quantile(r.overhead, 0.99)), fmt(median(r.toolMs))]);
+    rows.push([`${turns}-turn run, runtime dir on tmpfs (fsync ~free)`, ...both(r.overhead, r.inside), fmt(median(r.toolMs))]);
     for (const [k, v] of Object.entries(r.phases)) phaseRows.find((p) => p[0] === k)?.push(fmt(median(v)));
     rmSync(shm, { recursive: true, force: true });
   }
@@ -119,9 +134,9 @@ export async function turnOverheadBench(pod, { turns = 200 } = {}) {
     const id = await makeSession(path.join(podDir, "sessions"), n);
     await writeStatus(path.join(podDir, "status.json"), { ...freshStatus(`pre${n}`, id), turn: n / 2 });
     const r = await measure(pod, dir, 21);
-    rows.push([`20 turns on a session of ${n.toLocaleString("en-US")} messages`, fmt(median(r.overhead)), fmt(quantile(r.overhead, 0.99)), fmt(median(r.toolMs))]);
+    rows.push([`20 turns on a session of ${n.toLocaleString("en-US")} messages`, ...both(r.overhead, r.inside), fmt(median(r.toolMs))]);
   }
-  return { rows, phaseRows, median: median(o), p99: quantile(o, 0.99), early: median(span(1, 20)), late: median(span(turns - 19, turns - 1)) };
+  return { rows, phaseRows, median: median(o), own: median(own), ownP99: quantile(own, 0.99), p99: quantile(o, 0.99), early: median(span(1, 20)), late: median(span(turns - 19, turns - 1)) };
 }
 
 /**

@@ -1,3 +1,4 @@
+import { TIMING, timing } from "../timing.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PodError } from "../errors.js";
 import { addUsage, ZERO_USAGE, type RunResult, type Usage } from "../events/schema.js";
@@ -67,15 +68,6 @@ export interface RunOutcome extends RunProgress {
   /** The validated structured output (--output-schema), with result finished. */
   output?: unknown;
 }
-
-/**
- * POD_TIMING=1: `pod-timing {json}` lines on stderr: each tool call's start and end (epoch
- * ms, high resolution), so a benchmark can take tool time out of the time between turns, and
- * the duration of each step of pod's own between the turns (store appends, the status save,
- * building the request). Never stdout.
- */
-const TIMING = process.env.POD_TIMING === "1";
-const timing = (t: object) => process.stderr.write(`pod-timing ${JSON.stringify(t)}\n`);
 
 /** Cap on a tool_result event's output; the model still gets the tool's own (capped) output. */
 const EVENT_OUTPUT_CAP = 64 * 1024;
