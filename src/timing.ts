@@ -1,3 +1,5 @@
+import { writeSync } from "node:fs";
+
 /**
  * POD_TIMING=1: `pod-timing {json}` lines on stderr, for the benchmarks: each tool
  * call's start and end, the duration of each of pod's own steps between turns (store
@@ -7,8 +9,15 @@
  */
 export const TIMING = process.env.POD_TIMING === "1";
 
+/**
+ * Kept in memory and written when the process exits: a write to stderr per stamp (six
+ * or more a turn) would itself lengthen the intervals being timed.
+ */
+const stamps: object[] = [];
+
 export function timing(t: object): void {
-  process.stderr.write(`pod-timing ${JSON.stringify(t)}\n`);
+  if (stamps.length === 0) process.once("exit", () => writeSync(2, stamps.map((s) => `pod-timing ${JSON.stringify(s)}\n`).join("")));
+  stamps.push(t);
 }
 
 /** Now, in epoch ms with sub-millisecond resolution (comparable across processes). */
