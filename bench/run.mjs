@@ -184,7 +184,6 @@ const file = path.join(root, only.length ? `bench/results-${only.join("-")}.md` 
 writeFileSync(file, out.join("\n"));
 process.stdout.write(out.join("\n") + "\n");
 log(`wrote ${path.relative(root, file)}`);
-// As pod's own entry does: Grep's worker pool is kept for the life of the process, and
-// the tools' pools (the Grep tool's own, started by the catastrophic-pattern row) are
-// not closed; their message ports would hold the finished bench open.
+// As pod's own entry does: whatever a section left open (a tool's kept worker pool,
+// a keep-alive socket) must not hold the finished bench.
 process.exit(0);

@@ -153,11 +153,17 @@ export class GrepPool {
     // A regex's backtracking stack lives in the worker; cap its heap too, so a
     // pathological pattern cannot take the machine's memory before its deadline.
     const worker = new Worker(this.entry.code, { eval: true, stdout: false, stderr: false, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
-    worker.unref();
     slot.worker = worker;
     let loaded: () => void = () => {};
     slot.ready = new Promise<void>((resolve) => (loaded = resolve));
-    worker.on("message", (reply: WorkerReply) => ("ready" in reply ? loaded() : this.settle(slot, reply)));
+    // The worker keeps the process alive while it loads (a search may be waiting for it)
+    // and while it has batches; idle, it is unref'd so it never holds a finished process
+    // open. Unref'd only once loaded: its "message" listener would ref its port again.
+    worker.on("message", (reply: WorkerReply) => {
+      if (!("ready" in reply)) return this.settle(slot, reply);
+      loaded();
+      if (slot.inFlight.size === 0) worker.unref();
+    });
     // A worker that dies on its own takes its batches with it: fail them, and put a
     // fresh worker in its place for later batches.
     const die = (err: Error) => {

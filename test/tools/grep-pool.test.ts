@@ -79,3 +79,30 @@ describe("Grep on worker threads", () => {
     expect(broken).toEqual([]);
   });
 });
+
+describe("the pool never holds a finished process open", () => {
+  // pod exits explicitly, but an embedder (or the bench) relies on the event loop
+  // emptying: idle workers are unref'd, including after a search stopped at its deadline.
+  it("a process that searched, and had a search stopped, exits on its own", async () => {
+    const { spawnSync } = await import("node:child_process");
+    writeFileSync(`${sb.root}/runaway.txt`, `${"a".repeat(1 << 20)}!\n`);
+    const script = `
+      import { grepTool } from ${JSON.stringify(new URL("../../src/tools/grep.ts", import.meta.url).pathname)};
+      import { ScopedFs } from ${JSON.stringify(new URL("../../src/tools/scoped-fs.ts", import.meta.url).pathname)};
+      const fs = new ScopedFs({ root: ${JSON.stringify(sb.root)}, deny: [], readOnly: [], hidden: [] });
+      const grep = grepTool(fs, { deadlineMs: 1000 });
+      const signal = new AbortController().signal;
+      // One file: one batch, so one worker never gets any work (the case that held processes open).
+      const found = await grep.run({ pattern: "aaa!", path: "runaway.txt", output_mode: "count" }, { signal });
+      const stopped = await grep.run({ pattern: "(a+)+$", path: "runaway.txt" }, { signal });
+      console.log(found.output === "runaway.txt:1", /search stopped/.test(stopped.output));
+    `;
+    // A file, not -e: --input-type=module would be inherited by the workers' own eval'd entry.
+    const file = `${sb.root}/../exits-${process.pid}.mjs`;
+    writeFileSync(file, script);
+    const r = spawnSync(process.execPath, ["--import", "tsx", file], { encoding: "utf8", timeout: 60_000 });
+    expect(r.signal, `still running after 60 s; stderr: ${r.stderr}`).toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe("true true");
+  }, 90_000);
+});
