@@ -99,6 +99,8 @@ export function withToolHooks(tools: Tool[], hooks: HookConfig, env: HookEnv): T
     if (pre.length === 0 && post.length === 0) return tool;
     return {
       ...tool,
+      // A hook script may do anything: the call is no longer one that changes nothing.
+      readOnly: false,
       async run(input, ctx): Promise<ToolResult> {
         for (const h of pre) {
           const v = await fire(env, "pre_tool_use", h, { tool_name: tool.name, tool_input: input }, ctx.signal, tool.name);

@@ -73,12 +73,16 @@ export interface RunOutcome extends RunProgress {
 const EVENT_OUTPUT_CAP = 64 * 1024;
 
 /**
- * Tools that change nothing: the model's message need not be durable before they run.
- * Any other tool (Write, Edit, Bash, every MCP tool) may have an effect, and its intent
- * (the model's message naming the call) is fsynced first, so a power loss never leaves
- * an effect without the call that caused it.
+ * Whether a call changes nothing, so the model's message need not be durable before it
+ * runs: a tool that says so (Read, Glob, Grep, unless wrapped in hooks) or the structured
+ * output's final answer. Any other call (Write, Edit, Bash, every MCP tool, a hooked
+ * tool) may have an effect, and its intent (the model's message naming it) is fsynced
+ * first, so a power loss never leaves an effect without the call that caused it.
  */
-const SIDE_EFFECT_FREE = new Set(["Read", "Glob", "Grep", FINAL_ANSWER_TOOL]);
+function changesNothing(ctx: RunContext, name: string): boolean {
+  if (ctx.output && name === FINAL_ANSWER_TOOL) return true;
+  return ctx.toolbox?.tools.find((t) => t.name === name)?.readOnly === true;
+}
 
 const INTERRUPTED =
   "Not run: pod was stopped before this tool call finished (cancelled or crashed). Its effect is unknown; check the current state before retrying.";
@@ -342,7 +346,7 @@ async function runToolCalls(ctx: RunContext, calls: readonly ToolUse[], decide: 
   for (const call of calls) {
     const decision = decide(call);
     if (decision.kind === "pause") return { id: call.id, name: call.name, input: asRecord(call.input) };
-    if (decision.kind === "run" && !SIDE_EFFECT_FREE.has(call.name) && !ctx.store.isDurable()) {
+    if (decision.kind === "run" && !changesNothing(ctx, call.name) && !ctx.store.isDurable()) {
       // A tool that can change something: its intent (the model's message) is durable before it runs.
       const syncStart = TIMING ? performance.now() : 0;
       await ctx.store.sync();

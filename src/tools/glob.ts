@@ -20,6 +20,7 @@ const Input = z.object({
 export function globTool(fs: ScopedFs): Tool<z.infer<typeof Input>> {
   return {
     name: "Glob",
+    readOnly: true,
     description: `Find files by glob pattern (e.g. "**/*.test.js"). Respects .gitignore. Returns paths relative to the workspace root, sorted by path, at most ${GLOB_MAX_RESULTS}.`,
     inputSchema: Input,
     async run(input, ctx) {

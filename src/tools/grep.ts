@@ -71,6 +71,7 @@ export function grepTool(fs: ScopedFs, options: GrepOptions = {}): Tool<GrepInpu
   let pool: GrepPool | undefined;
   return {
     name: "Grep",
+    readOnly: true,
     description: `Search file contents with a regular expression (JavaScript syntax), line by line as ripgrep does (multiline: true lets a match span lines). Respects .gitignore; skips binary files. output_mode: files_with_matches (default), content (path:line:text, with optional context lines), count. A search stops after ${deadlineMs / 1000} s and returns what it found.`,
     inputSchema: Input,
     async run(input, ctx) {

@@ -31,6 +31,7 @@ const CHUNK_BYTES = 256 * 1024;
 export function readTool(fs: ScopedFs, tracker: Tracker): Tool<z.infer<typeof Input>> {
   return {
     name: "Read",
+    readOnly: true,
     description: `Read a text file in the workspace. Returns lines prefixed with their line numbers. Use offset/limit for large files (default: the first ${DEFAULT_LINE_LIMIT} lines; at most ${MAX_READ_CHARS / 1024} KiB per call). You must Read a file before you Edit or overwrite it.`,
     inputSchema: Input,
     async run(input, ctx) {

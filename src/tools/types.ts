@@ -27,6 +27,13 @@ export interface Tool<I = any> {
    * otherwise it is derived from `inputSchema`, which then only needs to accept an object.
    */
   jsonSchema?: Record<string, unknown>;
+  /**
+   * The call changes nothing (Read, Glob, Grep), so the model's message naming it need
+   * not be durable before it runs. Absent means it may change something: the run loop
+   * fsyncs the message first. A tool wrapped in hooks never says so (a hook script may
+   * do anything).
+   */
+  readOnly?: boolean;
   run(input: I, ctx: ToolContext): Promise<ToolResult>;
 }
 

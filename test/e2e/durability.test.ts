@@ -181,6 +181,38 @@ describe("durability per turn (strace of the real binary)", () => {
   }, 60_000);
 });
 
+describe("a hooked side-effect-free tool (strace of the real binary)", () => {
+  it("syncs the message naming a Read before its pre_tool_use hook runs: a hook script may do anything", async () => {
+    expect(hasStrace, "strace is needed for this test: apt-get install -y strace").toBe(true);
+    const server = await startFakeServer({ turns: [SCRIPT.turns[1]!, SCRIPT.turns[5]!] });
+    const hook = '\n[[hooks.pre_tool_use]]\nmatcher = "^Read$"\ncommand = "sh hooks/mark.sh"\n';
+    const dir = await makeProject(MANIFEST + hook, { "a.txt": "alpha\n", "hooks/mark.sh": "echo marked > marker.txt\n" });
+    const traceFile = path.join(dir, "trace.txt");
+    const child = spawn("strace", ["-f", "-y", "-s", "4096", "-e", "trace=write,fdatasync,fsync,execve", "-o", traceFile, process.execPath, POD_BIN, "run", "read it"], {
+      cwd: dir,
+      env: podEnv(server.url) as NodeJS.ProcessEnv,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stdout.resume();
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const code = await new Promise((resolve) => child.on("close", resolve));
+    await server.close();
+    expect(code, stderr).toBe(0);
+    expect(readFileSync(path.join(dir, "marker.txt"), "utf8")).toBe("marked\n");
+
+    const calls = parseTrace(await readFile(traceFile, "utf8"));
+    const isSession = (c: Sys) => c.fdPath.includes("/.pod/tester/sessions/") && c.fdPath.endsWith(".jsonl");
+    const intent = calls.find((c) => isSession(c) && c.name === "write" && c.data.includes('"t2"') && c.data.includes('"assistant"'));
+    expect(intent, "the model's message naming the Read is written").toBeDefined();
+    const hookRun = calls.find((c) => c.name === "execve" && c.data.includes("mark.sh"));
+    expect(hookRun, "the hook ran").toBeDefined();
+    const sync = calls.find((c) => isSession(c) && (c.name === "fdatasync" || c.name === "fsync") && c.start > intent!.end);
+    expect(sync, "the session is synced after the message").toBeDefined();
+    expect(sync!.end, "the hook ran before the message naming its call was durable").toBeLessThan(hookRun!.start);
+  }, 60_000);
+});
+
 describe("status.json after a power loss (per-turn saves are not fsynced)", () => {
   const one = { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
   const statusFile = (dir: string) => path.join(dir, ".pod/tester/status.json");
