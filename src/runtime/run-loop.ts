@@ -1,4 +1,5 @@
 import { TIMING, timing } from "../timing.js";
+import { awaitTurnSync, startTurnSync, Trailing } from "./turn-sync.js";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PodError } from "../errors.js";
 import { addUsage, ZERO_USAGE, type RunResult, type Usage } from "../events/schema.js";
@@ -107,27 +108,6 @@ export async function runLoop(ctx: RunContext, settle: { pending: PendingCall | 
   return outcome;
 }
 
-/**
- * What comes after a turn but need not hold up the next request: the turn's status.json
- * save, then its turn_end line and the next turn_start, in that order. They run while the
- * next request is built and sent; flush() is awaited before anything else is printed (the
- * next response's first event, a retry, a compaction) and before the run ends.
- */
-class Trailing {
-  private tail: Promise<void> | undefined;
-  then(step: () => void | Promise<void>): void {
-    const next = (this.tail ?? Promise.resolve()).then(step);
-    // A failure is thrown by flush(); until then it is not an unhandled rejection.
-    next.catch(() => {});
-    this.tail = next;
-  }
-  async flush(): Promise<void> {
-    const tail = this.tail;
-    this.tail = undefined;
-    await tail;
-  }
-}
-
 async function loop(ctx: RunContext, settle: { pending: PendingCall | null; approval?: Approval }, progress: RunProgress, trailing: Trailing): Promise<RunOutcome> {
   const done = (result: RunResult, extra: Partial<RunOutcome> = {}): RunOutcome => ({ ...progress, result, pending: null, ...extra });
   const tools = ctx.toolbox?.tools ?? [];
@@ -183,7 +163,7 @@ async function loop(ctx: RunContext, settle: { pending: PendingCall | null; appr
       const paused = calls.length > 0 ? await runToolCalls(ctx, calls, normalDecision(ask, ctx.signal), turn) : null;
       // Durability per turn: one fdatasync for the turn's lines, running while the next
       // request is built and sent; askModel awaits it before any event of the next response.
-      startTurnSync(ctx, turn);
+      startTurnSync(ctx.store, turn);
       // The status save (no fsync: repaired from the session) and turn_end also run alongside
       // the next request when one follows at once; otherwise they are done here.
       const snapshot: RunProgress = { ...progress };
@@ -229,7 +209,7 @@ async function askModel(ctx: RunContext, request: ReturnType<typeof buildRequest
   // Nothing of the response is printed before the previous turn's trailing lines and its fsync.
   const ready = async () => {
     await trailing.flush();
-    await awaitTurnSync(ctx, turn);
+    await awaitTurnSync(ctx.store, turn);
   };
   const policy = networkPolicy();
   const limits = streamLimits(turn);
@@ -273,24 +253,6 @@ async function askModel(ctx: RunContext, request: ReturnType<typeof buildRequest
       if (!(await waitWithHeartbeat(ctx, delay, policy.heartbeatMs, turn))) return undefined;
     }
   }
-}
-
-/** Starts the turn's fdatasync without waiting for it (a failure is kept by the store and thrown by the next sync()). */
-function startTurnSync(ctx: RunContext, turn: number): void {
-  if (ctx.store.isDurable()) return;
-  const start = TIMING ? performance.now() : 0;
-  ctx.store.sync().then(
-    () => TIMING && timing({ turn, phase: "sync", ms: performance.now() - start }),
-    () => {},
-  );
-}
-
-/** Waits until every line written so far is durable: before the first event of a response is printed. */
-async function awaitTurnSync(ctx: RunContext, turn: number): Promise<void> {
-  if (ctx.store.isDurable()) return;
-  const start = TIMING ? performance.now() : 0;
-  await ctx.store.sync();
-  if (TIMING) timing({ turn, phase: "await_sync", ms: performance.now() - start });
 }
 
 /** Sleeps `ms`, printing a `waiting` line every heartbeatMs; false when cancelled. */
