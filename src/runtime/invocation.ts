@@ -234,7 +234,8 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       last_result: outcome.result,
       usage: addUsage(base.usage, outcome.usage),
       cost_usd: addCost(base.cost_usd ?? 0, cost),
-      pending: outcome.pending,
+      // A call awaiting approval holds the model's input: redacted like the session it comes from.
+      pending: sink.redactor.value(outcome.pending),
     });
     sink.emit("run_end", {
       result: outcome.result,

@@ -95,4 +95,18 @@ describe("a leaked secret is [redacted] everywhere pod writes or sends it", () =
     // The list replaces the default names: GITHUB_TOKEN is not in it.
     expect(done).toContain(GITHUB_TOKEN);
   });
+
+  it("a call waiting for approval is stored in status.json with its input redacted", async () => {
+    server = await startFakeServer({
+      turns: [{ response: { content: [{ type: "tool_use", id: "w1", name: "Write", input: { path: ".npmrc", content: `//registry/:_authToken=${GITHUB_TOKEN}\n` } }], stop_reason: "tool_use", usage } }],
+    });
+    const dir = await makeProject(['[pod]', 'name = "tester"', 'system_prompt = "x"', "", "[scope]", 'root = "."', "", "[tools]", 'ask = ["Write"]', ""].join("\n"));
+    const r = await runPod(["run", "write it"], { cwd: dir, env: podEnv(server.url, { GITHUB_TOKEN }) });
+    expect(r.code, r.stderr).toBe(10);
+    const status = await readFile(path.join(dir, ".pod/tester/status.json"), "utf8");
+    expect(JSON.parse(status).pending.id).toBe("w1");
+    expect(status).not.toContain(GITHUB_TOKEN);
+    expect(status).toContain("[redacted]");
+    expect(r.stdout).not.toContain(GITHUB_TOKEN);
+  });
 });
