@@ -40,6 +40,27 @@ describe("a FIFO where pod reads a file for itself", () => {
   });
 });
 
+describe("a FIFO in place of the manifest, system_prompt_file or the output schema", () => {
+  for (const [what, setup, args] of [
+    ["pod.toml", async (dir: string) => execFileSync("mkfifo", [path.join(dir, "ci.toml")]), ["--manifest", "ci.toml"]],
+    ["system_prompt_file", async (dir: string) => {
+      await writeFile(path.join(dir, "sp.toml"), '[pod]\nname = "tester"\nsystem_prompt_file = "prompt.md"\n');
+      execFileSync("mkfifo", [path.join(dir, "prompt.md")]);
+    }, ["--manifest", "sp.toml"]],
+    ["--output-schema", async (dir: string) => execFileSync("mkfifo", [path.join(dir, "schema.json")]), ["--output-schema", "schema.json"]],
+  ] as const) {
+    it(`${what}: refused at once (exit 2), naming the FIFO`, async () => {
+      const dir = await makeProject(MANIFEST);
+      await setup(dir);
+      const r = await runGuarded(["run", ...args, "go"], { cwd: dir, env: podEnv(undefined) }, 30_000);
+      expect(r.killed, `pod hung on the FIFO ${what}`).toBe(false);
+      expect(r.code, r.stderr).toBe(2);
+      expect(r.events).toHaveLength(1);
+      expect(r.events[0].message).toMatch(/named pipe \(FIFO\)/);
+    });
+  }
+});
+
 describe("the output schema's patterns cannot block the main thread", () => {
   it("(a+)+$ against a crafted final_answer ends at once with output_invalid, well within --timeout", async () => {
     const crafted = "a".repeat(48) + "!";
