@@ -20,7 +20,16 @@ function withRunOptions(cmd: Command): Command {
     .option("--output-schema <file>", "JSON Schema the final answer must match; it is returned as run_end.output")
     .option("-o, --output-last-message <file>", "write the final answer (the structured output, else the last text) to this file")
     .option("--max-budget-usd <usd>", "stop before a request once this run has cost this much (overrides [pod] max_cost_usd)", positiveNumber)
-    .option("--timeout <duration>", 'limit on the whole run, e.g. "90s", "10m", "1h" (overrides [pod] timeout)');
+    .option("--timeout <duration>", 'limit on the whole run, e.g. "90s", "10m", "1h30m"; a bare number is seconds (overrides [pod] timeout)')
+    .option("--allow-tool <tool>", "make this tool available without approval for this run (repeatable; overrides [tools] disabled and ask)", collect, [])
+    .option("--disallow-tool <tool>", "hide this tool from the model for this run (repeatable; added to [tools] disabled)", collect, [])
+    .option("--append-system-prompt <text>", "add this to the system prompt for this run (after [pod] append_system_prompt)")
+    .option("--bash", "enable Bash for this run (overrides [tools.bash] enabled; its allowlist and sandbox still apply)")
+    .option("--no-bash", "disable Bash for this run (overrides [tools.bash] enabled)");
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
 }
 
 /**
@@ -31,10 +40,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command("pod")
     .description("A coding agent for shell scripts and CI: JSONL events on stdout, exit codes that say what happened.")
     .version(VERSION, "-V, --version")
-    .option("-C, --dir <dir>", "directory holding pod.toml (default: current directory)")
-    .option("--manifest <file>", "manifest file (default: <dir>/pod.toml)")
+    .option("-C, --dir <dir>", "where to look for pod.toml: that directory, then its parents (default: the current directory)")
+    .option("--manifest <file>", "exactly this manifest file (default: the nearest pod.toml, else pod's default manifest)")
     .option("--runtime-dir <dir>", "runtime directory (default: $POD_RUNTIME_DIR or .pod/ next to the manifest)")
-    .addOption(new Option("--format <format>", "output format (default: jsonl when stdout is not a TTY)").choices(["jsonl", "pretty"]))
+    .addOption(
+      new Option("--format <format>", "jsonl (every event), pretty (for people), json (one result object at the end), text (only the final answer); default: jsonl when stdout is not a TTY").choices(["jsonl", "pretty", "json", "text"]),
+    )
     .option("--max-turns <n>", "turn limit for this run (overrides [pod] max_turns)", positiveInt)
     .option("--model <model>", "model for this run (overrides [pod] model)")
     .showSuggestionAfterError(true)

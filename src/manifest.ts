@@ -3,6 +3,7 @@ import path from "node:path";
 import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-toml";
 import "./zod-mini.js";
 import * as z from "zod/mini";
+import { DURATION_EXAMPLES, durationMs } from "./duration.js";
 import { PodError } from "./errors.js";
 
 export const TOOL_NAMES = ["Read", "Write", "Edit", "Glob", "Grep", "Bash"] as const;
@@ -13,8 +14,9 @@ const toolName = () =>
       message: `must be one of ${TOOL_NAMES.join(", ")} or an MCP tool name (mcp__<server>__<tool>)`,
     }),
   );
-/** A duration such as "90s", "10m", "1h" (validated, then parsed where it is used). */
-const duration = () => z.string().check(z.regex(/^\s*\d+(\.\d+)?\s*(ms|s|m|h)\s*$/, 'must be a duration such as "90s", "10m" or "1h"'));
+/** A duration: "90s", "10m", "1h30m", or a number of seconds (src/duration.ts, the same rule as --timeout). */
+const duration = () =>
+  z.union([z.string(), z.number()]).check(z.refine((v) => durationMs(v) !== undefined, `must be a duration ${DURATION_EXAMPLES}`));
 /** The current Sonnet (claude-sonnet-4-5 reaches end-of-life on 2026-11-30). */
 export const DEFAULT_MODEL = "claude-sonnet-5-5";
 
@@ -178,6 +180,8 @@ export interface Manifest {
   systemPrompt: string | undefined;
   /** Absolute, symlink-free scope root, or undefined when the pod has no file tools. */
   scopeRoot: string | undefined;
+  /** No pod.toml was found: this is pod's default manifest (src/manifest-discovery.ts), and `file` is where one would be. */
+  defaulted?: true;
 }
 
 /** Reads and validates pod.toml. Every failure is an `invalid_manifest` PodError naming file, line, key and fix. */
@@ -194,6 +198,11 @@ export async function loadManifest(file: string): Promise<Manifest> {
       code === "ENOENT" ? "run `pod init` here, or point at one with -C <dir> or --manifest <file>" : "check the file's permissions",
     );
   }
+  return manifestFromText(text, abs);
+}
+
+/** A manifest from its text, as if read from `abs` (relative paths resolve against its directory). */
+export async function manifestFromText(text: string, abs: string): Promise<Manifest> {
   const data = parseManifestText(text, abs);
   const dir = path.dirname(abs);
   return {
@@ -300,7 +309,8 @@ async function resolveScopeRoot(root: string, dir: string, file: string, text: s
 
 /** The manifest as the run used it, defaults filled in, for the runtime dir's manifest.toml. */
 export function manifestSnapshot(m: Manifest): string {
-  return `# Snapshot of ${m.file} as used by the last run (defaults filled in).\n` + stringifyToml(m.data) + "\n";
+  const what = m.defaulted ? `pod's default manifest (no pod.toml found; it would be ${m.file})` : m.file;
+  return `# Snapshot of ${what} as used by the last run (defaults filled in, command-line overrides applied).\n` + stringifyToml(m.data) + "\n";
 }
 
 /** The commented starter manifest `pod init` writes. `testCommands`: allow patterns for the project's own tests (src/commands/init.ts finds them). */
