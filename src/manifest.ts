@@ -240,7 +240,10 @@ function describeKey(keyPath: string[]): string {
 
 function fixFor(issue: z.core.$ZodIssue, keyPath: string[]): string {
   const key = keyPath.join(".");
-  if (issue.code === "unrecognized_keys") return `remove or rename '${issue.keys[0]}'; docs/manifest.md lists every key`;
+  if (issue.code === "unrecognized_keys") {
+    const guess = closestKey(issue.keys[0]!, knownKeys(issue.path.map(String)));
+    return guess ? `did you mean '${guess}'? (docs/manifest.md lists every key)` : `remove or rename '${issue.keys[0]}'; docs/manifest.md lists every key`;
+  }
   if (key === "pod.name" || (issue.code === "invalid_type" && keyPath[0] === "pod" && keyPath.length === 1))
     return 'every manifest needs [pod] name = "my-pod" (lowercase letters, digits, _ and -)';
   if (issue.code === "invalid_type") return `give ${key} a ${issue.expected}; docs/manifest.md shows an example`;
@@ -248,6 +251,46 @@ function fixFor(issue: z.core.$ZodIssue, keyPath: string[]): string {
     return 'set [pod] thinking = "off", "adaptive" or a budget such as 4096, and raise [pod] max_tokens above the budget (e.g. max_tokens = 16000 with thinking = 8000)';
   if (issue.code === "invalid_value") return `use one of: ${(issue.values as unknown[]).join(", ")}`;
   return "see docs/manifest.md for the allowed values";
+}
+
+/** The keys the schema allows at `keyPath` (a table), read from the schema itself so the two never drift. */
+function knownKeys(keyPath: string[]): string[] {
+  type Def = { type: string; shape?: Record<string, { _zod: { def: Def } }>; innerType?: { _zod: { def: Def } }; valueType?: { _zod: { def: Def } }; element?: { _zod: { def: Def } } };
+  const unwrap = (d: Def): Def => (d.innerType && (d.type === "default" || d.type === "optional" || d.type === "nullable") ? unwrap(d.innerType._zod.def) : d);
+  let def = unwrap((ManifestSchema as unknown as { _zod: { def: Def } })._zod.def);
+  for (const key of keyPath) {
+    if (def.type === "object") {
+      const next = def.shape?.[key];
+      if (!next) return [];
+      def = unwrap(next._zod.def);
+    } else if (def.type === "record" && def.valueType) def = unwrap(def.valueType._zod.def);
+    else if (def.type === "array" && def.element) def = unwrap(def.element._zod.def);
+    else return [];
+  }
+  return def.type === "object" ? Object.keys(def.shape ?? {}) : [];
+}
+
+/** The known key a misspelling most likely meant: within 2 edits (or a third of the word), or a case or _/- slip. */
+export function closestKey(key: string, known: readonly string[]): string | undefined {
+  const norm = (k: string) => k.toLowerCase().replace(/-/g, "_");
+  const same = known.find((k) => norm(k) === norm(key));
+  if (same) return same;
+  let best: { k: string; d: number } | undefined;
+  for (const k of known) {
+    const d = editDistance(norm(key), norm(k));
+    if (d <= Math.max(2, Math.floor(k.length / 3)) && (!best || d < best.d)) best = { k, d };
+  }
+  return best?.k;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 /**
