@@ -159,8 +159,9 @@ export function prettyWriter(out: NodeJS.WriteStream = process.stdout, spinner =
     if (next) spinner.start(next.label, { since: toolSince, afterMs: LONG_TOOL_MS });
   };
   const event = (raw: PodEvent) => {
-    // A heartbeat is for JSONL readers; a person already sees the spinner.
-    if (raw.type === "waiting") return;
+    // A heartbeat is for JSONL readers; a person already sees the spinner. Argument
+    // deltas render nothing and come by the hundred: no spinner redraw for them.
+    if (raw.type === "waiting" || raw.type === "tool_call_args_delta" || raw.type === "tool_call_start") return;
     spinner.stop();
     let text: string;
     if (raw.type === "text_delta" || raw.type === "thinking_delta") {

@@ -155,6 +155,8 @@ describe("state errors have their documented exit codes", () => {
         expect(r.events[0]).toMatchObject({ type: "error", code: "invalid_input" });
         expect(r.events[0].message).toContain(podDir(dir));
         expect(r.events[0].message).toMatch(/EACCES.*fix: make the runtime directory writable/);
+        // stdout is a pipe: the same error, plainly, on stderr for the CI log.
+        expect(r.stderr).toContain(`pod: ${r.events[0].message}`);
       }
       expect(await readFile(path.join(podDir(dir), "status.json"), "utf8")).toBe(before);
     } finally {
