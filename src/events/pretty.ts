@@ -163,18 +163,19 @@ export function prettyWriter(out: NodeJS.WriteStream = process.stdout, spinner =
     // deltas render nothing and come by the hundred: no spinner redraw for them.
     if (raw.type === "waiting" || raw.type === "tool_call_args_delta" || raw.type === "tool_call_start") return;
     spinner.stop();
-    let text: string;
-    if (raw.type === "text_delta" || raw.type === "thinking_delta") {
-      text = renderEvent({ ...raw, text: streams[raw.type].push(raw.text) }, c, opts);
-    } else {
-      // What a stream held back at a line start comes out before anything else is shown.
-      const held = lastStream ? streams[lastStream].flush() : "";
+    // What a stream held back at a line start comes out before anything else is shown.
+    if (lastStream && raw.type !== lastStream) {
+      const held = streams[lastStream].flush();
       if (held) {
-        write(renderEvent({ ...raw, type: lastStream!, text: held } as PodEvent, c, opts));
+        write(renderEvent({ ...raw, type: lastStream, text: held } as PodEvent, c, opts));
         midText = !held.endsWith("\n");
       }
-      text = renderEvent(inertValue(raw), c, opts);
     }
+    const text0 =
+      raw.type === "text_delta" || raw.type === "thinking_delta"
+        ? renderEvent({ ...raw, text: streams[raw.type].push(raw.text) }, c, opts)
+        : renderEvent(inertValue(raw), c, opts);
+    let text = text0;
     // Thinking and the answer both stream as text; a new line between them keeps them apart.
     if (text && midText && lastStream !== undefined && (raw.type === "text_delta" || raw.type === "thinking_delta") && raw.type !== lastStream) text = `\n${text}`;
     if (raw.type === "text_delta" || raw.type === "thinking_delta") {

@@ -122,3 +122,17 @@ describe("the built binary", () => {
     expect(shown).toContain("■ finished");
   });
 });
+
+describe("pretty output keeps every character of streamed text", () => {
+  const env = { v: 1 as const, seq: 0, ts: "2026-11-25T00:00:00.000Z", session_id: "s" };
+  it("text held back at a line start comes out when thinking turns into the answer, and at the end", () => {
+    let out = "";
+    const stream = { isTTY: false, write: (s: string) => ((out += s), true), on: () => stream } as unknown as NodeJS.WriteStream;
+    const w = prettyWriter(stream, new Spinner(stream, false));
+    if (w.kind !== "events") throw new Error("pretty writes events");
+    w.event({ ...env, type: "thinking_delta", text: "hmm\n:" });
+    w.event({ ...env, type: "text_delta", text: "Answer:\n#" });
+    w.event({ ...env, type: "text_done", text: "Answer:\n#" });
+    expect(out).toBe("hmm\n:\nAnswer:\n#");
+  });
+});
