@@ -165,12 +165,26 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       process.stderr.write(`pod: internal error: ${(err as Error).stack ?? err}\n`);
       return 1;
     }
-    // commander already told the person on stderr; a pipeline gets the one `error` line.
+    // commander already told the person on stderr; a pipeline gets the one `error` line
+    // (with --format json the result object carrying it; with --format text nothing: stdout is for the answer).
     if (!process.stdout.isTTY) {
       const message = (err as Error).message.replace(/^error: /, "");
-      process.stdout.write(JSON.stringify({ v: 1, seq: 0, ts: new Date().toISOString(), session_id: null, type: "error", code: "invalid_input", message }) + "\n");
+      const format = formatIn(argv);
+      const error = { code: "invalid_input", message };
+      if (format === "json") process.stdout.write(JSON.stringify({ v: 1, session_id: null, result: "error", text: "", errors: [error] }) + "\n");
+      else if (format !== "text") process.stdout.write(JSON.stringify({ v: 1, seq: 0, ts: new Date().toISOString(), session_id: null, type: "error", ...error }) + "\n");
     }
     return 2;
   }
   return code;
+}
+
+/** The --format an argv asks for, read without commander (which just refused it). */
+function formatIn(argv: readonly string[]): string | undefined {
+  let format: string | undefined;
+  argv.forEach((a, i) => {
+    if (a === "--format") format = argv[i + 1];
+    else if (a.startsWith("--format=")) format = a.slice("--format=".length);
+  });
+  return format;
 }

@@ -144,6 +144,14 @@ describe("--format text and --format json", () => {
     expect(r.code).toBe(2);
     expect(r.stdout.trimEnd().split("\n").map((l) => JSON.parse(l))).toEqual([{ v: 1, session_id: null, result: "error", text: "", errors: [{ code: "invalid_credentials", message: expect.stringContaining("ANTHROPIC_API_KEY") }] }]);
     expect(r.stderr).toMatch(/^pod: ANTHROPIC_API_KEY .*; fix: /m);
+    // A flag commander refuses: the same object; with --format text stdout stays empty.
+    const flag = await raw(["run", "hi", "--format", "json", "--bogus"], dir, podEnv(undefined));
+    expect(flag.code).toBe(2);
+    expect(JSON.parse(flag.stdout)).toEqual({ v: 1, session_id: null, result: "error", text: "", errors: [{ code: "invalid_input", message: "unknown option '--bogus'" }] });
+    const text = await raw(["run", "hi", "--format", "text", "--bogus"], dir, podEnv(undefined));
+    expect(text.code).toBe(2);
+    expect(text.stdout).toBe("");
+    expect(text.stderr).toContain("unknown option '--bogus'");
   });
 });
 
