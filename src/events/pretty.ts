@@ -171,11 +171,10 @@ export function prettyWriter(out: NodeJS.WriteStream = process.stdout, spinner =
         midText = !held.endsWith("\n");
       }
     }
-    const text0 =
+    let text =
       raw.type === "text_delta" || raw.type === "thinking_delta"
         ? renderEvent({ ...raw, text: streams[raw.type].push(raw.text) }, c, opts)
         : renderEvent(inertValue(raw), c, opts);
-    let text = text0;
     // Thinking and the answer both stream as text; a new line between them keeps them apart.
     if (text && midText && lastStream !== undefined && (raw.type === "text_delta" || raw.type === "thinking_delta") && raw.type !== lastStream) text = `\n${text}`;
     if (raw.type === "text_delta" || raw.type === "thinking_delta") {
