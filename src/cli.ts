@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { GlobalOptions } from "./commands/context.js";
+import { DURATION_EXAMPLES, durationMs } from "./duration.js";
 import { VERSION } from "./version.js";
 
 function positiveInt(value: string): number {
@@ -12,6 +13,13 @@ function positiveNumber(value: string): number {
   const n = Number(value);
   if (!Number.isFinite(n) || n <= 0) throw new InvalidArgumentError("must be a number greater than 0");
   return n;
+}
+
+/** A duration as --timeout takes it (src/duration.ts), in milliseconds. */
+function durationArg(value: string): number {
+  const ms = durationMs(value);
+  if (ms === undefined) throw new InvalidArgumentError(`not a duration; write it ${DURATION_EXAMPLES}`);
+  return ms;
 }
 
 /** The run options `run` and `resume` share (SPEC "Run options"); checked in src/runtime/run-options.ts. */
@@ -95,7 +103,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command("cancel")
     .description("stop the process running this pod; it saves and leaves the pod paused")
     .option("--no-wait", "return at once instead of waiting for the run to stop")
-    .option("--timeout <seconds>", "how long to wait for the run to stop", positiveInt, 30)
+    .option("--timeout <duration>", 'how long to wait for the run to stop, e.g. "30s", "2m" (a bare number is seconds)', durationArg, 30_000)
     .addHelpText("after", "\nExamples:\n  $ pod cancel\n  $ pod cancel --no-wait\n")
     .action(async (_o, cmd: Command) => setExit(await (await import("./commands/cancel.js")).cancelCommand(globals(cmd))));
 
