@@ -3,6 +3,7 @@ import path from "node:path";
 import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-toml";
 import "./zod-mini.js";
 import * as z from "zod/mini";
+import { DURATION_EXAMPLES, durationMs } from "./duration.js";
 import { PodError } from "./errors.js";
 import { readTrusted, type TrustedFile } from "./contract/read.js";
 import { DEFAULT_SECRET_NAMES } from "./redact/secret-names.js";
@@ -15,8 +16,9 @@ const toolName = () =>
       message: `must be one of ${TOOL_NAMES.join(", ")} or an MCP tool name (mcp__<server>__<tool>)`,
     }),
   );
-/** A duration such as "90s", "10m", "1h" (validated, then parsed where it is used). */
-const duration = () => z.string().check(z.regex(/^\s*\d+(\.\d+)?\s*(ms|s|m|h)\s*$/, 'must be a duration such as "90s", "10m" or "1h"'));
+/** A duration: "90s", "10m", "1h30m", or a number of seconds (src/duration.ts, the same rule as --timeout). */
+const duration = () =>
+  z.union([z.string(), z.number()]).check(z.refine((v) => durationMs(v) !== undefined, `must be a duration ${DURATION_EXAMPLES}`));
 /** The current Sonnet (claude-sonnet-4-5 reaches end-of-life on 2026-11-30). */
 export const DEFAULT_MODEL = "claude-sonnet-5-5";
 
@@ -186,6 +188,8 @@ export interface Manifest {
   source?: TrustedFile | undefined;
   /** system_prompt_file as read, when one is used; `systemPrompt` is its text. */
   systemPromptSource?: TrustedFile | undefined;
+  /** No pod.toml was found: this is pod's default manifest (src/manifest-discovery.ts), and `file` is where one would be. */
+  defaulted?: true;
 }
 
 /**
@@ -203,7 +207,14 @@ export async function loadManifest(file: string): Promise<Manifest> {
       read.reason === "missing" ? "run `pod init` here, or point at one with -C <dir> or --manifest <file>" : "point -C/--manifest at a regular pod.toml file",
     );
   }
-  const text = read.file.bytes.toString("utf8");
+  return manifestFromText(read.file.bytes.toString("utf8"), abs, read.file);
+}
+
+/**
+ * A manifest from its text, as if read from `abs` (relative paths resolve against its directory).
+ * `source` is the file as read, when there is one (pinned for the run); a default manifest has none.
+ */
+export async function manifestFromText(text: string, abs: string, source?: TrustedFile): Promise<Manifest> {
   const data = parseManifestText(text, abs);
   const dir = path.dirname(abs);
   const prompt = await resolveSystemPrompt(data, dir, abs, text);
@@ -212,7 +223,7 @@ export async function loadManifest(file: string): Promise<Manifest> {
     data,
     systemPrompt: prompt.text,
     scopeRoot: data.scope ? await resolveScopeRoot(data.scope.root, dir, abs, text) : undefined,
-    source: read.file,
+    source,
     systemPromptSource: prompt.source,
   };
 }
@@ -244,7 +255,10 @@ function describeKey(keyPath: string[]): string {
 
 function fixFor(issue: z.core.$ZodIssue, keyPath: string[]): string {
   const key = keyPath.join(".");
-  if (issue.code === "unrecognized_keys") return `remove or rename '${issue.keys[0]}'; docs/manifest.md lists every key`;
+  if (issue.code === "unrecognized_keys") {
+    const guess = closestKey(issue.keys[0]!, knownKeys(issue.path.map(String)));
+    return guess ? `did you mean '${guess}'? (docs/manifest.md lists every key)` : `remove or rename '${issue.keys[0]}'; docs/manifest.md lists every key`;
+  }
   if (key === "pod.name" || (issue.code === "invalid_type" && keyPath[0] === "pod" && keyPath.length === 1))
     return 'every manifest needs [pod] name = "my-pod" (lowercase letters, digits, _ and -)';
   if (issue.code === "invalid_type") return `give ${key} a ${issue.expected}; docs/manifest.md shows an example`;
@@ -252,6 +266,46 @@ function fixFor(issue: z.core.$ZodIssue, keyPath: string[]): string {
     return 'set [pod] thinking = "off", "adaptive" or a budget such as 4096, and raise [pod] max_tokens above the budget (e.g. max_tokens = 16000 with thinking = 8000)';
   if (issue.code === "invalid_value") return `use one of: ${(issue.values as unknown[]).join(", ")}`;
   return "see docs/manifest.md for the allowed values";
+}
+
+/** The keys the schema allows at `keyPath` (a table), read from the schema itself so the two never drift. */
+function knownKeys(keyPath: string[]): string[] {
+  type Def = { type: string; shape?: Record<string, { _zod: { def: Def } }>; innerType?: { _zod: { def: Def } }; valueType?: { _zod: { def: Def } }; element?: { _zod: { def: Def } } };
+  const unwrap = (d: Def): Def => (d.innerType && (d.type === "default" || d.type === "optional" || d.type === "nullable") ? unwrap(d.innerType._zod.def) : d);
+  let def = unwrap((ManifestSchema as unknown as { _zod: { def: Def } })._zod.def);
+  for (const key of keyPath) {
+    if (def.type === "object") {
+      const next = def.shape?.[key];
+      if (!next) return [];
+      def = unwrap(next._zod.def);
+    } else if (def.type === "record" && def.valueType) def = unwrap(def.valueType._zod.def);
+    else if (def.type === "array" && def.element) def = unwrap(def.element._zod.def);
+    else return [];
+  }
+  return def.type === "object" ? Object.keys(def.shape ?? {}) : [];
+}
+
+/** The known key a misspelling most likely meant: within 2 edits (or a third of the word), or a case or _/- slip. */
+export function closestKey(key: string, known: readonly string[]): string | undefined {
+  const norm = (k: string) => k.toLowerCase().replace(/-/g, "_");
+  const same = known.find((k) => norm(k) === norm(key));
+  if (same) return same;
+  let best: { k: string; d: number } | undefined;
+  for (const k of known) {
+    const d = editDistance(norm(key), norm(k));
+    if (d <= Math.max(2, Math.floor(k.length / 3)) && (!best || d < best.d)) best = { k, d };
+  }
+  return best?.k;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 /**
@@ -313,7 +367,8 @@ async function resolveScopeRoot(root: string, dir: string, file: string, text: s
 
 /** The manifest as the run used it, defaults filled in, for the runtime dir's manifest.toml. */
 export function manifestSnapshot(m: Manifest): string {
-  return `# Snapshot of ${m.file} as used by the last run (defaults filled in).\n` + stringifyToml(m.data) + "\n";
+  const what = m.defaulted ? `pod's default manifest (no pod.toml found; it would be ${m.file})` : m.file;
+  return `# Snapshot of ${what} as used by the last run (defaults filled in, command-line overrides applied).\n` + stringifyToml(m.data) + "\n";
 }
 
 /** The commented starter manifest `pod init` writes. `testCommands`: allow patterns for the project's own tests (src/commands/init.ts finds them). */

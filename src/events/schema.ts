@@ -139,6 +139,10 @@ function buildEventSchemas() {
     duration_ms: count(),
     /** The structured output (with --output-schema), validated against that schema. */
     output: z.optional(z.unknown()),
+    /** When paused for approval: the calls awaiting a decision. */
+    pending: z.optional(z.array(z.object({ id: z.string(), name: z.string(), input: z.record(z.string(), z.unknown()) }))),
+    /** Every tool call refused in this run (scope, deny, protection, allowlist, sandbox, a hook, an approval). */
+    denials: z.optional(z.array(z.object({ id: z.string(), tool: z.string(), reason: z.string() }))),
   }),
 } as const;
 }

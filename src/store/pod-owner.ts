@@ -220,7 +220,7 @@ async function snapshotManifest(paths: PodPaths, manifest: Manifest): Promise<vo
   const previous = await readFile(paths.manifest, "utf8").catch(() => undefined);
   if (previous !== undefined && body(previous) !== body(next)) {
     await writeFileAtomic(`${paths.manifest}.prev`, previous);
-    process.stderr.write(`pod: ${manifest.file} changed since the last run; using it as it is now (the previous snapshot is kept as ${paths.manifest}.prev)\n`);
+    process.stderr.write(`pod: the manifest changed since the last run (${manifest.file} was edited, or this run's command-line overrides differ); using it as it is now (the previous snapshot is kept as ${paths.manifest}.prev)\n`);
   }
   if (previous !== next) await writeFileAtomic(paths.manifest, next);
 }
