@@ -137,6 +137,10 @@ function buildEventSchemas() {
     duration_ms: count(),
     /** The structured output (with --output-schema), validated against that schema. */
     output: z.optional(z.unknown()),
+    /** With result paused: the tool calls waiting for `pod resume --approve|--deny` ([] after a cancel). */
+    pending: z.optional(z.array(z.object({ id: z.string(), name: z.string(), input: z.record(z.string(), z.unknown()) }))),
+    /** Every tool call of this run the boundary or a person refused ([] when none): scope, deny, protection, writable, allowlist, sandbox, a hook, an approval. */
+    denials: z.array(z.object({ id: z.string(), tool: z.string(), reason: z.string() })),
   }),
 } as const;
 }

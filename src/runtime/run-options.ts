@@ -13,6 +13,7 @@ export interface RunFlags {
   outputLastMessage?: string | undefined;
   maxBudgetUsd?: number | undefined;
   timeout?: string | undefined;
+  failOnDenial?: boolean | undefined;
 }
 
 /** The same options checked and resolved, flags over manifest keys. */
@@ -24,6 +25,8 @@ export interface RunOptions {
   outputFile?: string | undefined;
   maxCostUsd?: number | undefined;
   timeoutMs?: number | undefined;
+  /** --fail-on-denial: exit 1 when run_end.denials is not empty. */
+  failOnDenial?: boolean | undefined;
 }
 
 /**
@@ -49,5 +52,6 @@ export async function resolveRunOptions(flags: RunFlags, manifest: Manifest): Pr
     outputFile,
     maxCostUsd: flags.maxBudgetUsd ?? manifest.data.pod.max_cost_usd,
     timeoutMs: timeout === undefined ? undefined : parseDuration(timeout, flags.timeout !== undefined ? "--timeout" : "[pod] timeout"),
+    failOnDenial: flags.failOnDenial === true,
   };
 }
