@@ -1,9 +1,11 @@
-import { link, mkdtemp, readFile, symlink, writeFile } from "node:fs/promises";
+import { chmodSync, readFileSync } from "node:fs";
+import { link, mkdir, mkdtemp, readFile, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
-import { makeProject, manifest, ofType, podEnv, runPod } from "../helpers/pod-process.js";
+import { makeProject, manifest, ofType, POD_BIN, podEnv, REPO_ROOT, runPod } from "../helpers/pod-process.js";
+import { runToEnd } from "../helpers/spawn.js";
 
 /**
  * Issue 23, item 3: run_end.denials lists every tool call the boundary or a person refused
@@ -146,5 +148,33 @@ describe("--fail-on-denial", () => {
     const r = await runPod(["resume", "--deny", "not now", "--fail-on-denial"], { cwd: dir, env });
     expect(r.code).toBe(1);
     expect(r.events.at(-1)).toMatchObject({ result: "finished", denials: [{ id: "g1", tool: "Write", reason: "A person denied this Write call: not now" }] });
+  });
+});
+
+describe("docs/ci.md's way of failing a job on denials", () => {
+  /** The shell block under "Failing the job when something was refused", run as written with `pod` on PATH. */
+  async function runDocBlock(turns: object[]) {
+    const doc = readFileSync(path.join(REPO_ROOT, "docs/ci.md"), "utf8");
+    const section = doc.slice(doc.indexOf("## Failing the job when something was refused"));
+    const code = section.match(/```sh\n([\s\S]*?)```/)![1]!;
+    server = await startFakeServer({ turns });
+    const dir = await project();
+    const bin = path.join(dir, "bin");
+    await mkdir(bin);
+    await writeFile(path.join(bin, "pod"), `#!/bin/sh\nexec "${process.execPath}" "${POD_BIN}" "$@"\n`);
+    chmodSync(path.join(bin, "pod"), 0o755);
+    return runToEnd("bash", ["-c", code], { cwd: dir, env: podEnv(server.url, { PATH: `${bin}:${process.env.PATH}` }) as NodeJS.ProcessEnv });
+  }
+
+  it("fails the job and names the refused call", async () => {
+    const r = await runDocBlock([calls(use("d1", "Write", { path: "notes.txt", content: "x" })), done]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("pod was refused:\n  Write d1: notes.txt is not writable");
+  });
+
+  it("passes a run without denials", async () => {
+    const r = await runDocBlock([calls(use("ok1", "Read", { path: "src/app.ts" })), done]);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).not.toContain("pod was refused");
   });
 });
