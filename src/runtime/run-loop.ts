@@ -193,7 +193,10 @@ async function loop(ctx: RunContext, settle: { pending: PendingCall | null; appr
       const ending = stop === "refusal" ? refusedError(response.message) : stop === "unknown" ? unknownStopError(response.stopReason) : undefined;
       const cutIds = new Set(response.cut.map((c) => c.id));
       const calls = ending ? [] : toolUses(response.message).filter((c) => !cutIds.has(c.id));
-      if (!ending) {
+      if (ending) {
+        // Its calls are answered as not run, so the history stays one the API accepts.
+        for (const c of toolUses(response.message)) await answerNotRun(ctx, c, turn, `Not run: the response ended with stop_reason ${stopReason}, so none of its tool calls were run.`);
+      } else {
         // A call cut at max_tokens is answered, never run; cut text is asked to be continued.
         for (const c of response.cut) await answerCut(ctx, c, turn, stopReason);
         if (stop === "max_tokens" && response.cut.length === 0) await ctx.store.append(textMessage("user", continueNote(ctx.manifest.data.pod.max_tokens)), turn);
@@ -303,7 +306,11 @@ async function answerCut(ctx: RunContext, call: CutCall, turn: number, stopReaso
     stopReason === "max_tokens"
       ? `your response was cut off at the output limit (max_tokens = ${ctx.manifest.data.pod.max_tokens}) while you were writing this ${call.name} call`
       : `this ${call.name} call did not arrive whole (its block never ended)`;
-  const output = `Not run: ${why}, so its input was incomplete (${call.json.length} characters arrived). Make the call again; if its input is large, split the work into smaller calls (several Edits rather than one Write of a whole file).`;
+  await answerNotRun(ctx, call, turn, `Not run: ${why}, so its input was incomplete (${call.json.length} characters arrived). Make the call again; if its input is large, split the work into smaller calls (several Edits rather than one Write of a whole file).`);
+}
+
+/** An error result for a call pod did not run, stored and then printed as its tool_result. */
+async function answerNotRun(ctx: RunContext, call: { id: string; name: string }, turn: number, output: string): Promise<void> {
   await ctx.store.append(toolResultMessage(call.id, output, true), turn);
   ctx.sink.emit("tool_result", { id: call.id, name: call.name, is_error: true, output, truncated: false });
 }

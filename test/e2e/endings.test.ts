@@ -186,7 +186,9 @@ describe("each stop reason does what SPEC says (item 2)", () => {
     const { dir, env } = await start([reply([{ type: "text", text: "I can't help with that." }, write], "refusal")]);
     const r = await runPod(["run", "do something bad"], { cwd: dir, env });
     expect(r.code).toBe(1);
-    expect(ofType(r.events, "tool_result")).toEqual([]);
+    // Answered as not run, so the history stays one the API accepts.
+    expect(ofType(r.events, "tool_result")).toEqual([expect.objectContaining({ id: "toolu_x", is_error: true, output: "Not run: the response ended with stop_reason refusal, so none of its tool calls were run." })]);
+    expect(apiHistoryProblems((await history(dir, env)).map((m) => ({ role: m.role, content: m.content })))).toEqual([]);
     expect(existsSync(path.join(dir, "x.txt"))).toBe(false);
     const error = ofType(r.events, "error")[0];
     expect(error).toMatchObject({ code: "refused" });
@@ -252,6 +254,7 @@ describe("each stop reason does what SPEC says (item 2)", () => {
       const r = await runPod(["run", "go"], { cwd: dir, env });
       expect(r.code).toBe(1);
       expect(ofType(r.events, "error")[0]).toMatchObject({ code: "provider_error", message: expect.stringMatching(pattern) });
+      expect(ofType(r.events, "tool_result")).toEqual([expect.objectContaining({ id: "toolu_y", is_error: true })]);
       expect(existsSync(path.join(dir, "y.txt"))).toBe(false);
       expect(ofType(r.events, "turn_end")[0]).toMatchObject({ stop_reason: stop ?? "none" });
     });
