@@ -129,7 +129,7 @@ async function loop(ctx: RunContext, settle: { pending: PendingCall | null; appr
     // A previous process may have left tool calls without results: a pending approval, or a crash/cancel.
     const open = unsettledToolUses(ctx.store.messages());
     if (open.length > 0) {
-      // What the model read before the pause, proven by content hash, counts as read here (docs/tools.md, "Approval").
+      // What the model read before the pause, proven by content hash, counts as read here (docs/tools.md, "The tracker").
       if (settle.pending?.reads) await adoptReads(ctx, settle.pending.reads);
       const decide = settleDecision(settle.pending, settle.approval, ask, ctx.signal);
       const paused = await runToolCalls(ctx, open, decide, progress.sessionTurn, progress);
@@ -214,8 +214,8 @@ async function loop(ctx: RunContext, settle: { pending: PendingCall | null; appr
         if (TIMING) timing({ turn, phase: "save_status", ms: performance.now() - saveStart });
         ctx.sink.emit("turn_end", { turn, stop_reason: stopReason });
       });
-      // max_tokens and pause_turn go on by themselves: the model has not finished its turn.
-      const goesOn = stop === "max_tokens" || stop === "pause_turn";
+      // max_tokens, pause_turn and a cut call go on by themselves: the model has not finished its turn.
+      const goesOn = !ending && (stop === "max_tokens" || stop === "pause_turn" || response.cut.length > 0);
       const nextRequestAtOnce = !ending && (calls.length > 0 || goesOn) && !paused && !ctx.signal.aborted && !ctx.output;
       if (!nextRequestAtOnce) await trailing.flush();
 
@@ -430,7 +430,7 @@ async function runToolCalls(ctx: RunContext, calls: readonly ToolUse[], decide: 
     const decision = decide(call);
     if (decision.kind === "pause") {
       // The resuming process has a fresh tracker: what the model read for this call and the
-      // ones after it goes with the pending call, as content hashes (docs/tools.md, "Approval").
+      // ones after it goes with the pending call, as content hashes (docs/tools.md, "The tracker").
       const reads = await takeReads(ctx, calls.slice(i));
       return { id: call.id, name: call.name, input: asRecord(call.input), ...(reads.length > 0 ? { reads } : {}) };
     }

@@ -43,7 +43,7 @@ export interface Tool<I = any> {
   readOnly?: boolean;
   /**
    * Edit and Write: the proof of what the model read of the file a call would change, so an
-   * approved call can run in the process that resumes the pod (tracker.ts, docs/tools.md "Approval").
+   * approved call can run in the process that resumes the pod (tracker.ts, docs/tools.md "The tracker").
    */
   readProof?: ReadProofs<I>;
   run(input: I, ctx: ToolContext): Promise<ToolResult>;

@@ -148,6 +148,17 @@ describe("each stop reason does what SPEC says (item 2)", () => {
     expect(r.events.at(-1)).toMatchObject({ result: "finished", turns: 3 });
   });
 
+  it("a tool call whose block never ended, under any stop reason, is not run and the run goes on", async () => {
+    const cut = { type: "tool_use_cut", id: "toolu_open", name: "Write", partial_json: '{"path": "x.txt", "content": "hal' };
+    const { dir, env } = await start([reply([cut], "tool_use"), { expect: { tool_result_for: "toolu_open" }, ...text("I will try again later.") }]);
+    const r = await runPod(["run", "write x"], { cwd: dir, env });
+    expect(server!.mismatches).toEqual([]);
+    expect(r.code).toBe(0);
+    expect(ofType(r.events, "tool_result")).toEqual([expect.objectContaining({ id: "toolu_open", is_error: true, output: expect.stringMatching(/^Not run: this Write call did not arrive whole/) })]);
+    expect(existsSync(path.join(dir, "x.txt"))).toBe(false);
+    expect(r.events.at(-1)).toMatchObject({ result: "finished", turns: 2 });
+  });
+
   it("max_tokens cutting text: the model is asked to continue where it stopped", async () => {
     const { dir, env } = await start(
       [text("The answer is forty", "max_tokens"), { expect: { last_user_text_includes: "Continue exactly where it stopped" }, ...text("-two.") }],
