@@ -18,6 +18,8 @@ export const ERROR_CODES = [
   "refused",
   /** The conversation does not fit the model's context window, even after compacting. Exit 1. */
   "context_exceeded",
+  /** A trusted input (manifest, prompt or schema file, hook or MCP script, instruction file) changed during the run. */
+  "contract_changed",
   "internal",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,9 +1,11 @@
-import { readFile, realpath, stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-toml";
 import "./zod-mini.js";
 import * as z from "zod/mini";
 import { PodError } from "./errors.js";
+import { readTrusted, type TrustedFile } from "./contract/read.js";
+import { DEFAULT_SECRET_NAMES } from "./redact/secret-names.js";
 
 export const TOOL_NAMES = ["Read", "Write", "Edit", "Glob", "Grep", "Bash"] as const;
 /** A built-in tool, or an MCP server's tool as the model sees it (mcp__<server>__<tool>). */
@@ -53,6 +55,8 @@ const ManifestSchema = z.strictObject({
       append_system_prompt: z.optional(z.string()),
       instructions: z._default(z.array(nonEmpty()), ["AGENTS.md", "CLAUDE.md"]),
       max_cost_usd: z.optional(z.number().check(z.positive())),
+      /** Variables whose values are [redacted] in every output (docs/security.md); replaces the default list. */
+      secrets: z._default(z.array(z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"))), [...DEFAULT_SECRET_NAMES]),
       timeout: z.optional(duration()),
       max_tokens: z._default(positiveInt().check(z.lte(128_000)), 8192),
       max_turns: z._default(positiveInt(), 30),
@@ -178,29 +182,38 @@ export interface Manifest {
   systemPrompt: string | undefined;
   /** Absolute, symlink-free scope root, or undefined when the pod has no file tools. */
   scopeRoot: string | undefined;
+  /** pod.toml as read (bytes, identity, hash), pinned for the run (src/contract/); undefined without a manifest file. */
+  source?: TrustedFile | undefined;
+  /** system_prompt_file as read, when one is used; `systemPrompt` is its text. */
+  systemPromptSource?: TrustedFile | undefined;
 }
 
-/** Reads and validates pod.toml. Every failure is an `invalid_manifest` PodError naming file, line, key and fix. */
+/**
+ * Reads and validates pod.toml. Every failure is an `invalid_manifest` PodError naming file, line, key and fix.
+ * The file is read once, through a descriptor (a FIFO or device is refused, never waited
+ * on); what was read is kept as `source` so the run pins exactly these bytes.
+ */
 export async function loadManifest(file: string): Promise<Manifest> {
   const abs = path.resolve(file);
-  let text: string;
-  try {
-    text = await readFile(abs, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+  const read = await readTrusted(abs, abs);
+  if (!read.ok) {
     throw new PodError(
       "invalid_manifest",
-      code === "ENOENT" ? `no manifest at ${abs}` : `cannot read manifest ${abs}: ${code ?? err}`,
-      code === "ENOENT" ? "run `pod init` here, or point at one with -C <dir> or --manifest <file>" : "check the file's permissions",
+      read.reason === "missing" ? `no manifest at ${abs}` : `cannot read manifest: ${read.message}`,
+      read.reason === "missing" ? "run `pod init` here, or point at one with -C <dir> or --manifest <file>" : "point -C/--manifest at a regular pod.toml file",
     );
   }
+  const text = read.file.bytes.toString("utf8");
   const data = parseManifestText(text, abs);
   const dir = path.dirname(abs);
+  const prompt = await resolveSystemPrompt(data, dir, abs, text);
   return {
     file: abs,
     data,
-    systemPrompt: await resolveSystemPrompt(data, dir, abs, text),
+    systemPrompt: prompt.text,
     scopeRoot: data.scope ? await resolveScopeRoot(data.scope.root, dir, abs, text) : undefined,
+    source: read.file,
+    systemPromptSource: prompt.source,
   };
 }
 
@@ -267,18 +280,18 @@ function lineSuffix(text: string, keyPath: string[]): string {
   return tableLine >= 0 ? `:${tableLine + 1}` : "";
 }
 
-async function resolveSystemPrompt(data: ManifestData, dir: string, file: string, text: string) {
-  if (data.pod.system_prompt_file === undefined) return data.pod.system_prompt;
+async function resolveSystemPrompt(data: ManifestData, dir: string, file: string, text: string): Promise<{ text: string | undefined; source?: TrustedFile }> {
+  if (data.pod.system_prompt_file === undefined) return { text: data.pod.system_prompt };
   const promptPath = path.resolve(dir, data.pod.system_prompt_file);
-  try {
-    return await readFile(promptPath, "utf8");
-  } catch (err) {
+  const read = await readTrusted(promptPath, promptPath);
+  if (!read.ok) {
     throw new PodError(
       "invalid_manifest",
-      `${file}${lineSuffix(text, ["pod", "system_prompt_file"])}: [pod] system_prompt_file: cannot read ${promptPath} (${(err as NodeJS.ErrnoException).code})`,
-      "create that file or fix the path (it is relative to pod.toml)",
+      `${file}${lineSuffix(text, ["pod", "system_prompt_file"])}: [pod] system_prompt_file: ${read.reason === "missing" ? `cannot read ${promptPath} (ENOENT)` : read.message}`,
+      read.reason === "missing" ? "create that file or fix the path (it is relative to pod.toml)" : "point system_prompt_file at a regular file (relative to pod.toml)",
     );
   }
+  return { text: read.file.bytes.toString("utf8"), source: read.file };
 }
 
 async function resolveScopeRoot(root: string, dir: string, file: string, text: string): Promise<string> {

@@ -3,6 +3,7 @@ import { EventSink, jsonlWriter, type EventWriter } from "../events/sink.js";
 import { loadManifest, type Manifest } from "../manifest.js";
 import { refuse } from "../events/refuse.js";
 import { resolveRuntimeDir } from "../store/paths.js";
+import { Redactor } from "../redact/redactor.js";
 
 /** Options every command accepts (SPEC "Common options"). */
 export interface GlobalOptions {
@@ -50,7 +51,9 @@ export async function loadContext(opts: GlobalOptions): Promise<CommandContext> 
   const file = manifestPath(opts);
   const manifest = await loadManifest(file);
   const runtimeDir = resolveRuntimeDir(opts.runtimeDir, manifest.file);
-  return { manifest, runtimeDir, sink: new EventSink(await eventWriter(format)), format };
+  // One Redactor for the invocation, from the environment as it is now and [pod] secrets.
+  const redactor = Redactor.fromEnv(process.env, manifest.data.pod.secrets);
+  return { manifest, runtimeDir, sink: new EventSink(await eventWriter(format), null, redactor), format };
 }
 
 
@@ -63,7 +66,8 @@ export async function withContext(opts: GlobalOptions, body: (ctx: CommandContex
   try {
     ctx = await loadContext(opts);
   } catch (err) {
-    const sink = new EventSink(await eventWriter(resolveFormat(opts.format)));
+    // No manifest to read [pod] secrets from: the default names apply.
+    const sink = new EventSink(await eventWriter(resolveFormat(opts.format)), null, Redactor.fromEnv(process.env));
     return refuse(sink, err);
   }
   try {

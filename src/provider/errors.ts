@@ -2,8 +2,9 @@
 // asking again can help (docs/reliability.md, "What is retried"). Pure: the error and the
 // environment in, a verdict out; the run loop decides what to do with it.
 //
-// May import: errors.ts, credentials.ts, proxy.ts (its exported API only).
+// May import: errors.ts, redact/, credentials.ts, proxy.ts (its exported API only).
 import { PodError } from "../errors.js";
+import { Redactor, redactKeyShapes } from "../redact/redactor.js";
 import { rejectedCredential } from "./credentials.js";
 import { proxyFor } from "./proxy.js";
 
@@ -88,13 +89,9 @@ export function describeProviderError(err: unknown, baseUrl?: string, env: NodeJ
   return redact(e.status ? `HTTP ${e.status} ${text}` : text, env);
 }
 
-/** Removes anything that looks like an Anthropic key, and the configured key itself. */
+/** Removes anything that looks like an Anthropic key, and the provider's credentials themselves (src/redact/). */
 export function redact(text: string, env: NodeJS.ProcessEnv = process.env): string {
-  let out = text.replace(/sk-ant-[A-Za-z0-9_-]+/g, "[redacted]");
-  for (const secret of [env.ANTHROPIC_API_KEY, env.ANTHROPIC_AUTH_TOKEN]) {
-    if (secret && secret.length >= 8) out = out.split(secret).join("[redacted]");
-  }
-  return out;
+  return redactKeyShapes(Redactor.fromEnv(env, []).text(text));
 }
 
 /** host[:port] of the API pod talks to, for messages. */

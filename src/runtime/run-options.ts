@@ -1,9 +1,8 @@
-import { existsSync, statSync } from "node:fs";
-import path from "node:path";
 import { PodError } from "../errors.js";
 import type { Manifest } from "../manifest.js";
 import { parseDuration } from "./limits.js";
 import { loadOutputSchema, type OutputSchema } from "./structured-output.js";
+import { resolveOutputTarget, type OutputTarget } from "../store/output-target.js";
 
 /** The run options of `pod run` / `pod resume` as the command line gives them (SPEC "Run options"). */
 export interface RunFlags {
@@ -21,8 +20,8 @@ export interface RunOptions {
   session?: string | undefined;
   newSession: boolean;
   outputSchema?: OutputSchema | undefined;
-  /** Absolute path for -o. */
-  outputFile?: string | undefined;
+  /** -o, resolved at start (src/store/output-target.ts): written only where it pointed then. */
+  outputFile?: OutputTarget | undefined;
   maxCostUsd?: number | undefined;
   timeoutMs?: number | undefined;
   /** --fail-on-denial: exit 1 when run_end.denials is not empty. */
@@ -37,13 +36,7 @@ export async function resolveRunOptions(flags: RunFlags, manifest: Manifest): Pr
   if (flags.session !== undefined && flags.new) {
     throw new PodError("invalid_input", "--session and --new were both given", "use --session ID to continue a stored session, or --new to start a fresh one");
   }
-  const outputFile = flags.outputLastMessage === undefined ? undefined : path.resolve(flags.outputLastMessage);
-  if (outputFile !== undefined) {
-    const dir = path.dirname(outputFile);
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-      throw new PodError("invalid_input", `-o ${flags.outputLastMessage}: the directory ${dir} does not exist`, "create it first, or write the file somewhere that exists");
-    }
-  }
+  const outputFile = flags.outputLastMessage === undefined ? undefined : await resolveOutputTarget(flags.outputLastMessage, "-o");
   const timeout = flags.timeout ?? manifest.data.pod.timeout;
   return {
     session: flags.session,

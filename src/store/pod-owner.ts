@@ -58,7 +58,7 @@ export async function takePod(manifest: Manifest, runtimeDir: string, sink: Even
   const lock = await acquirePodLock(paths.dir, paths.lock, { onCompromised: opts.onLockLost });
   const release = lock.release;
   // Every state write first checks the lock is still ours: a process that lost it stops writing.
-  const guard = { beforeWrite: lock.assertHeld };
+  const guard = { beforeWrite: lock.assertHeld, redactor: sink.redactor };
   try {
     let { status, store } = opts.newSession ? await startFresh(paths, name, sink, guard) : await loadState(paths, name, sink, guard, manifest.data.pricing);
     sink.sessionId = status.session_id;

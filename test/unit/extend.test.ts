@@ -3,11 +3,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { hookMatches } from "../../src/hooks/hooks.js";
-import { hookScriptPaths } from "../../src/hooks/protected.js";
 import { runHookProcess } from "../../src/hooks/run-hook.js";
 import { parseManifestText } from "../../src/manifest.js";
 import { bedrockModelId, vertexModelId } from "../../src/provider/model-ids.js";
-import { protectedPaths } from "../../src/tools/protected.js";
 import { expandVars } from "../../src/tools/mcp/expand.js";
 
 const base = '[pod]\nname = "t"\n';
@@ -30,19 +28,6 @@ describe("hooks", () => {
     expect(hookMatches("mcp__gh__.*", "mcp__gh__create_issue")).toBe(true);
     expect(hookMatches("", "Read")).toBe(true);
     expect(hookMatches("*", "Read")).toBe(true);
-  });
-
-  it("makes a hook's script files read-only (the model must not edit what runs unconfined)", async () => {
-    const dir = await mkdtemp(path.join(tmpdir(), "pod-hookprot-"));
-    await mkdir(path.join(dir, "scripts"));
-    await writeFile(path.join(dir, "scripts/guard.sh"), "exit 0");
-    await writeFile(path.join(dir, "pod.toml"), "");
-    const hooks = { pre_tool_use: [{ matcher: "", command: "./scripts/guard.sh --strict", timeout_s: 5 }], post_tool_use: [{ matcher: "", command: "python3 scripts/check.py", timeout_s: 5 }], stop: [] };
-    const extra = hookScriptPaths(hooks, [dir]);
-    expect(extra).toEqual([path.join(dir, "scripts/guard.sh"), path.join(dir, "scripts/check.py")]);
-    const p = await protectedPaths({ manifestFile: path.join(dir, "pod.toml"), runtimeDir: path.join(dir, ".pod/t"), scopeRoot: dir, extraReadOnly: extra });
-    const { realpath } = await import("node:fs/promises");
-    expect(p.readOnly).toContain(await realpath(path.join(dir, "scripts/guard.sh")));
   });
 
   it("kills a hook at its timeout (with what it started) and reports exit null", async () => {
