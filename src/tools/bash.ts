@@ -4,7 +4,7 @@ import { detectSandbox } from "./sandbox/detect.js";
 import { buildPolicy } from "./sandbox/policy.js";
 import { runSandboxed } from "./sandbox/run.js";
 import type { ScopedFs } from "./scoped-fs.js";
-import { fail } from "./text.js";
+import { deny } from "./denial.js";
 import type { BashConfig, ScopeConfig, Tool } from "./types.js";
 
 const Input = z.object({
@@ -36,13 +36,13 @@ export function bashTool(fs: ScopedFs, scope: ScopeConfig, config: BashConfig): 
       const decision = await allowlist.check(command);
       if (!decision.allowed) {
         const bad = await allowlist.invalidPatterns();
-        return fail(
+        return deny(
           `Command not allowed: ${command}\nWhy: ${decision.why}\nAllowed commands: ${config.allow.join(" | ") || "(none)"}` +
             (bad.length ? `\nThese patterns of the manifest cannot be used: ${bad.join("; ")}` : ""),
         );
       }
       const sandbox = await detectSandbox(config.sandbox);
-      if (!sandbox.ok) return fail(`${sandbox.error.code}: ${sandbox.error.full}`);
+      if (!sandbox.ok) return deny(`${sandbox.error.code}: ${sandbox.error.full}`);
       const timeoutS = Math.min(input.timeout_s ?? config.timeout_s, config.timeout_s);
       const policy = await buildPolicy(scope, config, fs);
       return runSandboxed({ kind: sandbox.kind, policy, command, timeoutMs: timeoutS * 1000, signal: ctx.signal });
