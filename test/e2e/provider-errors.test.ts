@@ -86,10 +86,10 @@ describe("DNS", () => {
 
   it("a proxy host that does not resolve is named as the proxy, with its variable", async () => {
     const dir = await project();
-    const r = await runPod(["run", "hello"], { cwd: dir, env: podEnv("http://api.example.test", { ...fast, HTTP_PROXY: "http://no-such-proxy.invalid:3128" }) });
+    const r = await runPod(["run", "hello"], { cwd: dir, env: podEnv("http://api.example.test", { ...fast, http_proxy: "http://no-such-proxy.invalid:3128" }) });
     expect(r.code).toBe(1);
     expect(ofType(r.events, "turn_retry")).toEqual([]);
-    expect(ofType(r.events, "error")[0].message).toMatch(/the proxy host no-such-proxy\.invalid \(from HTTP_PROXY\) does not resolve/);
+    expect(ofType(r.events, "error")[0].message).toMatch(/the proxy host no-such-proxy\.invalid \(from http_proxy\) does not resolve/);
   });
 });
 
@@ -103,7 +103,7 @@ describe("a proxy that wants a login", () => {
     it(`${label}: permanent, names the proxy and user:password in the proxy URL, not the API key`, async () => {
       const proxy = await refusingProxy(status, headers, "proxy login required");
       const dir = await project();
-      const variable = scheme === "https" ? "HTTPS_PROXY" : "HTTP_PROXY";
+      const variable = scheme === "https" ? "HTTPS_PROXY" : "http_proxy";
       const base = scheme === "https" ? "https://api.example.test" : "http://api.example.test";
       const r = await runPod(["run", "hello"], { cwd: dir, env: podEnv(base, { ...fast, [variable]: proxy.url }) });
       expect(r.code).toBe(1);
@@ -121,9 +121,9 @@ describe("a proxy that wants a login", () => {
     const proxy = await refusingProxy(407, { "proxy-authenticate": "Basic" });
     const dir = await project();
     const withUser = proxy.url.replace("http://", "http://builder:hunter2-secret@");
-    const r = await runPod(["run", "hello"], { cwd: dir, env: podEnv("http://api.example.test", { ...fast, HTTP_PROXY: withUser }) });
+    const r = await runPod(["run", "hello"], { cwd: dir, env: podEnv("http://api.example.test", { ...fast, http_proxy: withUser }) });
     expect(r.code).toBe(1);
-    expect(ofType(r.events, "error")[0].message).toContain("refused the credentials in HTTP_PROXY (HTTP 407)");
+    expect(ofType(r.events, "error")[0].message).toContain("refused the credentials in http_proxy (HTTP 407)");
     expect(r.stdout + r.stderr).not.toContain("hunter2-secret");
   });
 
@@ -138,7 +138,7 @@ describe("a proxy that wants a login", () => {
     await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
     closers.push(() => new Promise<void>((r) => (proxy.closeAllConnections(), proxy.close(() => r()))));
     const dir = await project();
-    const r = await runPod(["run", "hello"], { cwd: dir, env: podEnv(server.url, { ...fast, HTTP_PROXY: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` }) });
+    const r = await runPod(["run", "hello"], { cwd: dir, env: podEnv(server.url, { ...fast, http_proxy: `http://127.0.0.1:${(proxy.address() as AddressInfo).port}` }) });
     expect(r.code).toBe(1);
     expect(ofType(r.events, "error")[0]).toMatchObject({ code: "invalid_credentials", message: expect.stringContaining("the API rejected ANTHROPIC_API_KEY") });
     expect(r.stdout + r.stderr).not.toContain(TEST_API_KEY);

@@ -61,16 +61,16 @@ describe("permanent, with the fix", () => {
     expect(stopped(connection("ENOTFOUND", { hostname: "api.anthropic.com" })).hint).toMatch(/DNS settings and network, or set HTTPS_PROXY/);
     expect(stopped(connection("ENOTFOUND", { hostname: "llm.internal" }), {}, "https://llm.internal").hint).toMatch(/ANTHROPIC_BASE_URL/);
     const proxied = stopped(connection("ENOTFOUND", { hostname: "proxy.corp" }), { https_proxy: "http://proxy.corp:3128" });
-    expect(proxied.message).toBe("the proxy host proxy.corp (from HTTPS_PROXY) does not resolve (ENOTFOUND)");
+    expect(proxied.message).toBe("the proxy host proxy.corp (from https_proxy) does not resolve (ENOTFOUND)");
   });
 
   it("a proxy's 407, and its 401 without the API's body: the proxy's login, never the API key", () => {
-    const env = { HTTP_PROXY: "http://proxy.corp:3128" };
+    const env = { http_proxy: "http://proxy.corp:3128" };
     for (const err of [http(407, undefined, { "proxy-authenticate": "Basic" }), http(401), new APIConnectionError({ cause: new Error("Proxy Authentication Required (407)") })]) {
       const e = stopped(err, env, "http://llm.internal");
       expect(e.code).toBe("provider_error");
-      expect(e.message).toMatch(/^the proxy http:\/\/proxy\.corp:3128 \(from HTTP_PROXY\) requires authentication \(HTTP 40[17]\)/);
-      expect(e.hint).toBe("give the proxy's user and password in the URL: HTTP_PROXY=http://USER:PASSWORD@proxy.corp:3128 (percent-encode special characters, e.g. @ as %40)");
+      expect(e.message).toMatch(/^the proxy http:\/\/proxy\.corp:3128 \(from http_proxy\) requires authentication \(HTTP 40[17]\)/);
+      expect(e.hint).toBe("give the proxy's user and password in the URL: http_proxy=http://USER:PASSWORD@proxy.corp:3128 (percent-encode special characters, e.g. @ as %40)");
     }
   });
 
