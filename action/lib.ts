@@ -195,8 +195,11 @@ export function codeSpan(text: string, max = 200): string {
   return `${tick}${pad}${clean.replace(/\|/g, "\\|")}${pad}${tick}`;
 }
 
+/** Lines of a text; a final newline ends the last line, it does not start another. */
+const splitLines = (text: string) => (text.endsWith("\n") ? text.slice(0, -1) : text).split("\n");
+
 function firstLines(text: string, max: number): { shown: string; more: number } {
-  const lines = text.split("\n");
+  const lines = splitLines(text);
   return { shown: lines.slice(0, max).join("\n"), more: Math.max(0, lines.length - max) };
 }
 
@@ -216,7 +219,7 @@ export function pendingMarkdown(p: Pending, maxLines = 40): string {
   if (p.name === "Write" && str("content") !== undefined) {
     const content = str("content")!;
     const c = firstLines(content, maxLines);
-    return `${head}: write ${content.split("\n").length} line(s), ${Buffer.byteLength(content)} bytes, starting\n\n${indent(fenced(c.shown))}${more(c.more)}`;
+    return `${head}: write ${splitLines(content).length} line(s), ${Buffer.byteLength(content)} bytes, starting\n\n${indent(fenced(c.shown))}${more(c.more)}`;
   }
   if (p.name === "Bash" && str("command") !== undefined) {
     const c = firstLines(str("command")!, maxLines);
