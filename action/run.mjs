@@ -302,8 +302,9 @@ async function main(env = process.env) {
   } else if (outcome.result === "error" || outcome.result === "") {
     const e = outcome.errors.at(-1);
     let message = e ? `${e.code}: ${e.message}` : `pod exited ${exitCode} without a result`;
-    if (built.args[0] === "resume" && !restoredKey && e?.code === "not_paused") {
-      message += ` — no runtime directory of this workflow run was restored: the job that paused must be in this workflow run, with the same cache-key and matrix`;
+    if (built.args[0] === "resume" && e?.code === "not_paused") {
+      const restored = restoredKey ? `the runtime directory restored from ${restoredKey} has` : "no runtime directory of this workflow run was restored, so there is";
+      message += ` — ${restored} no paused pod: the job that paused must be in this workflow run (or named by continue-from), with the same cache-key and matrix`;
     }
     say(command("error", { title: "pod" }, lib.inertLogText(message)));
   }

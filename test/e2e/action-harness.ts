@@ -215,6 +215,10 @@ export interface Processed {
 /** The runner's .NET TrimStart(): every Unicode white space (JS \s plus U+0085). */
 const trimStart = (s: string) => s.replace(/^[\s\u0085]+/u, "");
 
+// The runner's unescaping, in its order (ActionCommand.cs).
+const unescapeData = (s: string) => s.replaceAll("%0D", "\r").replaceAll("%0A", "\n").replaceAll("%25", "%");
+const unescapeProperty = (s: string) => s.replaceAll("%0D", "\r").replaceAll("%0A", "\n").replaceAll("%3A", ":").replaceAll("%2C", ",").replaceAll("%25", "%");
+
 function parseV2(message: string, registered: Set<string>): Processed | undefined {
   const m = trimStart(message);
   if (!m.startsWith("::")) return undefined;
@@ -227,9 +231,9 @@ function parseV2(message: string, registered: Set<string>): Processed | undefine
   const properties: Record<string, string> = {};
   if (sp > 0) for (const kv of info.slice(sp + 1).trim().split(",").filter(Boolean)) {
     const [k, v] = kv.split(/=(.*)/s);
-    if (k && v !== undefined && v !== "") properties[k] = v;
+    if (k && v !== undefined && v !== "") properties[k] = unescapeProperty(v);
   }
-  return { command: name, properties, data: m.slice(end + 2), line: message };
+  return { command: name, properties, data: unescapeData(m.slice(end + 2)), line: message };
 }
 
 function parseV1(message: string, registered: Set<string>): Processed | undefined {
