@@ -307,6 +307,8 @@ export interface StepResult {
   outputs: Record<string, string>;
   summary: string;
   code: number | null;
+  /** Wall time of the step (for the report; never asserted). */
+  ms?: number;
 }
 
 export interface JobResult {
@@ -466,6 +468,7 @@ export async function runJob(job: Job): Promise<JobResult> {
       }
     };
     let result: StepResult;
+    const t0 = Date.now();
     if (step.run) {
       const files = mkdtempSync(path.join(runnerTemp, "_runner_file_commands-"));
       const f = (n: string) => {
@@ -494,6 +497,7 @@ export async function runJob(job: Job): Promise<JobResult> {
       const r = usesStep(step.uses, w, job, stepLog);
       result = { id: step.id, name, outcome: r.outcome, stdout: "", outputs: r.outputs, summary: "", code: r.outcome === "success" ? 0 : 1 };
     }
+    result.ms = Date.now() - t0;
     if (step.id) steps[step.id] = { outputs: result.outputs, outcome: result.outcome, conclusion: result.outcome };
     if (result.outcome === "failure") failed = true;
     results.push(result);
