@@ -47,9 +47,23 @@ export async function sandboxBench(root) {
   const sandboxed = await bashWith({});
   const off = await bashWith({ sandbox: "off" });
   const proxied = await bashWith({ network: ["registry.npmjs.org"] });
+  // The same call with a real tree as the scope: pod's own node_modules (21k files), a
+  // .git inside it and deny = [".env*"], so what the policy computes per call (the
+  // deny walk, the protected paths) is paid on real data, not on a one-file directory.
+  const realTree = await realpath(path.join(root, "node_modules"));
+  const files = Number(execFileSync("find", [realTree, "-type", "f"], { encoding: "utf8", maxBuffer: 1 << 28 }).split("\n").length - 1);
+  const realBox = await createToolbox(
+    { root: realTree, deny: [".env*"], readOnly: [path.join(realTree, ".git")], hidden: [path.join(realTree, ".pod")] },
+    { enabled: true, allow: ["true"], timeout_s: 30, sandbox: "required", network: false, env: [] },
+  );
+  const realTool = realBox.tools.find((x) => x.name === "Bash");
+  const onRealTree = async () => {
+    const r = await realTool.run({ command: "true" }, { signal: new AbortController().signal });
+    if (r.isError) throw new Error(r.output);
+  };
   const bwrapTrue = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--", "true"];
-  const [bare, bwrapAlone, toolOff, toolSandboxed, toolProxied] = await timeInterleaved(
-    [() => spawnTrue("bash", ["-c", "true"]), () => spawnTrue("bwrap", bwrapTrue), off, sandboxed, proxied],
+  const [bare, bwrapAlone, toolOff, toolSandboxed, toolProxied, toolReal] = await timeInterleaved(
+    [() => spawnTrue("bash", ["-c", "true"]), () => spawnTrue("bwrap", bwrapTrue), off, sandboxed, proxied, onRealTree],
     { runs: 21 },
   );
 
@@ -71,7 +85,9 @@ export async function sandboxBench(root) {
       ["Bash tool, `sandbox = \"off\"`", fmt(toolOff), r(toolOff)],
       ["Bash tool, sandboxed (bwrap, no network)", fmt(toolSandboxed), r(toolSandboxed)],
       ["Bash tool, sandboxed, `network = [hosts]` (proxy + forwarder)", fmt(toolProxied), r(toolProxied)],
+      [`Bash tool, sandboxed, scope = a real tree (pod's node_modules, ${files} files)`, fmt(toolReal), r(toolReal)],
     ],
+    perCallReal: toolReal - toolOff,
     parserLoad,
     parse: median(parses),
     denyWalk: median(walks),
