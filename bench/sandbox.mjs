@@ -19,7 +19,7 @@ export async function sandboxBench(root) {
   // The parser's one-time load, as the built pod pays it: allowlist.ts bundled the way
   // scripts/build.mjs bundles it, run in fresh processes.
   const parserLoad = await bundledParserLoad(root);
-  const { parseCommand } = await import("../src/tools/sandbox/allowlist.ts");
+  const { parseCommand } = await import("../src/tools/bash/allowlist.ts");
   await parseCommand("npm test");
   const parses = [];
   let t;
@@ -31,7 +31,7 @@ export async function sandboxBench(root) {
 
   const { createToolbox } = await import("../src/tools/index.ts");
   const { ScopedFs } = await import("../src/tools/scoped-fs.ts");
-  const { deniedPaths } = await import("../src/tools/sandbox/policy.ts");
+  const { deniedPaths } = await import("../src/sandbox/policy.ts");
   const dir = await realpath(await mkdtemp(path.join(tmpdir(), "pod-bench-sbx-")));
   await writeFile(path.join(dir, "a.txt"), "a\n");
   const scope = { root: dir, deny: [".env*"], readOnly: [], hidden: [] };
@@ -101,7 +101,7 @@ async function bundledParserLoad(root) {
   const entry = path.join(dir, "entry.ts");
   await writeFile(
     entry,
-    `import { bashParser, parseCommand } from ${JSON.stringify(path.join(root, "src/tools/sandbox/allowlist.ts"))};
+    `import { bashParser, parseCommand } from ${JSON.stringify(path.join(root, "src/tools/bash/allowlist.ts"))};
 (async () => { const t = performance.now(); await bashParser(); await parseCommand("npm test"); process.stdout.write(String(performance.now() - t)); })();`,
   );
   await build({

@@ -117,7 +117,7 @@ await Promise.all([
   }),
 ]);
 chmodSync(`${root}dist/pod.cjs`, 0o755);
-// Bash's allowlist parses commands with tree-sitter-bash (src/tools/sandbox/allowlist.ts):
+// Bash's allowlist parses commands with tree-sitter-bash (src/tools/bash/allowlist.ts):
 // the runtime's and the grammar's WebAssembly sit next to the bundles.
 copyFileSync(`${root}node_modules/web-tree-sitter/web-tree-sitter.wasm`, `${root}dist/web-tree-sitter.wasm`);
 copyFileSync(`${root}node_modules/tree-sitter-bash/tree-sitter-bash.wasm`, `${root}dist/tree-sitter-bash.wasm`);

@@ -1,4 +1,4 @@
-import { bashTool } from "./bash.js";
+import { bashTool } from "./bash/tool.js";
 import { editTool } from "./edit.js";
 import { globTool } from "./glob.js";
 import { grepTool } from "./grep.js";

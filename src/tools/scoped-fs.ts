@@ -2,7 +2,7 @@ import { lstat, realpath } from "node:fs/promises";
 import path from "node:path";
 import picomatch from "picomatch";
 import type { Stats } from "node:fs";
-import { LinkedInodes, type LinkAccess } from "./linked-inodes.js";
+import { LinkedInodes, type LinkAccess } from "../policy/linked-inodes.js";
 import type { ScopeConfig } from "./types.js";
 
 export type Resolved = { ok: true; abs: string; rel: string; exists: boolean } | { ok: false; message: string };
@@ -22,7 +22,7 @@ const MAX_COMPONENT = 255;
  * `deny` is matched case-insensitively and on both Unicode normal forms, so
  * ".ENV" or a decomposed "é" cannot slip past it; `writable` is matched exactly.
  *
- * Protected paths (SPEC "Containment", from src/tools/protected.ts) come before
+ * Protected paths (SPEC "Containment", from src/policy/protected.ts) come before
  * all of that and no glob can open them: `readOnly` (the manifest, `.git/`) is
  * never written, `hidden` (the runtime dir) is never read, listed or written.
  * They are matched on the resolved real path and on the path as written, folded

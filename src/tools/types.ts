@@ -44,7 +44,7 @@ export interface ScopeConfig {
   writable?: string[] | undefined;
   /** Globs relative to root that no tool may read, write or list. */
   deny: string[];
-  /** Absolute paths no tool may write (src/tools/protected.ts): the manifest, `.git/`, hook scripts. */
+  /** Absolute paths no tool may write (src/policy/protected.ts): the manifest, `.git/`, hook scripts. */
   readOnly: string[];
   /** Absolute paths no tool may read, list or write: the runtime directory. */
   hidden: string[];

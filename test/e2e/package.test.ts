@@ -64,7 +64,7 @@ describe("the published package", () => {
     expect(files).toContain("dist/grep-worker.cjs");
     // The proxy client, loaded on demand (src/provider/proxy.ts).
     expect(files).toContain("dist/undici.cjs");
-    // Bash's allowlist parser (src/tools/sandbox/allowlist.ts).
+    // Bash's allowlist parser (src/tools/bash/allowlist.ts).
     expect(files).toContain("dist/tree-sitter-bash.wasm");
     expect(files).toContain("dist/web-tree-sitter.wasm");
     expect(existsSync(path.join(installed, "node_modules"))).toBe(false);

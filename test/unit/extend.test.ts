@@ -7,7 +7,7 @@ import { hookScriptPaths } from "../../src/hooks/protected.js";
 import { runHookProcess } from "../../src/hooks/run-hook.js";
 import { parseManifestText } from "../../src/manifest.js";
 import { bedrockModelId, vertexModelId } from "../../src/provider/model-ids.js";
-import { protectedPaths } from "../../src/tools/protected.js";
+import { protectedPaths } from "../../src/policy/protected.js";
 import { expandVars } from "../../src/tools/mcp/expand.js";
 
 const base = '[pod]\nname = "t"\n';

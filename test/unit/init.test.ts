@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { detectTestCommands } from "../../src/commands/init.js";
 import { parseManifestText, starterManifest } from "../../src/manifest.js";
-import { Allowlist } from "../../src/tools/sandbox/allowlist.js";
+import { Allowlist } from "../../src/tools/bash/allowlist.js";
 import { tools } from "../tools/helpers.js";
 
 async function project(files: Record<string, string>): Promise<string> {

@@ -1,11 +1,11 @@
 import { z } from "zod";
-import { Allowlist } from "./sandbox/allowlist.js";
-import { detectSandbox } from "./sandbox/detect.js";
-import { buildPolicy } from "./sandbox/policy.js";
-import { runSandboxed } from "./sandbox/run.js";
-import type { ScopedFs } from "./scoped-fs.js";
-import { fail } from "./text.js";
-import type { BashConfig, ScopeConfig, Tool } from "./types.js";
+import { Allowlist } from "./allowlist.js";
+import { detectSandbox } from "../../sandbox/detect.js";
+import { buildPolicy } from "../../sandbox/policy.js";
+import { runSandboxed } from "../../sandbox/run.js";
+import type { ScopedFs } from "../scoped-fs.js";
+import { fail } from "../text.js";
+import type { BashConfig, ScopeConfig, Tool } from "../types.js";
 
 const Input = z.object({
   command: z.string().min(1).describe("The command to run (must match one of the pod's allowed commands)"),
@@ -13,9 +13,9 @@ const Input = z.object({
 });
 
 /**
- * Bash: an allowed command (src/tools/sandbox/allowlist.ts, matched on a parse of
+ * Bash: an allowed command (src/tools/bash/allowlist.ts, matched on a parse of
  * the command) run with `bash -c` in the scope root inside the OS sandbox
- * (src/tools/sandbox/). With sandbox = "required" (the default) and no sandbox
+ * (src/sandbox/). With sandbox = "required" (the default) and no sandbox
  * able to start, every call is refused with `sandbox_unavailable`: never unconfined.
  */
 export function bashTool(fs: ScopedFs, scope: ScopeConfig, config: BashConfig): Tool<z.infer<typeof Input>> {

@@ -1,6 +1,6 @@
 import { lstat, readdir } from "node:fs/promises";
-import type { ScopedFs } from "../scoped-fs.js";
-import type { BashConfig, ScopeConfig } from "../types.js";
+import type { ScopedFs } from "../tools/scoped-fs.js";
+import type { BashConfig, ScopeConfig } from "../tools/types.js";
 
 /**
  * What a Bash call may touch, built from the manifest's [scope] and [tools.bash].
