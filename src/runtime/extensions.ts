@@ -2,7 +2,7 @@ import path from "node:path";
 import { PodError } from "../errors.js";
 import type { EventSink } from "../events/sink.js";
 import { stopHooks, withToolHooks } from "../hooks/hooks.js";
-import { hookScriptPaths } from "../hooks/protected.js";
+import { trustedScripts } from "../hooks/protected.js";
 import type { Manifest } from "../manifest.js";
 import type { Toolbox } from "../tools/index.js";
 import { startMcpServers, type McpFailure } from "../tools/mcp/servers.js";
@@ -12,8 +12,8 @@ import { startMcpServers, type McpFailure } from "../tools/mcp/servers.js";
  * tools and the user's hooks. Started once per invocation, closed with it.
  */
 export interface Extensions {
-  /** Hook scripts inside the pod's reach: read-only for every tool (protectedPaths' extraReadOnly). */
-  extraReadOnly: string[];
+  /** The scripts hooks and MCP stdio servers run: trusted files for the protection policy (protectedPaths' `trusted`). */
+  trusted: string[];
   /** Servers that did not start and were not required: one `error` event each, once the run has started. */
   failures: McpFailure[];
   /** The built-in tools plus the MCP tools, minus [tools] disabled, wrapped in the tool hooks: one Toolbox. */
@@ -37,7 +37,7 @@ export async function startExtensions(manifest: Manifest, sink: EventSink): Prom
   const hookEnv = { sink, cwd };
   const disabled = new Set<string>(toolsConfig.disabled);
   return {
-    extraReadOnly: hookScriptPaths(hooks, [...new Set([manifestDir, cwd])]),
+    trusted: trustedScripts(hooks, mcpConfig, [...new Set([manifestDir, cwd])]),
     failures: mcp.failures,
     toolbox(builtins) {
       const all = [...(builtins?.tools ?? []), ...mcp.tools].filter((t) => !disabled.has(t.name));

@@ -145,7 +145,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
               root: manifest.scopeRoot,
               writable: manifest.data.scope?.writable,
               deny: manifest.data.scope?.deny ?? [],
-              ...(await protectedPaths({ manifestFile: manifest.file, runtimeDir: opts.runtimeDir, scopeRoot: manifest.scopeRoot, extraReadOnly: extensions.extraReadOnly })),
+              ...(await protectedPaths({ manifestFile: manifest.file, runtimeDir: opts.runtimeDir, scopeRoot: manifest.scopeRoot, trusted: extensions.trusted })),
             },
             manifest.data.tools.bash,
           ),

@@ -24,7 +24,7 @@ export async function createToolbox(scope: ScopeConfig, bash: BashConfig): Promi
   const tools: Tool[] = [readTool(fs, tracker), writeTool(fs, tracker), editTool(fs, tracker), globTool(fs), grepTool(fs)];
   if (bash.enabled) {
     // A command can make hardlinks, so the boundary's inode sets are stale after one.
-    const bashT = bashTool(fs, scope, bash);
+    const bashT = bashTool(fs.protection, bash);
     tools.push({ ...bashT, run: (input, ctx) => bashT.run(input, ctx).finally(() => fs.forgetLinks()) });
   }
   return { tools, touchedFiles: () => tracker.touched() };
