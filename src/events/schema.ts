@@ -63,6 +63,8 @@ function buildEventSchemas() {
     instructions: z.optional(z.array(z.string())),
     /** Which OS sandbox Bash runs in; null when Bash is off. */
     sandbox: z.optional(z.nullable(z.enum(["bwrap", "seatbelt", "off"]))),
+    /** Things the operator should fix, one sentence each (e.g. credentials found in .git/config); absent when there are none. */
+    warnings: z.optional(z.array(z.string())),
   }),
   turn_start: event("turn_start", { turn: z.int().check(z.positive()) }),
   text_delta: event("text_delta", { text: z.string() }),

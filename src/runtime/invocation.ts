@@ -5,6 +5,7 @@ import type { EventSink } from "../events/sink.js";
 import type { Manifest } from "../manifest.js";
 import { textMessage, toolResultMessage, unsettledToolUses, type Message } from "../store/messages.js";
 import { createToolbox } from "../tools/index.js";
+import { credentialWarnings } from "../policy/git-credentials.js";
 import { protectedPaths } from "../policy/protected.js";
 import type { ModelClient } from "../provider/model.js";
 import { createProviderClient } from "../provider/client.js";
@@ -122,6 +123,8 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     // The prompt is durable before the run is announced (run_start, status running, both fsynced).
     await pod.store.sync();
     await pod.saveStatus({ ...base, status: "running", pid: process.pid, pending: null });
+    // Credentials a checkout left in the workspace: hidden from the model, but the operator should not leave them there.
+    const warnings = manifest.scopeRoot === undefined ? [] : await credentialWarnings(manifest.scopeRoot).catch(() => []);
     // run_start comes once the pod is visibly ours (status running), so a reader that sees it sees that too.
     sink.emit("run_start", {
       pod: manifest.data.pod.name,
@@ -130,6 +133,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       ...(req.mode === "run" ? { input: req.prompt } : {}),
       sandbox: (await sandbox).kind,
       instructions: systemPrompt.instructions,
+      ...(warnings.length ? { warnings } : {}),
     });
     for (const f of extensions.failures) sink.emit("error", { code: "tool_error", message: f.message });
     // Bash is enabled but no sandbox can start: said once here; each Bash call is then refused (the run goes on).
