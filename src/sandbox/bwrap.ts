@@ -82,11 +82,14 @@ export function bwrapArgs(input: BwrapInput): BwrapCommand {
   for (const s of host.secrets) mask(a, s.path, s.dir);
   for (const s of host.sanitized) data(s.content, s.path);
 
-  // Only what is shown needs protecting (a mount elsewhere would show it).
-  const shown = [...policy.writable, ...policy.read];
-  const visible = (p: string) => shown.some((r) => p === r || p.startsWith(r.endsWith("/") ? r : r + "/"));
+  // Only what is shown needs protecting (a mount elsewhere would show it). Where nothing is
+  // writable (a read-only `read` path: pod's own git will see the scope so), nothing can be
+  // renamed or created, and a pin (a read-write bind) would make it writable: only masks,
+  // read-only and sanitized paths apply there.
+  const within = (roots: readonly string[], p: string) => roots.some((r) => p === r || p.startsWith(r.endsWith("/") ? r : r + "/"));
   for (const op of protectOps(policy)) {
-    if (!visible(op.path)) continue;
+    if (!within([...policy.writable, ...policy.read], op.path)) continue;
+    if ((op.kind === "pinned" || op.kind === "absent") && !within(policy.writable, op.path)) continue;
     if (op.kind === "pinned") a.push("--bind", op.path, op.path);
     else if (op.kind === "readOnly") a.push("--ro-bind", op.path, op.path);
     else if (op.kind === "sanitized") data(op.content!, op.path);

@@ -101,6 +101,24 @@ describe("bwrap argv (golden)", () => {
     expect(r.fds.map(String)).toEqual(['[http "https://github.com/"]\n\textraheader = [redacted]\n']);
   });
 
+  it("a read-only scope (as pod's own git will see it): masks and read-only paths apply, no pin or placeholder makes anything writable", () => {
+    const r = bwrapArgs({ policy: { ...full, writable: [], read: ["/work/app"] }, argv: ["git", "status"], cwd: "/work/app", host: { ...HOST, sanitized: [] } });
+    const after = r.args.slice(r.args.indexOf("/etc/ssl/private") + 3);
+    // prettier-ignore
+    expect(after).toEqual([
+      "--ro-bind", "/work/app/.git", "/work/app/.git",
+      "--ro-bind", "/work/app/ci", "/work/app/ci",
+      "--ro-bind", "/dev/null", "/work/app/.env",
+      "--tmpfs", "/work/app/.pod", "--remount-ro", "/work/app/.pod",
+      "--ro-bind", "/dev/null", "/work/app/notes.txt",
+      "--ro-bind", "/work/app/src/hard.toml", "/work/app/src/hard.toml",
+      "--ro-bind-data", "3", "/work/app/.git/config",
+      "--ro-bind", "/work/app/vendor/lib/.git", "/work/app/vendor/lib/.git",
+      "--chdir", "/work/app", "--", "git", "status",
+    ]);
+    expect(r.args).not.toContain("--bind");
+  });
+
   it("network list: still unshared, pod's proxy socket bound in, the forwarder's node shown", () => {
     const r = bwrapArgs({ policy: { ...minimal, network: ["registry.npmjs.org"] }, argv: ["node", "-e", "F", "--", "npm", "ci"], cwd: "/work/app", host: { ...HOST, sanitized: [] }, proxySocket: "/tmp/pod-proxy-1/proxy.sock", runnerRead: ["/opt/node"] });
     // prettier-ignore
