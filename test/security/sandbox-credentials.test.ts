@@ -8,6 +8,7 @@ import path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { protectedPaths } from "../../src/policy/protected.js";
 import { sandbox, tools, type Sandbox } from "../tools/helpers.js";
+import { sandboxedBash } from "./sandboxed.js";
 
 const TOKEN = "eC1hY2Nlc3MtdG9rZW46Z2hzX1NFQ1JFVFRPS0VO"; // base64 of x-access-token:ghs_SECRETTOKEN
 const URL_TOKEN = "ghp_URLTOKEN0123456789";
@@ -43,7 +44,9 @@ beforeEach(async () => {
 
 async function box(root = sb.root) {
   const prot = await protectedPaths({ manifestFile: path.join(root, "pod.toml"), runtimeDir: path.join(root, ".pod"), scopeRoot: root });
-  return tools(root, { ...prot, bash: { enabled: true, allow: ["bash -c *", "cat *", "git *"], timeout_s: 20 } });
+  const t = await tools(root, { ...prot, bash: { enabled: true, allow: ["bash -c *", "cat *", "git *"], timeout_s: 20 } });
+  const run = sandboxedBash(t);
+  return Object.assign(t, { Bash: (input: { command: string }) => run(input.command) });
 }
 
 describe("workspace credentials never reach the model", () => {
@@ -82,9 +85,9 @@ describe("workspace credentials never reach the model", () => {
       "bash -c 'grep -r basic .git; git config --get-regexp .; git remote -v'",
       "git config --get http.https://github.com/.extraheader",
     ]) {
-      const r = await t.Bash!({ command });
+      const r = await t.Bash({ command });
       expect(leaks(r.output), `${command}: ${r.output}`).toBe(false);
     }
-    expect((await t.Bash!({ command: "git config --get remote.origin.fetch" })).output).toContain("+refs/heads/*:refs/remotes/origin/*");
+    expect((await t.Bash({ command: "git config --get remote.origin.fetch" })).output).toContain("+refs/heads/*:refs/remotes/origin/*");
   });
 });

@@ -7,6 +7,7 @@ import path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { protectedPaths } from "../../src/policy/protected.js";
 import { sandbox, tools, type Sandbox } from "../tools/helpers.js";
+import { sandboxedBash } from "./sandboxed.js";
 
 const TOKEN = "eC1hY2Nlc3MtdG9rZW46Z2hzX1NFQ1JFVFRPS0VO"; // base64 of x-access-token:ghs_SECRETTOKEN
 const URL_TOKEN = "ghp_URLTOKEN0123456789";
@@ -42,13 +43,15 @@ beforeEach(async () => {
 
 async function box(root = sb.root) {
   const prot = await protectedPaths({ manifestFile: path.join(root, "pod.toml"), runtimeDir: path.join(root, ".pod"), scopeRoot: root });
-  return tools(root, { ...prot, bash: { enabled: true, allow: ["bash -c *", "cat *", "git *"], timeout_s: 20 } });
+  const t = await tools(root, { ...prot, bash: { enabled: true, allow: ["bash -c *", "cat *", "git *"], timeout_s: 20 } });
+  const run = sandboxedBash(t);
+  return Object.assign(t, { Bash: (input: { command: string }) => run(input.command) });
 }
 
 describe("every .git is read-only for Bash, at any depth", () => {
   it("a nested repository's config and hooks cannot be written (core.fsmonitor, pre-commit)", async () => {
     const t = await box();
-    const r = await t.Bash!({
+    const r = await t.Bash({
       command:
         "bash -c 'printf \"[core]\\n\\tfsmonitor = touch /tmp/pwned\\n\" >> vendor/lib/.git/config; mkdir -p vendor/lib/.git/hooks; echo evil > vendor/lib/.git/hooks/pre-commit; echo done'",
     });
@@ -59,20 +62,20 @@ describe("every .git is read-only for Bash, at any depth", () => {
 
   it("the root repository's hooks cannot be written either", async () => {
     const t = await box();
-    await t.Bash!({ command: "bash -c 'mkdir -p .git/hooks; echo evil > .git/hooks/pre-commit; chmod +x .git/hooks/pre-commit'" });
+    await t.Bash({ command: "bash -c 'mkdir -p .git/hooks; echo evil > .git/hooks/pre-commit; chmod +x .git/hooks/pre-commit'" });
     expect(existsSync(path.join(sb.root, ".git/hooks/pre-commit"))).toBe(false);
   });
 
   it("a submodule's gitfile cannot be repointed, nor removed and replaced", async () => {
     const t = await box();
-    await t.Bash!({ command: "bash -c 'echo \"gitdir: /tmp/evil\" > sub/.git; rm -f sub/.git; mkdir sub/.git; echo done'" });
+    await t.Bash({ command: "bash -c 'echo \"gitdir: /tmp/evil\" > sub/.git; rm -f sub/.git; mkdir sub/.git; echo done'" });
     expect(await readFile(path.join(sb.root, "sub/.git"), "utf8")).toBe("gitdir: ../.git/modules/sub\n");
     expect((await stat(path.join(sb.root, "sub/.git"))).isFile()).toBe(true);
   });
 
   it("a nested repository cannot be moved aside and replaced", async () => {
     const t = await box();
-    const r = await t.Bash!({ command: "bash -c 'mv vendor/lib/.git vendor/lib/.git.orig; mv vendor/lib vendor/lib2; mv vendor vendor2; mkdir -p vendor/lib/.git; echo done'" });
+    const r = await t.Bash({ command: "bash -c 'mv vendor/lib/.git vendor/lib/.git.orig; mv vendor/lib vendor/lib2; mv vendor vendor2; mkdir -p vendor/lib/.git; echo done'" });
     expect(r.output).toContain("done");
     expect(await readFile(path.join(sb.root, "vendor/lib/.git/config"), "utf8")).toBe(NESTED_CONFIG);
   });
@@ -82,7 +85,7 @@ describe("a protected path that does not exist yet cannot be created", () => {
   it("a scope root without .git: Bash cannot create one, and nothing is left behind that breaks git", async () => {
     const bare = await sandbox({ "pod.toml": '[pod]\nname = "x"\n', "a.txt": "a\n" });
     const t = await box(bare.root);
-    const r = await t.Bash!({ command: "bash -c 'mkdir -p .git/hooks; printf \"[core]\\n\\tfsmonitor = env\\n\" > .git/config; echo gitdir: /tmp > .git; echo done'" });
+    const r = await t.Bash({ command: "bash -c 'mkdir -p .git/hooks; printf \"[core]\\n\\tfsmonitor = env\\n\" > .git/config; echo gitdir: /tmp > .git; echo done'" });
     expect(r.output).toContain("done");
     expect(existsSync(path.join(bare.root, ".git/config"))).toBe(false);
     expect(existsSync(path.join(bare.root, ".git"))).toBe(false);

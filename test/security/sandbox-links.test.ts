@@ -7,6 +7,7 @@ import path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
 import { protectedPaths } from "../../src/policy/protected.js";
 import { sandbox, tools, type Sandbox } from "../tools/helpers.js";
+import { sandboxedBash } from "./sandboxed.js";
 
 const MANIFEST = '[pod]\nname = "demo"\n';
 let sb: Sandbox;
@@ -27,7 +28,7 @@ beforeEach(async () => {
 async function bash() {
   const prot = await protectedPaths({ manifestFile: path.join(sb.root, "pod.toml"), runtimeDir: path.join(sb.root, ".pod"), scopeRoot: sb.root });
   const t = await tools(sb.root, { ...prot, deny: [".env*", "secrets/**"], bash: { enabled: true, allow: ["bash -c *", "cat *"], timeout_s: 20 } });
-  return (command: string) => t.Bash!({ command });
+  return sandboxedBash(t);
 }
 
 describe("Bash cannot use a pre-existing hardlink to a protected or denied file", () => {

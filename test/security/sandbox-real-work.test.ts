@@ -11,6 +11,7 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { protectedPaths } from "../../src/policy/protected.js";
 import { REPO_ROOT } from "../helpers/pod-process.js";
 import { sandbox, tools, type Sandbox } from "../tools/helpers.js";
+import { sandboxedBash } from "./sandboxed.js";
 
 let sb: Sandbox;
 let run: (command: string) => Promise<{ output: string; isError: boolean }>;
@@ -47,7 +48,7 @@ beforeAll(async () => {
   execFileSync("git", ["-C", sb.root, "-c", "user.email=t@example.com", "-c", "user.name=t", "commit", "-qm", "init"]);
   const prot = await protectedPaths({ manifestFile: path.join(sb.root, "pod.toml"), runtimeDir: path.join(sb.root, ".pod"), scopeRoot: sb.root });
   const t = await tools(sb.root, { ...prot, deny: [".env*"], bash: { enabled: true, allow: ["bash -c *", "npm test", "git status --short", "python3 tools/report.py", "make -C native"], timeout_s: 60 } });
-  run = (command) => t.Bash!({ command });
+  run = sandboxedBash(t);
 });
 
 describe("real work runs in the sandbox", () => {

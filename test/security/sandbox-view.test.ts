@@ -13,6 +13,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BashConfig } from "../../src/tools/types.js";
 import { sandbox, tools, type Sandbox } from "../tools/helpers.js";
+import { sandboxedBash } from "./sandboxed.js";
 
 let sb: Sandbox;
 /** Outside every place the sandbox may show: under the user's real home, and a runner-temp-like dir in /var/tmp. */
@@ -86,7 +87,7 @@ afterAll(async () => {
 });
 
 const bash = (opts: Partial<BashConfig> = {}) =>
-  tools(sb.root, { bash: { enabled: true, allow: ["bash -c *", "cat *", "ls *"], timeout_s: 20, ...opts } }).then((t) => (command: string) => t.Bash!({ command }));
+  tools(sb.root, { bash: { enabled: true, allow: ["bash -c *", "cat *", "ls *"], timeout_s: 20, ...opts } }).then(sandboxedBash);
 
 describe("the sandbox shows a system allowlist, not the host", () => {
   it("the user's home is not there: ~/.aws/credentials cannot be read, the home cannot be listed", async () => {
