@@ -41,9 +41,10 @@ export class ScopedFs {
   readonly protection: Protection;
   private readonly writable: (rel: string) => boolean;
 
-  constructor(scope: ScopeConfig) {
+  /** `protection`: the run's policy when the caller made it already (to share its view with hooks and MCP servers); else made from `scope`. */
+  constructor(scope: ScopeConfig, protection?: Protection) {
     this.root = scope.root;
-    this.protection = new Protection({ root: scope.root, deny: scope.deny, readOnly: scope.readOnly, hidden: scope.hidden, pinned: scope.pinned ?? [] });
+    this.protection = protection ?? new Protection({ root: scope.root, deny: scope.deny, readOnly: scope.readOnly, hidden: scope.hidden, pinned: scope.pinned ?? [] });
     const writable = scope.writable ? globMatcher(scope.writable) : () => true;
     this.writable = (rel) => rel !== "" && writable(rel);
   }
