@@ -158,6 +158,16 @@ describe("no host socket is connectable", () => {
     });
   }
 
+  it("a daemon's socket inside the scope does not answer either (it is masked)", async () => {
+    const sock = path.join(sb.root, "dev.sock");
+    await daemon(sock);
+    for (const network of [false, true] as const) {
+      const r = await (await bash({ network }))(curl(`--unix-socket dev.sock`));
+      expect(r.output).toContain("end");
+      expect(r.output).not.toContain(REACHED);
+    }
+  });
+
   it("the daemons answer from outside the sandbox (the attack above is real)", async () => {
     for (const a of [["--unix-socket", path.join(varTmpDir, "daemon.sock")], ["--abstract-unix-socket", `pod-test-abstract-${process.pid}`]]) {
       const { stdout } = await promisify(execFile)("curl", ["-sS", "-m", "5", ...a, "http://localhost/"], { encoding: "utf8" });
