@@ -4,7 +4,8 @@
 // the SDK or commander, `pod --version` nothing at all. Node 20's ESM loader pays per module
 // and per byte parsed, which is most of a CLI's start-up (bench/results.md).
 import { build } from "esbuild";
-import { chmodSync, copyFileSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { writeNotices } from "./notices.mjs";
+import { chmodSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 
 const root = new URL("..", import.meta.url).pathname;
 
@@ -79,9 +80,13 @@ const common = {
   supported: { "dynamic-import": false },
   platform: "node",
   target: "node20",
-  sourcemap: "linked",
-  // Less to parse at every start; dist/*.map maps stack traces back (node --enable-source-maps).
+  // No source maps in the package (nothing points at a file that is not shipped);
+  // POD_SOURCEMAPS=1 builds linked ones for debugging (node --enable-source-maps).
+  sourcemap: process.env.POD_SOURCEMAPS === "1" ? "linked" : false,
+  // Less to parse at every start.
   minify: true,
+  // Which node_modules files each bundle holds: THIRD_PARTY_NOTICES is made from it.
+  metafile: true,
   // __POD_BUNDLE__ tells code that runs both from source and bundled which it is; the
   // source-only branches (the only users of import.meta) are then dead code.
   define: { __POD_VERSION__: JSON.stringify(pkg.version), __POD_BUNDLE__: "true", "import.meta.url": "undefined" },
@@ -89,7 +94,7 @@ const common = {
   plugins: [zodEnglishOnly, cjsSiblings, treeSitterCjs],
 };
 const commands = readdirSync(`${root}src/commands`).filter((f) => f.endsWith(".ts") && f !== "context.ts");
-await Promise.all([
+const results = await Promise.all([
   // pod.js is only the entry; cli.js (commander) and each command are separate bundles,
   // imported as "./cli.js" and "./commands/<name>.js" from src/, which is where dist/ puts them.
   // grep-worker.js is the Grep tool's search thread, started by path (src/tools/grep-pool.ts).
@@ -119,5 +124,48 @@ await Promise.all([
 chmodSync(`${root}dist/pod.cjs`, 0o755);
 // Bash's allowlist parses commands with tree-sitter-bash (src/tools/bash/allowlist.ts):
 // the runtime's and the grammar's WebAssembly sit next to the bundles.
-copyFileSync(`${root}node_modules/web-tree-sitter/web-tree-sitter.wasm`, `${root}dist/web-tree-sitter.wasm`);
-copyFileSync(`${root}node_modules/tree-sitter-bash/tree-sitter-bash.wasm`, `${root}dist/tree-sitter-bash.wasm`);
+// web-tree-sitter's names a source map (a sourceMappingURL custom section) that is not
+// shipped; that section is dropped on the way, as the bundles carry no map reference either.
+for (const [from, to] of [
+  ["web-tree-sitter/web-tree-sitter.wasm", "web-tree-sitter.wasm"],
+  ["tree-sitter-bash/tree-sitter-bash.wasm", "tree-sitter-bash.wasm"],
+]) {
+  writeFileSync(`${root}dist/${to}`, withoutSourceMapSection(readFileSync(`${root}node_modules/${from}`)));
+}
+
+/** A WebAssembly binary without its `sourceMappingURL` custom section (section id 0). */
+function withoutSourceMapSection(wasm) {
+  const leb = (at) => {
+    let value = 0;
+    let shift = 0;
+    for (;;) {
+      const byte = wasm[at++];
+      value |= (byte & 0x7f) << shift;
+      shift += 7;
+      if (!(byte & 0x80)) return [value >>> 0, at];
+    }
+  };
+  const keep = [wasm.subarray(0, 8)];
+  for (let at = 8; at < wasm.length; ) {
+    const start = at;
+    const id = wasm[at];
+    const [size, body] = leb(at + 1);
+    const end = body + size;
+    let drop = false;
+    if (id === 0) {
+      const [nameLen, nameAt] = leb(body);
+      drop = wasm.subarray(nameAt, nameAt + nameLen).toString() === "sourceMappingURL";
+    }
+    if (!drop) keep.push(wasm.subarray(start, end));
+    at = end;
+  }
+  return Buffer.concat(keep);
+}
+// The licences of everything bundled (esbuild's metafiles say exactly which files) and
+// of the two WebAssembly files copied above, in dist/THIRD_PARTY_NOTICES.md.
+writeNotices(
+  root,
+  results.flatMap((r) => Object.keys(r.metafile.inputs)),
+  ["node_modules/web-tree-sitter/web-tree-sitter.wasm", "node_modules/tree-sitter-bash/tree-sitter-bash.wasm"],
+  `${root}dist/THIRD_PARTY_NOTICES.md`,
+);

@@ -1,5 +1,6 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import type { GlobalOptions } from "./commands/context.js";
+import { DURATION_EXAMPLES, durationMs } from "./duration.js";
 import { VERSION } from "./version.js";
 
 function positiveInt(value: string): number {
@@ -14,13 +15,29 @@ function positiveNumber(value: string): number {
   return n;
 }
 
+/** A duration as --timeout takes it (src/duration.ts), in milliseconds. */
+function durationArg(value: string): number {
+  const ms = durationMs(value);
+  if (ms === undefined) throw new InvalidArgumentError(`not a duration; write it ${DURATION_EXAMPLES}`);
+  return ms;
+}
+
 /** The run options `run` and `resume` share (SPEC "Run options"); checked in src/runtime/run-options.ts. */
 function withRunOptions(cmd: Command): Command {
   return cmd
     .option("--output-schema <file>", "JSON Schema the final answer must match; it is returned as run_end.output")
     .option("-o, --output-last-message <file>", "write the final answer (the structured output, else the last text) to this file")
     .option("--max-budget-usd <usd>", "stop before a request once this run has cost this much (overrides [pod] max_cost_usd)", positiveNumber)
-    .option("--timeout <duration>", 'limit on the whole run, e.g. "90s", "10m", "1h" (overrides [pod] timeout)');
+    .option("--timeout <duration>", 'limit on the whole run, e.g. "90s", "10m", "1h30m"; a bare number is seconds (overrides [pod] timeout)')
+    .option("--allow-tool <tool>", "make this tool available without approval for this run (repeatable; overrides [tools] disabled and ask)", collect)
+    .option("--disallow-tool <tool>", "hide this tool from the model for this run (repeatable; added to [tools] disabled)", collect)
+    .option("--append-system-prompt <text>", "add this to the system prompt for this run (after [pod] append_system_prompt)")
+    .option("--bash", "enable Bash for this run (overrides [tools.bash] enabled; its allowlist and sandbox still apply)")
+    .option("--no-bash", "disable Bash for this run (overrides [tools.bash] enabled)");
+}
+
+function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value];
 }
 
 /**
@@ -31,10 +48,12 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const program = new Command("pod")
     .description("A coding agent for shell scripts and CI: JSONL events on stdout, exit codes that say what happened.")
     .version(VERSION, "-V, --version")
-    .option("-C, --dir <dir>", "directory holding pod.toml (default: current directory)")
-    .option("--manifest <file>", "manifest file (default: <dir>/pod.toml)")
+    .option("-C, --dir <dir>", "where to look for pod.toml: that directory, then its parents (default: the current directory)")
+    .option("--manifest <file>", "exactly this manifest file (default: the nearest pod.toml, else pod's default manifest)")
     .option("--runtime-dir <dir>", "runtime directory (default: $POD_RUNTIME_DIR or .pod/ next to the manifest)")
-    .addOption(new Option("--format <format>", "output format (default: jsonl when stdout is not a TTY)").choices(["jsonl", "pretty"]))
+    .addOption(
+      new Option("--format <format>", "jsonl (every event), pretty (for people), json (one result object at the end), text (only the final answer); default: jsonl when stdout is not a TTY").choices(["jsonl", "pretty", "json", "text"]),
+    )
     .option("--max-turns <n>", "turn limit for this run (overrides [pod] max_turns)", positiveInt)
     .option("--model <model>", "model for this run (overrides [pod] model)")
     .showSuggestionAfterError(true)
@@ -84,7 +103,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command("cancel")
     .description("stop the process running this pod; it saves and leaves the pod paused")
     .option("--no-wait", "return at once instead of waiting for the run to stop")
-    .option("--timeout <seconds>", "how long to wait for the run to stop", positiveInt, 30)
+    .option("--timeout <duration>", 'how long to wait for the run to stop, e.g. "30s", "2m" (a bare number is seconds)', durationArg, 30_000)
     .addHelpText("after", "\nExamples:\n  $ pod cancel\n  $ pod cancel --no-wait\n")
     .action(async (_o, cmd: Command) => setExit(await (await import("./commands/cancel.js")).cancelCommand(globals(cmd))));
 
@@ -154,12 +173,26 @@ export async function runCli(argv: readonly string[]): Promise<number> {
       process.stderr.write(`pod: internal error: ${(err as Error).stack ?? err}\n`);
       return 1;
     }
-    // commander already told the person on stderr; a pipeline gets the one `error` line.
+    // commander already told the person on stderr; a pipeline gets the one `error` line
+    // (with --format json the result object carrying it; with --format text nothing: stdout is for the answer).
     if (!process.stdout.isTTY) {
       const message = (err as Error).message.replace(/^error: /, "");
-      process.stdout.write(JSON.stringify({ v: 1, seq: 0, ts: new Date().toISOString(), session_id: null, type: "error", code: "invalid_input", message }) + "\n");
+      const format = formatIn(argv);
+      const error = { code: "invalid_input", message };
+      if (format === "json") process.stdout.write(JSON.stringify({ v: 1, session_id: null, result: "error", text: "", errors: [error] }) + "\n");
+      else if (format !== "text") process.stdout.write(JSON.stringify({ v: 1, seq: 0, ts: new Date().toISOString(), session_id: null, type: "error", ...error }) + "\n");
     }
     return 2;
   }
   return code;
+}
+
+/** The --format an argv asks for, read without commander (which just refused it). */
+function formatIn(argv: readonly string[]): string | undefined {
+  let format: string | undefined;
+  argv.forEach((a, i) => {
+    if (a === "--format") format = argv[i + 1];
+    else if (a.startsWith("--format=")) format = a.slice("--format=".length);
+  });
+  return format;
 }

@@ -14,6 +14,8 @@ export const ERROR_CODES = [
   "sandbox_unavailable",
   "invalid_manifest",
   "invalid_input",
+  /** A trusted input (manifest, prompt or schema file, hook or MCP script, instruction file) changed during the run. */
+  "contract_changed",
   "internal",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

@@ -1,9 +1,12 @@
-import { readFile, realpath, stat } from "node:fs/promises";
+import { realpath, stat } from "node:fs/promises";
 import path from "node:path";
 import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-toml";
 import "./zod-mini.js";
 import * as z from "zod/mini";
+import { DURATION_EXAMPLES, durationMs } from "./duration.js";
 import { PodError } from "./errors.js";
+import { readTrusted, type TrustedFile } from "./contract/read.js";
+import { DEFAULT_SECRET_NAMES } from "./redact/secret-names.js";
 
 export const TOOL_NAMES = ["Read", "Write", "Edit", "Glob", "Grep", "Bash"] as const;
 /** A built-in tool, or an MCP server's tool as the model sees it (mcp__<server>__<tool>). */
@@ -13,8 +16,9 @@ const toolName = () =>
       message: `must be one of ${TOOL_NAMES.join(", ")} or an MCP tool name (mcp__<server>__<tool>)`,
     }),
   );
-/** A duration such as "90s", "10m", "1h" (validated, then parsed where it is used). */
-const duration = () => z.string().check(z.regex(/^\s*\d+(\.\d+)?\s*(ms|s|m|h)\s*$/, 'must be a duration such as "90s", "10m" or "1h"'));
+/** A duration: "90s", "10m", "1h30m", or a number of seconds (src/duration.ts, the same rule as --timeout). */
+const duration = () =>
+  z.union([z.string(), z.number()]).check(z.refine((v) => durationMs(v) !== undefined, `must be a duration ${DURATION_EXAMPLES}`));
 /** The current Sonnet (claude-sonnet-4-5 reaches end-of-life on 2026-11-30). */
 export const DEFAULT_MODEL = "claude-sonnet-5-5";
 
@@ -53,6 +57,8 @@ const ManifestSchema = z.strictObject({
       append_system_prompt: z.optional(z.string()),
       instructions: z._default(z.array(nonEmpty()), ["AGENTS.md", "CLAUDE.md"]),
       max_cost_usd: z.optional(z.number().check(z.positive())),
+      /** Variables whose values are [redacted] in every output (docs/security.md); replaces the default list. */
+      secrets: z._default(z.array(z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"))), [...DEFAULT_SECRET_NAMES]),
       timeout: z.optional(duration()),
       max_tokens: z._default(positiveInt().check(z.lte(128_000)), 8192),
       max_turns: z._default(positiveInt(), 30),
@@ -189,29 +195,47 @@ export interface Manifest {
   systemPrompt: string | undefined;
   /** Absolute, symlink-free scope root, or undefined when the pod has no file tools. */
   scopeRoot: string | undefined;
+  /** pod.toml as read (bytes, identity, hash), pinned for the run (src/contract/); undefined without a manifest file. */
+  source?: TrustedFile | undefined;
+  /** system_prompt_file as read, when one is used; `systemPrompt` is its text. */
+  systemPromptSource?: TrustedFile | undefined;
+  /** No pod.toml was found: this is pod's default manifest (src/manifest-discovery.ts), and `file` is where one would be. */
+  defaulted?: true;
 }
 
-/** Reads and validates pod.toml. Every failure is an `invalid_manifest` PodError naming file, line, key and fix. */
+/**
+ * Reads and validates pod.toml. Every failure is an `invalid_manifest` PodError naming file, line, key and fix.
+ * The file is read once, through a descriptor (a FIFO or device is refused, never waited
+ * on); what was read is kept as `source` so the run pins exactly these bytes.
+ */
 export async function loadManifest(file: string): Promise<Manifest> {
   const abs = path.resolve(file);
-  let text: string;
-  try {
-    text = await readFile(abs, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
+  const read = await readTrusted(abs, abs);
+  if (!read.ok) {
     throw new PodError(
       "invalid_manifest",
-      code === "ENOENT" ? `no manifest at ${abs}` : `cannot read manifest ${abs}: ${code ?? err}`,
-      code === "ENOENT" ? "run `pod init` here, or point at one with -C <dir> or --manifest <file>" : "check the file's permissions",
+      read.reason === "missing" ? `no manifest at ${abs}` : `cannot read manifest: ${read.message}`,
+      read.reason === "missing" ? "run `pod init` here, or point at one with -C <dir> or --manifest <file>" : "point -C/--manifest at a regular pod.toml file",
     );
   }
+  return manifestFromText(read.file.bytes.toString("utf8"), abs, read.file);
+}
+
+/**
+ * A manifest from its text, as if read from `abs` (relative paths resolve against its directory).
+ * `source` is the file as read, when there is one (pinned for the run); a default manifest has none.
+ */
+export async function manifestFromText(text: string, abs: string, source?: TrustedFile): Promise<Manifest> {
   const data = parseManifestText(text, abs);
   const dir = path.dirname(abs);
+  const prompt = await resolveSystemPrompt(data, dir, abs, text);
   return {
     file: abs,
     data,
-    systemPrompt: await resolveSystemPrompt(data, dir, abs, text),
+    systemPrompt: prompt.text,
     scopeRoot: data.scope ? await resolveScopeRoot(data.scope.root, dir, abs, text) : undefined,
+    source,
+    systemPromptSource: prompt.source,
   };
 }
 
@@ -242,7 +266,10 @@ function describeKey(keyPath: string[]): string {
 
 function fixFor(issue: z.core.$ZodIssue, keyPath: string[]): string {
   const key = keyPath.join(".");
-  if (issue.code === "unrecognized_keys") return `remove or rename '${issue.keys[0]}'; docs/manifest.md lists every key`;
+  if (issue.code === "unrecognized_keys") {
+    const guess = closestKey(issue.keys[0]!, knownKeys(issue.path.map(String)));
+    return guess ? `did you mean '${guess}'? (docs/manifest.md lists every key)` : `remove or rename '${issue.keys[0]}'; docs/manifest.md lists every key`;
+  }
   if (key === "pod.name" || (issue.code === "invalid_type" && keyPath[0] === "pod" && keyPath.length === 1))
     return 'every manifest needs [pod] name = "my-pod" (lowercase letters, digits, _ and -)';
   if (issue.code === "invalid_type") return `give ${key} a ${issue.expected}; docs/manifest.md shows an example`;
@@ -252,6 +279,46 @@ function fixFor(issue: z.core.$ZodIssue, keyPath: string[]): string {
   if (keyPath.slice(0, 3).join(".") === "tools.bash.read")
     return 'list the paths Bash may read, each absolute or under the home, e.g. read = ["~/.cache/ms-playwright", "/opt/hostedtoolcache/node"]';
   return "see docs/manifest.md for the allowed values";
+}
+
+/** The keys the schema allows at `keyPath` (a table), read from the schema itself so the two never drift. */
+function knownKeys(keyPath: string[]): string[] {
+  type Def = { type: string; shape?: Record<string, { _zod: { def: Def } }>; innerType?: { _zod: { def: Def } }; valueType?: { _zod: { def: Def } }; element?: { _zod: { def: Def } } };
+  const unwrap = (d: Def): Def => (d.innerType && (d.type === "default" || d.type === "optional" || d.type === "nullable") ? unwrap(d.innerType._zod.def) : d);
+  let def = unwrap((ManifestSchema as unknown as { _zod: { def: Def } })._zod.def);
+  for (const key of keyPath) {
+    if (def.type === "object") {
+      const next = def.shape?.[key];
+      if (!next) return [];
+      def = unwrap(next._zod.def);
+    } else if (def.type === "record" && def.valueType) def = unwrap(def.valueType._zod.def);
+    else if (def.type === "array" && def.element) def = unwrap(def.element._zod.def);
+    else return [];
+  }
+  return def.type === "object" ? Object.keys(def.shape ?? {}) : [];
+}
+
+/** The known key a misspelling most likely meant: within 2 edits (or a third of the word), or a case or _/- slip. */
+export function closestKey(key: string, known: readonly string[]): string | undefined {
+  const norm = (k: string) => k.toLowerCase().replace(/-/g, "_");
+  const same = known.find((k) => norm(k) === norm(key));
+  if (same) return same;
+  let best: { k: string; d: number } | undefined;
+  for (const k of known) {
+    const d = editDistance(norm(key), norm(k));
+    if (d <= Math.max(2, Math.floor(k.length / 3)) && (!best || d < best.d)) best = { k, d };
+  }
+  return best?.k;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length]!;
 }
 
 /**
@@ -280,18 +347,18 @@ function lineSuffix(text: string, keyPath: string[]): string {
   return tableLine >= 0 ? `:${tableLine + 1}` : "";
 }
 
-async function resolveSystemPrompt(data: ManifestData, dir: string, file: string, text: string) {
-  if (data.pod.system_prompt_file === undefined) return data.pod.system_prompt;
+async function resolveSystemPrompt(data: ManifestData, dir: string, file: string, text: string): Promise<{ text: string | undefined; source?: TrustedFile }> {
+  if (data.pod.system_prompt_file === undefined) return { text: data.pod.system_prompt };
   const promptPath = path.resolve(dir, data.pod.system_prompt_file);
-  try {
-    return await readFile(promptPath, "utf8");
-  } catch (err) {
+  const read = await readTrusted(promptPath, promptPath);
+  if (!read.ok) {
     throw new PodError(
       "invalid_manifest",
-      `${file}${lineSuffix(text, ["pod", "system_prompt_file"])}: [pod] system_prompt_file: cannot read ${promptPath} (${(err as NodeJS.ErrnoException).code})`,
-      "create that file or fix the path (it is relative to pod.toml)",
+      `${file}${lineSuffix(text, ["pod", "system_prompt_file"])}: [pod] system_prompt_file: ${read.reason === "missing" ? `cannot read ${promptPath} (ENOENT)` : read.message}`,
+      read.reason === "missing" ? "create that file or fix the path (it is relative to pod.toml)" : "point system_prompt_file at a regular file (relative to pod.toml)",
     );
   }
+  return { text: read.file.bytes.toString("utf8"), source: read.file };
 }
 
 async function resolveScopeRoot(root: string, dir: string, file: string, text: string): Promise<string> {
@@ -313,7 +380,8 @@ async function resolveScopeRoot(root: string, dir: string, file: string, text: s
 
 /** The manifest as the run used it, defaults filled in, for the runtime dir's manifest.toml. */
 export function manifestSnapshot(m: Manifest): string {
-  return `# Snapshot of ${m.file} as used by the last run (defaults filled in).\n` + stringifyToml(m.data) + "\n";
+  const what = m.defaulted ? `pod's default manifest (no pod.toml found; it would be ${m.file})` : m.file;
+  return `# Snapshot of ${what} as used by the last run (defaults filled in, command-line overrides applied).\n` + stringifyToml(m.data) + "\n";
 }
 
 /**

@@ -9,6 +9,7 @@ import { withContext, type GlobalOptions } from "./context.js";
 
 export interface CancelOptions extends GlobalOptions {
   wait?: boolean;
+  /** Milliseconds to wait for the run to stop (cli.ts parses `--timeout 30s` / `--timeout 30`). */
   timeout?: number;
 }
 
@@ -28,13 +29,14 @@ export async function cancelCommand(opts: CancelOptions): Promise<number> {
     ctx.sink.sessionId = status.session_id;
     process.kill(pid, "SIGTERM");
     if (opts.wait === false) return 0;
-    const deadline = Date.now() + (opts.timeout ?? 30) * 1000;
+    const waitMs = opts.timeout ?? 30_000;
+    const deadline = Date.now() + waitMs;
     while (Date.now() < deadline) {
       await sleep(100);
       const now = await readStatus(paths.status).catch(() => undefined);
       if (!processAlive(pid) || now?.status !== "running" || now.pid !== pid) return 0;
     }
-    process.stderr.write(`pod cancel: pid ${pid} has not stopped after ${opts.timeout ?? 30}s; it may be inside a long tool call\n`);
+    process.stderr.write(`pod cancel: pid ${pid} has not stopped after ${waitMs / 1000}s; it may be inside a long tool call\n`);
     return 1;
   });
 }

@@ -29,7 +29,7 @@ export async function compactCommand(opts: GlobalOptions & { session?: string })
         keepRecentTurns: ctx.manifest.data.compaction.keep_recent_turns,
         touched: { read: [], written: [] },
         sink: ctx.sink,
-        systemPrompt: (await buildSystemPrompt({ manifest: ctx.manifest, runtimeDir: ctx.runtimeDir })).text,
+        systemPrompt: (await buildSystemPrompt({ manifest: ctx.manifest, runtimeDir: ctx.runtimeDir, redactor: ctx.sink.redactor })).text,
       });
       if (!outcome.compacted) process.stderr.write(`pod compact: nothing to compact: ${outcome.reason}\n`);
       return EXIT.finished;

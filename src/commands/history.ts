@@ -2,7 +2,7 @@ import { podPaths } from "../store/paths.js";
 import { readStatus } from "../store/status.js";
 import { SessionStore } from "../store/session-store.js";
 import { requireSession } from "../store/session-select.js";
-import { withContext, type GlobalOptions } from "./context.js";
+import { forPeople, withContext, type GlobalOptions } from "./context.js";
 
 export interface HistoryOptions extends GlobalOptions {
   full?: boolean;
@@ -28,11 +28,11 @@ export async function historyCommand(opts: HistoryOptions): Promise<number> {
     const out: string[] = [];
     const summary = store.compaction();
     if (summary && !opts.full) {
-      out.push(ctx.format === "pretty" ? `── summary of earlier turns ──\n${summary.summary}\n` : JSON.stringify({ index: null, turn: null, ts: summary.ts, role: "user", content: [{ type: "text", text: summary.summary }], compaction_summary: true }));
+      out.push(forPeople(ctx.format) ? `── summary of earlier turns ──\n${summary.summary}\n` : JSON.stringify({ index: null, turn: null, ts: summary.ts, role: "user", content: [{ type: "text", text: summary.summary }], compaction_summary: true }));
     }
     for (let i = from; i < all.length; i++) {
       const s = all[i]!;
-      if (ctx.format === "pretty") out.push(prettyMessage(i, s.turn, s.message));
+      if (forPeople(ctx.format)) out.push(prettyMessage(i, s.turn, s.message));
       else out.push(JSON.stringify({ index: i, turn: s.turn, ts: s.ts, role: s.message.role, content: s.message.content }));
     }
     if (out.length) process.stdout.write(out.join("\n") + "\n");

@@ -1,9 +1,11 @@
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { appendFile, readdir, readFile, writeFile } from "node:fs/promises";
+import ignore from "ignore";
 import path from "node:path";
 import { EXIT, PodError } from "../errors.js";
 import { refuse } from "../events/refuse.js";
 import { EventSink } from "../events/sink.js";
 import { starterManifest } from "../manifest.js";
+import { podNameFor } from "../manifest-discovery.js";
 import { hostSystem } from "../sandbox/system.js";
 import { toolchainReads } from "../sandbox/toolchain.js";
 import { eventWriter, manifestPath, resolveFormat, type GlobalOptions } from "./context.js";
@@ -33,14 +35,35 @@ export async function initCommand(opts: InitOptions): Promise<number> {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return fail(`${file} already exists`, "edit it, or pass --force to overwrite it");
     return fail(`cannot write ${file}: ${(err as NodeJS.ErrnoException).code}`, "run pod init in a directory you can write to, or pass --manifest <file>");
   }
-  process.stderr.write(`pod init: wrote ${file} (pod "${name}"). Next: export ANTHROPIC_API_KEY=… and pod run "<task>"\n`);
+  const ignored = await ignoreRuntimeDir(path.dirname(file));
+  process.stderr.write(`pod init: wrote ${file} (pod "${name}")${ignored ? `; ${ignored}` : ""}. Next: export ANTHROPIC_API_KEY=… and pod run "<task>"\n`);
   return EXIT.finished;
 }
 
 /** A directory name made into a valid pod name ("My App" → "my-app"). */
-export function defaultName(dirName: string): string {
-  const name = dirName.toLowerCase().replace(/[^a-z0-9_-]+/g, "-").replace(/^-+|-+$/g, "");
-  return name || "pod";
+export const defaultName = podNameFor;
+
+/**
+ * Adds `.pod/` to the .gitignore beside pod.toml (creating the file if needed), so a
+ * later `git add -A` does not commit sessions and status. Leaves the file alone when one
+ * of its rules already ignores .pod/. Says what it did, or nothing.
+ */
+export async function ignoreRuntimeDir(dir: string): Promise<string | undefined> {
+  const file = path.join(dir, ".gitignore");
+  let text = "";
+  try {
+    text = await readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOENT") return `could not read ${file} (${(err as NodeJS.ErrnoException).code}); add .pod/ to it yourself`;
+  }
+  if (ignore().add(text).ignores(".pod/")) return undefined;
+  const sep = text === "" || text.endsWith("\n") ? "" : "\n";
+  try {
+    await appendFile(file, `${sep}# pod's runtime directory: sessions, status, recorded runs (docs/runtime.md)\n.pod/\n`);
+  } catch (err) {
+    return `could not add .pod/ to ${file} (${(err as NodeJS.ErrnoException).code}); add it yourself`;
+  }
+  return text === "" ? `wrote ${file} (ignores .pod/)` : `added .pod/ to ${file}`;
 }
 
 /**

@@ -8,9 +8,10 @@ import { withContext, type GlobalOptions } from "./context.js";
  */
 export async function promptCommand(opts: GlobalOptions): Promise<number> {
   return withContext(opts, async (ctx) => {
-    const prompt = await buildSystemPrompt({ manifest: ctx.manifest, runtimeDir: ctx.runtimeDir });
+    const prompt = await buildSystemPrompt({ manifest: ctx.manifest, runtimeDir: ctx.runtimeDir, redactor: ctx.sink.redactor });
     process.stdout.write(prompt.text + "\n");
     if (prompt.instructions.length > 0) process.stderr.write(`pod prompt: instruction files included: ${prompt.instructions.join(", ")}\n`);
+    for (const w of prompt.warnings) process.stderr.write(`pod prompt: ${w}\n`);
     return 0;
   });
 }

@@ -1,7 +1,7 @@
 import { PodError } from "../errors.js";
 import { invokeRun } from "../runtime/agent.js";
 import type { Approval } from "../runtime/run-loop.js";
-import { resolveRunOptions, type RunFlags } from "../runtime/run-options.js";
+import { applyRunOverrides, resolveRunOptions, type RunFlags } from "../runtime/run-options.js";
 import { withContext, type GlobalOptions } from "./context.js";
 
 export interface ResumeOptions extends GlobalOptions, Omit<RunFlags, "session" | "new"> {
@@ -12,7 +12,8 @@ export interface ResumeOptions extends GlobalOptions, Omit<RunFlags, "session" |
 
 /** `pod resume [--approve | --deny [reason]]`. */
 export async function resumeCommand(opts: ResumeOptions): Promise<number> {
-  return withContext(opts, async (ctx) => {
+  return withContext(opts, async (loaded) => {
+    const ctx = { ...loaded, manifest: applyRunOverrides(loaded.manifest, opts) };
     if (opts.approve && opts.deny !== undefined) {
       throw new PodError("invalid_input", "--approve and --deny were both given", "choose one");
     }

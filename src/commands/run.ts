@@ -1,6 +1,6 @@
 import { PodError } from "../errors.js";
 import { invokeRun } from "../runtime/agent.js";
-import { resolveRunOptions, type RunFlags } from "../runtime/run-options.js";
+import { applyRunOverrides, resolveRunOptions, type RunFlags } from "../runtime/run-options.js";
 import { buildSystemPrompt } from "../prompt/system-prompt.js";
 import { withContext, type GlobalOptions } from "./context.js";
 
@@ -13,10 +13,11 @@ export const MAX_PROMPT_BYTES = 1024 * 1024;
 
 /** `pod run "<prompt>"` (`-` reads the prompt from stdin); `--print-system-prompt` only prints the system prompt. */
 export async function runCommand(promptArg: string | undefined, opts: RunCommandOptions): Promise<number> {
-  return withContext(opts, async (ctx) => {
+  return withContext(opts, async (loaded) => {
+    const ctx = { ...loaded, manifest: applyRunOverrides(loaded.manifest, opts) };
     if (opts.printSystemPrompt) {
       // The same function the run calls, so this is exactly what the run would send.
-      process.stdout.write((await buildSystemPrompt({ manifest: ctx.manifest, runtimeDir: ctx.runtimeDir })).text + "\n");
+      process.stdout.write((await buildSystemPrompt({ manifest: ctx.manifest, runtimeDir: ctx.runtimeDir, redactor: ctx.sink.redactor })).text + "\n");
       return 0;
     }
     if (promptArg === undefined) {

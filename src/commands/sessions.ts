@@ -1,7 +1,7 @@
 import { podPaths } from "../store/paths.js";
 import { readStatus } from "../store/status.js";
 import { SessionStore } from "../store/session-store.js";
-import { withContext, type GlobalOptions } from "./context.js";
+import { forPeople, withContext, type GlobalOptions } from "./context.js";
 
 /** `pod sessions`: one JSON object per stored session, oldest first; `current` marks the one runs append to. */
 export async function sessionsCommand(opts: GlobalOptions): Promise<number> {
@@ -10,7 +10,7 @@ export async function sessionsCommand(opts: GlobalOptions): Promise<number> {
     const current = (await readStatus(paths.status))?.session_id;
     const sessions = await SessionStore.list(paths.sessions);
     const rows = sessions.map((s) => ({ ...s, current: s.id === current }));
-    if (ctx.format === "pretty") {
+    if (forPeople(ctx.format)) {
       const lines = ["  SESSION                      CREATED                   MESSAGES  COMPACTIONS"];
       for (const r of rows) {
         lines.push(`${r.current ? "*" : " "} ${r.id.padEnd(28)} ${r.created_at.padEnd(25)} ${String(r.messages).padStart(8)}  ${String(r.compactions).padStart(11)}`);

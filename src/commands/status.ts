@@ -1,7 +1,7 @@
 import { podPaths } from "../store/paths.js";
 import { processAlive } from "../store/process-alive.js";
 import { freshStatus, readStatus, type Status } from "../store/status.js";
-import { withContext, type GlobalOptions } from "./context.js";
+import { forPeople, withContext, type GlobalOptions } from "./context.js";
 
 /**
  * `pod status`: prints status.json as it is on disk (read without the lock: the
@@ -13,7 +13,7 @@ export async function statusCommand(opts: GlobalOptions): Promise<number> {
     const paths = podPaths(ctx.runtimeDir, ctx.manifest.data.pod.name);
     const status = await readStatus(paths.status);
     const shown = status ?? { ...freshStatus(ctx.manifest.data.pod.name, ""), session_id: null };
-    if (ctx.format === "pretty") process.stdout.write(prettyStatus(shown, status));
+    if (forPeople(ctx.format)) process.stdout.write(prettyStatus(shown, status));
     else process.stdout.write(JSON.stringify(shown) + "\n");
     return 0;
   });

@@ -61,10 +61,10 @@ function buildEventSchemas() {
     input: z.optional(z.string()),
     /** Project instruction files loaded into the system prompt, outermost first, relative to the workspace (scope) root, e.g. "../AGENTS.md". */
     instructions: z.optional(z.array(z.string())),
+    /** What pod refused or could not fully protect at start (an instruction file that is a FIFO or a link out of the workspace, credentials found in .git/config…), one line each. */
+    warnings: z.optional(z.array(z.string())),
     /** Which OS sandbox Bash runs in; null when Bash is off. */
     sandbox: z.optional(z.nullable(z.enum(["bwrap", "seatbelt", "off"]))),
-    /** Things the operator should fix, one sentence each (e.g. credentials found in .git/config); absent when there are none. */
-    warnings: z.optional(z.array(z.string())),
   }),
   turn_start: event("turn_start", { turn: z.int().check(z.positive()) }),
   text_delta: event("text_delta", { text: z.string() }),
@@ -139,6 +139,10 @@ function buildEventSchemas() {
     duration_ms: count(),
     /** The structured output (with --output-schema), validated against that schema. */
     output: z.optional(z.unknown()),
+    /** When paused for approval: the calls awaiting a decision. */
+    pending: z.optional(z.array(z.object({ id: z.string(), name: z.string(), input: z.record(z.string(), z.unknown()) }))),
+    /** Every tool call refused in this run (scope, deny, protection, allowlist, sandbox, a hook, an approval). */
+    denials: z.optional(z.array(z.object({ id: z.string(), tool: z.string(), reason: z.string() }))),
   }),
 } as const;
 }

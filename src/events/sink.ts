@@ -1,3 +1,4 @@
+import { Redactor } from "../redact/redactor.js";
 import { EVENT_VERSION, eventSchemas, type EventBody, type EventType, type PodEvent } from "./schema.js";
 
 /**
@@ -9,7 +10,9 @@ export type EventWriter = { kind: "lines"; line(json: string, type: EventType): 
 
 /**
  * Stamps events with the envelope (v, seq, ts, session_id) and hands them to a
- * writer. One sink per process, passed down explicitly; seq counts from 0.
+ * writer. One sink per process, passed down explicitly; seq counts from 0. Every body
+ * goes through the run's Redactor first (src/redact/): no secret reaches stdout, whatever
+ * carried it. The envelope is pod's own and is not redacted.
  */
 export class EventSink {
   private seq = 0;
@@ -25,6 +28,8 @@ export class EventSink {
   constructor(
     private readonly out: EventWriter,
     sessionId: string | null = null,
+    /** The run's Redactor; the other boundaries (session, requests, hooks, -o) take it from here. */
+    readonly redactor: Redactor = Redactor.none(),
   ) {
     this.sessionId = sessionId;
   }
@@ -39,6 +44,7 @@ export class EventSink {
   }
 
   emit<T extends EventType>(type: T, body: EventBody<T>): void {
+    if (this.redactor.active) body = this.redactor.value(body);
     const seq = this.seq++;
     const ts = this.now();
     if (this.out.kind === "lines") {

@@ -3,6 +3,7 @@ import type { Tool, ToolResult } from "../tools/types.js";
 import type { EventSink } from "../events/sink.js";
 import type { ManifestData } from "../manifest.js";
 import { runHookProcess } from "./run-hook.js";
+import type { Pins } from "../contract/pins.js";
 
 export type HookConfig = ManifestData["hooks"];
 export type HookName = keyof HookConfig;
@@ -12,6 +13,8 @@ export interface HookEnv {
   sink: EventSink;
   /** Where hook commands run: the scope root, or the manifest's directory without a scope. */
   cwd: string;
+  /** The run's pinned trusted inputs: verified before every hook runs (a changed script never runs). */
+  pins?: Pins | undefined;
 }
 
 /** Claude Code's names for the events, so hook scripts written for it work unchanged. */
@@ -38,7 +41,12 @@ type Verdict = { block: false } | { block: true; reason: string };
  * any other exit (or a timeout) = a hook error: recorded, and the agent goes on.
  */
 async function fire(env: HookEnv, name: HookName, hook: HookSpec, payload: Record<string, unknown>, signal: AbortSignal, toolName?: string): Promise<Verdict> {
-  const input = { session_id: env.sink.sessionId, hook_event_name: EVENT_NAME[name], cwd: env.cwd, ...payload };
+  // A script (or the manifest, or any trusted input) that changed since start is not run:
+  // the error ends the run (the run loop's own check after the call, or the stop hook's caller).
+  const changed = env.pins?.verify();
+  if (changed) throw changed;
+  // What the hook reads on stdin is output too: a secret a tool printed is not handed on.
+  const input = env.sink.redactor.value({ session_id: env.sink.sessionId, hook_event_name: EVENT_NAME[name], cwd: env.cwd, ...payload });
   const r = await runHookProcess(hook.command, input, { cwd: env.cwd, timeoutMs: hook.timeout_s * 1000, signal });
   let verdict: Verdict = { block: false };
   let decision: "allow" | "block" | "error" = "allow";

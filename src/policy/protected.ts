@@ -1,5 +1,5 @@
 import path from "node:path";
-import { dirsBetween, isInside, realOrPlanned } from "./paths.js";
+import { dirsBetween, realOrPlanned } from "./paths.js";
 
 /**
  * The paths that make up a pod's own contract (SPEC "Containment"): what the model
@@ -9,7 +9,7 @@ import { dirsBetween, isInside, realOrPlanned } from "./paths.js";
  * realOrPlanned), whether it exists yet or not.
  */
 export interface ProtectedSet {
-  /** Readable but never writable, by any name: the manifest, the root's `.git`, each trusted file and the directory holding it. */
+  /** Readable but never writable, by any name: the manifest, the root's `.git`, each trusted file and trusted directory. */
   readOnly: string[];
   /** Neither readable, listable nor writable: the runtime directory (sessions, status, lock). */
   hidden: string[];
@@ -18,14 +18,15 @@ export interface ProtectedSet {
 }
 
 /**
- * The policy's input seam. `trusted` is every file pod trusts beyond the manifest:
- * hook scripts, MCP stdio servers' scripts, and (issue 21's pinned inputs) the
- * system prompt file, the output schema, the instruction files. For each one the
- * file itself is protected, and so is the directory holding it (a Python hook
- * imports `json.py` from its own directory) — unless that directory is the scope root,
- * which cannot be read-only —, and every directory between it and the scope root is
- * pinned (`mv scripts scripts.orig; mkdir scripts` would otherwise swap it). The
- * manifest is treated the same way. A path that does not exist yet is protected as
+ * The policy's input seam. `trusted`: every file pod trusts beyond the manifest —
+ * the pinned inputs of src/contract/ (`Pins.files()`: system_prompt_file, the
+ * --output-schema file, instruction files, hook and MCP scripts, as named and as
+ * real paths, including ones that do not exist yet). Each is read-only by any name,
+ * and every directory between it and the scope root is pinned (`mv ci ci.orig; mkdir
+ * ci` would otherwise swap `ci/pod.toml`). `trustedDirs`: directories protected whole
+ * (`Pins.directories()`: those holding a hook's or MCP server's script, never the
+ * scope root — a Python hook imports `json.py` from next to itself), pinned the same
+ * way. The manifest is a trusted file. A path that does not exist yet is protected as
  * planned: it cannot be created.
  */
 export interface ProtectionInput {
@@ -35,20 +36,18 @@ export interface ProtectionInput {
   scopeRoot: string;
   /** Absolute paths of the other files pod trusts (see above). */
   trusted?: readonly string[];
+  /** Absolute paths of directories pod trusts whole (see above). */
+  trustedDirs?: readonly string[];
 }
 
 export async function protectedPaths(opts: ProtectionInput): Promise<ProtectedSet> {
   const root = opts.scopeRoot;
   const files = await Promise.all([opts.manifestFile, ...(opts.trusted ?? [])].map(realOrPlanned));
+  const dirs = (await Promise.all((opts.trustedDirs ?? []).map(realOrPlanned))).filter((d) => d !== root);
   const runtimeDir = await realOrPlanned(opts.runtimeDir);
-  const readOnly = new Set<string>([await realOrPlanned(path.join(root, ".git")), ...files]);
+  const readOnly = new Set<string>([await realOrPlanned(path.join(root, ".git")), ...files, ...dirs]);
   const pinned = new Set<string>();
-  for (const f of files) {
-    const dir = path.dirname(f);
-    if (dir !== root && isInside(root, dir)) readOnly.add(dir);
-    for (const d of dirsBetween(root, dir)) pinned.add(d);
-  }
-  for (const d of dirsBetween(root, runtimeDir)) pinned.add(d);
+  for (const p of [...files, ...dirs, runtimeDir]) for (const d of dirsBetween(root, p)) pinned.add(d);
   // A directory that is read-only keeps its name anyway (it is a mount of its own in the sandbox).
   for (const d of readOnly) pinned.delete(d);
   return { readOnly: [...readOnly], hidden: [runtimeDir], pinned: [...pinned] };

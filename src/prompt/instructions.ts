@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
-import { open } from "node:fs/promises";
 import path from "node:path";
+import { boundaryRefusal, isInside, type TrustBoundary } from "../contract/boundary.js";
+import { readTrusted, type TrustedFile } from "../contract/read.js";
 
 /** Per-file cap: a huge AGENTS.md must not crowd out the task (or the context window). */
 export const INSTRUCTION_FILE_CAP_BYTES = 32 * 1024;
@@ -10,6 +11,8 @@ export interface InstructionFile {
   file: string;
   text: string;
   truncated: boolean;
+  /** The file as read (identity and hash), pinned for the run. */
+  source: TrustedFile;
 }
 
 /** The nearest directory at or above `dir` holding `.git` (a directory, or a file for worktrees). */
@@ -39,45 +42,51 @@ export function instructionDirs(manifestDir: string, scopeRoot: string | undefin
  * Loads `[pod] instructions` (AGENTS.md, CLAUDE.md by default) from each directory,
  * outermost first and in the manifest's order within a directory, so the most
  * specific rules come last. Each file is capped at INSTRUCTION_FILE_CAP_BYTES, with
- * a visible marker where it was cut. Unreadable files (a directory, a dangling link)
- * are skipped.
+ * a visible marker where it was cut. Missing files and directories are skipped quietly.
+ *
+ * Instruction files are trusted inputs (SPEC "Containment"): each is read once, through a
+ * descriptor (src/contract/read.ts), and refused — skipped, with the reason in `skipped` —
+ * when it is not a regular file (a FIFO named AGENTS.md is never waited on) or, with a
+ * `boundary`, when it is a link out of the workspace or into a denied or hidden file
+ * (`AGENTS.md -> .env`). `source` is what was read, for the run's pins.
  */
-export async function loadInstructions(names: readonly string[], dirs: readonly string[]): Promise<InstructionFile[]> {
-  const found: InstructionFile[] = [];
+export async function loadInstructionFiles(names: readonly string[], dirs: readonly string[], boundary?: TrustBoundary): Promise<{ files: InstructionFile[]; skipped: string[] }> {
+  const files: InstructionFile[] = [];
+  const skipped: string[] = [];
   const seen = new Set<string>();
   for (const dir of dirs) {
     for (const name of names) {
       const file = path.resolve(dir, name);
       if (seen.has(file)) continue;
       seen.add(file);
-      const loaded = await readCapped(file);
-      if (loaded) found.push({ file, ...loaded });
+      const shown = boundary && isInside(boundary.root, file) ? path.relative(boundary.root, file) : file;
+      const read = await readTrusted(file, shown);
+      if (!read.ok) {
+        // A missing file is the common case; a directory of that name is not an instruction file either.
+        if (read.reason !== "missing" && read.reason !== "directory") skipped.push(`instruction file ${read.message}: not loaded`);
+        continue;
+      }
+      const why = boundary ? boundaryRefusal(boundary, file, read.file.real, shown) : undefined;
+      if (why) {
+        skipped.push(`instruction file ${why}: not loaded`);
+        continue;
+      }
+      files.push({ file, ...capped(read.file.bytes, file), source: read.file });
     }
   }
-  return found;
+  return { files, skipped };
 }
 
-async function readCapped(file: string): Promise<{ text: string; truncated: boolean } | undefined> {
-  let handle;
-  try {
-    handle = await open(file, "r");
-  } catch {
-    return undefined;
-  }
-  try {
-    const st = await handle.stat();
-    if (!st.isFile()) return undefined;
-    const buf = Buffer.alloc(Math.min(st.size, INSTRUCTION_FILE_CAP_BYTES));
-    const { bytesRead } = await handle.read(buf, 0, buf.length, 0);
-    const truncated = st.size > INSTRUCTION_FILE_CAP_BYTES;
-    // Cut at a character boundary: drop a trailing partial UTF-8 sequence.
-    let text = new TextDecoder("utf-8").decode(buf.subarray(0, bytesRead));
-    if (truncated) text = text.replace(/\uFFFD+$/, "");
-    if (truncated) text += `\n\n[pod: ${path.basename(file)} is ${st.size} bytes; only the first ${INSTRUCTION_FILE_CAP_BYTES} are included]`;
-    return { text, truncated };
-  } catch {
-    return undefined;
-  } finally {
-    await handle.close();
-  }
+/** The instruction files alone (no boundary, nothing said about skipped ones): for tests and tools. */
+export async function loadInstructions(names: readonly string[], dirs: readonly string[]): Promise<InstructionFile[]> {
+  return (await loadInstructionFiles(names, dirs)).files;
+}
+
+function capped(bytes: Buffer, file: string): { text: string; truncated: boolean } {
+  const truncated = bytes.length > INSTRUCTION_FILE_CAP_BYTES;
+  // Cut at a character boundary: drop a trailing partial UTF-8 sequence.
+  let text = new TextDecoder("utf-8").decode(bytes.subarray(0, INSTRUCTION_FILE_CAP_BYTES));
+  if (truncated) text = text.replace(/\uFFFD+$/, "");
+  if (truncated) text += `\n\n[pod: ${path.basename(file)} is ${bytes.length} bytes; only the first ${INSTRUCTION_FILE_CAP_BYTES} are included]`;
+  return { text, truncated };
 }

@@ -2,19 +2,28 @@ import path from "node:path";
 import type { Manifest } from "../manifest.js";
 import { builtInPrompt } from "./built-in.js";
 import { dayStamp, describeTools, gitState, osName, workspaceRoot } from "./environment.js";
-import { instructionDirs, loadInstructions } from "./instructions.js";
+import { instructionDirs, loadInstructionFiles } from "./instructions.js";
+import { trustBoundary } from "../contract/boundary.js";
+import type { TrustedFile } from "../contract/read.js";
+import type { Redactor } from "../redact/redactor.js";
 
 export interface SystemPrompt {
   /** The exact text sent as the request's system prompt (empty: none is sent). */
   text: string;
   /** Instruction files included, relative to the workspace root when inside it (run_start.instructions). */
   instructions: string[];
+  /** The instruction files as read, for the run's pins (src/contract/). */
+  sources: TrustedFile[];
+  /** Instruction files refused (not a regular file, a link out of the workspace or into a denied file), one line each. */
+  warnings: string[];
 }
 
 export interface SystemPromptInputs {
   manifest: Manifest;
   runtimeDir: string;
   now?: Date;
+  /** The run's Redactor: a secret in an instruction file or the system prompt is never sent or printed. */
+  redactor?: Redactor | undefined;
 }
 
 /**
@@ -23,14 +32,14 @@ export interface SystemPromptInputs {
  * `system_prompt`/`system_prompt_file`, which replace it), `append_system_prompt`,
  * then the project's instruction files. docs/prompt.md describes each part.
  */
-export async function buildSystemPrompt({ manifest, runtimeDir, now = new Date() }: SystemPromptInputs): Promise<SystemPrompt> {
+export async function buildSystemPrompt({ manifest, runtimeDir, now = new Date(), redactor }: SystemPromptInputs): Promise<SystemPrompt> {
   const pod = manifest.data.pod;
   const root = workspaceRoot(manifest);
   const base =
     manifest.systemPrompt ??
     builtInPrompt({ workspace: root, os: osName(), date: dayStamp(now), git: await gitState(root), tools: describeTools(manifest, runtimeDir) });
 
-  const files = await loadInstructions(pod.instructions, instructionDirs(path.dirname(manifest.file), manifest.scopeRoot));
+  const { files, skipped } = await loadInstructionFiles(pod.instructions, instructionDirs(path.dirname(manifest.file), manifest.scopeRoot), trustBoundary(manifest, runtimeDir));
   // Relative to the workspace root ("../AGENTS.md" for one above it): short, and the same on every checkout.
   const shown = (file: string) => {
     const rel = path.relative(root, file);
@@ -45,5 +54,10 @@ export async function buildSystemPrompt({ manifest, runtimeDir, now = new Date()
     );
   }
   const text = parts.filter((p) => p !== "").join("\n\n");
-  return { text, instructions: files.map((f) => shown(f.file)) };
+  return {
+    text: redactor ? redactor.text(text) : text,
+    instructions: files.map((f) => shown(f.file)),
+    sources: files.map((f) => f.source),
+    warnings: skipped,
+  };
 }

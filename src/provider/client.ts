@@ -43,17 +43,26 @@ export async function createProviderClient(provider: ProviderConfig, env = proce
 }
 
 /**
- * The cloud SDKs are optionalDependencies of the package, not part of its bundles (they
- * would double its size for the few who use them): npm installs them with pod when it can,
- * and a pod that names a provider whose SDK is missing is told how to add it.
+ * The cloud SDKs are optional peer dependencies of the package, not part of its bundles
+ * (they would double its size for the few who use them) and not installed with it (as
+ * optionalDependencies they made every global install 118 MB / 180 packages): a pod that
+ * names a provider whose SDK is missing is told the exact command that adds it.
+ * The versions are package.json's peerDependencies (test/e2e/package.test.ts checks).
  */
-async function cloudSdk<T>(name: string, load: () => Promise<T>): Promise<T> {
+export const CLOUD_SDKS = { "@anthropic-ai/bedrock-sdk": "^1.1.3", "@anthropic-ai/vertex-sdk": "^1.1.3" } as const;
+
+async function cloudSdk<T>(name: keyof typeof CLOUD_SDKS, load: () => Promise<T>): Promise<T> {
   try {
     return await load();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code !== "MODULE_NOT_FOUND" && code !== "ERR_MODULE_NOT_FOUND") throw err;
-    throw new PodError("invalid_input", `[provider] needs ${name}, which is not installed`, `install it next to pod: npm install -g ${name}`);
+    const spec = `${name}@${CLOUD_SDKS[name]}`;
+    throw new PodError(
+      "invalid_input",
+      `[provider] needs ${name}, which is not installed (pod installs the cloud SDKs only on demand)`,
+      `install it where pod is installed: \`npm install -g "${spec}"\` for a global pod (add the same --prefix you installed pod with), or \`npm install "${spec}"\` in the project that has pod`,
+    );
   }
 }
 

@@ -5,6 +5,7 @@ import type { Usage } from "../events/schema.js";
 import type { EventSink } from "../events/sink.js";
 import type { ContentBlock, Message } from "../store/messages.js";
 import { readCredential } from "./credentials.js";
+import { Redactor, redactKeyShapes } from "../redact/redactor.js";
 import { leanFetch } from "./lean-fetch.js";
 import { proxyFetch } from "./proxy.js";
 import { apiHost, describeConnectionError, networkPolicy } from "./retry.js";
@@ -310,11 +311,7 @@ export function describeProviderError(err: unknown, baseUrl?: string): string {
   return redact(e.status ? `HTTP ${e.status} ${text}` : text);
 }
 
-/** Removes anything that looks like an Anthropic key, and the configured key itself. */
+/** Removes anything that looks like an Anthropic key, and the provider's credentials themselves (src/redact/). */
 export function redact(text: string, env = process.env): string {
-  let out = text.replace(/sk-ant-[A-Za-z0-9_-]+/g, "[redacted]");
-  for (const secret of [env.ANTHROPIC_API_KEY, env.ANTHROPIC_AUTH_TOKEN]) {
-    if (secret && secret.length >= 8) out = out.split(secret).join("[redacted]");
-  }
-  return out;
+  return redactKeyShapes(Redactor.fromEnv(env, []).text(text));
 }

@@ -82,7 +82,7 @@ export function describeConnectionError(err: unknown, baseUrl: string, env: Node
   if (name !== "APIConnectionError" && name !== "APIConnectionTimeoutError") return undefined;
   const host = apiHost(baseUrl);
   const via = proxyFor(baseUrl, env);
-  const where = via ? `${host} (through the proxy ${safeOrigin(via.proxy)})` : host;
+  const where = via ? `${host} (through the proxy ${safeOrigin(via)})` : host;
   if (name === "APIConnectionTimeoutError") return `no response from ${where}: the request timed out`;
   const causes: string[] = [];
   let codes: string[] = [];

@@ -2,7 +2,7 @@ import path from "node:path";
 import { PodError } from "../errors.js";
 import type { EventSink } from "../events/sink.js";
 import { stopHooks, withToolHooks } from "../hooks/hooks.js";
-import { trustedScripts } from "../hooks/protected.js";
+import type { Pins } from "../contract/pins.js";
 import type { Manifest } from "../manifest.js";
 import type { Toolbox } from "../tools/index.js";
 import { startMcpServers, type McpFailure } from "../tools/mcp/servers.js";
@@ -12,8 +12,6 @@ import { startMcpServers, type McpFailure } from "../tools/mcp/servers.js";
  * tools and the user's hooks. Started once per invocation, closed with it.
  */
 export interface Extensions {
-  /** The scripts hooks and MCP stdio servers run: trusted files for the protection policy (protectedPaths' `trusted`). */
-  trusted: string[];
   /** Servers that did not start and were not required: one `error` event each, once the run has started. */
   failures: McpFailure[];
   /** The built-in tools plus the MCP tools, minus [tools] disabled, wrapped in the tool hooks: one Toolbox. */
@@ -23,21 +21,27 @@ export interface Extensions {
   close(): Promise<void>;
 }
 
-/** Starts the MCP servers. Throws a PodError when a `required` server fails (the run does not start). */
-export async function startExtensions(manifest: Manifest, sink: EventSink): Promise<Extensions> {
+/**
+ * Starts the MCP servers. Throws a PodError when a `required` server fails (the run does not
+ * start), or `contract_changed` when a pinned input (an MCP server's script above all)
+ * changed since it was pinned. Hook and MCP scripts are protected through the pins
+ * (src/contract/), not here.
+ */
+export async function startExtensions(manifest: Manifest, sink: EventSink, pins?: Pins): Promise<Extensions> {
   const manifestDir = path.dirname(manifest.file);
   const cwd = manifest.scopeRoot ?? manifestDir;
   const { hooks, mcp: mcpConfig, tools: toolsConfig } = manifest.data;
+  const changed = pins?.verify();
+  if (changed) throw changed;
   const mcp = await startMcpServers(mcpConfig, { cwd });
   const required = mcp.failures.find((f) => f.required);
   if (required) {
     await mcp.close();
     throw new PodError("tool_error", required.message, `fix or remove [mcp.${required.server}], or set required = false to run without it`);
   }
-  const hookEnv = { sink, cwd };
+  const hookEnv = { sink, cwd, pins };
   const disabled = new Set<string>(toolsConfig.disabled);
   return {
-    trusted: trustedScripts(hooks, mcpConfig, [...new Set([manifestDir, cwd])]),
     failures: mcp.failures,
     toolbox(builtins) {
       const all = [...(builtins?.tools ?? []), ...mcp.tools].filter((t) => !disabled.has(t.name));

@@ -22,7 +22,9 @@ import type { RunOptions } from "./run-options.js";
 import { OutputGate } from "./structured-output.js";
 import { requireSession } from "../store/session-select.js";
 import { withoutDisabled } from "../tools/disabled.js";
-import { writeFileAtomic } from "../store/atomic-file.js";
+import { writeOutputTarget, type OutputTarget } from "../store/output-target.js";
+import { pinTrustedInputs, type Pins } from "../contract/pins.js";
+import type { Redactor } from "../redact/redactor.js";
 
 export interface InvocationOptions {
   manifest: Manifest;
@@ -65,11 +67,14 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
   const sandbox = sandboxForRun(manifest.scopeRoot === undefined ? undefined : manifest.data.tools);
   let limits: RequestLimits;
   let systemPrompt: SystemPrompt;
+  let pins: Pins;
   try {
     limits = requestLimits({ model, maxTurns: opts.maxTurns ?? manifest.data.pod.max_turns, maxCostUsd: run.maxCostUsd, pricing: manifest.data.pricing });
     // Fail on a missing key before touching the runtime directory.
     client = await createProviderClient(manifest.data.provider);
-    systemPrompt = await buildSystemPrompt({ manifest, runtimeDir: opts.runtimeDir });
+    systemPrompt = await buildSystemPrompt({ manifest, runtimeDir: opts.runtimeDir, redactor: sink.redactor });
+    // The operator's inputs as they are now, before the lock: a bad one refuses the run here (src/contract/).
+    pins = await pinTrustedInputs({ manifest, runtimeDir: opts.runtimeDir, outputSchema: run.outputSchema?.source, instructions: systemPrompt.sources });
     pod = await takePod(manifest, opts.runtimeDir, sink, {
       // --new never reads the current session, so it also gets a pod out of a damaged one.
       newSession: run.newSession && run.session === undefined,
@@ -105,7 +110,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     const refusal = checkPreconditions(req, pod);
     if (refusal) return refuse(sink, refusal);
     try {
-      extensions = await startExtensions(manifest, sink);
+      extensions = await startExtensions(manifest, sink, pins);
     } catch (err) {
       return refuse(sink, err);
     }
@@ -124,7 +129,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     await pod.store.sync();
     await pod.saveStatus({ ...base, status: "running", pid: process.pid, pending: null });
     // Credentials a checkout left in the workspace: hidden from the model, but the operator should not leave them there.
-    const warnings = manifest.scopeRoot === undefined ? [] : await credentialWarnings(manifest.scopeRoot).catch(() => []);
+    const credentials = manifest.scopeRoot === undefined ? [] : await credentialWarnings(manifest.scopeRoot).catch(() => []);
     // run_start comes once the pod is visibly ours (status running), so a reader that sees it sees that too.
     sink.emit("run_start", {
       pod: manifest.data.pod.name,
@@ -133,7 +138,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       ...(req.mode === "run" ? { input: req.prompt } : {}),
       sandbox: (await sandbox).kind,
       instructions: systemPrompt.instructions,
-      ...(warnings.length ? { warnings } : {}),
+      ...(systemPrompt.warnings.length + pins.warnings.length + credentials.length > 0 ? { warnings: [...systemPrompt.warnings, ...pins.warnings, ...credentials] } : {}),
     });
     for (const f of extensions.failures) sink.emit("error", { code: "tool_error", message: f.message });
     // Bash is enabled but no sandbox can start: said once here; each Bash call is then refused (the run goes on).
@@ -149,7 +154,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
               root: manifest.scopeRoot,
               writable: manifest.data.scope?.writable,
               deny: manifest.data.scope?.deny ?? [],
-              ...(await protectedPaths({ manifestFile: manifest.file, runtimeDir: opts.runtimeDir, scopeRoot: manifest.scopeRoot, trusted: extensions.trusted })),
+              ...(await protectedPaths({ manifestFile: manifest.file, runtimeDir: opts.runtimeDir, scopeRoot: manifest.scopeRoot, trusted: pins.files(), trustedDirs: pins.directories() })),
             },
             manifest.data.tools.bash,
           ),
@@ -196,6 +201,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
         compactNow: compact,
         onStop: extensions.onStop,
         fallbackModel: manifest.data.provider.fallback_model,
+        verifyContract: () => pins.verify(),
         // Per turn: atomic but not fsynced (the session is what is made durable each turn;
         // a stale status.json is repaired from it, see takePod). Start, pause and end are fsynced.
         onTurnSaved: (p) =>
@@ -215,7 +221,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     );
     // Stopped by the time limit (not by a cancel or an approval gate): a limit, not a pause.
     const timedOut = timeLimit.timedOut() && loopOutcome.result === "paused" && !loopOutcome.pending;
-    const outcome = await writeLastMessage(timedOut ? { ...loopOutcome, result: "limit_reached", limit: "time" } : loopOutcome, run.outputFile, pod);
+    const outcome = await writeLastMessage(timedOut ? { ...loopOutcome, result: "limit_reached", limit: "time" } : loopOutcome, run.outputFile, pod, sink.redactor);
 
     if (outcome.error) sink.emit("error", { code: outcome.error.code, message: outcome.error.full });
     // Post-run compaction: only after a run that ended with the session at rest (a time limit stops mid-turn).
@@ -231,7 +237,8 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       last_result: outcome.result,
       usage: addUsage(base.usage, outcome.usage),
       cost_usd: addCost(base.cost_usd ?? 0, cost),
-      pending: outcome.pending,
+      // A call awaiting approval holds the model's input: redacted like the session it comes from.
+      pending: sink.redactor.value(outcome.pending),
     });
     sink.emit("run_end", {
       result: outcome.result,
@@ -268,7 +275,7 @@ function isUnansweredPrompt(last: Message | undefined, prompt: string): boolean 
  * final assistant text, written atomically. A run that did not finish leaves the
  * file as it was; a failed write turns the run into an error (CI must not read a stale file).
  */
-async function writeLastMessage(outcome: RunOutcome, file: string | undefined, pod: OwnedPod): Promise<RunOutcome> {
+async function writeLastMessage(outcome: RunOutcome, file: OutputTarget | undefined, pod: OwnedPod, redactor: Redactor): Promise<RunOutcome> {
   if (file === undefined || outcome.result !== "finished") return outcome;
   const lastAssistant = [...pod.store.messages()].reverse().find((m) => m.role === "assistant");
   const text =
@@ -276,7 +283,8 @@ async function writeLastMessage(outcome: RunOutcome, file: string | undefined, p
       ? JSON.stringify(outcome.output, null, 2) + "\n"
       : (lastAssistant?.content.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("\n") ?? "");
   try {
-    await writeFileAtomic(file, text);
+    // The structured output is the model's final_answer input as called: redacted like every output.
+    await writeOutputTarget(file, redactor.text(text));
     return outcome;
   } catch (err) {
     return { ...outcome, result: "error", error: asPodError(err) };

@@ -1,3 +1,4 @@
+import { DURATION_EXAMPLES, durationMs } from "../duration.js";
 import { PodError } from "../errors.js";
 import type { Usage } from "../events/schema.js";
 import { priceFor, costUsd, type PriceOverrides } from "../provider/pricing.js";
@@ -35,14 +36,11 @@ export function requestLimits(opts: { model: string; maxTurns: number; maxCostUs
   return { maxTurns: opts.maxTurns, maxCostUsd: opts.maxCostUsd, costOf: (u) => costUsd(opts.model, u, opts.pricing) };
 }
 
-const UNIT_MS = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 } as const;
-
-/** "90s", "10m", "1.5h", "500ms" → milliseconds; a plain number is seconds. */
-export function parseDuration(text: string, what = "--timeout"): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
-  const ms = m ? Number(m[1]) * UNIT_MS[(m[2] ?? "s") as keyof typeof UNIT_MS] : NaN;
-  if (!Number.isFinite(ms) || ms <= 0) {
-    throw new PodError("invalid_input", `${what} ${JSON.stringify(text)} is not a duration`, 'write it like "90s", "10m" or "1h"');
+/** `--timeout` / `[pod] timeout` → milliseconds (src/duration.ts has the one rule for both). */
+export function parseDuration(text: string | number, what = "--timeout"): number {
+  const ms = durationMs(text);
+  if (ms === undefined) {
+    throw new PodError("invalid_input", `${what} ${JSON.stringify(text)} is not a duration`, `write it ${DURATION_EXAMPLES}`);
   }
   return ms;
 }

@@ -48,6 +48,8 @@ export interface RunContext {
   onStop?: ((signal: AbortSignal) => Promise<string | undefined>) | undefined;
   /** [provider] fallback_model: the rest of the run uses it when the model stays overloaded. */
   fallbackModel?: string | undefined;
+  /** After each call that may change something: the pinned trusted inputs' check (src/contract/); an error ends the run. */
+  verifyContract?: (() => PodError | undefined) | undefined;
 }
 
 export interface RunProgress {
@@ -327,6 +329,8 @@ async function runToolCalls(ctx: RunContext, calls: readonly ToolUse[], decide: 
       output: result.output.length > EVENT_OUTPUT_CAP ? result.output.slice(0, EVENT_OUTPUT_CAP) : result.output,
       truncated: result.truncated || result.output.length > EVENT_OUTPUT_CAP,
     });
+    const changed = decision.kind === "run" && !changesNothing(ctx, call.name) ? ctx.verifyContract?.() : undefined;
+    if (changed) throw changed;
   }
   return null;
 }

@@ -1,9 +1,8 @@
-import { existsSync, statSync } from "node:fs";
-import path from "node:path";
 import { PodError } from "../errors.js";
-import type { Manifest } from "../manifest.js";
+import { TOOL_NAMES, type Manifest } from "../manifest.js";
 import { parseDuration } from "./limits.js";
 import { loadOutputSchema, type OutputSchema } from "./structured-output.js";
+import { resolveOutputTarget, type OutputTarget } from "../store/output-target.js";
 
 /** The run options of `pod run` / `pod resume` as the command line gives them (SPEC "Run options"). */
 export interface RunFlags {
@@ -13,6 +12,12 @@ export interface RunFlags {
   outputLastMessage?: string | undefined;
   maxBudgetUsd?: number | undefined;
   timeout?: string | undefined;
+  /** Per-run overrides of the manifest (applyRunOverrides). */
+  allowTool?: string[] | undefined;
+  disallowTool?: string[] | undefined;
+  appendSystemPrompt?: string | undefined;
+  /** --bash (true) / --no-bash (false); undefined when neither was given. */
+  bash?: boolean | undefined;
 }
 
 /** The same options checked and resolved, flags over manifest keys. */
@@ -20,8 +25,8 @@ export interface RunOptions {
   session?: string | undefined;
   newSession: boolean;
   outputSchema?: OutputSchema | undefined;
-  /** Absolute path for -o. */
-  outputFile?: string | undefined;
+  /** -o, resolved at start (src/store/output-target.ts): written only where it pointed then. */
+  outputFile?: OutputTarget | undefined;
   maxCostUsd?: number | undefined;
   timeoutMs?: number | undefined;
 }
@@ -34,13 +39,7 @@ export async function resolveRunOptions(flags: RunFlags, manifest: Manifest): Pr
   if (flags.session !== undefined && flags.new) {
     throw new PodError("invalid_input", "--session and --new were both given", "use --session ID to continue a stored session, or --new to start a fresh one");
   }
-  const outputFile = flags.outputLastMessage === undefined ? undefined : path.resolve(flags.outputLastMessage);
-  if (outputFile !== undefined) {
-    const dir = path.dirname(outputFile);
-    if (!existsSync(dir) || !statSync(dir).isDirectory()) {
-      throw new PodError("invalid_input", `-o ${flags.outputLastMessage}: the directory ${dir} does not exist`, "create it first, or write the file somewhere that exists");
-    }
-  }
+  const outputFile = flags.outputLastMessage === undefined ? undefined : await resolveOutputTarget(flags.outputLastMessage, "-o");
   const timeout = flags.timeout ?? manifest.data.pod.timeout;
   return {
     session: flags.session,
@@ -50,4 +49,55 @@ export async function resolveRunOptions(flags: RunFlags, manifest: Manifest): Pr
     maxCostUsd: flags.maxBudgetUsd ?? manifest.data.pod.max_cost_usd,
     timeoutMs: timeout === undefined ? undefined : parseDuration(timeout, flags.timeout !== undefined ? "--timeout" : "[pod] timeout"),
   };
+}
+
+const isToolName = (t: string) => (TOOL_NAMES as readonly string[]).includes(t) || /^mcp__[A-Za-z0-9_-]+__[A-Za-z0-9_-]+$/.test(t);
+
+/**
+ * The manifest as this run uses it: the per-run flags (SPEC "Common options") applied
+ * over pod.toml for this invocation only. The runtime dir's manifest.toml snapshot is
+ * written from the result, so it shows what the run really used.
+ *
+ * - `--allow-tool T`: T is available and runs without approval: taken out of `[tools]
+ *   disabled` and `[tools] ask`; `--allow-tool Bash` also enables Bash (its allowlist
+ *   and sandbox still apply).
+ * - `--disallow-tool T`: T is added to `[tools] disabled` (the model never sees it).
+ * - `--bash` / `--no-bash`: `[tools.bash] enabled` for this run (`--bash` also takes
+ *   Bash out of `disabled`).
+ * - `--append-system-prompt TEXT`: added after `[pod] append_system_prompt`.
+ *
+ * Contradictions (the same tool allowed and disallowed, `--bash` with `--disallow-tool
+ * Bash`) and tools the pod cannot have (a file tool without `[scope]`) are usage errors.
+ */
+export function applyRunOverrides(manifest: Manifest, flags: RunFlags): Manifest {
+  const allow = [...new Set(flags.allowTool ?? [])];
+  const disallow = [...new Set(flags.disallowTool ?? [])];
+  if (allow.length === 0 && disallow.length === 0 && flags.appendSystemPrompt === undefined && flags.bash === undefined) return manifest;
+  const names = `${TOOL_NAMES.join(", ")} or an MCP tool (mcp__<server>__<tool>)`;
+  for (const [flag, list] of [["--allow-tool", allow], ["--disallow-tool", disallow]] as const) {
+    for (const t of list) if (!isToolName(t)) throw new PodError("invalid_input", `${flag} ${JSON.stringify(t)}: no such tool`, `name one of ${names}`);
+  }
+  const both = allow.find((t) => disallow.includes(t));
+  if (both) throw new PodError("invalid_input", `--allow-tool ${both} and --disallow-tool ${both} were both given`, "choose one");
+  if (flags.bash === true && disallow.includes("Bash")) throw new PodError("invalid_input", "--bash and --disallow-tool Bash were both given", "choose one");
+  if (flags.bash === false && allow.includes("Bash")) throw new PodError("invalid_input", "--no-bash and --allow-tool Bash were both given", "choose one");
+  const wantsBash = flags.bash === true || allow.includes("Bash");
+  const fileTool = allow.find((t) => t !== "Bash" && (TOOL_NAMES as readonly string[]).includes(t));
+  if (manifest.scopeRoot === undefined && (wantsBash || fileTool)) {
+    throw new PodError(
+      "invalid_input",
+      `${wantsBash ? (flags.bash ? "--bash" : "--allow-tool Bash") : `--allow-tool ${fileTool}`}: ${manifest.file} has no [scope], so the pod has no file tools or Bash`,
+      'add [scope] root = "." to pod.toml (docs/manifest.md)',
+    );
+  }
+  const data = structuredClone(manifest.data);
+  const tools = data.tools;
+  tools.disabled = [...tools.disabled.filter((t) => !allow.includes(t) && !(wantsBash && t === "Bash")), ...disallow.filter((t) => !tools.disabled.includes(t))];
+  tools.ask = tools.ask.filter((t) => !allow.includes(t) && !disallow.includes(t));
+  if (wantsBash) tools.bash.enabled = true;
+  if (flags.bash === false || disallow.includes("Bash")) tools.bash.enabled = false;
+  if (flags.appendSystemPrompt !== undefined && flags.appendSystemPrompt.trim() !== "") {
+    data.pod.append_system_prompt = [data.pod.append_system_prompt?.trimEnd(), flags.appendSystemPrompt].filter((p) => p !== undefined && p !== "").join("\n\n");
+  }
+  return { ...manifest, data };
 }

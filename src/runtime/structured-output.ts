@@ -1,9 +1,9 @@
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { Tool as ApiTool } from "@anthropic-ai/sdk/resources/messages";
 import type { Ajv, ErrorObject, ValidateFunction } from "ajv";
 import type { Ajv2020 } from "ajv/dist/2020.js";
 import { PodError } from "../errors.js";
+import { readTrusted, type TrustedFile } from "../contract/read.js";
 import type { Message, ToolUse } from "../store/messages.js";
 import type { ToolResult } from "../tools/types.js";
 
@@ -28,18 +28,27 @@ export interface OutputSchema {
   validate: ValidateFunction;
   /** True when the schema is not an object schema and answers travel wrapped as {"value": …}. */
   wrapped: boolean;
+  /** The file as read at start (bytes, identity, hash): pinned for the run, never read again. */
+  source: TrustedFile;
 }
 
-/** Reads and compiles the schema: draft 2020-12 (the default) or draft-07, chosen by `$schema`. Bad input is a usage error. */
+/**
+ * Reads and compiles the schema: draft 2020-12 (the default) or draft-07, chosen by `$schema`.
+ * Bad input is a usage error. The file is read once through a descriptor (a FIFO is refused,
+ * never waited on) and compiled from those bytes. Its `pattern`s and `patternProperties`
+ * run on a linear-time engine (RE2, src/runtime/ajv-entry.ts): a crafted answer cannot
+ * make validation backtrack for hours on the main thread, where not even --timeout fires.
+ */
 export async function loadOutputSchema(file: string): Promise<OutputSchema> {
   const abs = path.resolve(file);
   const bad = (why: string, fix: string) => new PodError("invalid_input", `--output-schema ${file}: ${why}`, fix);
-  let text: string;
-  try {
-    text = await readFile(abs, "utf8");
-  } catch (err) {
-    throw bad(`cannot read ${abs} (${(err as NodeJS.ErrnoException).code})`, "give the path of a JSON Schema file (relative to the current directory)");
+  const read = await readTrusted(abs, abs);
+  if (!read.ok) {
+    throw read.reason === "missing"
+      ? bad(`cannot read ${abs} (ENOENT)`, "give the path of a JSON Schema file (relative to the current directory)")
+      : bad(read.message, "give the path of a regular JSON Schema file");
   }
+  const text = read.file.bytes.toString("utf8");
   let schema: unknown;
   try {
     schema = JSON.parse(text);
@@ -50,17 +59,20 @@ export async function loadOutputSchema(file: string): Promise<OutputSchema> {
   const s = schema as Record<string, unknown>;
   const dialect = typeof s.$schema === "string" ? s.$schema : "";
   // ajv is loaded only when a schema is given: a run without one does not pay for it at start-up.
+  const entry = await import("./ajv-entry.js");
+  const options = { allErrors: true, strict: false, code: { regExp: entry.linearRegExp } };
   let ajv: Ajv | Ajv2020;
-  if (dialect === "" || dialect.includes("2020-12")) ajv = new (await import("./ajv-entry.js")).Ajv2020({ allErrors: true, strict: false });
-  else if (dialect.includes("draft-07")) ajv = new (await import("./ajv-entry.js")).Ajv({ allErrors: true, strict: false });
+  if (dialect === "" || dialect.includes("2020-12")) ajv = new entry.Ajv2020(options);
+  else if (dialect.includes("draft-07")) ajv = new entry.Ajv(options);
   else throw bad(`$schema ${JSON.stringify(dialect)} is not supported`, 'use draft 2020-12 ("https://json-schema.org/draft/2020-12/schema") or draft-07 ("http://json-schema.org/draft-07/schema#")');
   let validate: ValidateFunction;
   try {
     validate = ajv.compile(s);
   } catch (err) {
+    if (err instanceof entry.UnsupportedPattern) throw bad(err.message, "rewrite the pattern without lookahead, lookbehind or backreferences (RE2 syntax; docs/security.md)");
     throw bad(`not a valid JSON Schema: ${(err as Error).message}`, "fix the schema (ajv reports the problem above)");
   }
-  return { file, schema: s, validate, wrapped: s.type !== "object" };
+  return { file, schema: s, validate, wrapped: s.type !== "object", source: read.file };
 }
 
 /** The final_answer tool as the API receives it. A non-object schema is wrapped, since tool inputs are objects. */
@@ -170,16 +182,34 @@ export class OutputGate {
   }
 }
 
-/** The text as JSON: whole, or inside one ```json fence. undefined when it is not JSON. */
+/**
+ * The text as JSON: whole, or inside one ```json fence. undefined when it is not JSON.
+ * The fence is found with indexOf, not a regex: the text is the model's, and a lazy
+ * pattern over it backtracks quadratically on a long run of newlines and spaces.
+ */
 function parseJsonText(text: string): { value: unknown } | undefined {
-  const fenced = /```(?:json)?\s*\n([\s\S]*?)\n\s*```/.exec(text);
-  for (const candidate of [text, fenced?.[1]]) {
+  for (const candidate of [text, fencedBlock(text)]) {
     if (candidate === undefined || candidate.trim() === "") continue;
     try {
       return { value: JSON.parse(candidate) };
     } catch {
       // not JSON; try the next form
     }
+  }
+  return undefined;
+}
+
+/** The body of the first ``` or ```json fence: from the line after it to the line holding the closing ```. */
+function fencedBlock(text: string): string | undefined {
+  for (let open = text.indexOf("```"); open !== -1; open = text.indexOf("```", open + 3)) {
+    const nl = text.indexOf("\n", open + 3);
+    if (nl === -1) return undefined;
+    if (!/^(json)?[ \t\r]*$/.test(text.slice(open + 3, nl))) continue;
+    const close = text.indexOf("```", nl + 1);
+    if (close === -1) return undefined;
+    const lineStart = text.lastIndexOf("\n", close);
+    if (lineStart < nl || text.slice(lineStart + 1, close).trim() !== "") continue;
+    return lineStart === nl ? "" : text.slice(nl + 1, lineStart);
   }
   return undefined;
 }

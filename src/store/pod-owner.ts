@@ -58,7 +58,7 @@ export async function takePod(manifest: Manifest, runtimeDir: string, sink: Even
   const lock = await acquirePodLock(paths.dir, paths.lock, { onCompromised: opts.onLockLost });
   const release = lock.release;
   // Every state write first checks the lock is still ours: a process that lost it stops writing.
-  const guard = { beforeWrite: lock.assertHeld };
+  const guard = { beforeWrite: lock.assertHeld, redactor: sink.redactor };
   try {
     let { status, store } = opts.newSession ? await startFresh(paths, name, sink, guard) : await loadState(paths, name, sink, guard, manifest.data.pricing);
     sink.sessionId = status.session_id;
@@ -220,7 +220,7 @@ async function snapshotManifest(paths: PodPaths, manifest: Manifest): Promise<vo
   const previous = await readFile(paths.manifest, "utf8").catch(() => undefined);
   if (previous !== undefined && body(previous) !== body(next)) {
     await writeFileAtomic(`${paths.manifest}.prev`, previous);
-    process.stderr.write(`pod: ${manifest.file} changed since the last run; using it as it is now (the previous snapshot is kept as ${paths.manifest}.prev)\n`);
+    process.stderr.write(`pod: the manifest changed since the last run (${manifest.file} was edited, or this run's command-line overrides differ); using it as it is now (the previous snapshot is kept as ${paths.manifest}.prev)\n`);
   }
   if (previous !== next) await writeFileAtomic(paths.manifest, next);
 }

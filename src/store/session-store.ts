@@ -7,6 +7,7 @@ import { PodError } from "../errors.js";
 import { syncDir, writeError } from "./atomic-file.js";
 import { Message } from "./messages.js";
 import { isSessionId } from "./paths.js";
+import type { Redactor } from "../redact/redactor.js";
 
 /**
  * A session is one append-only JSONL file, `sessions/<id>.jsonl`. Every line is a
@@ -87,6 +88,12 @@ export function sessionFile(sessionsDir: string, id: string): string {
 export interface WriteGuard {
   /** Called before every write; throws to stop it (e.g. the pod lock was lost). */
   beforeWrite?: () => void;
+  /**
+   * The run's Redactor (src/redact/): every message and summary is redacted before it is
+   * written and kept, so the session file and every later request built from it are
+   * secret-free; a loaded session that holds a secret is redacted as it is read.
+   */
+  redactor?: Redactor;
 }
 
 interface Loaded {
@@ -99,7 +106,7 @@ interface Loaded {
   totalBytes: number;
 }
 
-async function loadFile(file: string): Promise<Loaded> {
+async function loadFile(file: string, redactor?: Redactor): Promise<Loaded> {
   let buf: Buffer;
   try {
     // One synchronous read: readFile of a 13 MB session is 26 thread-pool round trips
@@ -150,6 +157,12 @@ async function loadFile(file: string): Promise<Loaded> {
   if (!header) {
     throw new PodError("internal", `session file ${file} has no header line`, "start a fresh session with `pod new` (other sessions are kept)");
   }
+  // A session written before redaction (or before a variable was named a secret): the copy in memory,
+  // which every request is built from, is redacted. One byte search when it holds none.
+  if (redactor?.foundIn(buf)) {
+    for (const m of messages) m.message = redactor.value(m.message);
+    if (compaction) compaction = redactor.value(compaction);
+  }
   return { header, messages, compaction, compactions, goodBytes, totalBytes: buf.length };
 }
 
@@ -191,7 +204,7 @@ export class SessionStore {
    */
   static async openForAppend(sessionsDir: string, id: string, guard: WriteGuard = {}): Promise<SessionStore> {
     const file = sessionFile(sessionsDir, id);
-    const loaded = await loadFile(file);
+    const loaded = await loadFile(file, guard.redactor);
     if (loaded.goodBytes < loaded.totalBytes) {
       guard.beforeWrite?.();
       await copyFile(file, `${file}.torn-${Date.now()}`);
@@ -247,12 +260,14 @@ export class SessionStore {
   }
 
   async append(message: Message, turn: number, meta?: MessageMeta): Promise<void> {
+    if (this.guard.redactor) message = this.guard.redactor.value(message);
     const record = { kind: "message", turn, ts: new Date().toISOString(), message, ...meta } as const;
     await this.writeLine(record);
     this.stored.push({ message, turn, ts: record.ts, usage: meta?.usage, model: meta?.model });
   }
 
   async appendCompaction(info: Omit<CompactionInfo, "kind" | "ts">): Promise<void> {
+    if (this.guard.redactor) info = { ...info, summary: this.guard.redactor.text(info.summary) };
     const record: CompactionInfo = { kind: "compaction", ts: new Date().toISOString(), ...info };
     await this.writeLine(record);
     this.lastCompaction = record;

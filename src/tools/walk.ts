@@ -1,9 +1,9 @@
 import { readdirSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import ignore, { type Ignore } from "ignore";
 import picomatch from "picomatch";
 import type { ScopedFs } from "./scoped-fs.js";
+import { openRegular } from "./regular-file.js";
 
 export interface WalkedFile {
   abs: string;
@@ -140,13 +140,30 @@ function isIgnored(layers: IgnoreLayer[], rel: string, isDir: boolean): boolean 
   return false;
 }
 
-async function readLayer(file: string, base: string): Promise<IgnoreLayer | undefined> {
-  let text: string;
+/** git ignores .gitignore files larger than this (100 MiB, since git 2.32); so does pod. */
+const GITIGNORE_MAX_BYTES = 100 * 1024 * 1024;
+
+/**
+ * Reads one .gitignore through a descriptor (src/tools/regular-file.ts): a FIFO, a device
+ * or a symlink named .gitignore is skipped at once, never waited on or followed. Before,
+ * a FIFO .gitignore above a Glob's path hung the run past --timeout and `pod cancel`.
+ */
+async function readGitignore(file: string): Promise<string | undefined> {
+  const opened = await openRegular(file, file);
+  if (!opened.ok) return undefined;
   try {
-    text = await readFile(file, "utf8");
+    if (opened.st.size > GITIGNORE_MAX_BYTES) return undefined;
+    return await opened.handle.readFile("utf8");
   } catch {
     return undefined;
+  } finally {
+    await opened.handle.close().catch(() => {});
   }
+}
+
+async function readLayer(file: string, base: string): Promise<IgnoreLayer | undefined> {
+  const text = await readGitignore(file);
+  if (text === undefined) return undefined;
   const rules = text.split(/\r?\n/).filter((l) => l.trim() !== "" && !l.startsWith("#"));
   // With a negation, the last matching rule decides: keep every rule together, in order.
   // Braces and parentheses mean something to picomatch and nothing to git: those too.

@@ -22,8 +22,8 @@ import { parseJsonl, podEnv, POD_BIN, REPO_ROOT } from "../helpers/pod-process.j
  *   the same pack + prefix install (offline) and a real run from the installed copy, and
  *   below we check the command is that one;
  * - `npm ci && npm test`: it is this suite; below we check .ci/run runs the same;
- * - `npm install -g … pod-ci-agent` lines (from the registry): no network in tests, and the
- *   package may not be published yet; the rest of their block runs.
+ * - `npm install -g … pod-ci-agent…tgz` lines (a release tarball the docs assume is there):
+ *   package.test.ts installs a real one; the rest of their block runs.
  */
 const README = readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
 const CI_DOC = readFileSync(path.join(REPO_ROOT, "docs/ci.md"), "utf8");

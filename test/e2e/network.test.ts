@@ -137,7 +137,7 @@ describe("credentials", () => {
 });
 
 describe("proxies", () => {
-  for (const variable of ["HTTP_PROXY", "http_proxy", "ALL_PROXY"]) {
+  for (const variable of ["http_proxy", "ALL_PROXY", "all_proxy"]) {
     it(`sends every request through ${variable}`, async () => {
       server = await startFakeServer({ turns: [answer] });
       const proxy = await startProxy();
@@ -149,11 +149,41 @@ describe("proxies", () => {
     });
   }
 
+  it("a scheme-less proxy (http_proxy=127.0.0.1:PORT) means http:// (it was an internal error)", async () => {
+    server = await startFakeServer({ turns: [answer] });
+    const proxy = await startProxy();
+    const dir = await makeProject(manifest({ scope: false }));
+    const r = await runPod(["run", "hi"], { cwd: dir, env: podEnv(server.url, { http_proxy: proxy.url.replace(/^http:\/\//, "") }) });
+    expect(r.code).toBe(0);
+    expect(proxy.seen).toEqual([`POST ${server.url}/v1/messages`]);
+  });
+
+  it("upper-case HTTP_PROXY is not used for http:// URLs, as curl (httpoxy); NO_PROXY takes CIDR ranges", async () => {
+    server = await startFakeServer({ turns: [answer, answer] });
+    const proxy = await startProxy();
+    const dir = await makeProject(manifest({ scope: false }));
+    const upper = await runPod(["run", "hi"], { cwd: dir, env: podEnv(server.url, { HTTP_PROXY: proxy.url }) });
+    expect(upper.code).toBe(0);
+    const cidr = await runPod(["run", "again"], { cwd: dir, env: podEnv(server.url, { http_proxy: proxy.url, NO_PROXY: "10.0.0.0/8, 127.0.0.0/8" }) });
+    expect(cidr.code).toBe(0);
+    expect(proxy.seen).toEqual([]);
+    expect(server.requests).toHaveLength(2);
+  });
+
+  it("a proxy pod cannot speak to is a usage error naming the variable, before anything is touched", async () => {
+    const dir = await makeProject(manifest({ scope: false }));
+    const r = await runPod(["run", "hi"], { cwd: dir, env: podEnv("http://127.0.0.1:9", { http_proxy: "socks5://127.0.0.1:1080" }) });
+    expect(r.code).toBe(2);
+    expect(r.events).toHaveLength(1);
+    expect(r.events[0]).toMatchObject({ type: "error", code: "invalid_input" });
+    expect(r.events[0].message).toMatch(/http_proxy=socks5:\/\/127\.0\.0\.1:1080/);
+  });
+
   it("NO_PROXY bypasses the proxy; HTTPS_PROXY does not apply to an http:// base URL (as curl)", async () => {
     server = await startFakeServer({ turns: [answer, answer] });
     const proxy = await startProxy();
     const dir = await makeProject(manifest({ scope: false }));
-    const bypass = await runPod(["run", "hi"], { cwd: dir, env: podEnv(server.url, { HTTP_PROXY: proxy.url, NO_PROXY: "localhost,127.0.0.1" }) });
+    const bypass = await runPod(["run", "hi"], { cwd: dir, env: podEnv(server.url, { http_proxy: proxy.url, NO_PROXY: "localhost,127.0.0.1" }) });
     expect(bypass.code).toBe(0);
     const httpsOnly = await runPod(["run", "again"], { cwd: dir, env: podEnv(server.url, { HTTPS_PROXY: proxy.url }) });
     expect(httpsOnly.code).toBe(0);
@@ -165,7 +195,7 @@ describe("proxies", () => {
     server = await startFakeServer({ turns: [answer] });
     const port = await closedPort();
     const dir = await makeProject(manifest({ scope: false }));
-    const r = await runPod(["run", "hi"], { cwd: dir, env: podEnv(server.url, { ...fast, HTTP_PROXY: `http://127.0.0.1:${port}`, POD_MAX_RETRIES: "1" }) });
+    const r = await runPod(["run", "hi"], { cwd: dir, env: podEnv(server.url, { ...fast, http_proxy: `http://127.0.0.1:${port}`, POD_MAX_RETRIES: "1" }) });
     expect(r.code).toBe(1);
     const message = ofType(r.events, "error")[0].message;
     expect(message).toContain(`proxy http://127.0.0.1:${port}`);

@@ -10,8 +10,8 @@ import { makeProject, manifest, parseJsonl, podEnv, REPO_ROOT } from "../helpers
 import { schemaErrors } from "../helpers/event-schema.js";
 
 /**
- * What a user gets from the registry: `npm pack` the repo, install the tarball into a
- * fresh prefix far from this checkout (no node_modules around it, no network), and run
+ * What a user gets from a release tarball: `npm pack` the repo, install the tarball into
+ * a fresh prefix far from this checkout (no node_modules around it, no network), and run
  * a real `pod run` from the installed copy against the fake server.
  */
 const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, "package.json"), "utf8"));
@@ -43,22 +43,25 @@ function walk(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(path.join(dir, e.name)) : [path.join(dir, e.name)]));
 }
 
-describe("the published package", () => {
-  it("is named for what it is, has no runtime dependencies, and bin pod", () => {
+describe("the package", () => {
+  it("is named for what it is, has no runtime dependencies, and bin pod; the cloud SDKs are optional peers", async () => {
     expect(pkg.name).toBe("pod-ci-agent");
     expect(pkg.bin).toEqual({ pod: "dist/pod.cjs" });
     // dist/ is a bundle: every dependency is inlined, so none is installed. The cloud SDKs
-    // (Bedrock, Vertex) are optional: npm adds them when it can, pod runs without them.
+    // (Bedrock, Vertex) are optional peers: never installed with pod, added by those who use them.
     expect(pkg.dependencies ?? {}).toEqual({});
-    expect(Object.keys(pkg.optionalDependencies ?? {}).sort()).toEqual(["@anthropic-ai/bedrock-sdk", "@anthropic-ai/vertex-sdk"]);
+    expect(pkg.optionalDependencies ?? {}).toEqual({});
+    const { CLOUD_SDKS } = await import("../../src/provider/client.js");
+    expect(pkg.peerDependencies).toEqual(CLOUD_SDKS);
+    expect(pkg.peerDependenciesMeta).toEqual(Object.fromEntries(Object.keys(CLOUD_SDKS).map((n) => [n, { optional: true }])));
   });
 
-  it("holds only what runs: dist bundles, docs, README, LICENSE; no source maps; ≤ 1.5 MB packed", () => {
+  it("holds only what runs: dist bundles, notices, docs, README, LICENSE; no source maps or references to them; ≤ 1.5 MB packed", () => {
     expect(statSync(tarball).size).toBeLessThanOrEqual(1.5 * 1024 * 1024);
     const installed = path.join(prefix, "lib/node_modules", pkg.name);
     const files = walk(installed).map((f) => path.relative(installed, f));
     expect(files.filter((f) => f.endsWith(".map"))).toEqual([]);
-    const stray = files.filter((f) => !/^(dist\/.*\.cjs|dist\/[a-z-]+\.wasm|docs\/.*\.md|README\.md|LICENSE|package\.json)$/.test(f));
+    const stray = files.filter((f) => !/^(dist\/.*\.cjs|dist\/[a-z-]+\.wasm|dist\/THIRD_PARTY_NOTICES\.md|docs\/.*\.md|README\.md|LICENSE|package\.json)$/.test(f));
     expect(stray).toEqual([]);
     expect(files).toContain("LICENSE");
     expect(files).toContain("dist/grep-worker.cjs");
@@ -67,7 +70,57 @@ describe("the published package", () => {
     // Bash's allowlist parser (src/tools/bash/allowlist.ts).
     expect(files).toContain("dist/tree-sitter-bash.wasm");
     expect(files).toContain("dist/web-tree-sitter.wasm");
+    // Nothing points at a file that is not there: no sourceMappingURL comment in a bundle,
+    // no sourceMappingURL custom section in a WebAssembly module.
+    for (const f of files.filter((x) => x.endsWith(".cjs"))) expect(readFileSync(path.join(installed, f), "utf8"), f).not.toMatch(/sourceMappingURL/);
+    for (const f of files.filter((x) => x.endsWith(".wasm"))) {
+      expect(WebAssembly.Module.customSections(new WebAssembly.Module(readFileSync(path.join(installed, f))), "sourceMappingURL"), f).toEqual([]);
+    }
+    // A global install is pod alone: nothing else under the prefix.
     expect(existsSync(path.join(installed, "node_modules"))).toBe(false);
+    expect(readdirSync(path.join(prefix, "lib/node_modules"))).toEqual([pkg.name]);
+  });
+
+  it("ships the licence of every package bundled into dist/", () => {
+    const installed = path.join(prefix, "lib/node_modules", pkg.name);
+    const notices = readFileSync(path.join(installed, "dist/THIRD_PARTY_NOTICES.md"), "utf8");
+    const rows = [...notices.matchAll(/^\| (\S+) \| (\S+) \| (.+) \|$/gm)].map((m) => m[1]).filter((n) => n !== "package" && n !== "---");
+    // What pod's own sources import is bundled (the rest are their dependencies).
+    for (const name of ["@anthropic-ai/sdk", "@modelcontextprotocol/sdk", "ajv", "chalk", "commander", "ignore", "picomatch", "proper-lockfile", "smol-toml", "undici", "zod", "web-tree-sitter", "tree-sitter-bash"]) {
+      expect(rows, name).toContain(name);
+    }
+    // The cloud SDKs are not bundled, so they are not listed.
+    expect(rows).not.toContain("@anthropic-ai/bedrock-sdk");
+    // Each listed package has its licence text, or an explicit note that it ships none.
+    for (const name of rows) {
+      const section = notices.slice(notices.indexOf(`## ${name}@`));
+      expect(section, name).toMatch(/^## \S+ \(.+\)\n\n(\S+:\n\n```|The package ships no licence file)/);
+    }
+  });
+
+  it("the README states the real packed and installed sizes", () => {
+    const readme = readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
+    const packed = /([\d.]+) MB packed/.exec(readme);
+    const installed = /([\d.]+) MB installed/.exec(readme);
+    expect(packed, "README says how big the tarball is").not.toBeNull();
+    expect(installed, "README says how big the install is").not.toBeNull();
+    const installedBytes = walk(path.join(prefix, "lib/node_modules", pkg.name)).reduce((n, f) => n + statSync(f).size, 0);
+    // Within 15%: the sizes move a little with every change; a stale claim moves more.
+    expect(Math.abs(Number(packed![1]) * 1e6 - statSync(tarball).size) / statSync(tarball).size).toBeLessThan(0.15);
+    expect(Math.abs(Number(installed![1]) * 1e6 - installedBytes) / installedBytes).toBeLessThan(0.15);
+  });
+
+  it("a [provider] whose SDK is not installed is a usage error naming the exact install command", async () => {
+    const dir = await makeProject('[pod]\nname = "cloud"\n\n[provider]\nname = "bedrock"\nregion = "us-east-1"\n');
+    const bin = path.join(prefix, "bin/pod");
+    const env = podEnv(undefined, { PATH: `${path.dirname(bin)}:${path.dirname(process.execPath)}:/usr/bin:/bin`, NODE_PATH: undefined });
+    const { stdout, stderr, code } = await runToEnd("pod", ["run", "hi"], { cwd: dir, env: env as NodeJS.ProcessEnv });
+    expect(code).toBe(2);
+    const [error] = parseJsonl(stdout);
+    expect(error).toMatchObject({ type: "error", code: "invalid_input" });
+    expect(error.message).toContain('npm install -g "@anthropic-ai/bedrock-sdk@^1.1.3"');
+    // stdout went to a pipe: the same line for people on stderr.
+    expect(stderr).toContain("pod: [provider] needs @anthropic-ai/bedrock-sdk");
   });
 
   it("runs a real `pod run` from the installed copy against the fake server", async () => {

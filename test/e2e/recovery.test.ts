@@ -125,7 +125,10 @@ describe("status.json's session_id is a name, never a path", () => {
   });
 });
 
-/** Runs pod as an unprivileged user when the tests run as root (root ignores file modes). */
+/**
+ * Runs pod so that file modes apply to it: as nobody when the tests run as root (root
+ * ignores them), else as the user running the tests (whose own modes apply to it).
+ */
 function runUnprivileged(args: string[], cwd: string, env: Record<string, string | undefined>): Promise<PodResult> {
   const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
   const child = spawn(process.execPath, [POD_BIN, ...args], { cwd, env: env as NodeJS.ProcessEnv, stdio: ["pipe", "pipe", "pipe"], ...asNobody });
@@ -152,6 +155,8 @@ describe("state errors have their documented exit codes", () => {
         expect(r.events[0]).toMatchObject({ type: "error", code: "invalid_input" });
         expect(r.events[0].message).toContain(podDir(dir));
         expect(r.events[0].message).toMatch(/EACCES.*fix: make the runtime directory writable/);
+        // stdout is a pipe: the same error, plainly, on stderr for the CI log.
+        expect(r.stderr).toContain(`pod: ${r.events[0].message}`);
       }
       expect(await readFile(path.join(podDir(dir), "status.json"), "utf8")).toBe(before);
     } finally {
@@ -165,7 +170,8 @@ describe("state errors have their documented exit codes", () => {
     await chmod(dir, 0o755);
     await chmod(path.join(dir, ".pod"), 0o755);
     await chmod(podDir(dir), 0o755);
-    await chmod(path.join(podDir(dir), "status.json"), 0o600);
+    // Unreadable by anyone but root; when the tests run as root, pod runs as nobody (runUnprivileged).
+    await chmod(path.join(podDir(dir), "status.json"), 0o000);
     const r = await runUnprivileged(["status"], dir, env);
     expect(r.code).toBe(2);
     expect(r.events[0]).toMatchObject({ type: "error", code: "invalid_input" });

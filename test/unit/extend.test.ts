@@ -3,11 +3,9 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { hookMatches } from "../../src/hooks/hooks.js";
-import { scriptOf, trustedScripts } from "../../src/hooks/protected.js";
 import { runHookProcess } from "../../src/hooks/run-hook.js";
 import { parseManifestText } from "../../src/manifest.js";
 import { bedrockModelId, vertexModelId } from "../../src/provider/model-ids.js";
-import { protectedPaths } from "../../src/policy/protected.js";
 import { expandVars } from "../../src/tools/mcp/expand.js";
 
 const base = '[pod]\nname = "t"\n';
@@ -30,38 +28,6 @@ describe("hooks", () => {
     expect(hookMatches("mcp__gh__.*", "mcp__gh__create_issue")).toBe(true);
     expect(hookMatches("", "Read")).toBe(true);
     expect(hookMatches("*", "Read")).toBe(true);
-  });
-
-  it("makes a hook's script, the directory holding it and an MCP server's script read-only, and pins the directories above", async () => {
-    const { realpath } = await import("node:fs/promises");
-    const dir = await realpath(await mkdtemp(path.join(tmpdir(), "pod-hookprot-")));
-    await mkdir(path.join(dir, "ci/scripts"), { recursive: true });
-    await writeFile(path.join(dir, "ci/scripts/guard.sh"), "exit 0");
-    await writeFile(path.join(dir, "pod.toml"), "");
-    const hooks = {
-      pre_tool_use: [{ matcher: "", command: "./ci/scripts/guard.sh --strict", timeout_s: 5 }],
-      post_tool_use: [{ matcher: "", command: "python3 -u tools/check.py && npx eslint src/index.ts", timeout_s: 5 }],
-      stop: [],
-    };
-    const mcp = { local: { command: ["node", "tools/mcp.mjs"] }, github: { command: ["npx", "-y", "@modelcontextprotocol/server-github"] } };
-    const trusted = trustedScripts(hooks, mcp, [dir]);
-    expect(trusted).toEqual([path.join(dir, "ci/scripts/guard.sh"), path.join(dir, "tools/check.py"), path.join(dir, "tools/mcp.mjs")]);
-    const p = await protectedPaths({ manifestFile: path.join(dir, "pod.toml"), runtimeDir: path.join(dir, ".pod/t"), scopeRoot: dir, trusted });
-    expect(p.readOnly).toEqual(expect.arrayContaining([path.join(dir, "ci/scripts/guard.sh"), path.join(dir, "ci/scripts"), path.join(dir, "tools"), path.join(dir, "pod.toml"), path.join(dir, ".git")]));
-    // The manifest's directory is the scope root: not read-only (nothing could be written).
-    expect(p.readOnly).not.toContain(dir);
-    expect(p.pinned).toEqual(expect.arrayContaining([path.join(dir, "ci"), path.join(dir, ".pod")]));
-    expect(p.hidden).toEqual([path.join(dir, ".pod/t")]);
-  });
-
-  it("finds the script a command runs, not its data or a package name", () => {
-    expect(scriptOf(["./x.sh"])).toBe("./x.sh");
-    expect(scriptOf(["env", "A=1", "node", "--no-warnings", "hooks/x.mjs", "--flag"])).toBe("hooks/x.mjs");
-    expect(scriptOf(["npx", "-y", "tsx", "hooks/x.ts"])).toBe("hooks/x.ts");
-    expect(scriptOf(["python3", "check.py"])).toBe("check.py");
-    expect(scriptOf(["npx", "eslint", "src/index.ts"])).toBeUndefined();
-    expect(scriptOf(["npx", "-y", "@modelcontextprotocol/server-github"])).toBeUndefined();
-    expect(scriptOf(["jq", ".x", "data/a.json"])).toBeUndefined();
   });
 
   it("kills a hook at its timeout (with what it started) and reports exit null", async () => {
