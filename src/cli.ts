@@ -29,6 +29,7 @@ function withRunOptions(cmd: Command): Command {
     .option("-o, --output-last-message <file>", "write the final answer (the structured output, else the last text) to this file")
     .option("--max-budget-usd <usd>", "stop before a request once this run has cost this much (overrides [pod] max_cost_usd)", positiveNumber)
     .option("--timeout <duration>", 'limit on the whole run, e.g. "90s", "10m", "1h30m"; a bare number is seconds (overrides [pod] timeout)')
+    .option("--fail-on-denial", "exit 1 when any tool call was denied (run_end.denials is not empty); the result is unchanged")
     .option("--allow-tool <tool>", "make this tool available without approval for this run (repeatable; overrides [tools] disabled and ask)", collect)
     .option("--disallow-tool <tool>", "hide this tool from the model for this run (repeatable; added to [tools] disabled)", collect)
     .option("--append-system-prompt <text>", "add this to the system prompt for this run (after [pod] append_system_prompt)")

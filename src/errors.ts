@@ -14,6 +14,10 @@ export const ERROR_CODES = [
   "sandbox_unavailable",
   "invalid_manifest",
   "invalid_input",
+  /** The model declined (stop_reason refusal): nothing of its response was run. Exit 1. */
+  "refused",
+  /** The conversation does not fit the model's context window, even after compacting. Exit 1. */
+  "context_exceeded",
   /** A trusted input (manifest, prompt or schema file, hook or MCP script, instruction file) changed during the run. */
   "contract_changed",
   "internal",

@@ -191,3 +191,40 @@ describe("fake Messages API server: prompt cache", () => {
     expect(second).toMatchObject({ cache_read_input_tokens: 0, cache_creation_input_tokens: first.cache_creation_input_tokens });
   });
 });
+
+describe("fake server: the ways a response ends (issue 23)", () => {
+  /** The raw events of one streamed request, as pod reads them (stream: true, no MessageStream). */
+  async function rawEvents(s: FakeServer): Promise<{ type: string; [k: string]: any }[]> {
+    const stream = await client(s).messages.create({ ...params, stream: true });
+    const out: { type: string }[] = [];
+    for await (const ev of stream) out.push(ev);
+    return out;
+  }
+
+  it("end_early ends the body cleanly before message_stop: the SDK's raw stream just ends", async () => {
+    server = await startFakeServer({ turns: [{ response: { content: [{ type: "text", text: "cut short" }] }, fault: { kind: "end_early" } }] });
+    const events = await rawEvents(server);
+    expect(events.at(-1)!.type).toBe("message_delta");
+    expect(events.some((e) => e.type === "message_stop")).toBe(false);
+  });
+
+  it("sends any stop reason, or none, and a tool call whose block never ends", async () => {
+    const cut = { type: "tool_use_cut", id: "toolu_c", name: "Write", partial_json: '{"path": "a' };
+    server = await startFakeServer({
+      turns: [
+        { response: { content: [{ type: "text", text: "x" }], stop_reason: "refusal" } },
+        { response: { content: [{ type: "text", text: "x" }], stop_reason: "something_new" } },
+        { response: { content: [{ type: "text", text: "x" }], stop_reason: null } },
+        { response: { content: [cut], stop_reason: "max_tokens" } },
+      ],
+    });
+    const stops = [];
+    for (let i = 0; i < 3; i++) stops.push((await rawEvents(server)).find((e) => e.type === "message_delta")!.delta.stop_reason);
+    expect(stops).toEqual(["refusal", "something_new", null]);
+    const events = await rawEvents(server);
+    expect(events.filter((e) => e.type === "content_block_start")).toEqual([expect.objectContaining({ content_block: expect.objectContaining({ type: "tool_use", id: "toolu_c" }) })]);
+    expect(events.some((e) => e.type === "content_block_stop")).toBe(false);
+    expect(events.filter((e) => e.type === "content_block_delta").map((e) => e.delta.partial_json).join("")).toBe('{"path": "a');
+    expect(events.at(-1)!.type).toBe("message_stop");
+  });
+});

@@ -139,10 +139,10 @@ function buildEventSchemas() {
     duration_ms: count(),
     /** The structured output (with --output-schema), validated against that schema. */
     output: z.optional(z.unknown()),
-    /** When paused for approval: the calls awaiting a decision. */
+    /** With result paused: the tool calls waiting for `pod resume --approve|--deny` ([] after a cancel). */
     pending: z.optional(z.array(z.object({ id: z.string(), name: z.string(), input: z.record(z.string(), z.unknown()) }))),
-    /** Every tool call refused in this run (scope, deny, protection, allowlist, sandbox, a hook, an approval). */
-    denials: z.optional(z.array(z.object({ id: z.string(), tool: z.string(), reason: z.string() }))),
+    /** Every tool call of this run the boundary or a person refused ([] when none): scope, deny, protection, writable, allowlist, sandbox, a hook, an approval. */
+    denials: z.array(z.object({ id: z.string(), tool: z.string(), reason: z.string() })),
   }),
 } as const;
 }

@@ -1,3 +1,4 @@
+import { deny } from "../tools/denial.js";
 import { capOutput, fail } from "../tools/text.js";
 import type { Tool, ToolResult } from "../tools/types.js";
 import type { EventSink } from "../events/sink.js";
@@ -112,7 +113,7 @@ export function withToolHooks(tools: Tool[], hooks: HookConfig, env: HookEnv): T
       async run(input, ctx): Promise<ToolResult> {
         for (const h of pre) {
           const v = await fire(env, "pre_tool_use", h, { tool_name: tool.name, tool_input: input }, ctx.signal, tool.name);
-          if (v.block) return fail(`Blocked by a pre_tool_use hook: ${v.reason}`);
+          if (v.block) return deny(`Blocked by a pre_tool_use hook: ${v.reason}`);
         }
         // A hook killed by a cancel is a hook error, which would otherwise let the call run.
         if (ctx.signal.aborted) return fail("Not run: the run was cancelled while its pre_tool_use hooks ran.");
@@ -123,7 +124,7 @@ export function withToolHooks(tools: Tool[], hooks: HookConfig, env: HookEnv): T
           if (v.block) {
             // The tool has run; the hook's objection goes back with its result.
             const capped = capOutput(`${result.output}\n\n[post_tool_use hook: ${v.reason}]`);
-            result = { ...capped, isError: true, truncated: capped.truncated || result.truncated };
+            result = { ...result, ...capped, isError: true, truncated: capped.truncated || result.truncated };
           }
         }
         return result;

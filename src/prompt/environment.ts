@@ -59,12 +59,15 @@ const list = (items: readonly string[]) => items.map((i) => JSON.stringify(i)).j
 /**
  * The tools the model can call, each with its real limits, as Markdown bullets.
  * Derived from the manifest (not from the live toolbox) so `pod prompt` prints
- * exactly what a run sends without starting anything.
+ * exactly what a run sends without starting anything. MCP tools are named by their
+ * servers (`mcp__<server>__*`): which tools a server has is known only once it runs,
+ * and each tool's own description reaches the model with the tool (docs/prompt.md).
  */
 export function describeTools(manifest: Manifest, runtimeDir: string): string {
   const { scope, tools } = manifest.data;
   const visible = new Set<string>(visibleBuiltInTools(manifest));
-  if (visible.size === 0) return "You have no tools in this pod: work from the conversation alone.";
+  const servers = Object.keys(manifest.data.mcp).sort();
+  if (visible.size === 0 && servers.length === 0) return "You have no tools in this pod: work from the conversation alone.";
   const root = workspaceRoot(manifest);
   const rel = (p: string) => {
     const r = path.relative(root, p);
@@ -93,9 +96,23 @@ export function describeTools(manifest: Manifest, runtimeDir: string): string {
       `- Bash: only commands matching ${b.allow.length ? list(b.allow) : "(none: every command is refused)"} (* matches anything; chaining, pipes and redirection only where a pattern spells them out); timeout ${b.timeout_s}s per command; ${sandbox}; network ${network}.`,
     );
   }
-  const gated = tools.ask.filter((t) => visible.has(t));
+  if (servers.length > 0) {
+    const names = servers.map((s) => JSON.stringify(s)).join(", ");
+    lines.push(
+      `- MCP tools from the server${servers.length === 1 ? "" : "s"} ${names} (named mcp__<server>__<tool>, e.g. ${mcpPrefix(servers[0]!)}…): each comes with its own description. A server that fails to start has no tools in the run.`,
+    );
+  }
+  // Gated MCP tools are named exactly in [tools] ask; only those of a configured server can be called.
+  const mcpPrefixes = servers.map(mcpPrefix);
+  const disabled = new Set(tools.disabled);
+  const gated = tools.ask.filter((t) => visible.has(t) || (!disabled.has(t) && mcpPrefixes.some((p) => t.startsWith(p))));
   if (gated.length > 0) lines.push(`- These calls pause the run until a person approves them: ${gated.join(", ")}. Prefer other tools when they do the job.`);
   return lines.join("\n");
+}
+
+/** The start of a server's tool names, as src/tools/mcp/tool.ts makes them (the API allows [A-Za-z0-9_-]). */
+function mcpPrefix(server: string): string {
+  return `mcp__${server}__`.replace(/[^A-Za-z0-9_-]/g, "_");
 }
 
 /** The built-in tools the model sees: Read…Grep with [scope], Bash when enabled, minus `[tools] disabled`. */

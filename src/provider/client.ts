@@ -1,9 +1,41 @@
+import type Anthropic from "@anthropic-ai/sdk";
 import { PodError } from "../errors.js";
 import type { ManifestData } from "../manifest.js";
-import { createModelClient, type ModelClient } from "./model.js";
+import { readCredential } from "./credentials.js";
+import { leanFetch } from "./lean-fetch.js";
 import { bedrockModelId, vertexModelId } from "./model-ids.js";
+import { proxyFetch } from "./proxy.js";
 
+export type ModelClient = Anthropic;
 export type ProviderConfig = ManifestData["provider"];
+
+/**
+ * Creates the SDK client. The SDK is imported here, not at the top of the module,
+ * so commands that never call the model (status, history, --version) start fast.
+ * The key comes from ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN, sent as a bearer token),
+ * checked before any request (credentials.ts); the base URL from ANTHROPIC_BASE_URL,
+ * which the SDK reads itself; a proxy from HTTPS_PROXY/HTTP_PROXY/NO_PROXY (proxy.ts).
+ */
+export async function createModelClient(env = process.env): Promise<ModelClient> {
+  const credential = readCredential(env);
+  const { default: AnthropicClient } = await import("@anthropic-ai/sdk");
+  const baseURL = env.ANTHROPIC_BASE_URL?.trim() || "https://api.anthropic.com";
+  const proxied = await proxyFetch(baseURL, env);
+  return new AnthropicClient({
+    // Exactly one credential; null stops the SDK reading the other variable itself.
+    ...("apiKey" in credential ? { apiKey: credential.apiKey, authToken: null } : { authToken: credential.authToken, apiKey: null }),
+    baseURL,
+    // Turns do their own, visible retries (run-loop.ts); these apply to compaction's requests.
+    maxRetries: readInt(env.POD_MAX_RETRIES, 2),
+    // Non-streamed requests (compaction's summary) answer only when done, so this is long;
+    // a turn's stream has its own first-byte and idle limits (turn.ts).
+    timeout: 10 * 60_000,
+    logLevel: "off",
+    // Without a proxy, node:http (lean-fetch.ts), cheaper per request than the global fetch;
+    // POD_FETCH_GLOBAL=1 goes back to the global fetch (an escape hatch, and the bench's baseline).
+    ...(proxied ? { fetch: proxied.fetch, fetchOptions: proxied.fetchOptions as Record<string, unknown> } : process.env.POD_FETCH_GLOBAL === "1" ? {} : { fetch: leanFetch() }),
+  });
+}
 
 function readInt(value: string | undefined, fallback: number): number {
   const n = value === undefined ? NaN : Number(value);

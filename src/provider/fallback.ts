@@ -1,4 +1,4 @@
-import { StreamBrokenError } from "./model.js";
+import { StreamBrokenError } from "./errors.js";
 
 /**
  * Whether the provider said it is overloaded (HTTP 529, or an overloaded_error in

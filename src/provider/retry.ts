@@ -1,5 +1,3 @@
-import { proxyFor } from "./proxy.js";
-
 /**
  * How pod waits on the provider, in one place (docs/reliability.md has the table).
  * Every retry is pod's own (the SDK's are off for turns), so each wait is announced
@@ -60,55 +58,4 @@ export function retryAfterMs(err: unknown, now = Date.now()): number | undefined
   if (Number.isFinite(seconds) && seconds >= 0) return seconds * 1000;
   const date = Date.parse(raw);
   return Number.isFinite(date) ? Math.max(0, date - now) : undefined;
-}
-
-/** host[:port] of the API pod talks to, for messages. */
-export function apiHost(baseUrl: string): string {
-  try {
-    return new URL(baseUrl).host;
-  } catch {
-    return baseUrl;
-  }
-}
-
-/**
- * What went wrong on the way to the API, naming the host and the cause: the SDK's own
- * "Connection error." says neither. Walks the `cause` chain (SDK → fetch → socket) for
- * the system error code (ECONNREFUSED, ENOTFOUND, ECONNRESET, UND_ERR_*…) and message.
- */
-export function describeConnectionError(err: unknown, baseUrl: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  // The SDK tags its error classes with _errorName, which survives minification (class names do not).
-  const name = (err as { constructor?: { _errorName?: string } } | null)?.constructor?._errorName ?? "";
-  if (name !== "APIConnectionError" && name !== "APIConnectionTimeoutError") return undefined;
-  const host = apiHost(baseUrl);
-  const via = proxyFor(baseUrl, env);
-  const where = via ? `${host} (through the proxy ${safeOrigin(via)})` : host;
-  if (name === "APIConnectionTimeoutError") return `no response from ${where}: the request timed out`;
-  const causes: string[] = [];
-  let codes: string[] = [];
-  for (let c: unknown = (err as { cause?: unknown }).cause, depth = 0; c && depth < 6; c = (c as { cause?: unknown }).cause, depth++) {
-    const e = c as { code?: unknown; message?: unknown; errors?: unknown };
-    if (typeof e.code === "string") codes.push(e.code);
-    // Happy-eyeballs failures are an AggregateError of one error per address.
-    if (Array.isArray(e.errors)) for (const x of e.errors) if (typeof (x as { code?: unknown }).code === "string") codes.push((x as { code: string }).code);
-    if (typeof e.message === "string" && e.message && e.message !== "fetch failed") causes.push(e.message);
-  }
-  codes = [...new Set(codes)];
-  const detail = [codes.join("/"), causes.at(-1)].filter(Boolean).join(": ");
-  return `cannot reach ${where}${detail ? `: ${detail}` : `: ${(err as Error).message}`}${hintFor(codes, !!via)}`;
-}
-
-function hintFor(codes: string[], proxied: boolean): string {
-  if (codes.includes("ENOTFOUND") || codes.includes("EAI_AGAIN")) return " (DNS lookup failed: check the host name and the network)";
-  if (codes.includes("ECONNREFUSED")) return proxied ? " (connection refused: is the proxy running?)" : " (connection refused: nothing listens there; check ANTHROPIC_BASE_URL or set HTTPS_PROXY)";
-  if (codes.some((c) => c.startsWith("CERT_") || c.includes("CERT") || c === "DEPTH_ZERO_SELF_SIGNED_CERT")) return " (TLS certificate problem: set NODE_EXTRA_CA_CERTS for a corporate CA)";
-  return "";
-}
-
-function safeOrigin(url: string): string {
-  try {
-    return new URL(url).origin;
-  } catch {
-    return "(unparsable proxy URL)";
-  }
 }

@@ -2,7 +2,8 @@ import type { MessageCreateParamsBase } from "@anthropic-ai/sdk/resources/messag
 import type { EventSink } from "../events/sink.js";
 import { toApiMessages, type Message } from "../store/messages.js";
 import type { SessionStore } from "../store/session-store.js";
-import { describeProviderError, type ModelClient } from "../provider/model.js";
+import type { ModelClient } from "../provider/client.js";
+import { describeProviderError } from "../provider/errors.js";
 import { PodError } from "../errors.js";
 
 export interface CompactionInputs {

@@ -7,8 +7,7 @@ import { textMessage, toolResultMessage, unsettledToolUses, type Message } from 
 import { createToolbox } from "../tools/index.js";
 import { credentialWarnings } from "../policy/git-credentials.js";
 import { protectedPaths } from "../policy/protected.js";
-import type { ModelClient } from "../provider/model.js";
-import { createProviderClient } from "../provider/client.js";
+import { createProviderClient, type ModelClient } from "../provider/client.js";
 import { sandboxForRun } from "../sandbox/detect.js";
 import { takePod, type OwnedPod } from "../store/pod-owner.js";
 import { compactSession } from "./compaction.js";
@@ -162,9 +161,9 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
           );
     const toolbox = extensions.toolbox(builtins);
 
-    const compact = async () => {
+    const compact = async (): Promise<boolean> => {
       try {
-        await compactSession({
+        const done = await compactSession({
           client,
           model,
           store: pod.store,
@@ -176,10 +175,12 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
           // The summary request reuses the run's request, so it reads the prompt cache.
           prefix: (history) => buildRequest({ manifest, model, system: systemPrompt.text, tools: toolDefinitions(toolbox?.tools ?? []), history }),
         });
+        return done.compacted;
       } catch (err) {
         // Best-effort: the session is untouched, the run goes on, the error is reported.
         const e = asPodError(err);
         sink.emit("error", { code: e.code, message: e.full });
+        return false;
       }
     };
 
@@ -248,13 +249,20 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       cost_usd: cost,
       duration_ms: Date.now() - started,
       ...(outcome.output !== undefined ? { output: outcome.output } : {}),
+      // The calls awaiting a decision, as the model asked for them (the read proofs stay in status.json).
+      ...(outcome.result === "paused" ? { pending: outcome.pending ? [{ id: outcome.pending.id, name: outcome.pending.name, input: outcome.pending.input }] : [] } : {}),
+      denials: outcome.denials,
     });
+    if (run.failOnDenial && outcome.denials.length > 0) {
+      process.stderr.write(`pod: exit 1 (--fail-on-denial): ${outcome.denials.length} tool call${outcome.denials.length === 1 ? " was" : "s were"} denied; run_end.denials lists them\n`);
+      return EXIT.error;
+    }
     return EXIT_FOR_RESULT[outcome.result];
   } catch (err) {
     // Saving state failed (disk full, permissions…): say so and end the run as an error.
     const e = asPodError(err);
     sink.emit("error", { code: e.code, message: e.full });
-    sink.emit("run_end", { result: "error", turns: 0, usage: ZERO_USAGE, duration_ms: Date.now() - started });
+    sink.emit("run_end", { result: "error", turns: 0, usage: ZERO_USAGE, duration_ms: Date.now() - started, denials: [] });
     return EXIT.error;
   } finally {
     timeLimit.clear();

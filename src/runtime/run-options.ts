@@ -18,6 +18,7 @@ export interface RunFlags {
   appendSystemPrompt?: string | undefined;
   /** --bash (true) / --no-bash (false); undefined when neither was given. */
   bash?: boolean | undefined;
+  failOnDenial?: boolean | undefined;
 }
 
 /** The same options checked and resolved, flags over manifest keys. */
@@ -29,6 +30,8 @@ export interface RunOptions {
   outputFile?: OutputTarget | undefined;
   maxCostUsd?: number | undefined;
   timeoutMs?: number | undefined;
+  /** --fail-on-denial: exit 1 when run_end.denials is not empty. */
+  failOnDenial?: boolean | undefined;
 }
 
 /**
@@ -48,6 +51,7 @@ export async function resolveRunOptions(flags: RunFlags, manifest: Manifest): Pr
     outputFile,
     maxCostUsd: flags.maxBudgetUsd ?? manifest.data.pod.max_cost_usd,
     timeoutMs: timeout === undefined ? undefined : parseDuration(timeout, flags.timeout !== undefined ? "--timeout" : "[pod] timeout"),
+    failOnDenial: flags.failOnDenial === true,
   };
 }
 

@@ -6,10 +6,27 @@ import { RunResult, Usage, ZERO_USAGE } from "../events/schema.js";
 import { writeFileAtomic } from "./atomic-file.js";
 import { SESSION_ID } from "./paths.js";
 
+/**
+ * What the model had read of a file a pending call would change (src/tools/tracker.ts):
+ * the resuming process applies the approved call only if the file still has this content.
+ */
+export const ReadProof = z.object({
+  /** Relative to the scope root. */
+  path: z.string(),
+  dev: z.number(),
+  ino: z.number(),
+  size: z.number(),
+  mtime_ms: z.number(),
+  sha256: z.string().check(z.regex(/^[0-9a-f]{64}$/)),
+});
+export type ReadProof = z.infer<typeof ReadProof>;
+
 export const PendingCall = z.object({
   id: z.string(),
   name: z.string(),
   input: z.record(z.string(), z.unknown()),
+  /** The read proofs for this call and the calls after it in the same response. Absent in older files. */
+  reads: z.optional(z.array(ReadProof)),
 });
 export type PendingCall = z.infer<typeof PendingCall>;
 

@@ -1,8 +1,9 @@
 import { z } from "zod";
+import { deny, pathRefused } from "./denial.js";
 import { openRegular } from "./regular-file.js";
 import type { ScopedFs } from "./scoped-fs.js";
 import { fail, looksBinary, ok } from "./text.js";
-import type { Tracker } from "./tracker.js";
+import { readProofs, type Tracker } from "./tracker.js";
 import type { Tool } from "./types.js";
 import { writeAtomic } from "./write.js";
 
@@ -32,10 +33,11 @@ export function editTool(fs: ScopedFs, tracker: Tracker): Tool<z.infer<typeof In
     name: "Edit",
     description: "Replace exact text in a file. old_string must match exactly once (or set replace_all). Read the file first in this session.",
     inputSchema: Input,
+    readProof: readProofs(fs, tracker),
     async run(input, ctx) {
       if (ctx.signal.aborted) return fail("Edit was cancelled.");
       const r = await fs.resolve(input.path, "write");
-      if (!r.ok) return fail(r.message);
+      if (!r.ok) return pathRefused(r);
       if (!r.exists) return fail(`${input.path} does not exist. Use Write to create a file.`);
       const stale = await tracker.checkFresh(r.abs, r.rel);
       if (stale) return fail(stale);
@@ -44,8 +46,9 @@ export function editTool(fs: ScopedFs, tracker: Tracker): Tool<z.infer<typeof In
       if (!opened.ok) return fail(opened.message);
       let buf: Buffer;
       try {
-        const linked = await fs.checkLinks(opened.st, "write", input.path, ctx.signal).catch(() => "Edit was cancelled.");
-        if (linked) return fail(linked);
+        const linked = await fs.checkLinks(opened.st, "write", input.path, ctx.signal).catch(() => null);
+        if (linked === null) return fail("Edit was cancelled.");
+        if (linked) return deny(linked);
         if (opened.st.size > MAX_EDIT_BYTES) {
           return fail(`${input.path} is ${opened.st.size} bytes; Edit works on files up to ${MAX_EDIT_BYTES / 1024 / 1024} MiB. Use Write to replace it.`);
         }

@@ -2,6 +2,7 @@ import { stat } from "node:fs/promises";
 import picomatch from "picomatch";
 import { z } from "zod";
 import type { ScopedFs } from "./scoped-fs.js";
+import { pathRefused } from "./denial.js";
 import { fail, ok } from "./text.js";
 import type { Tool } from "./types.js";
 import { walkFiles } from "./walk.js";
@@ -25,7 +26,7 @@ export function globTool(fs: ScopedFs): Tool<z.infer<typeof Input>> {
     inputSchema: Input,
     async run(input, ctx) {
       const base = await fs.resolve(input.path ?? ".", "read");
-      if (!base.ok) return fail(base.message);
+      if (!base.ok) return pathRefused(base);
       if (!base.exists || !(await stat(base.abs)).isDirectory()) return fail(`${input.path} is not a directory.`);
       let isMatch: (p: string) => boolean;
       try {

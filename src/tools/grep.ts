@@ -5,6 +5,7 @@ import { globMatcher, type ScopedFs } from "./scoped-fs.js";
 import { compileMatcher } from "./grep-matcher.js";
 import { GrepPool, SearchStopped } from "./grep-pool.js";
 import type { FileBatch, FileHit, SearchSpec } from "./grep-search.js";
+import { pathRefused } from "./denial.js";
 import { capOutput, fail, ok } from "./text.js";
 import type { Tool } from "./types.js";
 import { walkFiles } from "./walk.js";
@@ -77,7 +78,7 @@ export function grepTool(fs: ScopedFs, options: GrepOptions = {}): Tool<GrepInpu
     inputSchema: Input,
     async run(input, ctx) {
       const base = await fs.resolve(input.path ?? ".", "read");
-      if (!base.ok) return fail(base.message);
+      if (!base.ok) return pathRefused(base);
       if (!base.exists) return fail(`${input.path} does not exist.`);
       const matcher = compileMatcher(input.pattern, input.case_insensitive ?? false, input.multiline ?? false);
       if ("error" in matcher) return fail(`Invalid regular expression: ${matcher.error}`);

@@ -1,6 +1,8 @@
+import { createHash, type Hash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import { z } from "zod";
 import { redactGitConfig } from "../policy/git-credentials.js";
+import { deny, pathRefused } from "./denial.js";
 import { openRegular } from "./regular-file.js";
 import type { ScopedFs } from "./scoped-fs.js";
 import { fail, looksBinary, ok } from "./text.js";
@@ -37,23 +39,27 @@ export function readTool(fs: ScopedFs, tracker: Tracker): Tool<z.infer<typeof In
     inputSchema: Input,
     async run(input, ctx) {
       const r = await fs.resolve(input.path, "read");
-      if (!r.ok) return fail(r.message);
+      if (!r.ok) return pathRefused(r);
       if (!r.exists) return fail(`${input.path} does not exist. Use Glob to find files.`);
       const opened = await openRegular(r.abs, input.path);
       if (!opened.ok) return fail(opened.message);
       const { handle, st } = opened;
       let out: Lines;
+      // The content's hash, from the bytes as they are read: the read proof an approval carries (tracker.ts).
+      const hash = createHash("sha256");
       try {
         const linked = await fs.checkLinks(st, "read", input.path, ctx.signal);
-        if (linked) return fail(linked);
+        if (linked) return deny(linked);
         const head = Buffer.alloc(Math.min(8192, st.size));
         await handle.read(head, 0, head.length, 0);
         if (looksBinary(head)) return fail(`${input.path} is a binary file (${st.size} bytes); Read only shows text.`);
         if (await fs.holdsCredentials(r.rel, st, ctx.signal)) {
           // A git config may hold the CI's token (actions/checkout's extraheader): shown redacted, whole (they are small).
           if (st.size > MAX_READ_CHARS) return fail(`${input.path} is one of git's config files and too large to show redacted (${st.size} bytes).`);
-          out = linesOf(redactGitConfig((await handle.readFile()).toString("utf8")).text, input.offset ?? 1, input.limit ?? DEFAULT_LINE_LIMIT);
-        } else out = await readLines(handle, input.offset ?? 1, input.limit ?? DEFAULT_LINE_LIMIT, ctx.signal);
+          const raw = await handle.readFile();
+          hash.update(raw);
+          out = linesOf(redactGitConfig(raw.toString("utf8")).text, input.offset ?? 1, input.limit ?? DEFAULT_LINE_LIMIT);
+        } else out = await readLines(handle, input.offset ?? 1, input.limit ?? DEFAULT_LINE_LIMIT, ctx.signal, hash);
       } catch (err) {
         if (ctx.signal.aborted) return fail(`Read of ${input.path} was cancelled.`);
         return fail(`${input.path} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`);
@@ -61,7 +67,7 @@ export function readTool(fs: ScopedFs, tracker: Tracker): Tool<z.infer<typeof In
         await handle.close();
       }
       const offset = input.offset ?? 1;
-      await tracker.recordRead(r.abs, r.rel);
+      await tracker.recordRead(r.abs, r.rel, st, out.complete ? hash.digest("hex") : undefined);
       if (out.lines.length === 0) {
         return ok(out.totalLinesSeen < offset && out.complete ? `${input.path} has ${out.totalLinesSeen} lines; offset ${offset} is past the end.` : `${input.path} is empty.`);
       }
@@ -111,7 +117,7 @@ const KEEP_LINE_BYTES = MAX_LINE_CHARS * 4 + 4;
  * is one pass over the bytes up to the window's end and memory is a chunk plus the
  * output. Throws if the signal is aborted (checked between chunks).
  */
-async function readLines(handle: FileHandle, offset: number, limit: number, signal: AbortSignal): Promise<Lines> {
+async function readLines(handle: FileHandle, offset: number, limit: number, signal: AbortSignal, hash?: Hash): Promise<Lines> {
   const buf = Buffer.allocUnsafe(CHUNK_BYTES);
   const lines: string[] = [];
   let lineNo = 0; // lines completed so far
@@ -152,6 +158,7 @@ async function readLines(handle: FileHandle, offset: number, limit: number, sign
     if (bytesRead === 0) break;
     pos += bytesRead;
     const chunk = buf.subarray(0, bytesRead);
+    hash?.update(chunk);
     let start = 0;
     while (start < chunk.length) {
       if (full) return { lines, complete: false, cutBySize, linesCut, totalLinesSeen: lineNo };

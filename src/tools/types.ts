@@ -1,5 +1,6 @@
 import type { z } from "zod";
 import type { ManifestData } from "../manifest.js";
+import type { ReadProof } from "./tracker.js";
 
 /** What a tool hands back to the model. Tool errors are values, never throws. */
 export interface ToolResult {
@@ -7,6 +8,12 @@ export interface ToolResult {
   isError: boolean;
   /** True when `output` was cut to fit a cap; the output then says so in words too. */
   truncated: boolean;
+  /**
+   * The boundary refused the call (scope, deny, protection, writable, the Bash allowlist, a
+   * missing sandbox, a hook, a person): it goes into run_end.denials. An ordinary failure
+   * (file not found, old_string not found, a failing command) is an error, not a denial.
+   */
+  denied?: boolean;
 }
 
 export interface ToolContext {
@@ -34,7 +41,19 @@ export interface Tool<I = any> {
    * do anything).
    */
   readOnly?: boolean;
+  /**
+   * Edit and Write: the proof of what the model read of the file a call would change, so an
+   * approved call can run in the process that resumes the pod (tracker.ts, docs/tools.md "The tracker").
+   */
+  readProof?: ReadProofs<I>;
   run(input: I, ctx: ToolContext): Promise<ToolResult>;
+}
+
+export interface ReadProofs<I> {
+  /** The proof for the file this call would change, if the model read it in this process and it is unchanged since. */
+  take(input: I): Promise<ReadProof | undefined>;
+  /** Counts a proof from a paused process as read here if the file still has that content. */
+  adopt(proof: ReadProof): Promise<void>;
 }
 
 /** `[scope]` of the manifest with `root` made absolute (realpath'd). */

@@ -2,10 +2,11 @@ import { randomBytes } from "node:crypto";
 import { chmod, lstat, mkdir, rename, stat, unlink, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
+import { deny, pathRefused } from "./denial.js";
 import { describeKind } from "./regular-file.js";
 import type { ScopedFs } from "./scoped-fs.js";
 import { fail, ok } from "./text.js";
-import type { Tracker } from "./tracker.js";
+import { readProofs, type Tracker } from "./tracker.js";
 import type { Tool } from "./types.js";
 
 const Input = z.object({
@@ -40,19 +41,23 @@ export function writeTool(fs: ScopedFs, tracker: Tracker): Tool<z.infer<typeof I
     name: "Write",
     description: "Create a file or replace its whole content. Overwriting an existing file requires that you Read it first in this session. Prefer Edit for changes to existing files.",
     inputSchema: Input,
+    readProof: readProofs(fs, tracker),
     async run(input, ctx) {
       if (ctx.signal.aborted) return fail("Write was cancelled.");
       const r = await fs.resolve(input.path, "write");
-      if (!r.ok) return fail(r.message);
+      if (!r.ok) return pathRefused(r);
       if (r.exists) {
         const st = await lstat(r.abs);
         if (st.isDirectory()) return fail(`${input.path} is a directory.`);
         if (!st.isFile()) return fail(`${input.path} is ${describeKind(st)}, not a regular file; Write only replaces regular files.`);
-        const linked = await fs.checkLinks(st, "write", input.path, ctx.signal).catch(() => "Write was cancelled.");
-        if (linked) return fail(linked);
+        const linked = await fs.checkLinks(st, "write", input.path, ctx.signal).catch(() => null);
+        if (linked === null) return fail("Write was cancelled.");
+        if (linked) return deny(linked);
         const stale = await tracker.checkFresh(r.abs, r.rel);
         if (stale) return fail(stale);
       } else {
+        const gone = tracker.checkCreate(r.abs);
+        if (gone) return fail(gone);
         // The parent chain was checked by resolve(): whatever exists is inside the scope.
         await mkdir(path.dirname(r.abs), { recursive: true });
       }

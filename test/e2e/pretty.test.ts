@@ -115,6 +115,7 @@ describe("pretty rendering", () => {
         usage: { input_tokens: 7100, output_tokens: 175, cache_read_input_tokens: 900, cache_creation_input_tokens: 0 },
         cost_usd: 0.016,
         duration_ms: 3210,
+        denials: [],
       },
       plain,
     );

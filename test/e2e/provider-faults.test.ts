@@ -48,7 +48,7 @@ describe("provider faults", () => {
     expect(r.code).toBe(1);
     expect(ofType(r.events, "turn_retry")).toHaveLength(2);
     expect(ofType(r.events, "error")[0]).toMatchObject({ code: "provider_error" });
-    expect(ofType(r.events, "error")[0].message).toMatch(/overloaded_error: Overloaded \(after 3 attempts in \d+s\)/);
+    expect(ofType(r.events, "error")[0].message).toMatch(/overloaded_error: Overloaded \(after 3 attempts in \d+\.\ds\)/);
     expect(r.events.at(-1)).toMatchObject({ type: "run_end", result: "error" });
     expect(status).toMatchObject({ status: "paused", last_result: "error" });
     // The fault has passed: resume asks again and finishes.

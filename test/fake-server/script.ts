@@ -21,7 +21,15 @@ const Block = z.discriminatedUnion("type", [
   z.object({ type: z.literal("thinking"), thinking: z.string(), signature: z.string() }),
   /** Encrypted thinking: arrives whole in its content_block_start. */
   z.object({ type: z.literal("redacted_thinking"), data: z.string() }),
+  /**
+   * A tool call the response ends in the middle of, as the API streams one cut by max_tokens:
+   * its content_block_start and `partial_json` in input_json_delta pieces, never a content_block_stop.
+   */
+  z.object({ type: z.literal("tool_use_cut"), id: z.string(), name: z.string(), partial_json: z.string() }),
 ]);
+
+/** The stop reasons the Messages API documents; any other string (or null) is sent as it is, to test unknown ones. */
+export const STOP_REASONS = ["end_turn", "tool_use", "max_tokens", "stop_sequence", "pause_turn", "refusal", "model_context_window_exceeded"] as const;
 
 const Expect = z
   .object({
@@ -41,6 +49,12 @@ const Fault = z.discriminatedUnion("kind", [
   /** Accept the request and never answer: no status line, no headers, no body. */
   z.object({ kind: z.literal("hang"), times: z.number().int().positive().default(1) }),
   z.object({ kind: z.literal("malformed"), after_events: z.number().int().nonnegative().default(0), times: z.number().int().positive().default(1) }),
+  /**
+   * The stream ends cleanly (a proper end of the chunked body, as a proxy or load balancer
+   * closing an idle stream does) before message_stop: after `after_events` events, by
+   * default every event but message_stop.
+   */
+  z.object({ kind: z.literal("end_early"), after_events: z.number().int().nonnegative().optional(), times: z.number().int().positive().default(1) }),
 ]);
 
 const Delivery = z
@@ -61,7 +75,8 @@ export const TurnSchema = z
     response: z
       .object({
         content: z.array(Block),
-        stop_reason: z.enum(["end_turn", "tool_use", "max_tokens", "stop_sequence"]).default("end_turn"),
+        /** One of STOP_REASONS, or any other string (or null) to play a stop reason pod does not know. */
+        stop_reason: z.string().nullable().default("end_turn"),
         usage: UsageSchema.default({ input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 }),
       })
       .strict(),

@@ -1,4 +1,5 @@
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo, Socket } from "node:net";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PromptCache, type PromptCacheOptions } from "./prompt-cache.js";
@@ -32,6 +33,8 @@ export interface FakeServerOptions {
    * 400 either way, as on the real API.
    */
   promptCache?: boolean | PromptCacheOptions;
+  /** Serve HTTPS with this key and certificate (PEM), e.g. test/fixtures/tls/. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
 export interface RecordedRequest {
@@ -61,7 +64,7 @@ export async function startFakeServer(script: Script | object, opts: FakeServerO
   let messageCount = 0;
   const cache = new PromptCache(typeof opts.promptCache === "object" ? opts.promptCache : {});
 
-  const server = http.createServer(async (req, res) => {
+  const handler = async (req: http.IncomingMessage, res: http.ServerResponse) => {
     const receivedAt = performance.timeOrigin + performance.now();
     const raw = await readBody(req);
     let body: any = undefined;
@@ -117,8 +120,9 @@ export async function startFakeServer(script: Script | object, opts: FakeServerO
     }
     next++;
     return respond(res, body, turn, id, timings);
-  });
-  server.on("connection", (s) => {
+  };
+  const server = opts.tls ? https.createServer({ key: opts.tls.key, cert: opts.tls.cert }, handler) : http.createServer(handler);
+  server.on("connection", (s: Socket) => {
     sockets.add(s);
     s.on("close", () => sockets.delete(s));
   });
@@ -126,7 +130,7 @@ export async function startFakeServer(script: Script | object, opts: FakeServerO
   const { port } = server.address() as AddressInfo;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `${opts.tls ? "https" : "http"}://127.0.0.1:${port}`,
     requests,
     mismatches,
     timings,
@@ -267,6 +271,12 @@ export function sseEvents(turn: Turn, body: any, id: number): SseEvent[] {
       push(["content_block_delta", { type: "content_block_delta", index, delta: { type: "signature_delta", signature: block.signature } }]);
     } else if (block.type === "redacted_thinking") {
       push(["content_block_start", { type: "content_block_start", index, content_block: { type: "redacted_thinking", data: block.data } }]);
+    } else if (block.type === "tool_use_cut") {
+      push(["content_block_start", { type: "content_block_start", index, content_block: { type: "tool_use", id: block.id, name: block.name, input: {} } }]);
+      for (const piece of split(block.partial_json, text_split)) {
+        push(["content_block_delta", { type: "content_block_delta", index, delta: { type: "input_json_delta", partial_json: piece } }]);
+      }
+      return; // cut: the block never ends
     } else {
       push(["content_block_start", { type: "content_block_start", index, content_block: { type: "tool_use", id: block.id, name: block.name, input: {} } }]);
       for (const piece of split(JSON.stringify(block.input), text_split)) {
@@ -317,7 +327,8 @@ function startSse(res: http.ServerResponse) {
 async function respond(res: http.ServerResponse, body: any, turn: Turn, id: number, timings?: FakeServer["timings"]) {
   if (body?.stream !== true) {
     const u = turn.response.usage;
-    return json(res, 200, { ...messageObject(turn, body, id, turn.response.content, turn.response.stop_reason, u.output_tokens) });
+    const content = turn.response.content.map((b) => (b.type === "tool_use_cut" ? { type: "tool_use", id: b.id, name: b.name, input: {} } : b));
+    return json(res, 200, { ...messageObject(turn, body, id, content, turn.response.stop_reason, u.output_tokens) });
   }
   startSse(res);
   if (await writeChunked(res, sseEvents(turn, body, id).map(frame).join(""), turn, timings)) res.end();
@@ -342,7 +353,8 @@ async function serveFault(res: http.ServerResponse, turn: Turn, fault: FaultSpec
     return json(res, fault.status, { type: "error", error: { type, message } }, headers);
   }
   if (fault.kind === "hang") return; // the client's timeout or close() ends it
-  const events = sseEvents(turn, body, id).slice(0, fault.after_events);
+  const all = sseEvents(turn, body, id);
+  const events = all.slice(0, fault.after_events ?? all.length - 1);
   startSse(res);
   if (!(await writeChunked(res, events.map(frame).join(""), turn))) return;
   switch (fault.kind) {
@@ -357,5 +369,8 @@ async function serveFault(res: http.ServerResponse, turn: Turn, fault: FaultSpec
       return;
     case "stall":
       return; // keep the connection open and silent until the client or close() ends it
+    case "end_early":
+      res.end(); // a clean end of the body: no reset, no error, just no message_stop
+      return;
   }
 }

@@ -88,7 +88,7 @@ describe("pretty output", () => {
       { ...env, type: "tool_result", id: "t1", name: "Bash", is_error: false, output: `::warning::x\n${evil}[exit code: 0]`, truncated: false },
       { ...env, type: "hook", hook: "pre_tool_use", tool_name: "Bash", matcher: "", command: "x", exit_code: 2, decision: "block", duration_ms: 1, message: `::error::${evil}` },
       { ...env, type: "error", code: "tool_error", message: `server said ${evil}` },
-      { ...env, type: "run_end", result: "finished", turns: 1, usage: { input_tokens: 1, output_tokens: 1, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 }, duration_ms: 1, output: { note: `\x9b2J${evil}` } },
+      { ...env, type: "run_end", result: "finished", turns: 1, usage: { input_tokens: 1, output_tokens: 1, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 }, duration_ms: 1, denials: [{ id: "t1", tool: "Write", reason: `refused ${evil}` }], output: { note: `\x9b2J${evil}` } },
     ]);
     expect(out).not.toMatch(CONTROL);
     expect(out).not.toMatch(COMMAND_LINE);

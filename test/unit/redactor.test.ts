@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { EventSink } from "../../src/events/sink.js";
-import { redact } from "../../src/provider/model.js";
+import { redact } from "../../src/provider/errors.js";
 import { MIN_SECRET_LENGTH, REDACTED, Redactor } from "../../src/redact/redactor.js";
 import { DEFAULT_SECRET_NAMES } from "../../src/redact/secret-names.js";
 import { textMessage } from "../../src/store/messages.js";

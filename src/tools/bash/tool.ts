@@ -1,6 +1,7 @@
 import { z } from "zod";
 import type { Protection } from "../../policy/protection.js";
 import { commandEnv, detectSandbox, expandHome, hiddenPathHint, hostSystem, NOTHING_PROTECTED, runConfined, type SandboxPolicy } from "../../sandbox/index.js";
+import { deny } from "../denial.js";
 import { fail, OUTPUT_CAP_CHARS } from "../text.js";
 import type { BashConfig, Tool } from "../types.js";
 import { Allowlist } from "./allowlist.js";
@@ -38,13 +39,13 @@ export function bashTool(protection: Protection, config: BashConfig): Tool<z.inf
       const decision = await allowlist.check(command);
       if (!decision.allowed) {
         const bad = await allowlist.invalidPatterns();
-        return fail(
+        return deny(
           `Command not allowed: ${command}\nWhy: ${decision.why}\nAllowed commands: ${config.allow.join(" | ") || "(none)"}` +
             (bad.length ? `\nThese patterns of the manifest cannot be used: ${bad.join("; ")}` : ""),
         );
       }
       const sandbox = await detectSandbox(config.sandbox);
-      if (!sandbox.ok) return fail(`${sandbox.error.code}: ${sandbox.error.full}`);
+      if (!sandbox.ok) return deny(`${sandbox.error.code}: ${sandbox.error.full}`);
       const timeoutS = Math.min(input.timeout_s ?? config.timeout_s, config.timeout_s);
       let policy: SandboxPolicy;
       try {
@@ -62,8 +63,9 @@ export function bashTool(protection: Protection, config: BashConfig): Tool<z.inf
       try {
         r = await runConfined({ kind: sandbox.kind, policy, argv: ["bash", "-c", command], cwd: protection.root, env: commandEnv(config), timeoutMs: timeoutS * 1000, signal: ctx.signal, cap: OUTPUT_CAP_CHARS });
       } catch (err) {
+        // A policy this machine cannot enforce (network = true without the seccomp filter): refused, like a missing sandbox.
         const e = err as { code?: string; full?: string; message: string };
-        return fail(e.full ? `${e.code}: ${e.full}` : `Could not start the sandbox: ${e.message}`);
+        return e.full ? deny(`${e.code}: ${e.full}`) : fail(`Could not start the sandbox: ${e.message}`);
       }
       if (r.error) return fail(r.error);
       const sep = r.output === "" || r.output.endsWith("\n") ? "" : "\n";

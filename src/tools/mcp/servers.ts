@@ -2,6 +2,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { ManifestData } from "../../manifest.js";
 import { VERSION } from "../../version.js";
+import { proxyFetch } from "../../provider/proxy.js";
 import type { Tool } from "../types.js";
 import { baseEnv, expandAll } from "./expand.js";
 import { mcpTool, type McpToolDef } from "./tool.js";
@@ -36,8 +37,9 @@ export async function startMcpServers(config: McpConfig, opts: { cwd: string; en
   const started = await Promise.all(
     entries.map(async ([name, server]) => {
       const client = new Client({ name: "pod", version: VERSION });
+      let transport: Transport | undefined;
       try {
-        const transport = await makeTransport(name, server, opts.cwd, env);
+        transport = await makeTransport(name, server, opts.cwd, env);
         const timeoutMs = server.startup_timeout_s * 1000;
         const listed = await withTimeout(
           (async () => {
@@ -48,7 +50,7 @@ export async function startMcpServers(config: McpConfig, opts: { cwd: string; en
           `did not start within ${server.startup_timeout_s}s (startup_timeout_s)`,
         );
         const tools = listed.tools.map((t) => mcpTool(name, client, t as McpToolDef));
-        return { name, client, tools };
+        return { name, client, transport, tools };
       } catch (err) {
         await client.close().catch(() => {});
         const failure: McpFailure = { server: name, required: server.required, message: `MCP server "${name}" failed to start: ${(err as Error).message}` };
@@ -60,7 +62,15 @@ export async function startMcpServers(config: McpConfig, opts: { cwd: string; en
     tools: started.flatMap((s) => s.tools),
     failures: started.flatMap((s) => ("failure" in s && s.failure ? [s.failure] : [])),
     close: async () => {
-      await Promise.all(started.map((s) => s.client?.close().catch(() => {})));
+      await Promise.all(
+        started.map(async (s) => {
+          // An HTTP server's session is ended (DELETE with its Mcp-Session-Id), not left to expire.
+          if (s.client && s.transport && "terminateSession" in s.transport) {
+            await withTimeout((s.transport as { terminateSession(): Promise<void> }).terminateSession(), SESSION_END_MS, "").catch(() => {});
+          }
+          await s.client?.close().catch(() => {});
+        }),
+      );
     },
   };
 }
@@ -78,10 +88,18 @@ async function makeTransport(name: string, server: McpConfig[string], cwd: strin
     const expanded = expandAll(server.headers, env);
     if ("missing" in expanded) throw new Error(`headers ${expanded.key} refers to $${expanded.missing}, which is not set in pod's environment`);
     const { StreamableHTTPClientTransport } = await import("./sdk.js");
-    return new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: expanded.values } });
+    // HTTPS_PROXY/HTTP_PROXY/NO_PROXY apply as they do to the model's requests (provider/proxy.ts).
+    const proxied = await proxyFetch(server.url, env);
+    const fetch = proxied
+      ? (url: string | URL, init?: RequestInit) => proxied.fetch(url, { ...init, ...proxied.fetchOptions } as RequestInit)
+      : undefined;
+    return new StreamableHTTPClientTransport(new URL(server.url), { requestInit: { headers: expanded.values }, ...(fetch ? { fetch } : {}) });
   }
   throw new Error(`[mcp.${name}] needs either command or url`);
 }
+
+/** How long pod waits for an HTTP server to acknowledge the end of its session at exit. */
+const SESSION_END_MS = 1000;
 
 async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;

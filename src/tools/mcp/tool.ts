@@ -31,11 +31,20 @@ export function mcpTool(server: string, client: Client, def: McpToolDef): Tool<R
     inputSchema: z.record(z.string(), z.unknown()),
     jsonSchema: def.inputSchema,
     async run(input, ctx) {
+      // The SDK adds an abort listener to the signal it is given and never removes it: with the
+      // run's signal, the 11th call printed a MaxListenersExceededWarning. One controller per
+      // call, linked to the run's signal and unlinked when the call ends.
+      const call = new AbortController();
+      const onAbort = () => call.abort(ctx.signal.reason);
+      if (ctx.signal.aborted) call.abort(ctx.signal.reason);
+      else ctx.signal.addEventListener("abort", onAbort, { once: true });
       try {
-        const result = await client.callTool({ name: def.name, arguments: input }, undefined, { signal: ctx.signal, timeout: CALL_TIMEOUT_MS });
+        const result = await client.callTool({ name: def.name, arguments: input }, undefined, { signal: call.signal, timeout: CALL_TIMEOUT_MS });
         return toToolResult(result as CallResult);
       } catch (err) {
         return fail(`MCP server "${server}" failed on ${def.name}: ${(err as Error).message}`);
+      } finally {
+        ctx.signal.removeEventListener("abort", onAbort);
       }
     },
   };
