@@ -20,7 +20,8 @@ function withRunOptions(cmd: Command): Command {
     .option("--output-schema <file>", "JSON Schema the final answer must match; it is returned as run_end.output")
     .option("-o, --output-last-message <file>", "write the final answer (the structured output, else the last text) to this file")
     .option("--max-budget-usd <usd>", "stop before a request once this run has cost this much (overrides [pod] max_cost_usd)", positiveNumber)
-    .option("--timeout <duration>", 'limit on the whole run, e.g. "90s", "10m", "1h" (overrides [pod] timeout)');
+    .option("--timeout <duration>", 'limit on the whole run, e.g. "90s", "10m", "1h" (overrides [pod] timeout)')
+    .option("--diff <file>", "write a patch of every change the run made to the scope (any tool, Bash included); `git apply` applies it to the tree as it was");
 }
 
 /**

@@ -135,8 +135,12 @@ function buildEventSchemas() {
     /** Estimated cost of this run in USD (docs/compaction.md has the price table); null for an unpriced model. */
     cost_usd: z.optional(z.nullable(z.number().check(z.nonnegative()))),
     duration_ms: count(),
-    /** The structured output (with --output-schema), validated against that schema. */
+    /** The structured output (with --output-schema or --review), validated against that schema. */
     output: z.optional(z.unknown()),
+    /** Every file this run added, modified or deleted in the scope, by any tool; sorted by path (docs/changes.md). Absent without [scope]. */
+    files_changed: z.optional(z.array(z.object({ path: z.string(), change: z.enum(["added", "modified", "deleted"]) }))),
+    /** Present when pod's listing of the scope hit its limit: files_changed may then miss new files (docs/changes.md). */
+    files_changed_truncated: z.optional(z.literal(true)),
   }),
 } as const;
 }

@@ -22,6 +22,7 @@ import { OutputGate } from "./structured-output.js";
 import { requireSession } from "../store/session-select.js";
 import { withoutDisabled } from "../tools/disabled.js";
 import { writeFileAtomic } from "../store/atomic-file.js";
+import { trackChanges } from "../changes/index.js";
 
 export interface InvocationOptions {
   manifest: Manifest;
@@ -109,6 +110,11 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       return refuse(sink, err);
     }
 
+    // From here on the run happens: what it changes in the scope is compared with this snapshot (src/changes/).
+    const scopeRules = manifest.scopeRoot === undefined ? undefined : { root: manifest.scopeRoot, deny: manifest.data.scope?.deny ?? [], runtimeDir: opts.runtimeDir, manifestFile: manifest.file };
+    const changes = scopeRules && trackChanges(scopeRules);
+    const output = run.outputSchema ? new OutputGate(run.outputSchema) : undefined;
+
     const base = pod.status;
     const pending = base.pending;
     if (req.mode === "run") {
@@ -151,7 +157,8 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
           ),
             manifest.data.tools.disabled,
           );
-    const toolbox = extensions.toolbox(builtins);
+    // Every tool waits for the snapshot to be complete (it is, long before the model's first answer, in practice).
+    const toolbox = changes ? changes.gate(extensions.toolbox(builtins)) : extensions.toolbox(builtins);
 
     const compact = async () => {
       try {
@@ -182,7 +189,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
         model,
         systemPrompt: systemPrompt.text,
         limits,
-        output: run.outputSchema ? new OutputGate(run.outputSchema) : undefined,
+        output,
         store: pod.store,
         toolbox,
         sink,
@@ -190,7 +197,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
         sessionTurn: base.turn,
         compactAboveTokens: contextWindowFor(model) * 0.8,
         compactNow: compact,
-        onStop: extensions.onStop,
+        onStop: changes ? changes.gateStop(extensions.onStop) : extensions.onStop,
         fallbackModel: manifest.data.provider.fallback_model,
         // Per turn: atomic but not fsynced (the session is what is made durable each turn;
         // a stale status.json is repaired from it, see takePod). Start, pause and end are fsynced.
@@ -211,7 +218,13 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     );
     // Stopped by the time limit (not by a cancel or an approval gate): a limit, not a pause.
     const timedOut = timeLimit.timedOut() && loopOutcome.result === "paused" && !loopOutcome.pending;
-    const outcome = await writeLastMessage(timedOut ? { ...loopOutcome, result: "limit_reached", limit: "time" } : loopOutcome, run.outputFile, pod);
+    let outcome = await writeLastMessage(timedOut ? { ...loopOutcome, result: "limit_reached", limit: "time" } : loopOutcome, run.outputFile, pod);
+    // files_changed on every run_end; --diff whatever the result (the changes happened).
+    const changed = await changes?.finish(run.diff);
+    // A file CI asked for that could not be written ends a finished run as an error; a pause or a limit stands, and is told.
+    const endError = changed?.error;
+    if (endError && outcome.result === "finished") outcome = { ...outcome, result: "error", error: endError };
+    else if (endError) sink.emit("error", { code: endError.code, message: endError.full });
 
     if (outcome.error) sink.emit("error", { code: outcome.error.code, message: outcome.error.full });
     // Post-run compaction: only after a run that ended with the session at rest (a time limit stops mid-turn).
@@ -237,6 +250,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       cost_usd: cost,
       duration_ms: Date.now() - started,
       ...(outcome.output !== undefined ? { output: outcome.output } : {}),
+      ...changed?.fields,
     });
     return EXIT_FOR_RESULT[outcome.result];
   } catch (err) {

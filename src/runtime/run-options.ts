@@ -4,6 +4,7 @@ import { PodError } from "../errors.js";
 import type { Manifest } from "../manifest.js";
 import { parseDuration } from "./limits.js";
 import { loadOutputSchema, type OutputSchema } from "./structured-output.js";
+import { resolveOperatorTarget, type OperatorTarget } from "../changes/operator-file.js";
 
 /** The run options of `pod run` / `pod resume` as the command line gives them (SPEC "Run options"). */
 export interface RunFlags {
@@ -13,6 +14,7 @@ export interface RunFlags {
   outputLastMessage?: string | undefined;
   maxBudgetUsd?: number | undefined;
   timeout?: string | undefined;
+  diff?: string | undefined;
 }
 
 /** The same options checked and resolved, flags over manifest keys. */
@@ -24,6 +26,8 @@ export interface RunOptions {
   outputFile?: string | undefined;
   maxCostUsd?: number | undefined;
   timeoutMs?: number | undefined;
+  /** --diff FILE, resolved at start (src/changes/). */
+  diff?: OperatorTarget | undefined;
 }
 
 /**
@@ -41,6 +45,7 @@ export async function resolveRunOptions(flags: RunFlags, manifest: Manifest): Pr
       throw new PodError("invalid_input", `-o ${flags.outputLastMessage}: the directory ${dir} does not exist`, "create it first, or write the file somewhere that exists");
     }
   }
+  checkReviewFlags(flags, manifest);
   const timeout = flags.timeout ?? manifest.data.pod.timeout;
   return {
     session: flags.session,
@@ -49,5 +54,15 @@ export async function resolveRunOptions(flags: RunFlags, manifest: Manifest): Pr
     outputFile,
     maxCostUsd: flags.maxBudgetUsd ?? manifest.data.pod.max_cost_usd,
     timeoutMs: timeout === undefined ? undefined : parseDuration(timeout, flags.timeout !== undefined ? "--timeout" : "[pod] timeout"),
+    diff: flags.diff === undefined ? undefined : resolveOperatorTarget("--diff", flags.diff),
   };
+}
+
+/** --diff needs a scope (docs/changes.md). */
+function checkReviewFlags(flags: RunFlags, manifest: Manifest): void {
+  const noScope = (flag: string, what: string) =>
+    new PodError("invalid_input", `${flag} needs a [scope]: ${what}`, "declare [scope] in the manifest (root = \".\") or drop the flag");
+  if (manifest.scopeRoot === undefined) {
+    if (flags.diff !== undefined) throw noScope("--diff", "without one the pod has no workspace whose changes it could diff");
+  }
 }

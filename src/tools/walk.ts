@@ -11,7 +11,7 @@ export interface WalkedFile {
   rel: string;
 }
 
-interface IgnoreLayer {
+export interface IgnoreLayer {
   /** Directory of the .gitignore, relative to the scope root ("" for the root). */
   base: string;
   /**
@@ -126,7 +126,7 @@ export async function walkFiles(
  * `!keep.log` in a subdirectory re-includes what the root's `*.log` excludes), and
  * within one file the last matching rule does.
  */
-function isIgnored(layers: IgnoreLayer[], rel: string, isDir: boolean): boolean {
+export function isIgnored(layers: IgnoreLayer[], rel: string, isDir: boolean): boolean {
   for (let i = layers.length - 1; i >= 0; i--) {
     const { base, byName, byPath } = layers[i]!;
     const sub = base ? rel.slice(base.length + 1) : rel;
@@ -140,7 +140,7 @@ function isIgnored(layers: IgnoreLayer[], rel: string, isDir: boolean): boolean 
   return false;
 }
 
-async function readLayer(file: string, base: string): Promise<IgnoreLayer | undefined> {
+export async function readLayer(file: string, base: string): Promise<IgnoreLayer | undefined> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
