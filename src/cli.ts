@@ -21,7 +21,9 @@ function withRunOptions(cmd: Command): Command {
     .option("-o, --output-last-message <file>", "write the final answer (the structured output, else the last text) to this file")
     .option("--max-budget-usd <usd>", "stop before a request once this run has cost this much (overrides [pod] max_cost_usd)", positiveNumber)
     .option("--timeout <duration>", 'limit on the whole run, e.g. "90s", "10m", "1h" (overrides [pod] timeout)')
-    .option("--diff <file>", "write a patch of every change the run made to the scope (any tool, Bash included); `git apply` applies it to the tree as it was");
+    .option("--diff <file>", "write a patch of every change the run made to the scope (any tool, Bash included); `git apply` applies it to the tree as it was")
+    .option("--review", "the final answer is pod's findings schema {summary, findings: [{path, line, end_line?, severity, rule?, message}]} (docs/review.md)")
+    .option("--sarif <file>", "with --review: write the findings as SARIF 2.1.0, paths relative to the scope root");
 }
 
 /**

@@ -16,7 +16,7 @@ export async function runCommand(promptArg: string | undefined, opts: RunCommand
   return withContext(opts, async (ctx) => {
     if (opts.printSystemPrompt) {
       // The same function the run calls, so this is exactly what the run would send.
-      process.stdout.write((await buildSystemPrompt({ manifest: ctx.manifest, runtimeDir: ctx.runtimeDir })).text + "\n");
+      process.stdout.write((await buildSystemPrompt({ manifest: ctx.manifest, runtimeDir: ctx.runtimeDir, review: opts.review === true })).text + "\n");
       return 0;
     }
     if (promptArg === undefined) {

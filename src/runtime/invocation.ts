@@ -23,6 +23,7 @@ import { requireSession } from "../store/session-select.js";
 import { withoutDisabled } from "../tools/disabled.js";
 import { writeFileAtomic } from "../store/atomic-file.js";
 import { trackChanges } from "../changes/index.js";
+import { reviewOutputSchema, writeSarif } from "../review/index.js";
 
 export interface InvocationOptions {
   manifest: Manifest;
@@ -69,7 +70,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     limits = requestLimits({ model, maxTurns: opts.maxTurns ?? manifest.data.pod.max_turns, maxCostUsd: run.maxCostUsd, pricing: manifest.data.pricing });
     // Fail on a missing key before touching the runtime directory.
     client = await createProviderClient(manifest.data.provider);
-    systemPrompt = await buildSystemPrompt({ manifest, runtimeDir: opts.runtimeDir });
+    systemPrompt = await buildSystemPrompt({ manifest, runtimeDir: opts.runtimeDir, review: run.review });
     pod = await takePod(manifest, opts.runtimeDir, sink, {
       // --new never reads the current session, so it also gets a pod out of a damaged one.
       newSession: run.newSession && run.session === undefined,
@@ -113,7 +114,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     // From here on the run happens: what it changes in the scope is compared with this snapshot (src/changes/).
     const scopeRules = manifest.scopeRoot === undefined ? undefined : { root: manifest.scopeRoot, deny: manifest.data.scope?.deny ?? [], runtimeDir: opts.runtimeDir, manifestFile: manifest.file };
     const changes = scopeRules && trackChanges(scopeRules);
-    const output = run.outputSchema ? new OutputGate(run.outputSchema) : undefined;
+    const output = run.outputSchema ? new OutputGate(run.outputSchema) : run.review && scopeRules ? new OutputGate(await reviewOutputSchema(scopeRules)) : undefined;
 
     const base = pod.status;
     const pending = base.pending;
@@ -218,11 +219,13 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     );
     // Stopped by the time limit (not by a cancel or an approval gate): a limit, not a pause.
     const timedOut = timeLimit.timedOut() && loopOutcome.result === "paused" && !loopOutcome.pending;
-    let outcome = await writeLastMessage(timedOut ? { ...loopOutcome, result: "limit_reached", limit: "time" } : loopOutcome, run.outputFile, pod);
-    // files_changed on every run_end; --diff whatever the result (the changes happened).
+    // files_changed on every run_end; --diff whatever the result (the changes happened). Before -o and --sarif: pod's own files are not the run's changes.
     const changed = await changes?.finish(run.diff);
+    let outcome = await writeLastMessage(timedOut ? { ...loopOutcome, result: "limit_reached", limit: "time" } : loopOutcome, run.outputFile, pod);
+    // --sarif only with an accepted answer, as -o.
+    const sarifError = run.sarif && outcome.result === "finished" && outcome.output !== undefined ? await writeSarif(run.sarif, outcome.output, manifest.scopeRoot!) : undefined;
     // A file CI asked for that could not be written ends a finished run as an error; a pause or a limit stands, and is told.
-    const endError = changed?.error;
+    const endError = changed?.error ?? sarifError;
     if (endError && outcome.result === "finished") outcome = { ...outcome, result: "error", error: endError };
     else if (endError) sink.emit("error", { code: endError.code, message: endError.full });
 

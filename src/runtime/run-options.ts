@@ -15,6 +15,8 @@ export interface RunFlags {
   maxBudgetUsd?: number | undefined;
   timeout?: string | undefined;
   diff?: string | undefined;
+  review?: boolean | undefined;
+  sarif?: string | undefined;
 }
 
 /** The same options checked and resolved, flags over manifest keys. */
@@ -28,6 +30,10 @@ export interface RunOptions {
   timeoutMs?: number | undefined;
   /** --diff FILE, resolved at start (src/changes/). */
   diff?: OperatorTarget | undefined;
+  /** --review: the final answer follows pod's findings schema (src/review/). */
+  review?: boolean | undefined;
+  /** --sarif FILE (with --review), resolved at start. */
+  sarif?: OperatorTarget | undefined;
 }
 
 /**
@@ -55,14 +61,23 @@ export async function resolveRunOptions(flags: RunFlags, manifest: Manifest): Pr
     maxCostUsd: flags.maxBudgetUsd ?? manifest.data.pod.max_cost_usd,
     timeoutMs: timeout === undefined ? undefined : parseDuration(timeout, flags.timeout !== undefined ? "--timeout" : "[pod] timeout"),
     diff: flags.diff === undefined ? undefined : resolveOperatorTarget("--diff", flags.diff),
+    review: flags.review === true,
+    sarif: flags.sarif === undefined ? undefined : resolveOperatorTarget("--sarif", flags.sarif),
   };
 }
 
-/** --diff needs a scope (docs/changes.md). */
+/** --diff, --review and --sarif: the combinations that mean something (docs/review.md, docs/changes.md). */
 function checkReviewFlags(flags: RunFlags, manifest: Manifest): void {
   const noScope = (flag: string, what: string) =>
     new PodError("invalid_input", `${flag} needs a [scope]: ${what}`, "declare [scope] in the manifest (root = \".\") or drop the flag");
+  if (flags.sarif !== undefined && !flags.review) {
+    throw new PodError("invalid_input", "--sarif was given without --review", "add --review: the SARIF file holds a review run's findings");
+  }
+  if (flags.review && flags.outputSchema !== undefined) {
+    throw new PodError("invalid_input", "--review and --output-schema were both given", "--review is an output schema of its own (pod's findings schema); use one or the other");
+  }
   if (manifest.scopeRoot === undefined) {
     if (flags.diff !== undefined) throw noScope("--diff", "without one the pod has no workspace whose changes it could diff");
+    if (flags.review) throw noScope("--review", "findings name files and lines in the workspace");
   }
 }
