@@ -2,7 +2,7 @@ import { lstatSync } from "node:fs";
 import path from "node:path";
 import type { IgnoreLayer } from "../tools/walk.js";
 import { blobId } from "./git-objects.js";
-import { kindOf, listDir, parentOf, readContent, realDirs, sameStat, slicer, statOf, type FileStat, type ScopeSnapshot, type SnapshotEntry } from "./snapshot.js";
+import { kindOf, listDir, parentOf, readContent, realDirs, slicer, statOf, type FileStat, type ScopeSnapshot, type SnapshotEntry } from "./snapshot.js";
 
 export type ChangeKind = "added" | "modified" | "deleted";
 
@@ -36,15 +36,28 @@ export async function compareScope(snap: ScopeSnapshot): Promise<ScopeChanges> {
   const root = snap.root;
   const tick = slicer();
   const realDir = realDirs(root);
+  // The directories listed at start, parents before children: whether each is still a real
+  // directory (for the files below), and whether its entries changed (then it is listed again).
+  const moved: string[] = [];
+  for (const [rel, dir] of snap.dirs) {
+    const pause = tick();
+    if (pause) await pause;
+    const st = realDir(parentOf(rel)) ? lstatSync(root + "/" + rel, { throwIfNoEntry: false }) : undefined;
+    realDir.known(rel, st?.isDirectory() ?? false);
+    if (st?.isDirectory() && (st.mtimeMs !== dir.mtimeMs || st.ctimeMs !== dir.ctimeMs || st.ino !== dir.ino)) moved.push(rel);
+  }
   for (const [rel, before] of snap.files) {
-    await tick();
-    const st = realDir(parentOf(rel)) ? lstatSync(path.join(root, rel), { throwIfNoEntry: false }) : undefined;
+    const pause = tick();
+    if (pause) await pause;
+    const st = realDir(parentOf(rel)) ? lstatSync(root + "/" + rel, { throwIfNoEntry: false }) : undefined;
     if (!st || !kindOf(st)) {
       files.push({ path: rel, change: "deleted", before });
       continue;
     }
+    const b = before.stat;
+    // Compared field by field on the Stats: no object is made for a file that did not move.
+    if (st.mode === b.mode && st.size === b.size && st.mtimeMs === b.mtimeMs && st.ctimeMs === b.ctimeMs && st.ino === b.ino) continue;
     const now = statOf(st);
-    if (sameStat(now, before.stat)) continue;
     if (before.oid !== undefined && gitMode(now) === gitMode(before.stat)) {
       const bytes = readContent(path.join(root, rel), now.kind);
       if (bytes && blobId(bytes) === before.oid) continue;
@@ -62,7 +75,7 @@ export async function compareScope(snap: ScopeSnapshot): Promise<ScopeChanges> {
       truncated = true;
       return false;
     }
-    const st = realDir(parentOf(rel)) ? lstatSync(path.join(root, rel), { throwIfNoEntry: false }) : undefined;
+    const st = realDir(parentOf(rel)) ? lstatSync(root + "/" + rel, { throwIfNoEntry: false }) : undefined;
     if (!st || !kindOf(st)) return true;
     found.add(rel);
     added++;
@@ -71,26 +84,25 @@ export async function compareScope(snap: ScopeSnapshot): Promise<ScopeChanges> {
   };
   const known = (rel: string) => snap.files.has(rel);
   const fresh: Array<{ rel: string; layers: IgnoreLayer[] }> = [];
-  const look = async (rel: string, layers: IgnoreLayer[], listedAtStart: boolean): Promise<boolean> => {
+  const look = (rel: string, layers: IgnoreLayer[], listedAtStart: boolean): boolean => {
     // A directory listed at start keeps its start rules (a run that edits a .gitignore does not make files appear or vanish); a new one brings its own.
-    const listed = await listDir(snap, rel, layers, known, !listedAtStart);
+    const listed = listDir(snap, rel, layers, known, !listedAtStart);
     if (!listed) return true;
     for (const f of listed.files) if (!addNew(f)) return false;
     for (const sub of listed.dirs) if (!listed.skipped.has(sub) && !snap.seenDirs.has(sub)) fresh.push({ rel: sub, layers: listed.layers });
     return true;
   };
   let open = true;
-  for (const [rel, dir] of snap.dirs) {
-    await tick();
-    if (!realDir(parentOf(rel))) continue;
-    const st = lstatSync(path.join(root, rel), { throwIfNoEntry: false });
-    if (!st?.isDirectory() || (st.mtimeMs === dir.mtimeMs && st.ctimeMs === dir.ctimeMs && st.ino === dir.ino)) continue;
-    if (!(open = await look(rel, dir.layers, true))) break;
+  for (const rel of moved) {
+    const pause = tick();
+    if (pause) await pause;
+    if (!(open = look(rel, snap.dirs.get(rel)!.layers, true))) break;
   }
   while (open && fresh.length > 0) {
-    await tick();
+    const pause = tick();
+    if (pause) await pause;
     const dir = fresh.pop()!;
-    if (realDir(dir.rel)) open = await look(dir.rel, dir.layers, false);
+    if (realDir(dir.rel)) open = look(dir.rel, dir.layers, false);
   }
   // Tracked files missing at start that are back: they may be where no listing looks (under an ignored directory).
   if (open) for (const rel of snap.trackedAbsent) if (!addNew(rel)) break;

@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, read
 import path from "node:path";
 import { ScopedFs } from "../tools/scoped-fs.js";
 import type { ScopeConfig } from "../tools/types.js";
-import { isIgnored, readLayer, type IgnoreLayer } from "../tools/walk.js";
+import { isIgnored, layerFromText, type IgnoreLayer } from "../tools/walk.js";
 import { readGitIndex, type GitIndex } from "./git-index.js";
 import { blobId } from "./git-objects.js";
 import { findRepo, type GitRepo } from "./git-repo.js";
@@ -116,33 +116,22 @@ export async function takeSnapshot(scope: SnapshotScope, limits: SnapshotLimits 
     snap.files.set(rel, { stat });
   };
 
-  // Tracked files, from the index: checked whatever .gitignore says, as git does.
   const tracked = trackedUnderScope(snap);
-  const denied = denialCache(fs);
   const realDir = realDirs(scope.root);
-  for (const [rel, at] of tracked) {
-    await tick();
-    if (denied(rel)) continue;
-    // A path through a symlinked directory is not that file: lstat would follow the link, maybe out of the scope.
-    const st = realDir(parentOf(rel)) ? lstatSync(path.join(scope.root, rel), { throwIfNoEntry: false }) : undefined;
-    if (!st || !kindOf(st)) {
-      snap.trackedAbsent.push(rel);
-      continue;
-    }
-    const index = snap.git!.index;
-    keep(rel, st, at !== undefined && index.matches(at, st) ? index.oid(at) : undefined);
-  }
 
   // Untracked files, by listing every directory that is not ignored.
   let untracked = 0;
-  const stack: Array<{ rel: string; layers: IgnoreLayer[] }> = [{ rel: "", layers: await rootLayers(snap) }];
+  const stack: Array<{ rel: string; layers: IgnoreLayer[] }> = [{ rel: "", layers: rootLayers(snap) }];
   while (stack.length > 0) {
-    await tick();
+    const pause = tick();
+    if (pause) await pause;
     const dir = stack.pop()!;
     // Stat before listing: an entry added after the stat changes it, so the end sees it.
-    const dst = lstatSync(path.join(scope.root, dir.rel), { throwIfNoEntry: false });
-    const listed = dst?.isDirectory() ? await listDir(snap, dir.rel, dir.layers, (rel) => tracked.has(rel), true) : undefined;
+    const dst = lstatSync(scope.root + "/" + dir.rel, { throwIfNoEntry: false });
+    const listed = dst?.isDirectory() ? listDir(snap, dir.rel, dir.layers, (rel) => tracked.has(rel), true) : undefined;
     if (!dst || !listed) continue;
+    // Entered only from a real directory's listing: a real directory too (no symlink on the way).
+    realDir.known(dir.rel, true);
     for (const sub of listed.dirs) snap.seenDirs.add(sub);
     // Too many for what is left: this directory (and what is below it) is not listed; others still are.
     if (untracked + listed.files.length > limits.maxUntracked) {
@@ -152,10 +141,26 @@ export async function takeSnapshot(scope: SnapshotScope, limits: SnapshotLimits 
     untracked += listed.files.length;
     snap.dirs.set(dir.rel, { mtimeMs: dst.mtimeMs, ctimeMs: dst.ctimeMs, ino: dst.ino, layers: listed.layers });
     for (const f of listed.files) {
-      const st = lstatSync(path.join(scope.root, f), { throwIfNoEntry: false });
+      const st = lstatSync(scope.root + "/" + f, { throwIfNoEntry: false });
       if (st && kindOf(st)) keep(f, st, undefined);
     }
     for (const sub of listed.dirs) if (!listed.skipped.has(sub)) stack.push({ rel: sub, layers: listed.layers });
+  }
+
+  // Tracked files, from the index: checked whatever .gitignore says, as git does.
+  const denied = denialCache(fs);
+  for (const [rel, at] of tracked) {
+    const pause = tick();
+    if (pause) await pause;
+    if (denied(rel)) continue;
+    // A path through a symlinked directory is not that file: lstat would follow the link, maybe out of the scope.
+    const st = realDir(parentOf(rel)) ? lstatSync(scope.root + "/" + rel, { throwIfNoEntry: false }) : undefined;
+    if (!st || !kindOf(st)) {
+      snap.trackedAbsent.push(rel);
+      continue;
+    }
+    const index = snap.git!.index;
+    keep(rel, st, at !== undefined && index.matches(at, st) ? index.oid(at) : undefined);
   }
   return snap;
 }
@@ -173,7 +178,7 @@ export interface Listing {
  * plus its own .gitignore when `ownRules`. undefined when it cannot be read or is a
  * nested repository. Files for which `known` is true are left out of `files`.
  */
-export async function listDir(snap: ScopeSnapshot, rel: string, inherited: IgnoreLayer[], known: (rel: string) => boolean, ownRules: boolean): Promise<Listing | undefined> {
+export function listDir(snap: ScopeSnapshot, rel: string, inherited: IgnoreLayer[], known: (rel: string) => boolean, ownRules: boolean): Listing | undefined {
   let entries: Dirent[];
   try {
     entries = readdirSync(path.join(snap.root, rel), { withFileTypes: true });
@@ -187,7 +192,7 @@ export async function listDir(snap: ScopeSnapshot, rel: string, inherited: Ignor
   const wt = prefix ? (r: string) => `${prefix}/${r}` : (r: string) => r;
   let layers = inherited;
   if (ownRules && entries.some((e) => e.name === ".gitignore" && e.isFile())) {
-    const layer = await readLayer(path.join(snap.root, rel, ".gitignore"), wt(rel));
+    const layer = readIgnoreFile(path.join(snap.root, rel, ".gitignore"), wt(rel));
     if (layer) layers = [...layers, layer];
   }
   const out: Listing = { files: [], dirs: [], skipped: new Set(), layers };
@@ -206,18 +211,24 @@ export async function listDir(snap: ScopeSnapshot, rel: string, inherited: Ignor
 }
 
 /** .git/info/exclude and the .gitignore files between the work tree's top and the scope root. */
-async function rootLayers(snap: ScopeSnapshot): Promise<IgnoreLayer[]> {
+function rootLayers(snap: ScopeSnapshot): IgnoreLayer[] {
   const layers: IgnoreLayer[] = [];
   if (!snap.git) return layers;
-  const exclude = await readLayer(path.join(snap.git.repo.gitDir, "info/exclude"), "");
+  const exclude = readIgnoreFile(path.join(snap.git.repo.gitDir, "info/exclude"), "");
   if (exclude) layers.push(exclude);
   const parts = snap.git.prefix ? snap.git.prefix.split("/") : [];
   for (let i = 0; i < parts.length; i++) {
     const base = parts.slice(0, i).join("/");
-    const layer = await readLayer(path.join(snap.git.repo.workTree, base, ".gitignore"), base);
+    const layer = readIgnoreFile(path.join(snap.git.repo.workTree, base, ".gitignore"), base);
     if (layer) layers.push(layer);
   }
   return layers;
+}
+
+/** A .gitignore's rules, read at once (a thread-pool round trip per file added up in trees that have many). */
+function readIgnoreFile(file: string, base: string): IgnoreLayer | undefined {
+  const bytes = readContent(file, "file");
+  return bytes ? layerFromText(bytes.toString("utf8"), base) : undefined;
 }
 
 /** Index entries inside the scope that are files or symlinks in the work tree: root-relative path → entry (undefined: conflicted). */
@@ -260,16 +271,18 @@ export function denialCache(fs: ScopedFs): (rel: string) => boolean {
  * a symlink), cached: paths are opened by name, and a name through a link the model
  * made could lead outside the scope.
  */
-export function realDirs(root: string): (relDir: string) => boolean {
+export function realDirs(root: string): ((relDir: string) => boolean) & { known(relDir: string, real: boolean): void } {
   const cache = new Map<string, boolean>([["", true]]);
   const check = (d: string): boolean => {
     let v = cache.get(d);
     if (v === undefined) {
-      v = check(parentOf(d)) && (lstatSync(path.join(root, d), { throwIfNoEntry: false })?.isDirectory() ?? false);
+      v = check(parentOf(d)) && (lstatSync(root + "/" + d, { throwIfNoEntry: false })?.isDirectory() ?? false);
       cache.set(d, v);
     }
     return v;
   };
+  /** What a caller found out itself (a directory it stat'ed on a real path). */
+  check.known = (d: string, real: boolean) => void cache.set(d, real);
   return check;
 }
 
@@ -279,17 +292,22 @@ export function parentOf(rel: string): string {
 }
 
 /**
- * A cooperative pause every few milliseconds: the snapshot runs while pod starts up
+ * A cooperative pause every few milliseconds (`const p = tick(); if (p) await p;`): the snapshot runs while pod starts up
  * (and the end's comparison while nothing else does), so the event loop still answers
  * child processes, timers and signals.
  */
-export function slicer(sliceMs = 4): () => Promise<void> {
+export function slicer(sliceMs = 4): () => Promise<void> | undefined {
   let until = performance.now() + sliceMs;
   let n = 0;
-  return async () => {
-    if ((++n & 63) !== 0 || performance.now() < until) return;
-    await new Promise((resolve) => setImmediate(resolve));
-    until = performance.now() + sliceMs;
+  // Not an async function: most calls return nothing, and the caller awaits only a real pause.
+  return () => {
+    if ((++n & 63) !== 0 || performance.now() < until) return undefined;
+    return new Promise<void>((resolve) =>
+      setImmediate(() => {
+        until = performance.now() + sliceMs;
+        resolve();
+      }),
+    );
   };
 }
 
@@ -299,10 +317,6 @@ export function kindOf(st: Stats): FileKind | undefined {
 
 export function statOf(st: Stats): FileStat {
   return { kind: kindOf(st)!, mode: st.mode, size: st.size, mtimeMs: st.mtimeMs, ctimeMs: st.ctimeMs, ino: st.ino, nlink: st.nlink };
-}
-
-export function sameStat(a: FileStat, b: FileStat): boolean {
-  return a.kind === b.kind && a.mode === b.mode && a.size === b.size && a.mtimeMs === b.mtimeMs && a.ctimeMs === b.ctimeMs && a.ino === b.ino;
 }
 
 /**

@@ -64,6 +64,9 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
   let pod: OwnedPod;
   // Probe the OS sandbox while the pod is being taken: run_start says which one Bash will use.
   const sandbox = sandboxForRun(manifest.scopeRoot === undefined ? undefined : manifest.data.tools);
+  // The scope's snapshot (src/changes/), taken in slices while the run starts; what the run changes is compared with it.
+  const scopeRules = manifest.scopeRoot === undefined ? undefined : { root: manifest.scopeRoot, deny: manifest.data.scope?.deny ?? [], runtimeDir: opts.runtimeDir, manifestFile: manifest.file };
+  const changes = scopeRules && trackChanges(scopeRules);
   let limits: RequestLimits;
   let systemPrompt: SystemPrompt;
   try {
@@ -111,9 +114,6 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       return refuse(sink, err);
     }
 
-    // From here on the run happens: what it changes in the scope is compared with this snapshot (src/changes/).
-    const scopeRules = manifest.scopeRoot === undefined ? undefined : { root: manifest.scopeRoot, deny: manifest.data.scope?.deny ?? [], runtimeDir: opts.runtimeDir, manifestFile: manifest.file };
-    const changes = scopeRules && trackChanges(scopeRules);
     const output = run.outputSchema ? new OutputGate(run.outputSchema) : run.review && scopeRules ? new OutputGate(await reviewOutputSchema(scopeRules)) : undefined;
 
     const base = pod.status;

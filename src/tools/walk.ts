@@ -147,6 +147,11 @@ export async function readLayer(file: string, base: string): Promise<IgnoreLayer
   } catch {
     return undefined;
   }
+  return layerFromText(text, base);
+}
+
+/** The rules of one .gitignore's text, for paths under `base`. */
+export function layerFromText(text: string, base: string): IgnoreLayer {
   const rules = text.split(/\r?\n/).filter((l) => l.trim() !== "" && !l.startsWith("#"));
   // With a negation, the last matching rule decides: keep every rule together, in order.
   // Braces and parentheses mean something to picomatch and nothing to git: those too.
