@@ -5,6 +5,8 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
 import { makeProject, manifest, ofType, podEnv, runPod } from "../helpers/pod-process.js";
+// @ts-expect-error: a plain .mjs fixture (it is also run as a process)
+import { startHttpMcpServer } from "../fixtures/mcp/server.mjs";
 
 /**
  * run_end.files_changed and --diff (issue 25), end to end: the built binary runs a
@@ -129,6 +131,24 @@ describe("files_changed and --diff", () => {
       expect(tree(pristine)).toEqual(worked);
     });
   }
+
+  it("a file an MCP server writes is a change too: files_changed comes from the scope, not from pod's own tools", async () => {
+    const mcp = await startHttpMcpServer();
+    try {
+      const dir = await project(true);
+      const target = path.join(dir, "src/generated.js");
+      server = await startFakeServer({ turns: [toolTurn("m1", "mcp__gen__write", { path: target, text: "export const x = 1;\n" }), textTurn("Generated.", "m1")] });
+      const withMcp = manifest({ extra: `\n[mcp.gen]\nurl = "${mcp.url}"\nrequired = true\n` });
+      writeFileSync(path.join(dir, "pod.toml"), withMcp);
+      execFileSync("git", ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qam", "mcp"], { cwd: dir });
+      const r = await runPod(["run", "generate"], { cwd: dir, env: podEnv(server.url) });
+      expect(r.code, r.stderr).toBe(0);
+      expect(ofType(r.events, "tool_result")).toMatchObject([{ name: "mcp__gen__write", is_error: false }]);
+      expect(r.events.at(-1).files_changed).toEqual([{ path: "src/generated.js", change: "added" }]);
+    } finally {
+      await mcp.close();
+    }
+  });
 
   it("a run that changes nothing: files_changed is [] and --diff writes an empty file", async () => {
     const dir = await project(true);
