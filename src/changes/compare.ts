@@ -2,7 +2,7 @@ import { lstatSync } from "node:fs";
 import path from "node:path";
 import type { IgnoreLayer } from "../tools/walk.js";
 import { blobId } from "./git-objects.js";
-import { kindOf, listDir, parentOf, readContent, realDirs, slicer, statOf, type FileStat, type ScopeSnapshot, type SnapshotEntry } from "./snapshot.js";
+import { entryOid, kindOf, listDir, parentOf, readContent, realDirs, slicer, statOf, type FileStat, type ScopeSnapshot, type SnapshotEntry } from "./snapshot.js";
 
 export type ChangeKind = "added" | "modified" | "deleted";
 
@@ -58,9 +58,10 @@ export async function compareScope(snap: ScopeSnapshot): Promise<ScopeChanges> {
     // Compared field by field on the Stats: no object is made for a file that did not move.
     if (st.mode === b.mode && st.size === b.size && st.mtimeMs === b.mtimeMs && st.ctimeMs === b.ctimeMs && st.ino === b.ino) continue;
     const now = statOf(st);
-    if (before.oid !== undefined && gitMode(now) === gitMode(before.stat)) {
+    const oid = entryOid(snap, before);
+    if (oid !== undefined && gitMode(now) === gitMode(before.stat)) {
       const bytes = readContent(path.join(root, rel), now.kind);
-      if (bytes && blobId(bytes) === before.oid) continue;
+      if (bytes && blobId(bytes) === oid) continue;
     }
     files.push({ path: rel, change: "modified", before, after: now });
   }

@@ -4,7 +4,7 @@ import { deflateSync } from "node:zlib";
 import type { ScopeChanges, FileChange } from "./compare.js";
 import { gitMode } from "./compare.js";
 import { blobId, ObjectStore } from "./git-objects.js";
-import { readContent, type ScopeSnapshot } from "./snapshot.js";
+import { entryOid, readContent, type ScopeSnapshot } from "./snapshot.js";
 
 /**
  * The run's changes as a git patch (`git diff --binary --full-index` style) that
@@ -63,12 +63,13 @@ export async function buildPatch(snap: ScopeSnapshot, changes: ScopeChanges, rea
       let before: Side | undefined;
       let after: Side | undefined;
       if (c.before) {
-        const bytes = c.before.bytes ?? (c.before.oid && store ? store.readBlob(c.before.oid) : undefined);
+        const oid = entryOid(snap, c.before);
+        const bytes = c.before.bytes ?? (oid && store ? store.readBlob(oid) : undefined);
         if (!bytes) {
           missing.push({ path: c.path, reason: snap.git ? "its content before the run is not in git's object store and was not kept" : "its content before the run was not kept (past the read budget, outside git)" });
           continue;
         }
-        before = { bytes, mode: gitMode(c.before.stat), oid: c.before.oid ?? blobId(bytes) };
+        before = { bytes, mode: gitMode(c.before.stat), oid: oid ?? blobId(bytes) };
       }
       if (c.after) {
         const bytes = (await readable(abs)) ? readContent(abs, c.after.kind) : undefined;

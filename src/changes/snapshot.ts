@@ -52,8 +52,10 @@ export interface FileStat {
 /** One file at start. */
 export interface SnapshotEntry {
   stat: FileStat;
-  /** git's blob id of its content, when known (from the index, or hashed at start). */
+  /** git's blob id of its content, when hashed at start (`entryOid` also knows a clean tracked file's). */
   oid?: string | undefined;
+  /** A clean tracked file: its entry in git's index (the blob id is read from there when needed). */
+  indexAt?: number | undefined;
   /** Its content, when read at start; absent for a clean tracked file (git's object store has it) or past the read budget. */
   bytes?: Buffer | undefined;
 }
@@ -102,9 +104,9 @@ export async function takeSnapshot(scope: SnapshotScope, limits: SnapshotLimits 
 
   const tick = slicer();
   let budget = limits.readBudget;
-  const keep = (rel: string, st: Stats, cleanOid: string | undefined) => {
+  const keep = (rel: string, st: Stats, cleanAt: number | undefined) => {
     const stat = statOf(st);
-    if (cleanOid !== undefined) return void snap.files.set(rel, { stat, oid: cleanOid });
+    if (cleanAt !== undefined) return void snap.files.set(rel, { stat, indexAt: cleanAt });
     // A second name of another file (a hardlink) may be one of a denied file's: its bytes are not kept.
     if (st.size <= budget && st.nlink === 1) {
       const bytes = readContent(path.join(scope.root, rel), stat.kind);
@@ -160,9 +162,14 @@ export async function takeSnapshot(scope: SnapshotScope, limits: SnapshotLimits 
       continue;
     }
     const index = snap.git!.index;
-    keep(rel, st, at !== undefined && index.matches(at, st) ? index.oid(at) : undefined);
+    keep(rel, st, at !== undefined && index.matches(at, st) ? at : undefined);
   }
   return snap;
+}
+
+/** The blob id of a file's content at start, when known. */
+export function entryOid(snap: ScopeSnapshot, e: SnapshotEntry): string | undefined {
+  return e.oid ?? (e.indexAt !== undefined ? snap.git?.index.oid(e.indexAt) : undefined);
 }
 
 /** One directory's entries: untracked files not ignored, and subdirectories (`skipped`: ignored or denied, not to enter). */
