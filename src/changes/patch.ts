@@ -66,7 +66,13 @@ export async function buildPatch(snap: ScopeSnapshot, changes: ScopeChanges, rea
         const oid = entryOid(snap, c.before);
         const bytes = c.before.bytes ?? (oid && store ? store.readBlob(oid) : undefined);
         if (!bytes) {
-          missing.push({ path: c.path, reason: snap.git ? "its content before the run is not in git's object store and was not kept" : "its content before the run was not kept (past the read budget, outside git)" });
+          const reason =
+            c.before.stat.nlink > 1
+              ? "it has other names (hardlinks), so its content before the run was not kept"
+              : snap.git
+                ? "its content before the run is not in git's object store and was not kept"
+                : "its content before the run was not kept (past the read budget, outside git)";
+          missing.push({ path: c.path, reason });
           continue;
         }
         before = { bytes, mode: gitMode(c.before.stat), oid: oid ?? blobId(bytes) };
