@@ -37,7 +37,7 @@ export interface ChangeFields {
 
 export interface RunChanges {
   fields: ChangeFields;
-  /** The comparison, for whoever needs more than run_end says (a report's diffstat: `buildPatch(snapshot, changes, …).stats`). */
+  /** The comparison, for whoever needs more than run_end says (a report's diffstat: `(await patchFor(snapshot, changes)).stats`). */
   changes?: ScopeChanges;
   snapshot?: ScopeSnapshot;
   /** The snapshot failed, or --diff could not be written (the run then ends as an error). */
@@ -111,6 +111,18 @@ export function trackChanges(opts: TrackOptions): ChangeTracker {
   };
 }
 
+/**
+ * The run's patch and its diffstat (`stats`: lines added and removed per file), with the
+ * scope's rules: a second name (hardlink) of a denied or hidden file keeps its content
+ * out, as from every tool. For --diff, and for whatever shows a run's changes later.
+ */
+export function patchFor(snap: ScopeSnapshot, changes: ScopeChanges): Promise<Patch> {
+  return buildPatch(snap, changes, async (abs) => {
+    const st = lstatSync(abs, { throwIfNoEntry: false });
+    return st !== undefined && (st.nlink <= 1 || (await snap.fs.checkLinks(st, "read", abs)) === undefined);
+  });
+}
+
 /** --diff: the patch, written whole or not at all (a partial patch applied by CI would be worse than none). */
 async function writeDiff(snap: ScopeSnapshot, changes: ScopeChanges, target: OperatorTarget): Promise<PodError | undefined> {
   const start = performance.now();
@@ -120,11 +132,7 @@ async function writeDiff(snap: ScopeSnapshot, changes: ScopeChanges, target: Ope
   }
   let patch: Patch;
   try {
-    // A second name (hardlink) of a denied or hidden file: its content stays out, as from every tool.
-    patch = await buildPatch(snap, changes, async (abs) => {
-      const st = lstatSync(abs, { throwIfNoEntry: false });
-      return st !== undefined && (st.nlink <= 1 || (await snap.fs.checkLinks(st, "read", abs)) === undefined);
-    });
+    patch = await patchFor(snap, changes);
   } catch (err) {
     return new PodError("internal", `${shown}: not written: ${asPodError(err).message}`, "report the problem");
   }
