@@ -1,6 +1,6 @@
 import { spawn, type StdioOptions } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { mkdtemp, realpath, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -236,7 +236,8 @@ export async function runConfined(o: ConfineOptions & { cap: number }): Promise<
  * Sanitized contents (a git config without its credentials) written once per process
  * to files that bwrap binds read-only: one bind per call instead of a descriptor to
  * fill (bench/results.md, "Bash sandbox"). They hold nothing secret (that is the
- * point of them); the directory is private (mkdtemp, 0700) and removed at exit.
+ * point of them); the directory is private (mkdtemp, 0700), named with pod's pid,
+ * removed at exit — and by the next pod that needs one, when its process is gone.
  */
 let dataDir: string | undefined;
 const dataFilesByContent = new Map<string, string>();
@@ -247,7 +248,8 @@ function sanitizedFiles(contents: readonly string[]): Map<string, string> {
     if (file === undefined) {
       try {
         if (dataDir === undefined) {
-          dataDir = mkdtempSync(path.join(tmpdir(), "pod-sanitized-"));
+          sweepDataDirs();
+          dataDir = mkdtempSync(path.join(tmpdir(), `pod-sanitized-${process.pid}-`));
           const dir = dataDir;
           process.once("exit", () => rmSync(dir, { recursive: true, force: true }));
         }
@@ -262,6 +264,28 @@ function sanitizedFiles(contents: readonly string[]): Map<string, string> {
     out.set(content, file);
   }
   return out;
+}
+
+/** Removes the sanitized-copy directories of pod processes that are gone (killed before their exit handler ran). */
+function sweepDataDirs(): void {
+  try {
+    for (const name of readdirSync(tmpdir())) {
+      const pid = /^pod-sanitized-(\d+)-/.exec(name)?.[1];
+      if (pid === undefined || Number(pid) === process.pid || isAlive(Number(pid))) continue;
+      rmSync(path.join(tmpdir(), name), { recursive: true, force: true });
+    }
+  } catch {
+    // best effort: what is left holds nothing secret
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM";
+  }
 }
 
 /** Node's install dir (…/bin/node → …), which the forwarder runs from. */
