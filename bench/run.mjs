@@ -98,11 +98,11 @@ if (want("sandbox")) {
   out.push(
     "## Bash sandbox (cost per call)",
     "",
-    "The same command (`true`) through the Bash tool with the sandbox on and off, against a bare `bash -c true` spawn; all interleaved, 21 rounds, medians. The tool's time includes the parsed allowlist check, the deny expansion (a walk of the scope: here a one-file directory) and the output capture.",
+    "The same command (`true`) through the Bash tool with the sandbox on and off, against a bare `bash -c true` spawn; all interleaved, 21 rounds, medians. The tool's time includes the parsed allowlist check, the sandbox's view of the scope (here a one-file directory; the real-tree row uses pod's node_modules) and the output capture.",
     "",
     table(["call", "median ms", "vs bash -c true"], r.rows),
     "",
-    `The sandbox adds **${r.perCall.toFixed(1)} ms** per Bash call. The allowlist parser (web-tree-sitter + tree-sitter-bash, WebAssembly) loads once per process, started when the Bash tool is created so that it overlaps the first model request: ${r.parserLoad.toFixed(0)} ms including the first parse (bundled as in dist/, median of 7 fresh processes); then ${r.parse.toFixed(2)} ms per command. Expanding \`deny = [".env*"]\` over this repository (node_modules included) at each call: ${r.denyWalk.toFixed(0)} ms (${r.denyMasked} paths masked).`,
+    `The sandbox adds **${r.perCall.toFixed(1)} ms** per Bash call. The allowlist parser (web-tree-sitter + tree-sitter-bash, WebAssembly) loads once per process, started when the Bash tool is created so that it overlaps the first model request: ${r.parserLoad.toFixed(0)} ms including the first parse (bundled as in dist/, median of 7 fresh processes); then ${r.parse.toFixed(2)} ms per command. The sandbox's view of a real scope (pod's node_modules, ${r.realFiles} files: \`deny = [".env*"]\`, every \`.git\`, sockets, other names of protected files; one walk) is computed once per run, while the first model request is in flight, and only checked at each call: ${r.viewWalk.toFixed(0)} ms cold (${r.viewEntries} entries).`,
     "",
   );
 }

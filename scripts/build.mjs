@@ -122,7 +122,7 @@ const results = await Promise.all([
   }),
 ]);
 chmodSync(`${root}dist/pod.cjs`, 0o755);
-// Bash's allowlist parses commands with tree-sitter-bash (src/tools/sandbox/allowlist.ts):
+// Bash's allowlist parses commands with tree-sitter-bash (src/tools/bash/allowlist.ts):
 // the runtime's and the grammar's WebAssembly sit next to the bundles.
 // web-tree-sitter's names a source map (a sourceMappingURL custom section) that is not
 // shipped; that section is dropped on the way, as the bundles carry no map reference either.

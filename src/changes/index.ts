@@ -16,7 +16,7 @@
 import { lstatSync } from "node:fs";
 import { asPodError, PodError } from "../errors.js";
 import { timing, TIMING } from "../timing.js";
-import { protectedPaths } from "../tools/protected.js";
+import { protectedPaths } from "../policy/protected.js";
 import type { Toolbox } from "../tools/index.js";
 import { compareScope, type ScopeChanges } from "./compare.js";
 import { writeOperatorFile, type OperatorTarget } from "./operator-file.js";

@@ -61,7 +61,7 @@ function buildEventSchemas() {
     input: z.optional(z.string()),
     /** Project instruction files loaded into the system prompt, outermost first, relative to the workspace (scope) root, e.g. "../AGENTS.md". */
     instructions: z.optional(z.array(z.string())),
-    /** What pod refused or could not fully protect at start (an instruction file that is a FIFO or a link out of the workspace…), one line each. */
+    /** What pod refused or could not fully protect at start (an instruction file that is a FIFO or a link out of the workspace, credentials found in .git/config…), one line each. */
     warnings: z.optional(z.array(z.string())),
     /** Which OS sandbox Bash runs in; null when Bash is off. */
     sandbox: z.optional(z.nullable(z.enum(["bwrap", "seatbelt", "off"]))),

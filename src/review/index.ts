@@ -5,12 +5,12 @@
  *
  * May import: node's built-ins, ../errors, ../version, ../runtime/structured-output
  * (a review answer is a structured output: same tool, same ajv, same retries),
- * ../tools/scoped-fs and ../tools/protected (the scope's rules), ../changes (the
+ * ../tools/scoped-fs and ../policy/protected (the scope's rules), ../changes (the
  * operator-file writer and the deny cache). Emits no events.
  */
 import { PodError } from "../errors.js";
 import { compileOutputSchema, type OutputSchema } from "../runtime/structured-output.js";
-import { protectedPaths } from "../tools/protected.js";
+import { protectedPaths } from "../policy/protected.js";
 import { VERSION } from "../version.js";
 import { writeOperatorFile, type OperatorTarget } from "../changes/operator-file.js";
 import { FINDINGS_SCHEMA, FINDINGS_TOOL_DESCRIPTION, findingsChecker, type Findings } from "./findings.js";

@@ -5,9 +5,10 @@ import type { EventSink } from "../events/sink.js";
 import type { Manifest } from "../manifest.js";
 import { textMessage, toolResultMessage, unsettledToolUses, type Message } from "../store/messages.js";
 import { createToolbox } from "../tools/index.js";
-import { protectedPaths } from "../tools/protected.js";
+import { credentialWarnings } from "../policy/git-credentials.js";
+import { protectedPaths } from "../policy/protected.js";
 import { createProviderClient, type ModelClient } from "../provider/client.js";
-import { sandboxForRun } from "../tools/sandbox/detect.js";
+import { sandboxForRun } from "../sandbox/detect.js";
 import { takePod, type OwnedPod } from "../store/pod-owner.js";
 import { compactSession } from "./compaction.js";
 import { addCost, contextWindowFor, costUsd } from "../provider/pricing.js";
@@ -133,6 +134,8 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     // The prompt is durable before the run is announced (run_start, status running, both fsynced).
     await pod.store.sync();
     await pod.saveStatus({ ...base, status: "running", pid: process.pid, pending: null });
+    // Credentials a checkout left in the workspace: hidden from the model, but the operator should not leave them there.
+    const credentials = manifest.scopeRoot === undefined ? [] : await credentialWarnings(manifest.scopeRoot).catch(() => []);
     // run_start comes once the pod is visibly ours (status running), so a reader that sees it sees that too.
     sink.emit("run_start", {
       pod: manifest.data.pod.name,
@@ -141,7 +144,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       ...(req.mode === "run" ? { input: req.prompt } : {}),
       sandbox: (await sandbox).kind,
       instructions: systemPrompt.instructions,
-      ...(systemPrompt.warnings.length + pins.warnings.length > 0 ? { warnings: [...systemPrompt.warnings, ...pins.warnings] } : {}),
+      ...(systemPrompt.warnings.length + pins.warnings.length + credentials.length > 0 ? { warnings: [...systemPrompt.warnings, ...pins.warnings, ...credentials] } : {}),
     });
     for (const f of extensions.failures) sink.emit("error", { code: "tool_error", message: f.message });
     // Bash is enabled but no sandbox can start: said once here; each Bash call is then refused (the run goes on).
@@ -157,7 +160,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
               root: manifest.scopeRoot,
               writable: manifest.data.scope?.writable,
               deny: manifest.data.scope?.deny ?? [],
-              ...(await protectedPaths({ manifestFile: manifest.file, runtimeDir: opts.runtimeDir, scopeRoot: manifest.scopeRoot, extraReadOnly: [...pins.files(), ...pins.directories()] })),
+              ...(await protectedPaths({ manifestFile: manifest.file, runtimeDir: opts.runtimeDir, scopeRoot: manifest.scopeRoot, trusted: pins.files(), trustedDirs: pins.directories() })),
             },
             manifest.data.tools.bash,
           ),
