@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { Manifest } from "../manifest.js";
-import { builtInPrompt } from "./built-in.js";
+import { builtInPrompt, REVIEW_SECTION } from "./built-in.js";
 import { dayStamp, describeTools, gitState, osName, workspaceRoot } from "./environment.js";
 import { instructionDirs, loadInstructionFiles } from "./instructions.js";
 import { trustBoundary } from "../contract/boundary.js";
@@ -24,6 +24,8 @@ export interface SystemPromptInputs {
   now?: Date;
   /** The run's Redactor: a secret in an instruction file or the system prompt is never sent or printed. */
   redactor?: Redactor | undefined;
+  /** A review run (--review): the built-in prompt says what a review expects. */
+  review?: boolean | undefined;
 }
 
 /**
@@ -32,12 +34,14 @@ export interface SystemPromptInputs {
  * `system_prompt`/`system_prompt_file`, which replace it), `append_system_prompt`,
  * then the project's instruction files. docs/prompt.md describes each part.
  */
-export async function buildSystemPrompt({ manifest, runtimeDir, now = new Date(), redactor }: SystemPromptInputs): Promise<SystemPrompt> {
+export async function buildSystemPrompt({ manifest, runtimeDir, now = new Date(), redactor, review = false }: SystemPromptInputs): Promise<SystemPrompt> {
   const pod = manifest.data.pod;
   const root = workspaceRoot(manifest);
   const base =
     manifest.systemPrompt ??
-    builtInPrompt({ workspace: root, os: osName(), date: dayStamp(now), git: await gitState(root), tools: describeTools(manifest, runtimeDir) });
+    builtInPrompt({ workspace: root, os: osName(), date: dayStamp(now), git: await gitState(root), tools: describeTools(manifest, runtimeDir) }) +
+      // A replaced prompt is the user's whole text: the final_answer tool's description still says what a review answer is.
+      (review ? `\n${REVIEW_SECTION}` : "");
 
   const { files, skipped } = await loadInstructionFiles(pod.instructions, instructionDirs(path.dirname(manifest.file), manifest.scopeRoot), trustBoundary(manifest, runtimeDir));
   // Relative to the workspace root ("../AGENTS.md" for one above it): short, and the same on every checkout.
