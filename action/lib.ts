@@ -21,7 +21,7 @@ import { inertText, inertValue, MARK } from "../src/events/inert.js";
 import { prettyWriter } from "../src/events/pretty.js";
 import type { EventOf, PodEvent } from "../src/events/schema.js";
 import { findAndLoadManifest } from "../src/manifest-discovery.js";
-import { sandboxForRun } from "../src/tools/sandbox/detect.js";
+import { sandboxForRun } from "../src/sandbox/detect.js";
 import { PodError } from "../src/errors.js";
 
 export { inertText, inertValue };
