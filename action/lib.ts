@@ -328,11 +328,15 @@ export function summaryMarkdown(o: RunOutcome, ctx: SummaryContext): string {
 // ---------------------------------------------------------------------------------------
 // The sandbox preflight.
 
-export type Preflight =
+export type Preflight = (
   | { bash: false; reason: string }
   | { bash: true; ok: true; kind: string }
   | { bash: true; ok: false; message: string; hint: string }
-  | { manifestError: string };
+  | { manifestError: string }
+) & {
+  /** The pod's workspace (scope root, absolute), when it has one: where the run's changes apply. */
+  scopeRoot?: string;
+};
 
 /** Whether this pod's Bash needs a sandbox, and whether one starts here — pod's own checks, as its run_start makes them. */
 export async function preflight(opts: { cwd: string; manifest?: string }): Promise<Preflight> {
@@ -343,11 +347,12 @@ export async function preflight(opts: { cwd: string; manifest?: string }): Promi
     // pod reports a bad manifest itself, in the run's own error line.
     return { manifestError: err instanceof PodError ? err.full : String(err) };
   }
+  const scope = manifest.scopeRoot === undefined ? {} : { scopeRoot: manifest.scopeRoot };
   const tools = manifest.scopeRoot === undefined ? undefined : manifest.data.tools;
-  if (!tools || !tools.bash.enabled || tools.disabled.includes("Bash")) return { bash: false, reason: "Bash is off for this pod" };
+  if (!tools || !tools.bash.enabled || tools.disabled.includes("Bash")) return { bash: false, reason: "Bash is off for this pod", ...scope };
   const s = await sandboxForRun(tools);
-  if (s.kind) return { bash: true, ok: true, kind: s.kind };
-  return { bash: true, ok: false, message: s.error?.message ?? "no sandbox", hint: s.error?.hint ?? "" };
+  if (s.kind) return { bash: true, ok: true, kind: s.kind, ...scope };
+  return { bash: true, ok: false, message: s.error?.message ?? "no sandbox", hint: s.error?.hint ?? "", ...scope };
 }
 
 // The bundle is CommonJS: run directly, it answers one preflight (see the header).

@@ -19,6 +19,7 @@ import { appendFileSync, closeSync, readFileSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { applyCarried, keepPatch } from "./carry.mjs";
 import { command, exportVariables, openFresh, setOutputs, stopToken, writeFresh } from "./io.mjs";
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -52,6 +53,7 @@ export function readInputs(env = process.env) {
     eventsFile: get("events-file"),
     cacheKey: get("cache-key"),
     continueFrom: get("continue-from"),
+    carryChanges: !/^(false|no|0|off)$/i.test(get("carry-changes") || "true"),
     allowExitCodes: (get("allow-exit-codes") || "0,10,11").split(",").map((c) => Number(c.trim())),
   };
 }
@@ -101,6 +103,7 @@ export function buildArgs(inputs, ctx = {}) {
   if (inputs.manifest) args.push("--manifest", inputs.manifest);
   const runtimeDir = ctx.runtimeDir || inputs.runtimeDir;
   if (runtimeDir) args.push("--runtime-dir", runtimeDir);
+  if (ctx.diffFile) args.push("--diff", ctx.diffFile);
   args.push("--format", "jsonl");
   return { args, stdin };
 }
@@ -182,7 +185,12 @@ async function main(env = process.env) {
   const inputs = readInputs(env);
   const runtimeDir = env.POD_RUNTIME_DIR_RESOLVED || (inputs.runtimeDir ? path.resolve(inputs.workingDirectory, inputs.runtimeDir) : "");
   const restoredKey = env.POD_RESTORED_KEY ?? "";
-  const built = buildArgs(inputs, { runtimeDir, restoredKey });
+  const eventsFile = env.POD_EVENTS_FILE || path.join(env.RUNNER_TEMP || path.resolve(inputs.workingDirectory), `pod-events-${process.pid}.jsonl`);
+  // The run's changes as a patch, to carry to later jobs: only a pod with a workspace has them.
+  const carry = inputs.carryChanges && env.POD_SCOPE_ROOT && env.POD_CARRY_DIR
+    ? { scopeRoot: env.POD_SCOPE_ROOT, carryDir: env.POD_CARRY_DIR, appliedFile: path.join(env.RUNNER_TEMP || path.dirname(env.POD_CARRY_DIR), "pod-action", "carried.json"), patchFile: path.join(path.dirname(eventsFile), "changes.patch") }
+    : undefined;
+  const built = buildArgs(inputs, { runtimeDir, restoredKey, diffFile: carry?.patchFile });
   if (process.argv.includes("--dry-run")) {
     process.stdout.write(JSON.stringify({ cwd: inputs.workingDirectory, command: ["pod", ...(built.args ?? [])], stdin: built.stdin !== undefined, error: built.error }) + "\n");
     return built.error ? 2 : 0;
@@ -191,7 +199,6 @@ async function main(env = process.env) {
   const lib = createRequire(import.meta.url)(libPath);
   const cwd = path.resolve(env.GITHUB_WORKSPACE || ".", inputs.workingDirectory);
   const workspace = env.GITHUB_WORKSPACE || cwd;
-  const eventsFile = env.POD_EVENTS_FILE || path.join(env.RUNNER_TEMP || cwd, `pod-events-${process.pid}.jsonl`);
   const say = (line) => process.stdout.write(`${line}\n`);
   const summaryCtx = (exitCode, actionError) => ({
     exitCode: exitCode ?? "",
@@ -219,6 +226,18 @@ async function main(env = process.env) {
     say(command("error", { title: "pod: no sandbox for Bash" }, lib.inertLogText(message)));
     finish(noRun, undefined, { code: "sandbox_unavailable", message });
     return 1;
+  }
+
+  // What earlier jobs of this workflow run changed in the workspace, back in this fresh checkout.
+  if (carry) {
+    try {
+      const applied = applyCarried({ ...carry, log: (l) => say(lib.inertLogText(l)) });
+      if (applied.length) say(`pod: applied the changes of ${applied.length} earlier step(s) of this workflow run (${applied.join(", ")})`);
+    } catch (err) {
+      say(command("error", { title: "pod: carried changes" }, lib.inertLogText(err.message)));
+      finish(noRun, undefined, { code: "invalid_input", message: err.message });
+      return 1;
+    }
   }
 
   // The events file: the step's own directory under $RUNNER_TEMP, a fresh file, opened once.
@@ -276,6 +295,10 @@ async function main(env = process.env) {
   say("::endgroup::");
 
   const outcome = collector.outcome();
+  if (carry) {
+    const kept = keepPatch({ ...carry, label: `${env.GITHUB_JOB || "job"}-${env.GITHUB_RUN_ATTEMPT || "1"}` });
+    if (kept) say(`pod: kept this step's changes for later jobs of this workflow run (${kept})`);
+  }
   const actionError = sandboxStop ? { code: "sandbox_unavailable", message: `${sandboxStop}\nThe Action stopped pod at the start of the run: a job whose Bash calls are all refused is not a green job.` } : undefined;
   finish(outcome, exitCode, actionError);
 

@@ -11,7 +11,8 @@
 //    that is not enough lift the restriction (sysctl) — asking pod again after each;
 // 3. write status (ok | not-needed | unavailable | unknown) and, when unavailable, a
 //    message that says why and how to fix it. The run step fails on "unavailable"
-//    before pod starts.
+//    before pod starts. The same preflight also tells the run step the pod's workspace
+//    (scope-root), where the changes carried across jobs apply.
 //
 // `sandbox` input: auto (default) changes the machine only on GitHub-hosted runners (a
 // fresh VM discarded after the job); setup changes it wherever passwordless sudo exists;
@@ -169,9 +170,10 @@ export function ensureSandbox(env = process.env, log = (s) => process.stdout.wri
   const policy = input(env, "sandbox") || "auto";
   if (!["auto", "setup", "check"].includes(policy)) throw new Error(`sandbox: ${JSON.stringify(policy)} is not one of auto, setup, check`);
   let pf = preflight(lib, cwd, manifest);
-  if (pf.manifestError) return { status: "unknown", kind: "", message: "" };
-  if (!pf.bash) return { status: "not-needed", kind: "", message: "" };
-  if (pf.ok) return { status: "ok", kind: pf.kind, message: "" };
+  const scopeRoot = pf.scopeRoot ?? "";
+  if (pf.manifestError) return { status: "unknown", kind: "", message: "", scopeRoot };
+  if (!pf.bash) return { status: "not-needed", kind: "", message: "", scopeRoot };
+  if (pf.ok) return { status: "ok", kind: pf.kind, message: "", scopeRoot };
   let d = diagnose(env);
   const hosted = env.RUNNER_ENVIRONMENT === "github-hosted";
   const fixes = planFixes(d, policy, hosted);
@@ -180,17 +182,17 @@ export function ensureSandbox(env = process.env, log = (s) => process.stdout.wri
     log(`- ${fix.what}`);
     if (!applyFix(fix, d, log)) log(`  (that did not work)`);
     pf = preflight(lib, cwd, manifest);
-    if (pf.ok) return { status: "ok", kind: pf.kind, message: "", prepared: fix.what };
+    if (pf.ok) return { status: "ok", kind: pf.kind, message: "", prepared: fix.what, scopeRoot };
     d = diagnose(env);
   }
-  return { status: "unavailable", kind: "", message: explain(d, pf) };
+  return { status: "unavailable", kind: "", message: explain(d, pf), scopeRoot };
 }
 
 function main() {
   const r = ensureSandbox();
   if (r.status === "ok") process.stdout.write(`pod's Bash sandbox: ${r.kind}${r.prepared ? ` (after: ${r.prepared})` : ""}\n`);
   if (r.status === "unavailable") process.stdout.write(`pod's Bash has no sandbox on this runner; the run step will stop before pod starts.\n`);
-  setOutputs({ status: r.status, kind: r.kind, message: r.message });
+  setOutputs({ status: r.status, kind: r.kind, message: r.message, "scope-root": r.scopeRoot });
   return 0;
 }
 

@@ -10,6 +10,8 @@
 //   workspace unless the runtime-dir input says otherwise) and its cache keys. A restore
 //   looks only at caches of THIS workflow run (and matrix leg), so a new run never picks
 //   up another run's session or pause; `continue-from` names another run explicitly.
+// - carry-dir: where the patches of what pod changed in this workflow run's workspace are
+//   kept, cached with the runtime dir, so a later job's fresh checkout gets them back.
 // - step-dir, events-file, artifact-name: this step's own directory under $RUNNER_TEMP
 //   (numbered, so two uses of the Action in one job do not meet), the JSONL events file in
 //   it, and an artifact name unique per job, matrix leg, attempt and use.
@@ -131,6 +133,8 @@ export function plan(env = process.env, now = Date.now()) {
     "install-dir": path.join(temp, "pod-ci-agent"),
     "working-directory": workDir,
     "runtime-dir": runtimeDir,
+    // The run's changes to the workspace, as patches, cached with the runtime dir (run.mjs).
+    "carry-dir": path.join(temp, "pod-carry"),
     "runtime-key": keys.key,
     "runtime-restore-keys": keys.restore.join("\n"),
     leg,

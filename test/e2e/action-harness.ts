@@ -21,6 +21,7 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
+import { expect } from "vitest";
 import { parse } from "yaml";
 import { REPO_ROOT } from "../helpers/pod-process.js";
 
@@ -350,6 +351,8 @@ function cacheIndex(store: string): CacheEntry[] {
 
 let clock = 0;
 
+const paths = (list: string) => list.split("\n").map((p) => p.trim()).filter(Boolean);
+
 function usesStep(uses: string, w: Record<string, string>, job: Job, log: (s: string) => void): { outcome: "success" | "failure"; outputs: Record<string, string> } {
   mkdirSync(job.cacheStore, { recursive: true });
   if (uses === "actions/cache/restore@v4") {
@@ -368,8 +371,12 @@ function usesStep(uses: string, w: Record<string, string>, job: Job, log: (s: st
       }
     }
     if (hit) {
-      mkdirSync(w.path!, { recursive: true });
-      cpSync(hit.dir, w.path!, { recursive: true, verbatimSymlinks: true });
+      // One directory per path of the entry (a newline-separated list, as actions/cache takes).
+      for (const [i, p] of paths(w.path!).entries()) {
+        if (!existsSync(path.join(hit.dir, String(i)))) continue;
+        mkdirSync(p, { recursive: true });
+        cpSync(path.join(hit.dir, String(i)), p, { recursive: true, verbatimSymlinks: true });
+      }
       log(`Cache restored from key: ${hit.key}`);
     } else log(`Cache not found for input keys: ${key}`);
     return { outcome: "success", outputs: { "cache-hit": String(hit?.key === key), "cache-primary-key": key, "cache-matched-key": matched } };
@@ -380,12 +387,12 @@ function usesStep(uses: string, w: Record<string, string>, job: Job, log: (s: st
       log(`Failed to save: Unable to reserve cache with key ${w.key}, another job may be creating this cache.`);
       return { outcome: "success", outputs: {} };
     }
-    if (!existsSync(w.path!)) {
+    if (!paths(w.path!).some((p) => existsSync(p))) {
       log(`Warning: Path Validation Error: Path(s) specified in the action for caching do(es) not exist, hence no cache is being saved.`);
       return { outcome: "success", outputs: {} };
     }
     const dir = path.join(job.cacheStore, `entry-${entries.length}`);
-    cpSync(w.path!, dir, { recursive: true, verbatimSymlinks: true });
+    for (const [i, p] of paths(w.path!).entries()) if (existsSync(p)) cpSync(p, path.join(dir, String(i)), { recursive: true, verbatimSymlinks: true });
     entries.push({ key: w.key!, created: Date.now() * 1000 + clock++, dir });
     writeFileSync(path.join(job.cacheStore, "index.json"), JSON.stringify(entries));
     log(`Cache saved with key: ${w.key}`);
@@ -571,7 +578,10 @@ export async function seedInstallCache(store: string, actionPath: string): Promi
   writeFileSync(l.stamp, JSON.stringify({ key, version, from: actionPath }) + "\n");
   mkdirSync(store, { recursive: true });
   const entries = cacheIndex(store);
-  entries.push({ key, created: 0, dir: prefix });
+  const entry = path.join(work, "entry");
+  mkdirSync(entry);
+  cpSync(prefix, path.join(entry, "0"), { recursive: true, verbatimSymlinks: true });
+  entries.push({ key, created: 0, dir: entry });
   writeFileSync(path.join(store, "index.json"), JSON.stringify(entries));
   return key;
 }
@@ -579,4 +589,15 @@ export async function seedInstallCache(store: string, actionPath: string): Promi
 /** One of the Action's scripts as a module (plain JavaScript: untyped here). */
 export function importAction(name: string): Promise<any> {
   return import(pathToFileURL(path.join(REPO_ROOT, "action", name)).href);
+}
+
+/**
+ * A workflow run id of the current test's own: a file's tests share one cache store, so
+ * each test's jobs must be one workflow run that meets only its own jobs.
+ */
+export function testRunId(): string {
+  const name = expect.getState().currentTestName ?? "";
+  let h = 7;
+  for (const c of name) h = (h * 31 + c.charCodeAt(0)) % 1_000_000_007;
+  return String(100_000 + (h % 900_000));
 }

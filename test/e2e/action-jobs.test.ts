@@ -1,5 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
-import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { execFileSync } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -7,7 +8,7 @@ import { parse } from "yaml";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
 import { runToEnd } from "../helpers/spawn.js";
 import { makeProject, manifest, parseJsonl, podEnv, POD_BIN, REPO_ROOT } from "../helpers/pod-process.js";
-import { expressionsIn, filesUnder, parseFileCommands, runJob, seedInstallCache, type Job, type JobResult } from "./action-harness.js";
+import { expressionsIn, filesUnder, parseFileCommands, runJob, seedInstallCache, testRunId, type Job, type JobResult } from "./action-harness.js";
 
 /**
  * The Action's jobs, run in the simulated runner (action-harness.ts) against the fake
@@ -29,7 +30,7 @@ afterEach(async () => {
 });
 
 async function job(over: Partial<Job> & { workspace: string; inputs: Record<string, string> }): Promise<JobResult> {
-  return runJob({ actionPath: REPO_ROOT, runId: "100", cacheStore: store, artifacts: await mkdtemp(path.join(tmpdir(), "pod-artifacts-")), env: podEnv(server!.url) as Record<string, string>, ...over });
+  return runJob({ actionPath: REPO_ROOT, runId: testRunId(), cacheStore: store, artifacts: await mkdtemp(path.join(tmpdir(), "pod-artifacts-")), env: podEnv(server!.url) as Record<string, string>, ...over });
 }
 
 const step = (r: JobResult, idOrName: string) => r.steps.find((s) => s.id === idOrName || s.name === idOrName)!;
@@ -84,7 +85,7 @@ describe("a pause in one job, approved in a later job of the same workflow run",
 
     // The approval job: a new runner (fresh $RUNNER_TEMP), the runtime dir from the cache.
     const approve = await job({ workspace: dir, inputs: { approve: "true" }, job: "approve", artifacts });
-    expect(step(approve, "runtime-cache").outputs["cache-matched-key"]).toMatch(/^pod-runtime-run100-1-fix-1-/);
+    expect(step(approve, "runtime-cache").outputs["cache-matched-key"]).toMatch(new RegExp(`^pod-runtime-run${testRunId()}-1-fix-1-`));
     expect(approve.outputs).toMatchObject({ result: "finished", "exit-code": "0", "session-id": fix.outputs["session-id"], output: "Wrote out.txt.\nAll set.", pending: "[]" });
     expect(await readFile(path.join(dir, "out.txt"), "utf8")).toBe("done\n");
     expect(approve.summary).toContain("#### Answer");
@@ -132,6 +133,43 @@ describe("a pause in one job, approved in a later job of the same workflow run",
     expect(JSON.parse(done.outputs.denials!)).toEqual([expect.objectContaining({ id: "toolu_b", tool: "Bash" })]);
     expect(done.summary).toContain("#### Refused (1)");
   });
+});
+
+describe("the workspace across jobs", () => {
+  for (const where of ["a plain directory", "a subdirectory of a git repository"]) {
+    it(`the approval job's fresh checkout gets the changes the run made before it paused (${where})`, async () => {
+      server = await startFakeServer({
+        turns: [
+          writeTurn("toolu_n", "notes.txt", "from job 1\n"),
+          { response: { content: [{ type: "tool_use", id: "toolu_c", name: "Bash", input: { command: "cat notes.txt" } }], stop_reason: "tool_use" } },
+          textTurn("read it"),
+        ],
+      });
+      const m = manifest({ extra: '\n[tools]\nask = ["Bash"]\n[tools.bash]\nenabled = true\nallow = ["cat notes.txt"]\n' });
+      const root = await makeProject(m, { "README.md": "hello\n" });
+      let dir = root;
+      if (where !== "a plain directory") {
+        await mkdir(path.join(root, "svc"));
+        for (const f of ["pod.toml", "README.md"]) await rename(path.join(root, f), path.join(root, "svc", f));
+        execFileSync("git", ["init", "-q"], { cwd: root });
+        execFileSync("git", ["-c", "user.email=t@t", "-c", "user.name=t", "add", "-A"], { cwd: root });
+        execFileSync("git", ["-c", "user.email=t@t", "-c", "user.name=t", "commit", "-qm", "x"], { cwd: root });
+        dir = path.join(root, "svc");
+      }
+      const fix = await job({ workspace: root, inputs: { prompt: "note and read", "working-directory": path.relative(root, dir) || "." } });
+      expect(fix.outputs.result, fix.log.join("\n")).toBe("paused");
+      expect(fix.log.join("\n")).toMatch(/kept this step's changes for later jobs of this workflow run \(0001-fix-1\.patch\)/);
+      // The approval job's checkout: the commit as it was, without the run's notes.txt.
+      await rm(path.join(dir, "notes.txt"));
+      const approve = await job({ workspace: root, inputs: { approve: "true", "working-directory": path.relative(root, dir) || "." }, job: "approve" });
+      expect(approve.log.join("\n")).toMatch(/applied the changes of 1 earlier step\(s\) of this workflow run \(0001-fix-1\.patch\)/);
+      expect(approve.outputs.result).toBe("finished");
+      expect(await readFile(path.join(dir, "notes.txt"), "utf8")).toBe("from job 1\n");
+      const events = parseJsonl(await readFile(approve.outputs["events-file"]!, "utf8"));
+      expect(events.find((e) => e.type === "tool_result" && e.id === "toolu_c").output).toContain("from job 1");
+      if (where !== "a plain directory") expect(existsSync(path.join(root, "notes.txt"))).toBe(false);
+    });
+  }
 });
 
 describe("sessions per workflow run", () => {
@@ -191,7 +229,7 @@ describe("matrix legs", () => {
     expect(names).toHaveLength(2);
     expect(new Set(names.map((n) => n.split("/")[0])).size).toBe(2);
     const keys = legs.map((l) => step(l, "setup").outputs["runtime-key"]!);
-    const leg = (k: string) => /^pod-runtime-(m[0-9a-f]{8})-run700-/.exec(k)![1];
+    const leg = (k: string) => /^pod-runtime-(m[0-9a-f]{8})-run\d+-/.exec(k)![1];
     expect(leg(keys[0]!)).not.toBe(leg(keys[1]!));
     const approve = await job({ workspace: dir22, inputs: { approve: "true" }, runId: "700", job: "approve", matrix: { node: 22 }, artifacts });
     expect(approve.outputs).toMatchObject({ result: "finished", "session-id": legs[1]!.outputs["session-id"] });

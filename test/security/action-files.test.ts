@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
 import { makeProject, manifest, podEnv, REPO_ROOT } from "../helpers/pod-process.js";
-import { filesUnder, runJob, seedInstallCache, type Job } from "../e2e/action-harness.js";
+import { filesUnder, runJob, seedInstallCache, testRunId, type Job } from "../e2e/action-harness.js";
 
 /**
  * SPEC Containment: "the Action writes its files outside the workspace and never follows a
@@ -31,7 +31,7 @@ afterEach(async () => {
 });
 
 async function job(workspace: string, inputs: Record<string, string>, over: Partial<Job> = {}) {
-  return runJob({ actionPath: REPO_ROOT, workspace, inputs, runId: "900", cacheStore: store, artifacts: await mkdtemp(path.join(tmpdir(), "pod-artifacts-")), env: podEnv(server!.url) as Record<string, string>, ...over });
+  return runJob({ actionPath: REPO_ROOT, workspace, inputs, runId: testRunId(), cacheStore: store, artifacts: await mkdtemp(path.join(tmpdir(), "pod-artifacts-")), env: podEnv(server!.url) as Record<string, string>, ...over });
 }
 
 /** A place outside the workspace the runner user can write: what a link would aim at. */
