@@ -256,6 +256,28 @@ describe("the sandbox on the runner", () => {
     expect(r.summary).toContain("**The step failed: `sandbox_unavailable`**");
   });
 
+  it("on a GitHub-hosted runner without bubblewrap, installs it (apt-get through sudo) and goes ahead", async () => {
+    // Stand-ins that change nothing on this machine: `sudo` runs its arguments, and `apt-get
+    // install … bubblewrap` puts a bwrap (the real one) where pod looks for it.
+    server = await startFakeServer({ turns: [textTurn("tests ran")] });
+    const shims = await mkdtemp(path.join(tmpdir(), "pod-shims-"));
+    const log = path.join(shims, "calls.log");
+    const realBwrap = execFileSync("bash", ["-c", "command -v bwrap"], { encoding: "utf8" }).trim();
+    await writeFile(path.join(shims, "sudo"), `#!/bin/sh\necho "sudo $*" >> ${log}\n[ "$1" = -n ] && shift\nexec "$@"\n`, { mode: 0o755 });
+    await writeFile(path.join(shims, "apt-get"), `#!/bin/sh\necho "apt-get $*" >> ${log}\ncase "$*" in *"install"*bubblewrap*) ln -sf ${realBwrap} ${shims}/bwrap ;; esac\n`, { mode: 0o755 });
+    const env = { ...(podEnv(server.url) as Record<string, string>), PATH: `${shims}:${process.env.PATH}`, POD_BWRAP: path.join(shims, "bwrap") };
+    const r = await job({ workspace: await makeProject(BASH), inputs: { prompt: "run the tests" }, env, runnerEnvironment: "github-hosted" });
+    expect(step(r, "sandbox").outputs).toMatchObject({ status: "ok", kind: "bwrap" });
+    expect(step(r, "sandbox").stdout).toContain("- install bubblewrap");
+    expect(readFileSync(log, "utf8")).toMatch(/apt-get install -y --no-install-recommends bubblewrap/);
+    expect(r.outputs.result).toBe("finished");
+    // The same runner, self-hosted: `auto` only checks, and the step fails with the fix.
+    const selfHosted = await job({ workspace: await makeProject(BASH), inputs: { prompt: "run the tests" }, env: { ...env, POD_BWRAP: path.join(shims, "none", "bwrap") }, runnerEnvironment: "self-hosted" });
+    expect(step(selfHosted, "sandbox").outputs.status).toBe("unavailable");
+    expect(selfHosted.outputs["error-code"]).toBe("sandbox_unavailable");
+    expect(readFileSync(log, "utf8").match(/apt-get install/g)).toHaveLength(1);
+  });
+
   it("with Bash off the sandbox is not needed and the run goes ahead; with one, run_start says which", async () => {
     server = await startFakeServer({ turns: [textTurn("ok"), textTurn("ok")] });
     const off = await job({ workspace: await makeProject(manifest()), inputs: { prompt: "hi" }, env: { ...(podEnv(server.url) as Record<string, string>), POD_BWRAP: "/nonexistent/bwrap" } });
