@@ -523,14 +523,16 @@ export async function freshCheckout(): Promise<string> {
   const dir = mkdtempSync(path.join(tmpdir(), "pod-action-checkout-"));
   const git = (args: string[], cwd = REPO_ROOT) =>
     new Promise<string>((resolve, reject) => {
-      const c = spawn("git", args, { cwd, stdio: ["ignore", "pipe", "pipe"] });
+      // safe.directory: a checkout owned by another user (the suite run as an ordinary user over root's tree).
+      const c = spawn("git", ["-c", "safe.directory=*", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"] });
       let out = "";
       let err = "";
       c.stdout.setEncoding("utf8").on("data", (d: string) => (out += d));
       c.stderr.setEncoding("utf8").on("data", (d: string) => (err += d));
       c.on("close", (code) => (code === 0 ? resolve(out) : reject(new Error(`git ${args.join(" ")}: ${err}`))));
     });
-  await git(["clone", "-q", "--no-hardlinks", REPO_ROOT, dir], tmpdir());
+  // (a local clone's upload-pack does not inherit -c: it gets the setting itself)
+  await git(["clone", "-q", "--no-hardlinks", "--upload-pack", "git -c safe.directory=* upload-pack", REPO_ROOT, dir], tmpdir());
   const changed = (await git(["ls-files", "-z", "--modified", "--others", "--exclude-standard"])).split("\0").filter(Boolean);
   for (const f of changed) {
     const from = path.join(REPO_ROOT, f);
