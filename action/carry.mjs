@@ -6,7 +6,7 @@
 // has not applied yet (`git apply`, no index, no hooks) before pod starts, in order.
 // Imports only node: built-ins.
 import { spawnSync } from "node:child_process";
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 const PATCH = /^\d{4}-[\w.-]+\.patch$/;
@@ -80,7 +80,12 @@ export function applyCarried({ carryDir, appliedFile, scopeRoot, log }) {
 
 /** Keeps this invocation's patch (if it changed anything) as the next carried one. */
 export function keepPatch({ patchFile, carryDir, appliedFile, label }) {
-  if (!existsSync(patchFile) || statSync(patchFile).size === 0) return undefined;
+  if (!existsSync(patchFile)) return undefined;
+  // Nothing changed: no patch to keep, and none to upload.
+  if (statSync(patchFile).size === 0) {
+    rmSync(patchFile, { force: true });
+    return undefined;
+  }
   mkdirSync(carryDir, { recursive: true });
   const n = patchesIn(carryDir).length + 1;
   const name = `${String(n).padStart(4, "0")}-${label.replace(/[^\w.-]+/g, "_")}.patch`;

@@ -230,7 +230,8 @@ export function pendingMarkdown(p: Pending, maxLines = 40): string {
 }
 
 export interface SummaryContext {
-  exitCode: number;
+  /** pod's exit code; "" when pod did not run. */
+  exitCode: number | "";
   /** e.g. `acme/pod@v0` — what the approval step's `uses:` names. */
   uses: string;
   /** Inputs the approval step must repeat (working-directory, manifest, runtime-dir, cache-key), when not default. */
@@ -274,7 +275,7 @@ export function summaryMarkdown(o: RunOutcome, ctx: SummaryContext): string {
   const rows: [string, string][] = [];
   if (o.start) rows.push(["mode", `${o.start.mode} · model ${codeSpan(o.start.model, 80)}`]);
   if (o.session_id) rows.push(["session", codeSpan(o.session_id, 80)]);
-  rows.push(["exit code", String(ctx.exitCode)]);
+  rows.push(["exit code", ctx.exitCode === "" || ctx.exitCode === undefined ? "— (pod did not run)" : String(ctx.exitCode)]);
   if (o.turns !== undefined) rows.push(["turns", String(o.turns)]);
   if (o.usage) {
     const cached = o.usage.cache_read_input_tokens ? ` (${fmt(o.usage.cache_read_input_tokens)} cached)` : "";

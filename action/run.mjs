@@ -188,7 +188,7 @@ async function main(env = process.env) {
   const eventsFile = env.POD_EVENTS_FILE || path.join(env.RUNNER_TEMP || path.resolve(inputs.workingDirectory), `pod-events-${process.pid}.jsonl`);
   // The run's changes as a patch, to carry to later jobs: only a pod with a workspace has them.
   const carry = inputs.carryChanges && env.POD_SCOPE_ROOT && env.POD_CARRY_DIR
-    ? { scopeRoot: env.POD_SCOPE_ROOT, carryDir: env.POD_CARRY_DIR, appliedFile: path.join(env.RUNNER_TEMP || path.dirname(env.POD_CARRY_DIR), "pod-action", "carried.json"), patchFile: path.join(path.dirname(eventsFile), "changes.patch") }
+    ? { scopeRoot: env.POD_SCOPE_ROOT, carryDir: env.POD_CARRY_DIR, appliedFile: path.join(env.RUNNER_TEMP || path.dirname(env.POD_CARRY_DIR), "pod-action", "carried.json"), patchFile: env.POD_PATCH_FILE || path.join(path.dirname(eventsFile), "changes.patch") }
     : undefined;
   const built = buildArgs(inputs, { runtimeDir, restoredKey, diffFile: carry?.patchFile });
   if (process.argv.includes("--dry-run")) {

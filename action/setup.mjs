@@ -140,6 +140,8 @@ export function plan(env = process.env, now = Date.now()) {
     leg,
     "step-dir": step.dir,
     "events-file": path.join(step.dir, "events.jsonl"),
+    // What this step changed, as pod's --diff wrote it (run.mjs; only with carry-changes).
+    "patch-file": path.join(step.dir, "changes.patch"),
     "artifact-name": artifact,
     uses: actionUses(env),
   };

@@ -405,12 +405,13 @@ function usesStep(uses: string, w: Record<string, string>, job: Job, log: (s: st
       log(`Error: Failed to CreateArtifact: an artifact with this name already exists on the workflow run`);
       return { outcome: "failure", outputs: {} };
     }
-    if (!existsSync(w.path!)) {
+    const found = paths(w.path!).filter((p) => existsSync(p));
+    if (!found.length) {
       log(`No files were found with the provided path: ${w.path}. No artifacts will be uploaded.`);
       return { outcome: "success", outputs: {} };
     }
     mkdirSync(dest);
-    cpSync(w.path!, path.join(dest, path.basename(w.path!)), { dereference: true });
+    for (const p of found) cpSync(p, path.join(dest, path.basename(p)), { dereference: true });
     return { outcome: "success", outputs: { "artifact-id": "1" } };
   }
   throw new Error(`the harness cannot run ${uses}`);

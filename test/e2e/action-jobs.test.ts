@@ -46,7 +46,7 @@ describe("a pause in one job, approved in a later job of the same workflow run",
     const fix = await job({ workspace: dir, inputs: { prompt: "write out.txt" }, job: "fix", artifacts });
     expect(fix.steps.map((s) => [s.id ?? s.name, s.outcome])).toEqual([
       ["setup", "success"], ["install-cache", "success"], ["install", "success"], ["Save pod's install", "skipped"], ["sandbox", "success"],
-      ["runtime-cache", "success"], ["pod", "success"], ["Upload pod's events", "success"], ["Save pod's runtime directory", "success"],
+      ["runtime-cache", "success"], ["pod", "success"], ["Upload pod's events and changes", "success"], ["Save pod's runtime directory", "success"],
     ]);
     // Paused is an outcome to branch on, not a failure; output holds no answer, pending the call.
     expect(fix.outputs).toMatchObject({ result: "paused", "exit-code": "10", output: "", denials: "[]", "error-code": "", "error-message": "" });
@@ -92,7 +92,9 @@ describe("a pause in one job, approved in a later job of the same workflow run",
     expect(approve.log).toContain("::group::pod resume --approve");
 
     // Each job's events are its own artifact, every line an event.
-    expect(filesUnder(artifacts).sort()).toEqual(["pod-events-approve-1/events.jsonl", "pod-events-fix-1/events.jsonl"]);
+    // The approval job changed out.txt: its patch is uploaded for people to read; the fix job changed nothing.
+    expect(filesUnder(artifacts).sort()).toEqual(["pod-events-approve-1/changes.patch", "pod-events-approve-1/events.jsonl", "pod-events-fix-1/events.jsonl"]);
+    expect(readFileSync(path.join(artifacts, "pod-events-approve-1/changes.patch"), "utf8")).toContain("+done");
     const all = [...parseJsonl(readFileSync(path.join(artifacts, "pod-events-fix-1/events.jsonl"), "utf8")), ...parseJsonl(readFileSync(path.join(artifacts, "pod-events-approve-1/events.jsonl"), "utf8"))];
     expect(all.filter((e) => e.type === "run_end").map((e) => e.result)).toEqual(["paused", "finished"]);
 
