@@ -558,6 +558,19 @@ export function filesUnder(dir: string): string[] {
  * `actionPath`: the jobs of a test then take the install step's cache-hit path. (The miss
  * path, npm ci and all from a fresh clone, is action-install.test.ts.)
  */
+/**
+ * The Action's checkout for a test file: a copy of this working tree, taken once, never
+ * the tree itself. The install cache is keyed on the checkout's content; were it this
+ * tree, an edit made while the suite runs would miss the cache, and the install step
+ * would run `npm ci` here, replacing the node_modules the suite is running from.
+ */
+export async function actionCheckout(): Promise<string> {
+  const copy = mkdtempSync(path.join(tmpdir(), "pod-action-checkout-"));
+  const skip = new Set(["node_modules", ".git", ".pod", "bench/.corpora", "bench/tree"]);
+  cpSync(REPO_ROOT, copy, { recursive: true, filter: (src) => !skip.has(path.relative(REPO_ROOT, src).split(path.sep).join("/")) });
+  return copy;
+}
+
 export async function seedInstallCache(store: string, actionPath: string): Promise<string> {
   const { installKey } = await importAction("setup.mjs");
   const { layout } = await importAction("install.mjs");

@@ -8,7 +8,7 @@ import { parse } from "yaml";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
 import { runToEnd } from "../helpers/spawn.js";
 import { makeProject, manifest, parseJsonl, podEnv, POD_BIN, REPO_ROOT } from "../helpers/pod-process.js";
-import { expressionsIn, filesUnder, parseFileCommands, runJob, seedInstallCache, testRunId, type Job, type JobResult } from "./action-harness.js";
+import { actionCheckout, expressionsIn, filesUnder, parseFileCommands, runJob, seedInstallCache, testRunId, type Job, type JobResult } from "./action-harness.js";
 
 /**
  * The Action's jobs, run in the simulated runner (action-harness.ts) against the fake
@@ -18,10 +18,13 @@ import { expressionsIn, filesUnder, parseFileCommands, runJob, seedInstallCache,
  */
 let store: string;
 let server: FakeServer | undefined;
+/** The Action's checkout: a copy of this working tree (action-harness.ts, actionCheckout). */
+let actionPath: string;
 
 beforeAll(async () => {
   store = await mkdtemp(path.join(tmpdir(), "pod-cache-store-"));
-  await seedInstallCache(store, REPO_ROOT);
+  actionPath = await actionCheckout();
+  await seedInstallCache(store, actionPath);
 }, 120_000);
 
 afterEach(async () => {
@@ -30,7 +33,7 @@ afterEach(async () => {
 });
 
 async function job(over: Partial<Job> & { workspace: string; inputs: Record<string, string> }): Promise<JobResult> {
-  return runJob({ actionPath: REPO_ROOT, runId: testRunId(), cacheStore: store, artifacts: await mkdtemp(path.join(tmpdir(), "pod-artifacts-")), env: podEnv(server!.url) as Record<string, string>, ...over });
+  return runJob({ actionPath, runId: testRunId(), cacheStore: store, artifacts: await mkdtemp(path.join(tmpdir(), "pod-artifacts-")), env: podEnv(server!.url) as Record<string, string>, ...over });
 }
 
 const step = (r: JobResult, idOrName: string) => r.steps.find((s) => s.id === idOrName || s.name === idOrName)!;

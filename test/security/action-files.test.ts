@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
 import { makeProject, manifest, podEnv, REPO_ROOT } from "../helpers/pod-process.js";
-import { filesUnder, runJob, seedInstallCache, testRunId, type Job } from "../e2e/action-harness.js";
+import { actionCheckout, filesUnder, runJob, seedInstallCache, testRunId, type Job } from "../e2e/action-harness.js";
 
 /**
  * SPEC Containment: "the Action writes its files outside the workspace and never follows a
@@ -18,11 +18,14 @@ import { filesUnder, runJob, seedInstallCache, testRunId, type Job } from "../e2
  * exited, as a fresh file, through no link.
  */
 let store: string;
+/** The Action's checkout: a copy of this working tree (actionCheckout). */
+let actionPath: string;
 let server: FakeServer | undefined;
 
 beforeAll(async () => {
   store = await mkdtemp(path.join(tmpdir(), "pod-cache-store-"));
-  await seedInstallCache(store, REPO_ROOT);
+  actionPath = await actionCheckout();
+  await seedInstallCache(store, actionPath);
 }, 120_000);
 
 afterEach(async () => {
@@ -31,7 +34,7 @@ afterEach(async () => {
 });
 
 async function job(workspace: string, inputs: Record<string, string>, over: Partial<Job> = {}) {
-  return runJob({ actionPath: REPO_ROOT, workspace, inputs, runId: testRunId(), cacheStore: store, artifacts: await mkdtemp(path.join(tmpdir(), "pod-artifacts-")), env: podEnv(server!.url) as Record<string, string>, ...over });
+  return runJob({ actionPath, workspace, inputs, runId: testRunId(), cacheStore: store, artifacts: await mkdtemp(path.join(tmpdir(), "pod-artifacts-")), env: podEnv(server!.url) as Record<string, string>, ...over });
 }
 
 /** A place outside the workspace the runner user can write: what a link would aim at. */

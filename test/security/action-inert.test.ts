@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
 import { makeProject, manifest, podEnv, REPO_ROOT } from "../helpers/pod-process.js";
-import { CommandProcessor, importAction, parseFileCommands, runJob, seedInstallCache, testRunId } from "../e2e/action-harness.js";
+import { actionCheckout, CommandProcessor, importAction, parseFileCommands, runJob, seedInstallCache, testRunId } from "../e2e/action-harness.js";
 
 /**
  * SPEC Containment, "People's output is inert" (issue 22 item 6, for the Action): model text
@@ -17,11 +17,14 @@ import { CommandProcessor, importAction, parseFileCommands, runJob, seedInstallC
  * legacy `##[cmd]` anywhere in a line.
  */
 let store: string;
+/** The Action's checkout: a copy of this working tree (actionCheckout). */
+let actionPath: string;
 let server: FakeServer | undefined;
 
 beforeAll(async () => {
   store = await mkdtemp(path.join(tmpdir(), "pod-cache-store-"));
-  await seedInstallCache(store, REPO_ROOT);
+  actionPath = await actionCheckout();
+  await seedInstallCache(store, actionPath);
 }, 120_000);
 
 afterEach(async () => {
@@ -51,7 +54,7 @@ const HOSTILE = [
 ];
 
 async function job(workspace: string, inputs: Record<string, string>) {
-  return runJob({ actionPath: REPO_ROOT, workspace, inputs, runId: testRunId(), cacheStore: store, artifacts: await mkdtemp(path.join(tmpdir(), "pod-artifacts-")), env: podEnv(server!.url) as Record<string, string> });
+  return runJob({ actionPath, workspace, inputs, runId: testRunId(), cacheStore: store, artifacts: await mkdtemp(path.join(tmpdir(), "pod-artifacts-")), env: podEnv(server!.url) as Record<string, string> });
 }
 
 describe("model text in the Action's log, outputs and summary", () => {
