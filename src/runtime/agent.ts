@@ -5,3 +5,4 @@ export { invokeRun } from "./invocation.js";
 export { compactSession } from "./compaction.js";
 export { createProviderClient } from "../provider/client.js";
 export { takePod } from "../store/pod-owner.js";
+export { invokeReplay } from "../runs/replay.js";

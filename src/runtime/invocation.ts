@@ -23,6 +23,10 @@ import { withoutDisabled } from "../tools/disabled.js";
 import { writeOutputTarget, type OutputTarget } from "../store/output-target.js";
 import { pinTrustedInputs, type Pins } from "../contract/pins.js";
 import type { Redactor } from "../redact/redactor.js";
+import type { EventBody } from "../events/schema.js";
+import { tapClient } from "../provider/tap.js";
+import { newRunId } from "../runs/format.js";
+import { Recording } from "../runs/recorder.js";
 
 export interface InvocationOptions {
   manifest: Manifest;
@@ -96,6 +100,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
   process.on("SIGTERM", onSignal);
 
   let extensions: Extensions | undefined;
+  let recording: Recording | undefined;
   try {
     try {
       if (run.session !== undefined) {
@@ -123,11 +128,17 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       // The same prompt again after its request failed before any answer: ask again, do not store it twice.
       if (!isUnansweredPrompt(pod.store.messages().at(-1), req.prompt)) await pod.store.append(textMessage("user", req.prompt), base.turn);
     }
+    // The run's recording (src/runs/), from the history the loop starts from; its first lines
+    // are made durable with the session's, here and at every later sync point.
+    recording = await startRunRecording(req, pod, { manifest, model, limits, run, systemPrompt, keepRuns: manifest.data.pod.keep_runs, redactor: sink.redactor });
+    pod.store.syncWith(recording);
+    if (recording) client = tapClient(client, recording);
     // The prompt is durable before the run is announced (run_start, status running, both fsynced).
     await pod.store.sync();
     await pod.saveStatus({ ...base, status: "running", pid: process.pid, pending: null });
     // run_start comes once the pod is visibly ours (status running), so a reader that sees it sees that too.
     sink.emit("run_start", {
+      run_id: recording?.id ?? newRunId(),
       pod: manifest.data.pod.name,
       mode: req.mode,
       model,
@@ -200,6 +211,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
         onStop: extensions.onStop,
         fallbackModel: manifest.data.provider.fallback_model,
         verifyContract: () => pins.verify(),
+        recordTool: recording ? (r) => recording!.toolResult(r) : undefined,
         // Per turn: atomic but not fsynced (the session is what is made durable each turn;
         // a stale status.json is repaired from it, see takePod). Start, pause and end are fsynced.
         onTurnSaved: (p) =>
@@ -238,7 +250,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       // A call awaiting approval holds the model's input: redacted like the session it comes from.
       pending: sink.redactor.value(outcome.pending),
     });
-    sink.emit("run_end", {
+    const end: EventBody<"run_end"> = {
       result: outcome.result,
       ...(outcome.limit ? { limit: outcome.limit } : {}),
       turns: outcome.turns,
@@ -249,7 +261,11 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       // The calls awaiting a decision, as the model asked for them (the read proofs stay in status.json).
       ...(outcome.result === "paused" ? { pending: outcome.pending ? [{ id: outcome.pending.id, name: outcome.pending.name, input: outcome.pending.input }] : [] } : {}),
       denials: outcome.denials,
-    });
+    };
+    // The recording's end is written (durably) before run_end announces it.
+    await recording?.end(end);
+    recording = undefined;
+    sink.emit("run_end", end);
     if (run.failOnDenial && outcome.denials.length > 0) {
       process.stderr.write(`pod: exit 1 (--fail-on-denial): ${outcome.denials.length} tool call${outcome.denials.length === 1 ? " was" : "s were"} denied; run_end.denials lists them\n`);
       return EXIT.error;
@@ -259,9 +275,13 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     // Saving state failed (disk full, permissions…): say so and end the run as an error.
     const e = asPodError(err);
     sink.emit("error", { code: e.code, message: e.full });
-    sink.emit("run_end", { result: "error", turns: 0, usage: ZERO_USAGE, duration_ms: Date.now() - started, denials: [] });
+    const end: EventBody<"run_end"> = { result: "error", turns: 0, usage: ZERO_USAGE, duration_ms: Date.now() - started, denials: [] };
+    await recording?.end(end).catch(() => {});
+    recording = undefined;
+    sink.emit("run_end", end);
     return EXIT.error;
   } finally {
+    await recording?.close();
     timeLimit.clear();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
@@ -315,3 +335,34 @@ function checkPreconditions(req: RunRequest, pod: OwnedPod): PodError | undefine
   return undefined;
 }
 
+
+/**
+ * Starts the run's recording (src/runs/recorder.ts) from what the loop is about to start
+ * from: the history as the model sees it, where that is in the session, and what a replay
+ * needs to send the same requests (the limits, the output schema, the prompt's facts).
+ * undefined with `[pod] keep_runs = 0`.
+ */
+async function startRunRecording(
+  req: RunRequest,
+  pod: OwnedPod,
+  o: { manifest: Manifest; model: string; limits: RequestLimits; run: RunOptions; systemPrompt: SystemPrompt; keepRuns: number; redactor: Redactor },
+): Promise<Recording | undefined> {
+  const status = pod.status;
+  return Recording.start({
+    podDir: pod.paths.dir,
+    keepRuns: o.keepRuns,
+    redactor: o.redactor,
+    history: pod.store.messages(),
+    run: {
+      pod: o.manifest.data.pod.name,
+      session_id: pod.store.id,
+      mode: req.mode,
+      model: o.model,
+      ...(req.mode === "run" ? { input: req.prompt } : { resume: { pending: status.pending, ...(req.approval ? { approval: req.approval } : {}) } }),
+      start: { turn: status.turn, stored_messages: pod.store.allMessages().length, keep_from: pod.store.compaction()?.keep_from ?? 0 },
+      limits: { max_turns: o.limits.maxTurns, ...(o.limits.maxCostUsd !== undefined ? { max_cost_usd: o.limits.maxCostUsd } : {}) },
+      ...(o.run.outputSchema ? { output_schema: { file: o.run.outputSchema.file, schema: o.run.outputSchema.schema } } : {}),
+      ...(o.systemPrompt.environment ? { environment: o.systemPrompt.environment } : {}),
+    },
+  });
+}

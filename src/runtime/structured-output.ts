@@ -28,8 +28,8 @@ export interface OutputSchema {
   validate: ValidateFunction;
   /** True when the schema is not an object schema and answers travel wrapped as {"value": …}. */
   wrapped: boolean;
-  /** The file as read at start (bytes, identity, hash): pinned for the run, never read again. */
-  source: TrustedFile;
+  /** The file as read at start (bytes, identity, hash): pinned for the run, never read again. Absent in a replay (the recording's copy). */
+  source?: TrustedFile | undefined;
 }
 
 /**
@@ -56,7 +56,12 @@ export async function loadOutputSchema(file: string): Promise<OutputSchema> {
     throw bad(`not JSON (${(err as Error).message})`, "the file must hold one JSON Schema object");
   }
   if (!schema || typeof schema !== "object" || Array.isArray(schema)) throw bad("not a JSON object", "the file must hold one JSON Schema object");
-  const s = schema as Record<string, unknown>;
+  return { ...(await compileOutputSchema(file, schema as Record<string, unknown>)), source: read.file };
+}
+
+/** A schema object compiled as --output-schema compiles it (`pod replay` takes the recorded run's copy). */
+export async function compileOutputSchema(file: string, s: Record<string, unknown>): Promise<OutputSchema> {
+  const bad = (why: string, fix: string) => new PodError("invalid_input", `--output-schema ${file}: ${why}`, fix);
   const dialect = typeof s.$schema === "string" ? s.$schema : "";
   // ajv is loaded only when a schema is given: a run without one does not pay for it at start-up.
   const entry = await import("./ajv-entry.js");
@@ -72,7 +77,7 @@ export async function loadOutputSchema(file: string): Promise<OutputSchema> {
     if (err instanceof entry.UnsupportedPattern) throw bad(err.message, "rewrite the pattern without lookahead, lookbehind or backreferences (RE2 syntax; docs/security.md)");
     throw bad(`not a valid JSON Schema: ${(err as Error).message}`, "fix the schema (ajv reports the problem above)");
   }
-  return { file, schema: s, validate, wrapped: s.type !== "object", source: read.file };
+  return { file, schema: s, validate, wrapped: s.type !== "object" };
 }
 
 /** The final_answer tool as the API receives it. A non-object schema is wrapped, since tool inputs are objects. */

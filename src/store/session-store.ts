@@ -48,6 +48,12 @@ const Record = z.discriminatedUnion("kind", [SessionHeader, MessageRecord, Compa
 type Record = z.infer<typeof Record>;
 export type CompactionInfo = z.infer<typeof CompactionRecord>;
 
+/** A file whose writes can be made durable (SessionStore.syncWith). */
+export interface Durable {
+  isDurable(): boolean;
+  sync(): Promise<void>;
+}
+
 export interface StoredMessage {
   message: Message;
   turn: number;
@@ -293,9 +299,21 @@ export class SessionStore {
     this.written++;
   }
 
+  /** Another append-only file made durable with this one (a run's recording, src/runs/): see syncWith. */
+  private companion: Durable | undefined;
+
+  /**
+   * From now on every sync() of the session also syncs `other`, in parallel, and isDurable()
+   * waits for both: the run's recording rides on the session's sync points (once a turn,
+   * before a tool that changes something, before run_start and run_end), never a sync of its own.
+   */
+  syncWith(other: Durable | undefined): void {
+    this.companion = other;
+  }
+
   /** Whether every line written so far is durable (no sync needed). */
   isDurable(): boolean {
-    return this.synced >= this.written;
+    return this.synced >= this.written && (this.companion?.isDurable() ?? true);
   }
 
   /**
@@ -305,6 +323,12 @@ export class SessionStore {
    * failure is kept and every later sync() and append rejects with it.
    */
   sync(): Promise<void> {
+    const own = this.syncOwn();
+    if (!this.companion || this.companion.isDurable()) return own;
+    return Promise.all([own, this.companion.sync()]).then(() => {});
+  }
+
+  private syncOwn(): Promise<void> {
     if (this.syncFailure) return Promise.reject(this.syncFailure);
     if (this.synced >= this.written) return Promise.resolve();
     const next = this.syncTail.then(async () => {

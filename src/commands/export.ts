@@ -1,0 +1,1 @@
+export async function exportCommand(_o: unknown): Promise<number> { return 1; }
