@@ -153,13 +153,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument("[run-id]", "the run to replay (see `pod runs`)")
     .addOption(new Option("--tools <how>", "live: run the tools again on the workspace; recorded: answer them from the recording, touching nothing").choices(["live", "recorded"]).default("live"))
     .addHelpText("after", "\nExit 1 with error code `diverged` at the first request that differs from the recorded one.\n\nExamples:\n  $ pod replay\n  $ pod replay 20260101T120000Z-a1b2c3 --tools recorded\n  $ pod replay --tools recorded || echo \"the request changed\"\n")
-    .action(async (runId: string | undefined, _o, cmd: Command) => setExit(await (await import("./commands/replay.js")).replayCommand(runId, globals(cmd) as never)));
+    .action(async (runId: string | undefined, _o, cmd: Command) => setExit(await (await import("./commands/run.js")).replayCommand(runId, globals(cmd) as never)));
 
   program
     .command("runs")
     .description("list the recorded runs, oldest first (JSON lines; a table with --format pretty)")
     .addHelpText("after", "\nExamples:\n  $ pod runs --format pretty\n  $ pod runs | jq -r 'select(.result==\"error\") | .run_id'\n")
-    .action(async (_o, cmd: Command) => setExit(await (await import("./commands/runs.js")).runsCommand(globals(cmd))));
+    .action(async (_o, cmd: Command) => setExit(await (await import("./commands/run.js")).runsCommand(globals(cmd))));
 
   program
     .command("export")
@@ -167,7 +167,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .requiredOption("-o, --output <file>", "the bundle to write (.tar.gz)")
     .option("--session <id>", "only this session and its runs (default: every session)")
     .addHelpText("after", "\nExamples:\n  $ pod export -o pod-state.tar.gz\n  $ pod export --session 20260101T120000Z-a1b2c3 -o one-session.tar.gz\n")
-    .action(async (_o, cmd: Command) => setExit(await (await import("./commands/export.js")).exportCommand(globals(cmd) as never)));
+    .action(async (_o, cmd: Command) => setExit(await (await import("./commands/run.js")).exportCommand(globals(cmd) as never)));
 
   program
     .command("import")
@@ -175,7 +175,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument("<file>", "the bundle (.tar.gz)")
     .option("--force", "replace a pod whose session history differs from the bundle's (the replaced files are kept as backups)")
     .addHelpText("after", "\nExamples:\n  $ pod import pod-state.tar.gz && pod resume --approve\n")
-    .action(async (file: string, _o, cmd: Command) => setExit(await (await import("./commands/import.js")).importCommand(file, globals(cmd) as never)));
+    .action(async (file: string, _o, cmd: Command) => setExit(await (await import("./commands/run.js")).importCommand(file, globals(cmd) as never)));
 
   program
     .command("schema")

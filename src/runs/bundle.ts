@@ -13,10 +13,9 @@
 // and every checksum checked, and only then is anything written, through a staging directory.
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
 import path from "node:path";
-import { Parser, create as createTar, type ReadEntry } from "tar";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { PodError } from "../errors.js";
 import { acquirePodLock, type HeldLock } from "../store/lock.js";
 import { isSessionId, podPaths, type PodPaths } from "../store/paths.js";
@@ -25,10 +24,11 @@ import { readStatus } from "../store/status.js";
 import { syncDir } from "../store/atomic-file.js";
 import { VERSION } from "../version.js";
 import { HISTORY_FILE, isRunId, RECORDS_FILE, RUN_FILE } from "./format.js";
+import { readUstar, writeUstar, type UstarEntry } from "./ustar.js";
 
 export const BUNDLE_FORMAT = "pod-bundle";
 export const BUNDLE_VERSION = 1;
-/** A bundle larger than this is refused before it is read (50 recordings of long runs fit many times over). */
+/** A bundle larger than this, packed or unpacked, is refused (50 recordings of long runs fit many times over). */
 export const MAX_BUNDLE_BYTES = 2 * 1024 ** 3;
 
 interface BundleIndex {
@@ -78,19 +78,13 @@ export async function exportPod(runtimeDir: string, podName: string, outFile: st
     session: session ?? null,
     files: Object.fromEntries([...files].map(([p, b]) => [p, { size: b.length, sha256: sha256(b) }])),
   };
-  const stage = await mkdtemp(path.join(tmpdir(), "pod-export-"));
   const target = path.resolve(outFile);
   const tmp = path.join(path.dirname(target), `.${path.basename(target)}.${randomBytes(4).toString("hex")}.tmp`);
+  const bytes = gzipSync(writeUstar([{ name: "bundle.json", data: Buffer.from(JSON.stringify(index, null, 2) + "\n") }, ...[...files].sort(([a], [b]) => (a < b ? -1 : 1)).map(([name, data]) => ({ name, data }))]));
   try {
-    await writeFile(path.join(stage, "bundle.json"), JSON.stringify(index, null, 2) + "\n");
-    for (const [p, b] of files) {
-      await mkdir(path.join(stage, path.dirname(p)), { recursive: true });
-      await writeFile(path.join(stage, p), b);
-    }
-    // portable: no owner names or ids, nothing of this machine beyond the files themselves.
-    await createTar({ gzip: true, portable: true, file: tmp, cwd: stage }, ["bundle.json", ...[...files.keys()].sort()]);
-    const handle = await open(tmp, "r+");
+    const handle = await open(tmp, "wx", 0o644);
     try {
+      await handle.writeFile(bytes);
       await handle.sync();
     } finally {
       await handle.close();
@@ -99,12 +93,8 @@ export async function exportPod(runtimeDir: string, podName: string, outFile: st
     await syncDir(path.dirname(target));
   } catch (err) {
     await rm(tmp, { force: true }).catch(() => {});
-    if (err instanceof PodError) throw err;
     throw new PodError("invalid_input", `cannot write ${target} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, "give -o a path in a writable directory");
-  } finally {
-    await rm(stage, { recursive: true, force: true }).catch(() => {});
   }
-  const bytes = await readFile(target);
   const sessions = [...files.keys()].filter((p) => p.startsWith("pod/sessions/")).length;
   const runs = [...files.keys()].filter((p) => p.endsWith(`/${RUN_FILE}`)).length;
   return { file: target, pod: podName, sessions, runs, bytes: bytes.length, sha256: sha256(bytes) };
@@ -176,42 +166,21 @@ export async function readBundle(file: string): Promise<{ index: BundleIndex; fi
   } catch (err) {
     throw new PodError("invalid_input", `cannot read the bundle ${file} (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`, "give the path of a .tar.gz made by `pod export`");
   }
-  if (size > MAX_BUNDLE_BYTES) throw new PodError("invalid_input", `the bundle ${file} is ${size} bytes, more than pod imports (${MAX_BUNDLE_BYTES})`, "export one session (`pod export --session ID`) or fewer runs ([pod] keep_runs)");
-  const raw = await readFile(file);
+  if (size > MAX_BUNDLE_BYTES) throw new PodError("invalid_input", `the bundle ${file} is ${size} bytes, more than pod imports (${MAX_BUNDLE_BYTES}, unpacked too)`, "export one session (`pod export --session ID`) or fewer runs ([pod] keep_runs)");
+  let tar: UstarEntry[];
+  try {
+    tar = readUstar(gunzipSync(await readFile(file), { maxOutputLength: MAX_BUNDLE_BYTES }));
+  } catch (err) {
+    throw damagedBundle(file, (err as Error).message);
+  }
   const entries = new Map<string, Buffer>();
-  await new Promise<void>((resolve, reject) => {
-    let failed = false;
-    const fail = (err: PodError) => {
-      if (failed) return;
-      failed = true;
-      reject(err);
-    };
-    const parser = new Parser({
-      strict: true,
-      onReadEntry: (entry: ReadEntry) => {
-        const name = entry.path;
-        const problem = entryProblem(entry);
-        if (problem) {
-          entry.resume();
-          fail(refusedEntry(file, problem));
-          return;
-        }
-        if (entry.type === "Directory") {
-          entry.resume();
-          return;
-        }
-        const chunks: Buffer[] = [];
-        entry.on("data", (c: Buffer) => chunks.push(c));
-        entry.on("end", () => {
-          if (entries.has(name)) fail(refusedEntry(file, `holds ${JSON.stringify(name)} twice`));
-          entries.set(name, Buffer.concat(chunks));
-        });
-      },
-    });
-    parser.on("error", (err: Error) => fail(damagedBundle(file, err.message)));
-    parser.on("end", () => resolve());
-    parser.end(raw);
-  });
+  for (const entry of tar) {
+    const problem = entryProblem(entry);
+    if (problem) throw refusedEntry(file, problem);
+    if (entry.type === "Directory") continue;
+    if (entries.has(entry.name)) throw refusedEntry(file, `holds ${JSON.stringify(entry.name)} twice`);
+    entries.set(entry.name, entry.data);
+  }
   const indexBytes = entries.get("bundle.json");
   if (!indexBytes) throw damagedBundle(file, "it has no bundle.json");
   let index: BundleIndex;
@@ -235,11 +204,11 @@ export async function readBundle(file: string): Promise<{ index: BundleIndex; fi
 }
 
 /** Why an entry may not be imported: a link, a device, a name outside the bundle's layout. */
-function entryProblem(entry: ReadEntry): string | undefined {
-  const name = entry.path;
+function entryProblem(entry: UstarEntry): string | undefined {
+  const name = entry.name;
   const show = JSON.stringify(name.slice(0, 200));
-  if (entry.type !== "File" && entry.type !== "OldFile" && entry.type !== "Directory") return `holds ${show}, a ${entry.type} entry (only regular files are imported)`;
-  if (entry.linkpath) return `holds ${show} with a link target`;
+  if (entry.type !== "File" && entry.type !== "Directory") return `holds ${show}, a ${entry.type} entry (only regular files are imported)`;
+  if (entry.linkname) return `holds ${show} with a link target`;
   if (name.includes("\0") || name.includes("\\")) return `holds an entry with a strange name (${show})`;
   if (path.posix.isAbsolute(name) || /^[A-Za-z]:/.test(name)) return `holds ${show}, an absolute path`;
   if (name.split("/").includes("..")) return `holds ${show}, which would land outside the runtime directory`;

@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { existsSync, readdirSync } from "node:fs";
 import { cp, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -29,6 +30,10 @@ async function job1() {
   const exported = await runPod(["export", "-o", bundle], { cwd: dir, env: podEnv(undefined, OFFLINE) });
   expect(exported.code, exported.stdout + exported.stderr).toBe(0);
   expect(parseJsonl(exported.stdout)).toEqual([expect.objectContaining({ exported: bundle, pod: "tester", sessions: 1, runs: 1 })]);
+  // A standard archive: the system's tar reads it.
+  const listed = spawnSync("tar", ["tzf", bundle], { encoding: "utf8" });
+  expect(listed.status, listed.stderr).toBe(0);
+  expect(listed.stdout.trim().split("\n")).toEqual(expect.arrayContaining(["bundle.json", "pod/manifest.toml", "pod/status.json", `pod/sessions/${paused.events[0].session_id}.jsonl`, `pod/runs/${paused.events[0].run_id}/records.jsonl`]));
   return { dir, bundle, paused };
 }
 

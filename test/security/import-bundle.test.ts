@@ -2,6 +2,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { gunzipSync, gzipSync } from "node:zlib";
 import { describe, expect, it } from "vitest";
 import { startFakeServer } from "../fake-server/server.js";
 import { makeProject, manifest, ofType, podEnv, runPod } from "../helpers/pod-process.js";
@@ -117,6 +118,10 @@ describe("pod import of a hostile or damaged bundle", () => {
     const { gz } = await realBundle();
     const t = await target();
     for (const keep of [0.5, 0.9, 0.99]) await expectRefused(await importInto(t.dir, gz.subarray(0, Math.floor(gz.length * keep))), t, /damaged or not a pod bundle/);
+    // Whole gzip, cut archive inside: the end-of-archive blocks are missing, or the last file is short.
+    const tar = gunzipSync(gz);
+    await expectRefused(await importInto(t.dir, gzipSync(tar.subarray(0, tar.length - 1024))), t, /cut short/);
+    await expectRefused(await importInto(t.dir, gzipSync(tar.subarray(0, 512 * 3 + 100))), t, /cut short/);
   });
 
   it("a file whose content does not match its checksum, or a file bundle.json does not list, is refused", async () => {

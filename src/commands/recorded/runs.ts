@@ -1,6 +1,6 @@
-import { listRuns } from "../runs/reader.js";
-import { podPaths } from "../store/paths.js";
-import { forPeople, withContext, type GlobalOptions } from "./context.js";
+import { listRuns } from "../../runtime/agent.js";
+import { podPaths } from "../../store/paths.js";
+import { forPeople, withContext, type GlobalOptions } from "../context.js";
 
 /**
  * `pod runs`: one JSON object per recorded run, oldest first, like `pod sessions` (documents,

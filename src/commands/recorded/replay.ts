@@ -1,6 +1,6 @@
-import { PodError } from "../errors.js";
-import { invokeReplay } from "../runtime/agent.js";
-import { withContext, type GlobalOptions } from "./context.js";
+import { PodError } from "../../errors.js";
+import { invokeReplay } from "../../runtime/agent.js";
+import { withContext, type GlobalOptions } from "../context.js";
 
 export interface ReplayCommandOptions extends GlobalOptions {
   tools?: string;

@@ -1,5 +1,5 @@
-import { exportPod } from "../runs/bundle.js";
-import { withContext, type GlobalOptions } from "./context.js";
+import { exportPod } from "../../runtime/agent.js";
+import { withContext, type GlobalOptions } from "../context.js";
 
 export interface ExportOptions extends GlobalOptions {
   output: string;

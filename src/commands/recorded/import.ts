@@ -1,6 +1,6 @@
 import path from "node:path";
-import { importBundle } from "../runs/bundle.js";
-import { withContext, type GlobalOptions } from "./context.js";
+import { importBundle } from "../../runtime/agent.js";
+import { withContext, type GlobalOptions } from "../context.js";
 
 export interface ImportOptions extends GlobalOptions {
   force?: boolean;
