@@ -10,17 +10,16 @@ type Body = Record<string, unknown>;
 type Delta = Pick<RequestRecord, "body" | "unset" | "messages_kept" | "messages">;
 
 export class DeltaEncoder {
-  private readonly prev = new Map<Endpoint, { keys: Map<string, string>; messages: readonly unknown[] }>();
+  private readonly prev = new Map<Endpoint, { keys: Map<string, unknown>; messages: readonly unknown[] }>();
 
   encode(endpoint: Endpoint, body: Body): Delta {
     const p = this.prev.get(endpoint);
-    const keys = new Map<string, string>();
+    const keys = new Map<string, unknown>();
     const changed: Body = {};
     for (const [k, v] of Object.entries(body)) {
       if (k === "messages" || v === undefined) continue;
-      const json = JSON.stringify(v);
-      keys.set(k, json);
-      if (p?.keys.get(k) !== json) changed[k] = v;
+      keys.set(k, v);
+      if (!p?.keys.has(k) || !sameValue(p.keys.get(k), v)) changed[k] = v;
     }
     const unset = p ? [...p.keys.keys()].filter((k) => !keys.has(k)) : [];
     const messages = Array.isArray(body.messages) ? (body.messages as unknown[]) : [];
@@ -57,6 +56,27 @@ function sharedPrefix(a: readonly unknown[], b: readonly unknown[]): number {
   let i = 0;
   while (i < n && sameMessage(a[i], b[i])) i++;
   return i;
+}
+
+/**
+ * A top-level value of the body unchanged since the previous request. The system prompt and
+ * the tools are rebuilt each turn from the same parts (new arrays and wrappers around the
+ * same strings and definitions), so one level of identity settles it nearly always, without
+ * serialising ~10 KB of tool definitions a turn; JSON decides the rest.
+ */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => x === b[i] || shallowSame(x, b[i]))) return true;
+  if (shallowSame(a, b)) return true;
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+function shallowSame(a: unknown, b: unknown): boolean {
+  if (!a || !b || typeof a !== "object" || typeof b !== "object" || Array.isArray(a) || Array.isArray(b)) return false;
+  const x = a as Record<string, unknown>;
+  const y = b as Record<string, unknown>;
+  const kx = Object.keys(x);
+  return kx.length === Object.keys(y).length && kx.every((k) => x[k] === y[k]);
 }
 
 function sameMessage(a: unknown, b: unknown): boolean {

@@ -303,9 +303,13 @@ export class SessionStore {
   private companion: Durable | undefined;
 
   /**
-   * From now on every sync() of the session also syncs `other`, in parallel, and isDurable()
-   * waits for both: the run's recording rides on the session's sync points (once a turn,
-   * before a tool that changes something, before run_start and run_end), never a sync of its own.
+   * From now on every sync() of the session also starts a sync of `other`, in parallel: the
+   * run's recording rides on the session's sync points (once a turn, before a tool that
+   * changes something, before run_start), never a sync of its own. The session's sync does
+   * not wait for it: what is announced on stdout is the session's state, and a recording
+   * that trails the session by a turn after a power loss replays a turn less. (A kill -9
+   * needs no sync: every line is written before its event.) The owner of `other` makes it
+   * durable at the end (Recording.end) and hears of a failed sync there.
    */
   syncWith(other: Durable | undefined): void {
     this.companion = other;
@@ -313,7 +317,7 @@ export class SessionStore {
 
   /** Whether every line written so far is durable (no sync needed). */
   isDurable(): boolean {
-    return this.synced >= this.written && (this.companion?.isDurable() ?? true);
+    return this.synced >= this.written;
   }
 
   /**
@@ -324,8 +328,10 @@ export class SessionStore {
    */
   sync(): Promise<void> {
     const own = this.syncOwn();
-    if (!this.companion || this.companion.isDurable()) return own;
-    return Promise.all([own, this.companion.sync()]).then(() => {});
+    const other = this.companion;
+    // After the session's own: two fdatasyncs at once on one filesystem wait on each other's journal commit.
+    if (other && !other.isDurable()) own.then(() => other.sync()).catch(() => {});
+    return own;
   }
 
   private syncOwn(): Promise<void> {
