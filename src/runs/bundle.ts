@@ -13,7 +13,7 @@
 // and every checksum checked, and only then is anything written, through a staging directory.
 import { createHash, randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, rmdir, stat } from "node:fs/promises";
 import path from "node:path";
 import { gunzipSync, gzipSync } from "node:zlib";
 import { PodError } from "../errors.js";
@@ -235,6 +235,9 @@ export async function importBundle(file: string, runtimeDir: string, podName: st
   // Every session and status must load before anything is written.
   const stage = path.join(runtimeDir, `.import-${randomBytes(4).toString("hex")}`);
   const staged = path.join(stage, podName);
+  // A runtime directory made only for the staging goes again if the import does not happen.
+  const madeRuntimeDir = !existsSync(runtimeDir);
+  let imported = false;
   try {
     await mkdir(staged, { recursive: true });
     for (const [p, b] of files) {
@@ -261,6 +264,7 @@ export async function importBundle(file: string, runtimeDir: string, podName: st
       try {
         await rename(staged, paths.dir);
         await syncDir(runtimeDir);
+        imported = true;
         return { pod: podName, dir: paths.dir, sessions: sessions.length, runs: runs.size, status: status?.status ?? null, session_id: status?.session_id ?? null };
       } catch (err) {
         if (!["EEXIST", "ENOTEMPTY"].includes((err as NodeJS.ErrnoException).code ?? "")) throw err;
@@ -299,9 +303,11 @@ export async function importBundle(file: string, runtimeDir: string, podName: st
     } finally {
       await lock.release().catch(() => {});
     }
+    imported = true;
     return { pod: podName, dir: paths.dir, sessions: sessions.length, runs: runs.size, status: status?.status ?? null, session_id: status?.session_id ?? null };
   } finally {
     await rm(stage, { recursive: true, force: true }).catch(() => {});
+    if (madeRuntimeDir && !imported) await rmdir(runtimeDir).catch(() => {});
   }
 }
 

@@ -56,11 +56,10 @@ async function expectRefused(r: Awaited<ReturnType<typeof importInto>>, t: { dir
   expect(err[0].code).toBe("invalid_input");
   expect(err[0].message).toMatch(says);
   expect(err[0].message).toContain("nothing was written");
-  const runtime = path.join(t.dir, ".pod");
-  expect(existsSync(path.join(runtime, "tester")), "a pod dir was created").toBe(false);
-  if (existsSync(runtime)) expect(readdirSync(runtime)).toEqual([]);
+  // Not even the runtime directory (the import would have made it).
+  expect(existsSync(path.join(t.dir, ".pod")), "the runtime directory was created").toBe(false);
   expect(readdirSync(t.outside).sort()).toEqual(["bundle.tar.gz", "project"]);
-  expect(readdirSync(t.dir).sort()).toEqual([".pod", "pod.toml"].filter((n) => n !== ".pod" || existsSync(runtime)));
+  expect(readdirSync(t.dir)).toEqual(["pod.toml"]);
 }
 
 const withEntries = (files: Map<string, Buffer>, extra: TarEntry[], listed: [string, Buffer][] = []) =>
@@ -133,6 +132,17 @@ describe("pod import of a hostile or damaged bundle", () => {
     await expectRefused(await importInto(t.dir, makeTar([{ name: "bundle.json", data: index }, ...[...tampered].map(([name, data]) => ({ name, data }))])), t, /does not match its checksum/);
     const extra = "pod/sessions/20260101T000000Z-abcdef.jsonl";
     await expectRefused(await importInto(t.dir, makeTar([{ name: "bundle.json", data: index }, ...[...files].map(([name, data]) => ({ name, data })), { name: extra, data: Buffer.from("{}\n") }])), t, /does not list/);
+  });
+
+  it("a session or status.json that does not load is refused after staging, and the staging is gone", async () => {
+    const { files, sessionPath } = await realBundle();
+    const t = await target();
+    const broken = new Map(files);
+    broken.set(sessionPath, Buffer.concat([files.get(sessionPath)!, Buffer.from("{not a record}\n")]));
+    await expectRefused(await importInto(t.dir, makeTar([{ name: "bundle.json", data: indexFor("tester", broken) }, ...[...broken].map(([name, data]) => ({ name, data }))])), t, /session .* is damaged at line/);
+    const status = new Map(files);
+    status.set("pod/status.json", Buffer.from('{"pod":"tester","session_id":"../../../etc/passwd"}'));
+    await expectRefused(await importInto(t.dir, makeTar([{ name: "bundle.json", data: indexFor("tester", status) }, ...[...status].map(([name, data]) => ({ name, data }))])), t, /status\.json/);
   });
 
   it("the untouched bundle imports (the checks above refuse the attack, not every bundle)", async () => {
