@@ -107,7 +107,8 @@ function blocks(content: Json): Json[] {
 function describeMessage(m: Json, all: Json[]): string {
   const x = m as { role?: string; content?: Json };
   const first = blocks(x?.content)[0];
-  return `a ${x?.role ?? "?"} message${first ? ` starting with ${describeBlock(first, all)}` : ""}`;
+  const role = x?.role ?? "?";
+  return `${role === "assistant" ? "an" : "a"} ${role} message${first ? ` starting with ${describeBlock(first, all)}` : ""}`;
 }
 
 /** "the text", "a Read call (toolu_1)", "the result of the Read call toolu_1 (an error)". */
