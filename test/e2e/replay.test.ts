@@ -156,6 +156,32 @@ describe("recorded runs and pod replay (real binary, fake server)", () => {
     expect(shape(replay.events)).toEqual(shape(run.events));
   });
 
+  it("replays a run made with the built-in prompt in another directory (another workspace path, runtime dir elsewhere): the recorded facts stand", async () => {
+    const server = await startFakeServer(SCRIPT);
+    const builtIn = manifest().replace('system_prompt = "You fix code."\n', "");
+    const one = await makeProject(builtIn, { "a.txt": "alpha\n" });
+    const run = await runPod(["run", "fix a.txt"], { cwd: one, env: podEnv(server.url) });
+    await server.close();
+    expect(run.code).toBe(0);
+    const first = JSON.parse(readFileSync(path.join(one, ".pod/tester/runs", run.events[0].run_id, "records.jsonl"), "utf8").split("\n")[0]!);
+    expect(first.body.system[0].text).toContain(`Workspace root: ${one}`);
+    const bundle = path.join(one, "pod.tar.gz");
+    expect((await runPod(["export", "-o", bundle], { cwd: one, env: podEnv(undefined, OFFLINE) })).code).toBe(0);
+    const two = await makeProject(builtIn, { "a.txt": "alpha\n" });
+    const elsewhere = path.join(two, "state");
+    const env = podEnv(undefined, { ...OFFLINE, POD_RUNTIME_DIR: elsewhere });
+    expect((await runPod(["import", bundle], { cwd: two, env })).code).toBe(0);
+    const replay = await runPod(["replay"], { cwd: two, env });
+    expect(replay.code, replay.stdout).toBe(0);
+    expect(shape(replay.events)).toEqual(shape(run.events));
+    expect(await readFile(path.join(two, "a.txt"), "utf8")).toBe("ALPHA\n");
+    // What the operator controls still counts: an instruction file added since diverges at turn 1.
+    await writeFile(path.join(two, "AGENTS.md"), "Always add tests.\n");
+    const changed = await runPod(["replay", "--tools", "recorded"], { cwd: two, env });
+    expect(changed.code).toBe(1);
+    expect(ofType(changed.events, "error")[0].message).toMatch(/diverged at turn 1: .*the system prompt differs/);
+  });
+
   it("a run cut by kill -9 replays up to its last completed turn, then stops as a cancel would (paused, exit 10)", async () => {
     const slow = { delivery: { delay_ms: 40, chunk_bytes: 40, text_split: 4 } };
     const server = await startFakeServer({ turns: SCRIPT.turns.map((t) => ({ ...t, ...slow })) });
