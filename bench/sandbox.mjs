@@ -1,7 +1,8 @@
 // What Bash's sandbox costs per call: the same trivial command (`true`) through the
 // Bash tool with the sandbox required (bwrap), with it off, and as a bare
-// `bash -c true` spawn; plus bwrap alone, the network-allowlist path, the parser's
-// one-time load and per-command parse, and the deny expansion on a real tree.
+// `bash -c true` spawn; plus bwrap alone, the network-allowlist path, a real tree as
+// the scope, the parser's one-time load and per-command parse, and the sandbox's view
+// of the scope (its one walk) on that tree.
 import { execFileSync, spawn } from "node:child_process";
 import { copyFile, mkdtemp, realpath, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -19,7 +20,7 @@ export async function sandboxBench(root) {
   // The parser's one-time load, as the built pod pays it: allowlist.ts bundled the way
   // scripts/build.mjs bundles it, run in fresh processes.
   const parserLoad = await bundledParserLoad(root);
-  const { parseCommand } = await import("../src/tools/sandbox/allowlist.ts");
+  const { parseCommand } = await import("../src/tools/bash/allowlist.ts");
   await parseCommand("npm test");
   const parses = [];
   let t;
@@ -30,8 +31,7 @@ export async function sandboxBench(root) {
   }
 
   const { createToolbox } = await import("../src/tools/index.ts");
-  const { ScopedFs } = await import("../src/tools/scoped-fs.ts");
-  const { deniedPaths } = await import("../src/tools/sandbox/policy.ts");
+  const { Protection } = await import("../src/policy/protection.ts");
   const dir = await realpath(await mkdtemp(path.join(tmpdir(), "pod-bench-sbx-")));
   await writeFile(path.join(dir, "a.txt"), "a\n");
   const scope = { root: dir, deny: [".env*"], readOnly: [], hidden: [] };
@@ -47,20 +47,37 @@ export async function sandboxBench(root) {
   const sandboxed = await bashWith({});
   const off = await bashWith({ sandbox: "off" });
   const proxied = await bashWith({ network: ["registry.npmjs.org"] });
+  // The same call with a real tree as the scope: pod's own node_modules (21k files) and
+  // deny = [".env*"], so what the policy computes (the deny walk, every .git) is paid
+  // on real data, not on a one-file directory.
+  const realTree = await realpath(path.join(root, "node_modules"));
+  const files = Number(execFileSync("find", [realTree, "-type", "f"], { encoding: "utf8", maxBuffer: 1 << 28 }).split("\n").length - 1);
+  const realBox = await createToolbox(
+    // Nothing protected that is missing there: a placeholder would be made (and removed) inside that tree at each call.
+    { root: realTree, deny: [".env*"], readOnly: [], hidden: [path.join(dir, ".pod")] },
+    { enabled: true, allow: ["true"], timeout_s: 30, sandbox: "required", network: false, env: [] },
+  );
+  const realTool = realBox.tools.find((x) => x.name === "Bash");
+  const onRealTree = async () => {
+    const r = await realTool.run({ command: "true" }, { signal: new AbortController().signal });
+    if (r.isError) throw new Error(r.output);
+  };
   const bwrapTrue = ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--", "true"];
-  const [bare, bwrapAlone, toolOff, toolSandboxed, toolProxied] = await timeInterleaved(
-    [() => spawnTrue("bash", ["-c", "true"]), () => spawnTrue("bwrap", bwrapTrue), off, sandboxed, proxied],
+  const [bare, bwrapAlone, toolOff, toolSandboxed, toolProxied, toolReal] = await timeInterleaved(
+    [() => spawnTrue("bash", ["-c", "true"]), () => spawnTrue("bwrap", bwrapTrue), off, sandboxed, proxied, onRealTree],
     { runs: 21 },
   );
 
-  // deny expansion walks the whole scope at each call: timed on this repository (node_modules included).
-  const fs = new ScopedFs({ root, deny: [".env*"], readOnly: [], hidden: [] });
+  // The sandbox's view of the scope (the one walk: deny, every .git, sockets, other names), computed
+  // once per run and checked at each call: timed cold (a fresh policy each time) on the real tree.
   const walks = [];
   let entries = 0;
   for (let i = 0; i < 5; i++) {
+    const protection = new Protection({ root: realTree, deny: [".env*"], readOnly: [], hidden: [path.join(dir, ".pod")], pinned: [] });
     t = performance.now();
-    entries = (await deniedPaths(fs)).length;
+    const view = await protection.sandboxView();
     walks.push(performance.now() - t);
+    entries = view.readOnly.length + view.masked.length + view.absent.length + view.pinned.length + view.sanitized.length;
   }
   const r = (x) => `${(x / bare).toFixed(1)}×`;
   return {
@@ -71,11 +88,14 @@ export async function sandboxBench(root) {
       ["Bash tool, `sandbox = \"off\"`", fmt(toolOff), r(toolOff)],
       ["Bash tool, sandboxed (bwrap, no network)", fmt(toolSandboxed), r(toolSandboxed)],
       ["Bash tool, sandboxed, `network = [hosts]` (proxy + forwarder)", fmt(toolProxied), r(toolProxied)],
+      [`Bash tool, sandboxed, scope = a real tree (pod's node_modules, ${files} files)`, fmt(toolReal), r(toolReal)],
     ],
+    perCallReal: toolReal - toolOff,
     parserLoad,
     parse: median(parses),
-    denyWalk: median(walks),
-    denyMasked: entries,
+    viewWalk: median(walks),
+    viewEntries: entries,
+    realFiles: files,
   };
 }
 
@@ -85,7 +105,7 @@ async function bundledParserLoad(root) {
   const entry = path.join(dir, "entry.ts");
   await writeFile(
     entry,
-    `import { bashParser, parseCommand } from ${JSON.stringify(path.join(root, "src/tools/sandbox/allowlist.ts"))};
+    `import { bashParser, parseCommand } from ${JSON.stringify(path.join(root, "src/tools/bash/allowlist.ts"))};
 (async () => { const t = performance.now(); await bashParser(); await parseCommand("npm test"); process.stdout.write(String(performance.now() - t)); })();`,
   );
   await build({

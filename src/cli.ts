@@ -34,7 +34,10 @@ function withRunOptions(cmd: Command): Command {
     .option("--disallow-tool <tool>", "hide this tool from the model for this run (repeatable; added to [tools] disabled)", collect)
     .option("--append-system-prompt <text>", "add this to the system prompt for this run (after [pod] append_system_prompt)")
     .option("--bash", "enable Bash for this run (overrides [tools.bash] enabled; its allowlist and sandbox still apply)")
-    .option("--no-bash", "disable Bash for this run (overrides [tools.bash] enabled)");
+    .option("--no-bash", "disable Bash for this run (overrides [tools.bash] enabled)")
+    .option("--diff <file>", "write a patch of every change the run made to the scope (any tool, Bash included); `git apply` applies it to the tree as it was")
+    .option("--review", "the final answer is pod's findings schema {summary, findings: [{path, line, end_line?, severity, rule?, message}]} (docs/review.md)")
+    .option("--sarif <file>", "with --review: write the findings as SARIF 2.1.0, paths relative to the scope root");
 }
 
 function collect(value: string, previous: string[] | undefined): string[] {

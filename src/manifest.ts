@@ -132,11 +132,22 @@ const ManifestSchema = z.strictObject({
             ),
             [],
           ),
+          /** Extra host paths the sandbox shows read-only besides the system dirs and the scope (docs/tools.md, "Bash's sandbox"). */
+          read: z._default(
+            z.array(
+              z.string().check(
+                z.refine((p) => (p === "~" || p.startsWith("~/") || p.startsWith("/")) && !p.includes("\0") && !p.split("/").includes(".."), {
+                  message: 'must be an absolute path or start with ~/ (the real home), without ".."',
+                }),
+              ),
+            ),
+            [],
+          ),
         }),
-        { enabled: false, allow: [], timeout_s: 120, sandbox: "required", network: false, env: [] },
+        { enabled: false, allow: [], timeout_s: 120, sandbox: "required", network: false, env: [], read: [] },
       ),
     }),
-    { ask: [], disabled: [], bash: { enabled: false, allow: [], timeout_s: 120, sandbox: "required", network: false, env: [] } },
+    { ask: [], disabled: [], bash: { enabled: false, allow: [], timeout_s: 120, sandbox: "required", network: false, env: [], read: [] } },
   ),
   /** MCP servers: stdio (`command`) or streamable HTTP (`url`). "$VAR" values come from pod's environment. */
   mcp: z._default(
@@ -267,6 +278,8 @@ function fixFor(issue: z.core.$ZodIssue, keyPath: string[]): string {
   if (key === "pod.thinking")
     return 'set [pod] thinking = "off", "adaptive" or a budget such as 4096, and raise [pod] max_tokens above the budget (e.g. max_tokens = 16000 with thinking = 8000)';
   if (issue.code === "invalid_value") return `use one of: ${(issue.values as unknown[]).join(", ")}`;
+  if (keyPath.slice(0, 3).join(".") === "tools.bash.read")
+    return 'list the paths Bash may read, each absolute or under the home, e.g. read = ["~/.cache/ms-playwright", "/opt/hostedtoolcache/node"]';
   return "see docs/manifest.md for the allowed values";
 }
 
@@ -373,8 +386,11 @@ export function manifestSnapshot(m: Manifest): string {
   return `# Snapshot of ${what} as used by the last run (defaults filled in, command-line overrides applied).\n` + stringifyToml(m.data) + "\n";
 }
 
-/** The commented starter manifest `pod init` writes. `testCommands`: allow patterns for the project's own tests (src/commands/init.ts finds them). */
-export function starterManifest(name: string, testCommands: readonly string[] = []): string {
+/**
+ * The commented starter manifest `pod init` writes. `testCommands`: allow patterns for the project's own tests (src/commands/init.ts finds them);
+ * `read`: the toolchain's paths outside the sandbox's system view (src/sandbox/toolchain.ts).
+ */
+export function starterManifest(name: string, testCommands: readonly string[] = [], read: readonly string[] = []): string {
   const bash = testCommands.length
     ? `enabled = true                    # runs inside the OS sandbox (bubblewrap on Linux): see docs/tools.md
 allow = [${testCommands.map((c) => JSON.stringify(c)).join(", ")}]   # matched on the parsed command; a final * is one or more arguments`
@@ -410,6 +426,7 @@ timeout_s = 120
 sandbox = "required"              # "off" runs commands unconfined: only where you trust every input
 network = false                   # true, or allowed hosts: ["registry.npmjs.org"]
 env = []                          # variables passed in besides PATH, HOME, LANG, TERM, TMPDIR, CI
+${read.length ? `read = [${read.map((r) => JSON.stringify(r)).join(", ")}]   # the toolchain pod init found outside the system dirs; Bash sees it read-only` : '# read = ["~/.cache/ms-playwright"]   # host paths Bash may read besides the system dirs and the scope'}
 
 [compaction]
 threshold_tokens = 120000         # compact the session after a run when it is larger than this

@@ -6,6 +6,8 @@ import { refuse } from "../events/refuse.js";
 import { EventSink } from "../events/sink.js";
 import { starterManifest } from "../manifest.js";
 import { podNameFor } from "../manifest-discovery.js";
+import { hostSystem } from "../sandbox/system.js";
+import { toolchainReads } from "../sandbox/toolchain.js";
 import { eventWriter, manifestPath, resolveFormat, type GlobalOptions } from "./context.js";
 
 export interface InitOptions extends GlobalOptions {
@@ -26,7 +28,9 @@ export async function initCommand(opts: InitOptions): Promise<number> {
     return fail(`--name ${JSON.stringify(name)} is not a valid pod name`, `use lowercase letters, digits, _ and -, e.g. --name ${defaultName(name)}`);
   }
   try {
-    await writeFile(file, starterManifest(name, await detectTestCommands(path.dirname(file))), { flag: opts.force ? "w" : "wx" });
+    const dir = path.dirname(file);
+    const names = new Set(await readdir(dir).catch(() => [] as string[]));
+    await writeFile(file, starterManifest(name, await detectTestCommands(dir), await toolchainReads(names, hostSystem())), { flag: opts.force ? "w" : "wx" });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return fail(`${file} already exists`, "edit it, or pass --force to overwrite it");
     return fail(`cannot write ${file}: ${(err as NodeJS.ErrnoException).code}`, "run pod init in a directory you can write to, or pass --manifest <file>");

@@ -17,7 +17,7 @@ export async function runCommand(promptArg: string | undefined, opts: RunCommand
     const ctx = { ...loaded, manifest: applyRunOverrides(loaded.manifest, opts) };
     if (opts.printSystemPrompt) {
       // The same function the run calls, so this is exactly what the run would send.
-      process.stdout.write((await buildSystemPrompt({ manifest: ctx.manifest, runtimeDir: ctx.runtimeDir, redactor: ctx.sink.redactor })).text + "\n");
+      process.stdout.write((await buildSystemPrompt({ manifest: ctx.manifest, runtimeDir: ctx.runtimeDir, redactor: ctx.sink.redactor, review: opts.review === true })).text + "\n");
       return 0;
     }
     if (promptArg === undefined) {

@@ -63,7 +63,7 @@ function buildEventSchemas() {
     input: z.optional(z.string()),
     /** Project instruction files loaded into the system prompt, outermost first, relative to the workspace (scope) root, e.g. "../AGENTS.md". */
     instructions: z.optional(z.array(z.string())),
-    /** What pod refused or could not fully protect at start (an instruction file that is a FIFO or a link out of the workspace…), one line each. */
+    /** What pod refused or could not fully protect at start (an instruction file that is a FIFO or a link out of the workspace, credentials found in .git/config…), one line each. */
     warnings: z.optional(z.array(z.string())),
     /** Which OS sandbox Bash runs in; null when Bash is off. */
     sandbox: z.optional(z.nullable(z.enum(["bwrap", "seatbelt", "off"]))),
@@ -139,12 +139,16 @@ function buildEventSchemas() {
     /** Estimated cost of this run in USD (docs/compaction.md has the price table); null for an unpriced model. */
     cost_usd: z.optional(z.nullable(z.number().check(z.nonnegative()))),
     duration_ms: count(),
-    /** The structured output (with --output-schema), validated against that schema. */
+    /** The structured output (with --output-schema or --review), validated against that schema. */
     output: z.optional(z.unknown()),
     /** With result paused: the tool calls waiting for `pod resume --approve|--deny` ([] after a cancel). */
     pending: z.optional(z.array(z.object({ id: z.string(), name: z.string(), input: z.record(z.string(), z.unknown()) }))),
     /** Every tool call of this run the boundary or a person refused ([] when none): scope, deny, protection, writable, allowlist, sandbox, a hook, an approval. */
     denials: z.array(z.object({ id: z.string(), tool: z.string(), reason: z.string() })),
+    /** Every file this run added, modified or deleted in the scope, by any tool; sorted by path (docs/changes.md). Absent without [scope]. */
+    files_changed: z.optional(z.array(z.object({ path: z.string(), change: z.enum(["added", "modified", "deleted"]) }))),
+    /** Present when pod's listing of the scope hit its limit: files_changed may then miss new files (docs/changes.md). */
+    files_changed_truncated: z.optional(z.literal(true)),
   }),
 } as const;
 }

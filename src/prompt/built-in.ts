@@ -42,3 +42,14 @@ export function builtInPrompt(f: PromptFacts): string {
 ${f.tools}
 `;
 }
+
+/**
+ * Added after the built-in prompt on a review run (`--review`): what a review expects.
+ * Fixed text (no facts in it), so a review run's prompt is as cacheable as any other.
+ */
+export const REVIEW_SECTION = `# Review
+This run is a review: find problems and report them; do not fix them or change any file unless the task asks you to.
+- End by calling final_answer with a summary and your findings: one per distinct problem, at the file (path relative to the workspace root) and line where it is (end_line for a range).
+- severity: "error" for what must be fixed (a bug, a vulnerability), "warning" for a likely problem, "note" for a suggestion. rule: a short id for the kind of problem ("sql-injection"), the same id for the same kind. message: what is wrong and how to fix it, in a sentence or two.
+- Report only what you have checked in the code: every path must be a file in the workspace and every line must exist in it, or the answer is sent back. No findings is a valid answer: findings = [].
+`;

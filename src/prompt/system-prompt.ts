@@ -1,6 +1,6 @@
 import path from "node:path";
 import type { Manifest } from "../manifest.js";
-import { builtInPrompt } from "./built-in.js";
+import { builtInPrompt, REVIEW_SECTION } from "./built-in.js";
 import { dayStamp, describeTools, gitState, osName, shownPath, workspaceRoot } from "./environment.js";
 import { instructionDirs, loadInstructionFiles } from "./instructions.js";
 import { trustBoundary } from "../contract/boundary.js";
@@ -38,6 +38,8 @@ export interface SystemPromptInputs {
   redactor?: Redactor | undefined;
   /** `pod replay`: the facts the recorded run's prompt named, instead of this machine's and today's. */
   environment?: PromptEnvironment | undefined;
+  /** A review run (--review): the built-in prompt says what a review expects. */
+  review?: boolean | undefined;
 }
 
 /**
@@ -46,14 +48,18 @@ export interface SystemPromptInputs {
  * `system_prompt`/`system_prompt_file`, which replace it), `append_system_prompt`,
  * then the project's instruction files. docs/prompt.md describes each part.
  */
-export async function buildSystemPrompt({ manifest, runtimeDir, now = new Date(), redactor, environment }: SystemPromptInputs): Promise<SystemPrompt> {
+export async function buildSystemPrompt({ manifest, runtimeDir, now = new Date(), redactor, environment, review = false }: SystemPromptInputs): Promise<SystemPrompt> {
   const pod = manifest.data.pod;
   const root = workspaceRoot(manifest);
   const facts =
     manifest.systemPrompt !== undefined
       ? undefined
       : (environment ?? { workspace: root, os: osName(), date: dayStamp(now), git: await gitState(root), runtime_dir: shownPath(manifest, runtimeDir) });
-  const base = manifest.systemPrompt ?? builtInPrompt({ workspace: facts!.workspace, os: facts!.os, date: facts!.date, git: facts!.git, tools: describeTools(manifest, runtimeDir, facts!.runtime_dir) });
+  const base =
+    manifest.systemPrompt ??
+    builtInPrompt({ workspace: facts!.workspace, os: facts!.os, date: facts!.date, git: facts!.git, tools: describeTools(manifest, runtimeDir, facts!.runtime_dir) }) +
+      // A replaced prompt is the user's whole text: the final_answer tool's description still says what a review answer is.
+      (review ? `\n${REVIEW_SECTION}` : "");
 
   const { files, skipped } = await loadInstructionFiles(pod.instructions, instructionDirs(path.dirname(manifest.file), manifest.scopeRoot), trustBoundary(manifest, runtimeDir));
   // Relative to the workspace root ("../AGENTS.md" for one above it): short, and the same on every checkout.

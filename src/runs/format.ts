@@ -95,6 +95,8 @@ export const RunMeta = z.object({
   start: z.object({ turn: count(), stored_messages: count(), keep_from: count(), history_sha256: z.string() }),
   /** The turn and budget limits the run had, so a replay stops where it stopped. */
   limits: z.object({ max_turns: z.int().check(z.positive()), max_cost_usd: z.optional(z.number()) }),
+  /** --review: pod's own findings schema (rebuilt by a replay, with its checks). */
+  review: z.optional(z.boolean()),
   /** With --output-schema: the schema as it was read at start. */
   output_schema: z.optional(z.object({ file: z.string(), schema: z.record(z.string(), z.unknown()) })),
   /** Absent when the manifest replaces the built-in system prompt (the prompt then names none of them). */

@@ -21,10 +21,11 @@ import { compileOutputSchema, FINAL_ANSWER_TOOL, OutputGate } from "../runtime/s
 import { acquirePodLock, type HeldLock } from "../store/lock.js";
 import { podPaths } from "../store/paths.js";
 import { SessionStore } from "../store/session-store.js";
-import { withoutDisabled } from "../tools/disabled.js";
-import { createToolbox, type Toolbox } from "../tools/index.js";
-import { protectedPaths } from "../tools/protected.js";
-import { sandboxForRun } from "../tools/sandbox/detect.js";
+import type { Toolbox } from "../tools/index.js";
+import { sandboxForRun } from "../sandbox/detect.js";
+import { trackChanges } from "../changes/index.js";
+import { reviewOutputSchema } from "../review/index.js";
+import { runToolbox } from "../runtime/invocation.js";
 import type { Tool, ToolResult } from "../tools/types.js";
 import { runsDir } from "./format.js";
 import { firstDifference } from "./diverge.js";
@@ -62,6 +63,7 @@ export async function invokeReplay(opts: ReplayOptions): Promise<number> {
   const controller = new AbortController();
   const live = opts.tools === "live";
   const paths = podPaths(opts.runtimeDir, manifest.data.pod.name);
+  const scopeRules = manifest.scopeRoot === undefined ? undefined : { root: manifest.scopeRoot, deny: manifest.data.scope?.deny ?? [], runtimeDir: opts.runtimeDir, manifestFile: manifest.file };
   const sandbox = live ? sandboxForRun(manifest.scopeRoot === undefined ? undefined : manifest.data.tools) : Promise.resolve({ kind: null, error: undefined });
 
   let run: RecordedRun;
@@ -76,9 +78,10 @@ export async function invokeReplay(opts: ReplayOptions): Promise<number> {
     }
     run = await readRun(paths.dir, id);
     // The prompt as this pod builds it now, with the machine's and the day's facts the recorded run's prompt named.
-    systemPrompt = await buildSystemPrompt({ manifest, runtimeDir: opts.runtimeDir, redactor: sink.redactor, environment: run.meta.environment });
+    systemPrompt = await buildSystemPrompt({ manifest, runtimeDir: opts.runtimeDir, redactor: sink.redactor, environment: run.meta.environment, review: run.meta.review === true });
     const schema = run.meta.output_schema;
-    if (schema) output = new OutputGate(await compileOutputSchema(schema.file, schema.schema));
+    if (schema) output = new OutputGate(await compileOutputSchema(schema.schema, schema.file));
+    else if (run.meta.review && scopeRules) output = new OutputGate(await reviewOutputSchema(scopeRules));
     if (live) {
       pins = await pinTrustedInputs({ manifest, runtimeDir: opts.runtimeDir, instructions: systemPrompt.sources });
       lock = await acquirePodLock(paths.dir, paths.lock, {
@@ -131,7 +134,9 @@ export async function invokeReplay(opts: ReplayOptions): Promise<number> {
     const sandboxError = (await sandbox).error;
     if (sandboxError) sink.emit("error", { code: sandboxError.code, message: sandboxError.full });
 
-    const toolbox = live ? await liveToolbox(manifest, opts.runtimeDir, pins!, extensions!) : recordedToolbox(run);
+    // Live: files_changed on run_end, as the run had it (what this replay changed in the scope).
+    const changes = live && scopeRules ? trackChanges(scopeRules) : undefined;
+    const toolbox = live ? await runToolbox(manifest, opts.runtimeDir, pins!, extensions!, changes) : recordedToolbox(run);
     const answers = new Answers(run, sink.redactor);
     const client = replayClient(answers, () => controller.abort());
     const replayStore = store;
@@ -172,7 +177,7 @@ export async function invokeReplay(opts: ReplayOptions): Promise<number> {
         sessionTurn: meta.start.turn,
         compactAboveTokens: contextWindowFor(model) * 0.8,
         compactNow: compact,
-        onStop: extensions?.onStop,
+        onStop: changes ? changes.gateStop(extensions?.onStop) : extensions?.onStop,
         fallbackModel: manifest.data.provider.fallback_model,
         verifyContract: pins ? () => pins!.verify() : undefined,
         onTurnSaved: async () => {},
@@ -194,6 +199,15 @@ export async function invokeReplay(opts: ReplayOptions): Promise<number> {
     let outcome = loopOutcome;
     const diverged = answers.diverged ?? (outcome.result !== "error" && !answers.exhausted ? answers.leftOver(outcome.result, outcome.sessionTurn) : undefined);
     if (diverged) outcome = { ...outcome, result: "error", pending: null, error: diverged };
+    // Recorded: nothing changes here, so what the recorded run changed, when the replay reached its end.
+    const recordedEnd = meta.end as (typeof meta.end & { files_changed?: unknown; files_changed_truncated?: unknown }) | undefined;
+    const reachedEnd = !live && !answers.exhausted && recordedEnd !== undefined && outcome.result === recordedEnd.result && recordedEnd.files_changed !== undefined;
+    const changed = live
+      ? await changes?.finish()
+      : reachedEnd
+        ? { fields: { files_changed: recordedEnd.files_changed, ...(recordedEnd.files_changed_truncated ? { files_changed_truncated: true } : {}) } as Pick<EventBody<"run_end">, "files_changed" | "files_changed_truncated">, error: undefined }
+        : undefined;
+    if (changed?.error) sink.emit("error", { code: changed.error.code, message: changed.error.full });
     if (outcome.error) sink.emit("error", { code: outcome.error.code, message: outcome.error.full });
     const atRest = outcome.result === "finished" || (outcome.result === "limit_reached" && outcome.limit !== "time");
     if (atRest && (outcome.lastContextTokens ?? 0) > manifest.data.compaction.threshold_tokens) await compact();
@@ -207,6 +221,7 @@ export async function invokeReplay(opts: ReplayOptions): Promise<number> {
       ...(outcome.output !== undefined ? { output: outcome.output } : {}),
       ...(outcome.result === "paused" ? { pending: outcome.pending ? [{ id: outcome.pending.id, name: outcome.pending.name, input: outcome.pending.input }] : [] } : {}),
       denials: outcome.denials,
+      ...changed?.fields,
     };
     sink.emit("run_end", end);
     return EXIT_FOR_RESULT[outcome.result];
@@ -291,26 +306,6 @@ class Answers implements RecordedAnswers {
     );
     return this.diverged;
   }
-}
-
-/** The tools as a run builds them: the same boundary, protections, hooks and MCP servers. */
-async function liveToolbox(manifest: Manifest, runtimeDir: string, pins: Pins, extensions: Extensions): Promise<Toolbox | undefined> {
-  const builtins =
-    manifest.scopeRoot === undefined
-      ? undefined
-      : withoutDisabled(
-          await createToolbox(
-            {
-              root: manifest.scopeRoot,
-              writable: manifest.data.scope?.writable,
-              deny: manifest.data.scope?.deny ?? [],
-              ...(await protectedPaths({ manifestFile: manifest.file, runtimeDir, scopeRoot: manifest.scopeRoot, extraReadOnly: [...pins.files(), ...pins.directories()] })),
-            },
-            manifest.data.tools.bash,
-          ),
-          manifest.data.tools.disabled,
-        );
-  return extensions.toolbox(builtins);
 }
 
 /**

@@ -4,10 +4,11 @@ import { addUsage, ZERO_USAGE, type RunResult } from "../events/schema.js";
 import type { EventSink } from "../events/sink.js";
 import type { Manifest } from "../manifest.js";
 import { textMessage, toolResultMessage, unsettledToolUses, type Message } from "../store/messages.js";
-import { createToolbox } from "../tools/index.js";
-import { protectedPaths } from "../tools/protected.js";
+import { createToolbox, type Toolbox } from "../tools/index.js";
+import { credentialWarnings } from "../policy/git-credentials.js";
+import { protectedPaths } from "../policy/protected.js";
 import { createProviderClient, type ModelClient } from "../provider/client.js";
-import { sandboxForRun } from "../tools/sandbox/detect.js";
+import { sandboxForRun } from "../sandbox/detect.js";
 import { takePod, type OwnedPod } from "../store/pod-owner.js";
 import { compactSession } from "./compaction.js";
 import { addCost, contextWindowFor, costUsd } from "../provider/pricing.js";
@@ -27,6 +28,8 @@ import type { EventBody } from "../events/schema.js";
 import { tapClient } from "../provider/tap.js";
 import { newRunId } from "../runs/format.js";
 import { Recording } from "../runs/recorder.js";
+import { trackChanges, type ChangeTracker } from "../changes/index.js";
+import { reviewOutputSchema, writeSarif } from "../review/index.js";
 
 export interface InvocationOptions {
   manifest: Manifest;
@@ -67,6 +70,9 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
   let pod: OwnedPod;
   // Probe the OS sandbox while the pod is being taken: run_start says which one Bash will use.
   const sandbox = sandboxForRun(manifest.scopeRoot === undefined ? undefined : manifest.data.tools);
+  // The scope's snapshot (src/changes/), taken in slices while the run starts; what the run changes is compared with it.
+  const scopeRules = manifest.scopeRoot === undefined ? undefined : { root: manifest.scopeRoot, deny: manifest.data.scope?.deny ?? [], runtimeDir: opts.runtimeDir, manifestFile: manifest.file };
+  const changes = scopeRules && trackChanges(scopeRules);
   let limits: RequestLimits;
   let systemPrompt: SystemPrompt;
   let pins: Pins;
@@ -74,7 +80,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     limits = requestLimits({ model, maxTurns: opts.maxTurns ?? manifest.data.pod.max_turns, maxCostUsd: run.maxCostUsd, pricing: manifest.data.pricing });
     // Fail on a missing key before touching the runtime directory.
     client = await createProviderClient(manifest.data.provider);
-    systemPrompt = await buildSystemPrompt({ manifest, runtimeDir: opts.runtimeDir, redactor: sink.redactor });
+    systemPrompt = await buildSystemPrompt({ manifest, runtimeDir: opts.runtimeDir, redactor: sink.redactor, review: run.review });
     // The operator's inputs as they are now, before the lock: a bad one refuses the run here (src/contract/).
     pins = await pinTrustedInputs({ manifest, runtimeDir: opts.runtimeDir, outputSchema: run.outputSchema?.source, instructions: systemPrompt.sources });
     pod = await takePod(manifest, opts.runtimeDir, sink, {
@@ -118,6 +124,8 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       return refuse(sink, err);
     }
 
+    const output = run.outputSchema ? new OutputGate(run.outputSchema) : run.review && scopeRules ? new OutputGate(await reviewOutputSchema(scopeRules)) : undefined;
+
     const base = pod.status;
     const pending = base.pending;
     if (req.mode === "run") {
@@ -136,6 +144,8 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     // The prompt is durable before the run is announced (run_start, status running, both fsynced).
     await pod.store.sync();
     await pod.saveStatus({ ...base, status: "running", pid: process.pid, pending: null });
+    // Credentials a checkout left in the workspace: hidden from the model, but the operator should not leave them there.
+    const credentials = manifest.scopeRoot === undefined ? [] : await credentialWarnings(manifest.scopeRoot).catch(() => []);
     // run_start comes once the pod is visibly ours (status running), so a reader that sees it sees that too.
     sink.emit("run_start", {
       run_id: recording?.id ?? newRunId(),
@@ -145,29 +155,14 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       ...(req.mode === "run" ? { input: req.prompt } : {}),
       sandbox: (await sandbox).kind,
       instructions: systemPrompt.instructions,
-      ...(systemPrompt.warnings.length + pins.warnings.length > 0 ? { warnings: [...systemPrompt.warnings, ...pins.warnings] } : {}),
+      ...(systemPrompt.warnings.length + pins.warnings.length + credentials.length > 0 ? { warnings: [...systemPrompt.warnings, ...pins.warnings, ...credentials] } : {}),
     });
     for (const f of extensions.failures) sink.emit("error", { code: "tool_error", message: f.message });
     // Bash is enabled but no sandbox can start: said once here; each Bash call is then refused (the run goes on).
     const sandboxError = (await sandbox).error;
     if (sandboxError) sink.emit("error", { code: sandboxError.code, message: sandboxError.full });
 
-    const builtins =
-      manifest.scopeRoot === undefined
-        ? undefined
-        : withoutDisabled(
-            await createToolbox(
-            {
-              root: manifest.scopeRoot,
-              writable: manifest.data.scope?.writable,
-              deny: manifest.data.scope?.deny ?? [],
-              ...(await protectedPaths({ manifestFile: manifest.file, runtimeDir: opts.runtimeDir, scopeRoot: manifest.scopeRoot, extraReadOnly: [...pins.files(), ...pins.directories()] })),
-            },
-            manifest.data.tools.bash,
-          ),
-            manifest.data.tools.disabled,
-          );
-    const toolbox = extensions.toolbox(builtins);
+    const toolbox = await runToolbox(manifest, opts.runtimeDir, pins, extensions, changes);
 
     const compact = async (): Promise<boolean> => {
       try {
@@ -200,7 +195,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
         model,
         systemPrompt: systemPrompt.text,
         limits,
-        output: run.outputSchema ? new OutputGate(run.outputSchema) : undefined,
+        output,
         store: pod.store,
         toolbox,
         sink,
@@ -208,7 +203,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
         sessionTurn: base.turn,
         compactAboveTokens: contextWindowFor(model) * 0.8,
         compactNow: compact,
-        onStop: extensions.onStop,
+        onStop: changes ? changes.gateStop(extensions.onStop) : extensions.onStop,
         fallbackModel: manifest.data.provider.fallback_model,
         verifyContract: () => pins.verify(),
         recordTool: recording ? (r) => recording!.toolResult(r) : undefined,
@@ -231,7 +226,15 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     );
     // Stopped by the time limit (not by a cancel or an approval gate): a limit, not a pause.
     const timedOut = timeLimit.timedOut() && loopOutcome.result === "paused" && !loopOutcome.pending;
-    const outcome = await writeLastMessage(timedOut ? { ...loopOutcome, result: "limit_reached", limit: "time" } : loopOutcome, run.outputFile, pod, sink.redactor);
+    // files_changed on every run_end; --diff whatever the result (the changes happened). Before -o and --sarif: pod's own files are not the run's changes.
+    const changed = await changes?.finish(run.diff);
+    let outcome = await writeLastMessage(timedOut ? { ...loopOutcome, result: "limit_reached", limit: "time" } : loopOutcome, run.outputFile, pod, sink.redactor);
+    // --sarif only with an accepted answer, as -o.
+    const sarifError = run.sarif && outcome.result === "finished" && outcome.output !== undefined ? await writeSarif(run.sarif, outcome.output, manifest.scopeRoot!) : undefined;
+    // A file CI asked for that could not be written ends a finished run as an error; a pause or a limit stands, and is told.
+    const endError = changed?.error ?? sarifError;
+    if (endError && outcome.result === "finished") outcome = { ...outcome, result: "error", error: endError };
+    else if (endError) sink.emit("error", { code: endError.code, message: endError.full });
 
     if (outcome.error) sink.emit("error", { code: outcome.error.code, message: outcome.error.full });
     // Post-run compaction: only after a run that ended with the session at rest (a time limit stops mid-turn).
@@ -261,6 +264,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       // The calls awaiting a decision, as the model asked for them (the read proofs stay in status.json).
       ...(outcome.result === "paused" ? { pending: outcome.pending ? [{ id: outcome.pending.id, name: outcome.pending.name, input: outcome.pending.input }] : [] } : {}),
       denials: outcome.denials,
+      ...changed?.fields,
     };
     // The recording's end is written (durably) before run_end announces it.
     await recording?.end(end);
@@ -288,6 +292,31 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     await extensions?.close();
     await pod.release().catch(() => {});
   }
+}
+
+/**
+ * The run's tools: the built-in ones inside the scope's boundary (protected paths, the pinned
+ * trusted inputs), the MCP tools, hooks around them all, and with `changes` each waiting for
+ * the scope's snapshot. `pod replay --tools live` builds them the same way (src/runs/replay.ts).
+ */
+export async function runToolbox(manifest: Manifest, runtimeDir: string, pins: Pins, extensions: Extensions, changes?: ChangeTracker): Promise<Toolbox | undefined> {
+  const builtins =
+    manifest.scopeRoot === undefined
+      ? undefined
+      : withoutDisabled(
+          await createToolbox(
+            {
+              root: manifest.scopeRoot,
+              writable: manifest.data.scope?.writable,
+              deny: manifest.data.scope?.deny ?? [],
+              ...(await protectedPaths({ manifestFile: manifest.file, runtimeDir, scopeRoot: manifest.scopeRoot, trusted: pins.files(), trustedDirs: pins.directories() })),
+            },
+            manifest.data.tools.bash,
+          ),
+          manifest.data.tools.disabled,
+        );
+  // Every tool waits for the snapshot to be complete (it is, long before the model's first answer, in practice).
+  return changes ? changes.gate(extensions.toolbox(builtins)) : extensions.toolbox(builtins);
 }
 
 /** The session ends with exactly this prompt, unanswered (its request failed before the model said anything). */
@@ -362,6 +391,7 @@ async function startRunRecording(
       start: { turn: status.turn, stored_messages: pod.store.allMessages().length, keep_from: pod.store.compaction()?.keep_from ?? 0 },
       limits: { max_turns: o.limits.maxTurns, ...(o.limits.maxCostUsd !== undefined ? { max_cost_usd: o.limits.maxCostUsd } : {}) },
       ...(o.run.outputSchema ? { output_schema: { file: o.run.outputSchema.file, schema: o.run.outputSchema.schema } } : {}),
+      ...(o.run.review && !o.run.outputSchema ? { review: true } : {}),
       ...(o.systemPrompt.environment ? { environment: o.systemPrompt.environment } : {}),
     },
   });

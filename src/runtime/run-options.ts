@@ -3,6 +3,7 @@ import { TOOL_NAMES, type Manifest } from "../manifest.js";
 import { parseDuration } from "./limits.js";
 import { loadOutputSchema, type OutputSchema } from "./structured-output.js";
 import { resolveOutputTarget, type OutputTarget } from "../store/output-target.js";
+import { resolveOperatorTarget, type OperatorTarget } from "../changes/operator-file.js";
 
 /** The run options of `pod run` / `pod resume` as the command line gives them (SPEC "Run options"). */
 export interface RunFlags {
@@ -19,6 +20,9 @@ export interface RunFlags {
   /** --bash (true) / --no-bash (false); undefined when neither was given. */
   bash?: boolean | undefined;
   failOnDenial?: boolean | undefined;
+  diff?: string | undefined;
+  review?: boolean | undefined;
+  sarif?: string | undefined;
 }
 
 /** The same options checked and resolved, flags over manifest keys. */
@@ -32,6 +36,12 @@ export interface RunOptions {
   timeoutMs?: number | undefined;
   /** --fail-on-denial: exit 1 when run_end.denials is not empty. */
   failOnDenial?: boolean | undefined;
+  /** --diff FILE, resolved at start (src/changes/). */
+  diff?: OperatorTarget | undefined;
+  /** --review: the final answer follows pod's findings schema (src/review/). */
+  review?: boolean | undefined;
+  /** --sarif FILE (with --review), resolved at start. */
+  sarif?: OperatorTarget | undefined;
 }
 
 /**
@@ -43,6 +53,7 @@ export async function resolveRunOptions(flags: RunFlags, manifest: Manifest): Pr
     throw new PodError("invalid_input", "--session and --new were both given", "use --session ID to continue a stored session, or --new to start a fresh one");
   }
   const outputFile = flags.outputLastMessage === undefined ? undefined : await resolveOutputTarget(flags.outputLastMessage, "-o");
+  checkReviewFlags(flags, manifest);
   const timeout = flags.timeout ?? manifest.data.pod.timeout;
   return {
     session: flags.session,
@@ -52,6 +63,9 @@ export async function resolveRunOptions(flags: RunFlags, manifest: Manifest): Pr
     maxCostUsd: flags.maxBudgetUsd ?? manifest.data.pod.max_cost_usd,
     timeoutMs: timeout === undefined ? undefined : parseDuration(timeout, flags.timeout !== undefined ? "--timeout" : "[pod] timeout"),
     failOnDenial: flags.failOnDenial === true,
+    diff: flags.diff === undefined ? undefined : resolveOperatorTarget("--diff", flags.diff),
+    review: flags.review === true,
+    sarif: flags.sarif === undefined ? undefined : resolveOperatorTarget("--sarif", flags.sarif),
   };
 }
 
@@ -104,4 +118,20 @@ export function applyRunOverrides(manifest: Manifest, flags: RunFlags): Manifest
     data.pod.append_system_prompt = [data.pod.append_system_prompt?.trimEnd(), flags.appendSystemPrompt].filter((p) => p !== undefined && p !== "").join("\n\n");
   }
   return { ...manifest, data };
+}
+
+/** --diff, --review and --sarif: the combinations that mean something (docs/review.md, docs/changes.md). */
+function checkReviewFlags(flags: RunFlags, manifest: Manifest): void {
+  const noScope = (flag: string, what: string) =>
+    new PodError("invalid_input", `${flag} needs a [scope]: ${what}`, "declare [scope] in the manifest (root = \".\") or drop the flag");
+  if (flags.sarif !== undefined && !flags.review) {
+    throw new PodError("invalid_input", "--sarif was given without --review", "add --review: the SARIF file holds a review run's findings");
+  }
+  if (flags.review && flags.outputSchema !== undefined) {
+    throw new PodError("invalid_input", "--review and --output-schema were both given", "--review is an output schema of its own (pod's findings schema); use one or the other");
+  }
+  if (manifest.scopeRoot === undefined) {
+    if (flags.diff !== undefined) throw noScope("--diff", "without one the pod has no workspace whose changes it could diff");
+    if (flags.review) throw noScope("--review", "findings name files and lines in the workspace");
+  }
 }

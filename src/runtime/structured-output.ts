@@ -28,8 +28,12 @@ export interface OutputSchema {
   validate: ValidateFunction;
   /** True when the schema is not an object schema and answers travel wrapped as {"value": …}. */
   wrapped: boolean;
-  /** The file as read at start (bytes, identity, hash): pinned for the run, never read again. Absent in a replay (the recording's copy). */
+  /** The file as read at start (bytes, identity, hash): pinned for the run, never read again. Absent for pod's own schema (--review). */
   source?: TrustedFile | undefined;
+  /** Checks past the schema (--review: each finding's file and line exist), run on an answer the schema accepted: the problems, or undefined. */
+  check?: ((value: unknown) => string | undefined) | undefined;
+  /** The final_answer tool's description, when the default one is not enough (--review). */
+  description?: string | undefined;
 }
 
 /**
@@ -56,14 +60,19 @@ export async function loadOutputSchema(file: string): Promise<OutputSchema> {
     throw bad(`not JSON (${(err as Error).message})`, "the file must hold one JSON Schema object");
   }
   if (!schema || typeof schema !== "object" || Array.isArray(schema)) throw bad("not a JSON object", "the file must hold one JSON Schema object");
-  return { ...(await compileOutputSchema(file, schema as Record<string, unknown>)), source: read.file };
+  return { ...(await compileOutputSchema(schema as Record<string, unknown>, file, bad)), source: read.file };
 }
 
-/** A schema object compiled as --output-schema compiles it (`pod replay` takes the recorded run's copy). */
-export async function compileOutputSchema(file: string, s: Record<string, unknown>): Promise<OutputSchema> {
-  const bad = (why: string, fix: string) => new PodError("invalid_input", `--output-schema ${file}: ${why}`, fix);
+/**
+ * Compiles a schema object: draft 2020-12 (the default) or draft-07, chosen by `$schema`.
+ * ajv is loaded only here: a run without a schema does not pay for it at start-up.
+ */
+export async function compileOutputSchema(
+  s: Record<string, unknown>,
+  file: string,
+  bad: (why: string, fix: string) => PodError = (why, fix) => new PodError("internal", `${file}: ${why}`, fix),
+): Promise<OutputSchema> {
   const dialect = typeof s.$schema === "string" ? s.$schema : "";
-  // ajv is loaded only when a schema is given: a run without one does not pay for it at start-up.
   const entry = await import("./ajv-entry.js");
   const options = { allErrors: true, strict: false, code: { regExp: entry.linearRegExp } };
   let ajv: Ajv | Ajv2020;
@@ -89,6 +98,7 @@ export function finalAnswerTool(o: OutputSchema): ApiTool {
   return {
     name: FINAL_ANSWER_TOOL,
     description:
+      o.description ??
       "Give your final answer and end the run. Call this exactly once, when the work is done, with the answer as the input; " +
       `it must match this tool's input schema.${o.wrapped ? ' Put the answer in "value".' : ""} If the answer is rejected, correct it and call again. ` +
       "Do not also answer in plain text.",
@@ -160,7 +170,7 @@ export class OutputGate {
   }
 
   private check(value: unknown): string | undefined {
-    if (this.o.validate(value)) return undefined;
+    if (this.o.validate(value)) return this.o.check?.(value);
     return describeErrors(this.o.validate.errors ?? []);
   }
 

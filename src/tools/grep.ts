@@ -1,5 +1,6 @@
 import { stat } from "node:fs/promises";
 import { z } from "zod";
+import { isGitConfigPath } from "../policy/git-credentials.js";
 import { globMatcher, type ScopedFs } from "./scoped-fs.js";
 import { compileMatcher } from "./grep-matcher.js";
 import { GrepPool, SearchStopped } from "./grep-pool.js";
@@ -90,8 +91,10 @@ export function grepTool(fs: ScopedFs, options: GrepOptions = {}): Tool<GrepInpu
       const notes: string[] = [];
       if (found.stopped === "deadline") notes.push(`[search stopped after ${(deadlineMs / 1000).toFixed(0)} s: the pattern is too expensive (or the tree too large); these results are partial. Simplify the pattern (avoid nested quantifiers such as (a+)+) or narrow path/glob]`);
       if (found.unsearched > 0) notes.push(`[${found.unsearched} files could not be searched: ${found.failure}]`);
-      // A hardlink to a denied file is another name for it: its matches are not shown.
-      const hits = await fs.withoutLinkedDenied(found.hits, ctx.signal);
+      // A hardlink to a denied file is another name for it: its matches are not shown. Nor are
+      // git's config files' (credentials: a match or a miss would spell a token), whatever they hold.
+      const hits = (await fs.withoutLinkedDenied(found.hits, ctx.signal)).filter((h) => !isGitConfigPath(h.rel));
+      if (base.rel.split("/").includes(".git")) notes.push("[git's config files are never searched (they may hold credentials); Read shows them with the credentials redacted]");
       if (hits.length === 0) return ok([`No matches for ${input.pattern}.`, ...notes].join("\n"));
       const limit = input.head_limit ?? GREP_DEFAULT_HEAD_LIMIT;
       let lines: string[];

@@ -1,6 +1,7 @@
 import { createHash, type Hash } from "node:crypto";
 import type { FileHandle } from "node:fs/promises";
 import { z } from "zod";
+import { redactGitConfig } from "../policy/git-credentials.js";
 import { deny, pathRefused } from "./denial.js";
 import { openRegular } from "./regular-file.js";
 import type { ScopedFs } from "./scoped-fs.js";
@@ -52,7 +53,13 @@ export function readTool(fs: ScopedFs, tracker: Tracker): Tool<z.infer<typeof In
         const head = Buffer.alloc(Math.min(8192, st.size));
         await handle.read(head, 0, head.length, 0);
         if (looksBinary(head)) return fail(`${input.path} is a binary file (${st.size} bytes); Read only shows text.`);
-        out = await readLines(handle, input.offset ?? 1, input.limit ?? DEFAULT_LINE_LIMIT, ctx.signal, hash);
+        if (await fs.holdsCredentials(r.rel, st, ctx.signal)) {
+          // A git config may hold the CI's token (actions/checkout's extraheader): shown redacted, whole (they are small).
+          if (st.size > MAX_READ_CHARS) return fail(`${input.path} is one of git's config files and too large to show redacted (${st.size} bytes).`);
+          const raw = await handle.readFile();
+          hash.update(raw);
+          out = linesOf(redactGitConfig(raw.toString("utf8")).text, input.offset ?? 1, input.limit ?? DEFAULT_LINE_LIMIT);
+        } else out = await readLines(handle, input.offset ?? 1, input.limit ?? DEFAULT_LINE_LIMIT, ctx.signal, hash);
       } catch (err) {
         if (ctx.signal.aborted) return fail(`Read of ${input.path} was cancelled.`);
         return fail(`${input.path} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}).`);
@@ -84,6 +91,20 @@ interface Lines {
   cutBySize: boolean;
   linesCut: number;
   totalLinesSeen: number;
+}
+
+/** The window [offset, offset+limit) of a text already in memory (a redacted git config), as readLines returns it. */
+function linesOf(text: string, offset: number, limit: number): Lines {
+  const all = text.split("\n");
+  if (all.at(-1) === "") all.pop();
+  let linesCut = 0;
+  const lines = all.slice(offset - 1, offset - 1 + limit).map((l) => {
+    const line = l.endsWith("\r") ? l.slice(0, -1) : l;
+    if (line.length <= MAX_LINE_CHARS) return line;
+    linesCut++;
+    return line.slice(0, MAX_LINE_CHARS) + "…";
+  });
+  return { lines, complete: offset - 1 + limit >= all.length, cutBySize: false, linesCut, totalLinesSeen: all.length };
 }
 
 /** Bytes of one line kept for display: enough for MAX_LINE_CHARS characters of up to 4 bytes, and one more. */

@@ -1,9 +1,12 @@
 import { lstat, realpath } from "node:fs/promises";
 import path from "node:path";
-import picomatch from "picomatch";
 import type { Stats } from "node:fs";
-import { LinkedInodes, type LinkAccess } from "./linked-inodes.js";
+import type { LinkAccess } from "../policy/linked-inodes.js";
+import { globMatcher, isInside } from "../policy/paths.js";
+import { Protection } from "../policy/protection.js";
 import type { ScopeConfig } from "./types.js";
+
+export { globMatcher };
 
 export type Resolved = { ok: true; abs: string; rel: string; exists: boolean } | { ok: false; message: string };
 export type Access = "read" | "write";
@@ -22,51 +25,33 @@ const MAX_COMPONENT = 255;
  * `deny` is matched case-insensitively and on both Unicode normal forms, so
  * ".ENV" or a decomposed "é" cannot slip past it; `writable` is matched exactly.
  *
- * Protected paths (SPEC "Containment", from src/tools/protected.ts) come before
- * all of that and no glob can open them: `readOnly` (the manifest, `.git/`) is
- * never written, `hidden` (the runtime dir) is never read, listed or written.
- * They are matched on the resolved real path and on the path as written, folded
- * (case and Unicode form), so `.GIT/config` on a case-insensitive disk, a symlink
- * to pod.toml or `src/../.pod` all land on the same refusal. On a case-sensitive
- * disk the folding can refuse a look-alike such as `.POD/` too: a price worth paying.
+ * Protected paths come before all of that and no glob can open them: they are the
+ * one protection policy's (src/policy/protection.ts), which the sandbox's mounts are
+ * derived from too. `readOnly` (the manifest, `.git/`, trusted files and their
+ * directories) is never written, `hidden` (the runtime dir) is never read, listed or
+ * written. They are matched on the resolved real path and on the path as written,
+ * folded (case and Unicode form), so `.GIT/config` on a case-insensitive disk, a
+ * symlink to pod.toml or `src/../.pod` all land on the same refusal. On a
+ * case-sensitive disk the folding can refuse a look-alike such as `.POD/` too: a
+ * price worth paying.
  */
 export class ScopedFs {
   readonly root: string;
-  private readonly denied: (rel: string) => boolean;
+  /** The protection policy this boundary applies; Bash's sandbox view comes from the same object. */
+  readonly protection: Protection;
   private readonly writable: (rel: string) => boolean;
-  private readonly readOnly: string[];
-  private readonly hidden: string[];
-  /** Hidden paths inside the root, root-relative and folded: what walks must not enter. */
-  private readonly hiddenRels: string[];
-  private readonly links: LinkedInodes;
-  private readonly rootFolded: string;
 
-  constructor(scope: ScopeConfig) {
+  /** `protection`: the run's policy when the caller made it already (to share its view with hooks and MCP servers); else made from `scope`. */
+  constructor(scope: ScopeConfig, protection?: Protection) {
     this.root = scope.root;
-    this.rootFolded = fold(scope.root);
-    this.readOnly = scope.readOnly.map(fold);
-    this.hidden = scope.hidden.map(fold);
-    this.hiddenRels = scope.hidden.filter((h) => isInside(scope.root, h) && h !== scope.root).map((h) => fold(this.relative(h)));
-    const deny = globMatcher(scope.deny, { nocase: true });
-    // Walks ask this for every entry: skip the work when there is nothing to deny,
-    // and the Unicode forms when the path is plain ASCII (they are then identical).
-    this.denied =
-      scope.deny.length === 0
-        ? () => false
-        : (rel) => rel !== "" && (deny(rel) || (!/^[\x00-\x7f]*$/.test(rel) && (deny(rel.normalize("NFC")) || deny(rel.normalize("NFD")))));
+    this.protection = protection ?? new Protection({ root: scope.root, deny: scope.deny, readOnly: scope.readOnly, hidden: scope.hidden, pinned: scope.pinned ?? [] });
     const writable = scope.writable ? globMatcher(scope.writable) : () => true;
     this.writable = (rel) => rel !== "" && writable(rel);
-    this.links = new LinkedInodes({ root: scope.root, isDenied: (rel) => this.isDenied(rel), hidden: scope.hidden, readOnly: scope.readOnly });
   }
 
   /** Whether a root-relative path is hidden by `deny` or is (under) the runtime dir (used by Glob/Grep while walking). */
   isDenied(rel: string): boolean {
-    return this.denied(rel) || (this.hiddenRels.length > 0 && this.isHiddenRel(rel));
-  }
-
-  private isHiddenRel(rel: string): boolean {
-    const f = /^[\x00-\x7f]*$/.test(rel) ? rel.toLowerCase() : fold(rel);
-    return this.hiddenRels.some((h) => under(h, f));
+    return this.protection.isDenied(rel);
   }
 
   /**
@@ -75,11 +60,12 @@ export class ScopedFs {
    * Free unless st.nlink > 1; see LinkedInodes for how it stays cheap.
    */
   checkLinks(st: Stats, access: LinkAccess, shown: string, signal?: AbortSignal): Promise<string | undefined> {
-    return this.links.check(st, access, shown, signal);
+    return this.protection.checkLinks(st, access, shown, signal);
   }
 
   /**
-   * Drops results whose file is a hardlink to a denied or hidden file. For Grep:
+   * Drops results whose file is a hardlink to a denied or hidden file (or to one of
+   * git's config files, which may hold credentials). For Grep:
    * its walk sees names and types only (no stat, for speed), so the inode check
    * runs on the files that matched — usually few — instead of on every file.
    */
@@ -92,16 +78,25 @@ export class ScopedFs {
       for (let j = 0; j < group.length; j++) {
         const st = stats[j];
         // Fails closed: a check that cannot finish (cancelled) drops the hit.
-        if (st && st.nlink > 1 && (await this.links.check(st, "read", group[j]!.rel, signal).catch(() => "unchecked"))) continue;
+        if (st && st.nlink > 1 && ((await this.protection.checkLinks(st, "read", group[j]!.rel, signal).catch(() => "unchecked")) || (await this.protection.linkedTo(st, "credential", signal).catch(() => true)))) continue;
         kept.push(group[j]!);
       }
     }
     return kept;
   }
 
+  /**
+   * Whether a file (by its root-relative real path, and its stat when there is one)
+   * may hold workspace credentials: git's config files. Read shows them redacted,
+   * Grep leaves them out (a pattern's match or miss would tell a token's letters).
+   */
+  holdsCredentials(rel: string, st?: Stats, signal?: AbortSignal): Promise<boolean> {
+    return this.protection.holdsGitCredentials(rel, st, signal).catch(() => true);
+  }
+
   /** After anything that may have made new links (a command): the inode sets are computed again when next needed. */
   forgetLinks(): void {
-    this.links.forget();
+    this.protection.forgetLinks();
   }
 
   /** Root-relative display form of an absolute path inside the root. */
@@ -155,11 +150,12 @@ export class ScopedFs {
       }
     }
     const abs = path.join(real, ...tail);
-    const guarded = this.protection(input, [fold(abs), fold(lexical)], access);
+    const guarded = this.protection.refusal(input, [abs, lexical], access);
     if (guarded) return fail(guarded);
     const rel = this.relative(abs);
     const lexicalRel = this.relative(lexical);
-    if (this.denied(rel) || this.denied(lexicalRel) || ancestors(rel).some(this.denied)) {
+    const denied = (r: string) => this.protection.isDeniedByGlob(r);
+    if (denied(rel) || denied(lexicalRel) || ancestors(rel).some(denied)) {
       return fail(`${input} is denied by the pod's scope (deny); it cannot be read, written or listed.`);
     }
     if (access === "write" && !this.writable(rel)) {
@@ -167,48 +163,6 @@ export class ScopedFs {
     }
     return { ok: true, abs, rel, exists };
   }
-
-  /** Why a path (given as folded real and lexical forms) is off-limits for `access`, if it is. */
-  private protection(input: string, forms: string[], access: Access): string | undefined {
-    if (this.hidden.some((h) => forms.some((f) => under(h, f)))) {
-      return `${input} is inside pod's runtime directory (its sessions, status and lock); no tool can read, list or write it.`;
-    }
-    if (access !== "write") return undefined;
-    const ro = this.readOnly.find((p) => forms.some((f) => under(p, f)));
-    // Any `.git` below the root is read-only too, not just the top one: a nested repository's
-    // config or hooks run commands as soon as git is run in that directory.
-    const nestedGit = forms.some((f) => isInside(this.rootFolded, f) && f.slice(this.rootFolded.length).split("/").includes(".git"));
-    if (ro === undefined && !nestedGit) return undefined;
-    if (ro === undefined || path.basename(ro) === ".git") {
-      return `${input} is inside .git/, which is read-only for the agent: git config and hooks run commands, so changing them would escape the pod's permissions. Read it if you need to.`;
-    }
-    if (ro.endsWith(".toml")) return `${input} is the pod's manifest; the agent cannot change its own permissions. Read it if you need to.`;
-    return `${input} is protected: it is part of the pod's own contract, which the agent cannot change. Read it if you need to.`;
-  }
-}
-
-/** Case- and Unicode-form-insensitive form of a path, for matching protected paths. */
-function fold(p: string): string {
-  return p.normalize("NFC").toLowerCase();
-}
-
-/** Whether `p` is `base` or below it (both absolute or both root-relative, same folding). */
-function under(base: string, p: string): boolean {
-  return p === base || (p.startsWith(base) && (p[base.length] === "/" || base.endsWith("/")));
-}
-
-/**
- * Globs with .gitignore's anchoring: a pattern without a slash matches at any
- * depth (".env*" also hides "config/.env.local"); one with a slash is relative to the root.
- */
-export function globMatcher(patterns: readonly string[], opts: { nocase?: boolean } = {}): (rel: string) => boolean {
-  const anchored = patterns.map((p) => (p.includes("/") ? p.replace(/^\//, "") : `**/${p}`));
-  return picomatch(anchored, { dot: true, nocase: opts.nocase ?? false });
-}
-
-function isInside(root: string, p: string): boolean {
-  const rel = path.relative(root, p);
-  return rel === "" || (!rel.startsWith("..") && !path.isAbsolute(rel));
 }
 
 /** "a/b/c" → ["a", "a/b"]: a denied directory hides everything below it. */

@@ -63,11 +63,13 @@ export interface ScopeConfig {
   writable?: string[] | undefined;
   /** Globs relative to root that no tool may read, write or list. */
   deny: string[];
-  /** Absolute paths no tool may write (src/tools/protected.ts): the manifest, `.git/`, hook scripts. */
+  /** Absolute paths no tool may write (src/policy/protected.ts): the manifest, `.git/`, trusted files and the directories holding them. */
   readOnly: string[];
   /** Absolute paths no tool may read, list or write: the runtime directory. */
   hidden: string[];
+  /** Directories inside the root that keep their name (src/policy/protected.ts): ancestors of protected paths. */
+  pinned?: string[] | undefined;
 }
 
-/** `[tools.bash]` of the manifest. */
-export type BashConfig = ManifestData["tools"]["bash"];
+/** `[tools.bash]` of the manifest (`read` may be left out: nothing extra is shown). */
+export type BashConfig = Omit<ManifestData["tools"]["bash"], "read"> & { read?: string[] | undefined };

@@ -11,7 +11,7 @@ export interface WalkedFile {
   rel: string;
 }
 
-interface IgnoreLayer {
+export interface IgnoreLayer {
   /** Directory of the .gitignore, relative to the scope root ("" for the root). */
   base: string;
   /**
@@ -126,7 +126,7 @@ export async function walkFiles(
  * `!keep.log` in a subdirectory re-includes what the root's `*.log` excludes), and
  * within one file the last matching rule does.
  */
-function isIgnored(layers: IgnoreLayer[], rel: string, isDir: boolean): boolean {
+export function isIgnored(layers: IgnoreLayer[], rel: string, isDir: boolean): boolean {
   for (let i = layers.length - 1; i >= 0; i--) {
     const { base, byName, byPath } = layers[i]!;
     const sub = base ? rel.slice(base.length + 1) : rel;
@@ -161,9 +161,14 @@ async function readGitignore(file: string): Promise<string | undefined> {
   }
 }
 
-async function readLayer(file: string, base: string): Promise<IgnoreLayer | undefined> {
+export async function readLayer(file: string, base: string): Promise<IgnoreLayer | undefined> {
   const text = await readGitignore(file);
   if (text === undefined) return undefined;
+  return layerFromText(text, base);
+}
+
+/** The rules of one .gitignore's text, for paths under `base`. */
+export function layerFromText(text: string, base: string): IgnoreLayer {
   const rules = text.split(/\r?\n/).filter((l) => l.trim() !== "" && !l.startsWith("#"));
   // With a negation, the last matching rule decides: keep every rule together, in order.
   // Braces and parentheses mean something to picomatch and nothing to git: those too.

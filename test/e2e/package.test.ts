@@ -56,8 +56,9 @@ describe("the package", () => {
     expect(pkg.peerDependenciesMeta).toEqual(Object.fromEntries(Object.keys(CLOUD_SDKS).map((n) => [n, { optional: true }])));
   });
 
-  it("holds only what runs: dist bundles, notices, docs, README, LICENSE; no source maps or references to them; ≤ 1.5 MB packed", () => {
-    expect(statSync(tarball).size).toBeLessThanOrEqual(1.5 * 1024 * 1024);
+  it("holds only what runs: dist bundles, notices, docs, README, LICENSE; no source maps or references to them; ≤ 1.6 MB packed", () => {
+    // 1.5 MiB until issue 22 (the sandbox's own room, the protection policy, docs/security.md) added ~19 KB packed.
+    expect(statSync(tarball).size).toBeLessThanOrEqual(1.6 * 1024 * 1024);
     const installed = path.join(prefix, "lib/node_modules", pkg.name);
     const files = walk(installed).map((f) => path.relative(installed, f));
     expect(files.filter((f) => f.endsWith(".map"))).toEqual([]);
@@ -67,7 +68,7 @@ describe("the package", () => {
     expect(files).toContain("dist/grep-worker.cjs");
     // The proxy client, loaded on demand (src/provider/proxy.ts).
     expect(files).toContain("dist/undici.cjs");
-    // Bash's allowlist parser (src/tools/sandbox/allowlist.ts).
+    // Bash's allowlist parser (src/tools/bash/allowlist.ts).
     expect(files).toContain("dist/tree-sitter-bash.wasm");
     expect(files).toContain("dist/web-tree-sitter.wasm");
     // Nothing points at a file that is not there: no sourceMappingURL comment in a bundle,

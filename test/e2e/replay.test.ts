@@ -182,6 +182,24 @@ describe("recorded runs and pod replay (real binary, fake server)", () => {
     expect(ofType(changed.events, "error")[0].message).toMatch(/diverged at turn 1: .*the system prompt differs/);
   });
 
+  it("replays a --review run (pod's findings schema and review prompt rebuilt) and a --output-schema run (the recorded schema) to the same output", async () => {
+    const final = (input: object) => ({ response: { content: [{ type: "tool_use", id: "f1", name: "final_answer", input }], stop_reason: "tool_use", usage } });
+    const findings = { summary: "One problem.", findings: [{ path: "a.txt", line: 1, severity: "warning", message: "Shouting." }] };
+    const server = await startFakeServer({ turns: [final(findings), final({ verdict: "ok" })] });
+    const dir = await makeProject(manifest().replace('system_prompt = "You fix code."\n', ""), { "a.txt": "ALPHA\n", "verdict.json": JSON.stringify({ type: "object", properties: { verdict: { enum: ["ok", "bad"] } }, required: ["verdict"] }) });
+    const review = await runPod(["run", "review a.txt", "--review"], { cwd: dir, env: podEnv(server.url) });
+    const schema = await runPod(["run", "judge it", "--output-schema", "verdict.json"], { cwd: dir, env: podEnv(server.url) });
+    await server.close();
+    expect([review.code, schema.code]).toEqual([0, 0]);
+    await writeFile(path.join(dir, "verdict.json"), "{ this file is gone }");
+    for (const r of [review, schema]) {
+      const replay = await runPod(["replay", r.events[0].run_id, "--tools", "recorded"], { cwd: dir, env: podEnv(undefined, OFFLINE) });
+      expect(replay.code, replay.stdout).toBe(0);
+      expect(replay.events.at(-1).output).toEqual(r.events.at(-1).output);
+      expect(shape(replay.events)).toEqual(shape(r.events));
+    }
+  });
+
   it("a run cut by kill -9 replays up to its last completed turn, then stops as a cancel would (paused, exit 10)", async () => {
     const slow = { delivery: { delay_ms: 40, chunk_bytes: 40, text_split: 4 } };
     const server = await startFakeServer({ turns: SCRIPT.turns.map((t) => ({ ...t, ...slow })) });

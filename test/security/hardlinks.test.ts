@@ -1,7 +1,7 @@
 import { link, readFile } from "node:fs/promises";
 import path from "node:path";
 import { beforeEach, describe, expect, it } from "vitest";
-import { protectedPaths } from "../../src/tools/protected.js";
+import { protectedPaths } from "../../src/policy/protected.js";
 import { sandbox, tools, type Sandbox } from "../tools/helpers.js";
 
 /**

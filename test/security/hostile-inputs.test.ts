@@ -3,7 +3,7 @@ import { link, mkdir, open, readdir, readFile, lstat, readlink, symlink, writeFi
 import net from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { protectedPaths } from "../../src/tools/protected.js";
+import { protectedPaths } from "../../src/policy/protected.js";
 import type { ToolResult } from "../../src/tools/types.js";
 import { sandbox, tools, type Sandbox } from "../tools/helpers.js";
 

@@ -28,7 +28,7 @@ const ATTACKS = {
 };
 const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/; // every control but \t and \n
 /** A line that starts (after blanks) with a workflow command a CI runner would execute. */
-const COMMAND_LINE = /^[ \t]*(::|##\[|##teamcity\[)|##vso\[/m;
+const COMMAND_LINE = /^[\s\u0085]*(::|##teamcity\[)|##\[|##vso\[/m;
 
 const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
 
@@ -54,6 +54,18 @@ describe("the sanitiser", () => {
     expect(out).not.toMatch(COMMAND_LINE);
     expect(out.replaceAll(MARK, "")).toBe(text);
     expect(out).toContain("not::a::command");
+  });
+
+  it("the runner's own reading: :: after any Unicode blank (.NET TrimStart), the legacy ##[ anywhere in a line", () => {
+    // actions/runner ActionCommand.cs: a line is TrimStart()ed before "::" is looked for, and "##[" is found with IndexOf.
+    const text = "\u00a0::add-mask::x\n\u2003\u3000::error::boom\n\u202f::stop-commands::tok\nsee ##[set-output name=a;]1\n\u2028::warning::w";
+    const out = inertText(text);
+    expect(out).not.toMatch(COMMAND_LINE);
+    expect(out.replaceAll(MARK, "")).toBe(text);
+    const s = new InertStream();
+    const streamed = ["ok\n\u00a0", ":", ":add-mask::y\nmid ##", "[group]g\n"].map((p) => s.push(p)).join("") + s.flush();
+    expect(streamed).not.toMatch(COMMAND_LINE);
+    expect(streamed.replaceAll(MARK, "")).toBe("ok\n\u00a0::add-mask::y\nmid ##[group]g\n");
   });
 
   it("streamed text: a command split across deltas is still caught, and nothing is lost", () => {

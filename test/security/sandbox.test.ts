@@ -7,7 +7,7 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { detectSandbox } from "../../src/tools/sandbox/detect.js";
+import { detectSandbox } from "../../src/sandbox/detect.js";
 import { OUTPUT_CAP_CHARS } from "../../src/tools/text.js";
 import type { BashConfig } from "../../src/tools/types.js";
 import { sandbox, tools, type Sandbox } from "../tools/helpers.js";

@@ -37,7 +37,11 @@ describe("Bash cannot move or create a pinned input", () => {
     const r = await runPod(["run", "go"], { cwd: dir, env: podEnv(server.url) });
     expect(existsSync(path.join(dir, "tools.orig"))).toBe(false);
     expect(await readFile(path.join(dir, "tools/hooks/check.sh"), "utf8")).toBe("cat > /dev/null\nexit 0\n");
-    expect(ofType(r.events, "tool_result")[0].is_error).toBe(true);
+    // The rename is refused by the kernel (a mount point cannot be renamed): the command fails,
+    // which for Bash is a normal result with its exit code, not a tool error.
+    const result = ofType(r.events, "tool_result")[0];
+    expect(result.output).toMatch(/Device or resource busy/);
+    expect(result.output).toMatch(/\[exit code: 1\]$/);
   });
 
   it("a hook script missing at start cannot be created, nor its directory", async () => {

@@ -2,7 +2,7 @@ import { chmod, readFile, stat, utimes, writeFile } from "node:fs/promises";
 import { execFileSync } from "node:child_process";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { Allowlist } from "../../src/tools/sandbox/allowlist.js";
+import { Allowlist } from "../../src/tools/bash/allowlist.js";
 import { sandbox, tools } from "./helpers.js";
 
 describe("Read", () => {

@@ -1,10 +1,12 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { detectTestCommands } from "../../src/commands/init.js";
 import { parseManifestText, starterManifest } from "../../src/manifest.js";
-import { Allowlist } from "../../src/tools/sandbox/allowlist.js";
+import { linuxSystem } from "../../src/sandbox/system.js";
+import { toolchainReads } from "../../src/sandbox/toolchain.js";
+import { Allowlist } from "../../src/tools/bash/allowlist.js";
 import { tools } from "../tools/helpers.js";
 
 async function project(files: Record<string, string>): Promise<string> {
@@ -30,6 +32,23 @@ describe("pod init's starter manifest", () => {
     expect(m.scope?.deny).toEqual([".env*"]);
     expect(await new Allowlist(m.tools.bash.allow).invalidPatterns()).toEqual([]);
     expect(parseManifestText(starterManifest("demo"), "/p/pod.toml").tools.bash.enabled).toBe(false);
+  });
+
+  it("adds the read path of a toolchain outside the system dirs (a Node under /opt or ~/.nvm), and none for one in /usr", async () => {
+    const base = await mkdtemp(path.join(tmpdir(), "pod-init-tc-"));
+    const bin = path.join(base, "hostedtoolcache/node/20.1.0/x64/bin");
+    await mkdir(bin, { recursive: true });
+    await writeFile(path.join(bin, "node"), "#!/bin/sh\n");
+    await chmod(path.join(bin, "node"), 0o755);
+    const host = linuxSystem();
+    const reads = await toolchainReads(new Set(["package.json"]), host, `/nonexistent:${bin}:/usr/bin`);
+    // The install dir (…/x64), cut to its first three components, as for /opt/hostedtoolcache/node.
+    expect(reads).toEqual([`/${path.join(bin, "..").split("/").filter(Boolean).slice(0, 3).join("/")}`]);
+    expect(await toolchainReads(new Set(["package.json"]), host, "/usr/bin")).toEqual([]);
+    expect(await toolchainReads(new Set(["README.md"]), host, bin)).toEqual([]);
+    const m = parseManifestText(starterManifest("demo", ["npm test"], ["~/.nvm", "/opt/hostedtoolcache/node"]), "/p/pod.toml");
+    expect(m.tools.bash.read).toEqual(["~/.nvm", "/opt/hostedtoolcache/node"]);
+    expect(parseManifestText(starterManifest("demo", ["npm test"]), "/p/pod.toml").tools.bash.read).toEqual([]);
   });
 
   it("lets the sandboxed Bash run `npm test` of a fresh project out of the box", async () => {

@@ -21,7 +21,7 @@ describe("manifest", () => {
     expect(m.tools).toEqual({
       ask: [],
       disabled: [],
-      bash: { enabled: false, allow: [], timeout_s: 120, sandbox: "required", network: false, env: [] },
+      bash: { enabled: false, allow: [], timeout_s: 120, sandbox: "required", network: false, env: [], read: [] },
     });
     expect(m.pod.instructions).toEqual(["AGENTS.md", "CLAUDE.md"]);
     expect(m.provider).toEqual({ name: "anthropic" });
@@ -37,7 +37,7 @@ describe("manifest", () => {
         '[provider]\nname = "bedrock"\nregion = "us-east-1"\nfallback_model = "claude-haiku-5-5"',
         '[pricing."my-model"]\ninput = 3.0\noutput = 15.0',
         '[tools]\nask = ["mcp__github__create_issue"]\ndisabled = ["Write"]',
-        '[tools.bash]\nenabled = true\nsandbox = "off"\nnetwork = ["registry.npmjs.org"]\nenv = ["CI"]',
+        '[tools.bash]\nenabled = true\nsandbox = "off"\nnetwork = ["registry.npmjs.org"]\nenv = ["CI"]\nread = ["~/.cache/ms-playwright", "/opt/hostedtoolcache/node"]',
         '[mcp.github]\ncommand = ["npx", "-y", "server"]\nenv = { GITHUB_TOKEN = "$GITHUB_TOKEN" }',
         '[[hooks.pre_tool_use]]\nmatcher = "Bash|Write"\ncommand = "./guard.sh"',
       ].join("\n"),
@@ -45,11 +45,21 @@ describe("manifest", () => {
     );
     expect(m.pod.timeout).toBe("20m");
     expect(m.tools.bash.network).toEqual(["registry.npmjs.org"]);
+    expect(m.tools.bash.read).toEqual(["~/.cache/ms-playwright", "/opt/hostedtoolcache/node"]);
     expect(m.hooks.pre_tool_use[0]).toMatchObject({ matcher: "Bash|Write", command: "./guard.sh" });
     expect(parseError('[pod]\nname = "a"\ntimeout = "soon"\n').full).toContain("duration");
     expect(parseError('[pod]\nname = "a"\n[tools]\nask = ["Rm"]\n').full).toContain("MCP tool name");
     expect(parseError('[pod]\nname = "a"\n[tools.bash]\nsandbox = "maybe"\n').full).toContain("required");
     expect(parseError('[pod]\nname = "a"\n[tools.bash]\nenv = ["CI", "ANTHROPIC_API_KEY"]\n').full).toMatch(/pod.toml:\d+: \[tools.bash.env\] 1: the provider credential is never passed to Bash/);
+  });
+
+  it("[tools.bash] read: absolute or ~/ paths only, with a fix that shows both", () => {
+    for (const bad of ['["node_modules"]', '["~root/x"]', '["/opt/../root"]', '["./tools"]']) {
+      const err = parseError(`[pod]\nname = "a"\n[tools.bash]\nread = ${bad}\n`);
+      expect(err.code).toBe("invalid_manifest");
+      expect(err.full, bad).toMatch(/pod\.toml:4: \[tools\.bash\.read\] 0: must be an absolute path or start with ~\//);
+      expect(err.full).toContain('read = ["~/.cache/ms-playwright", "/opt/hostedtoolcache/node"]');
+    }
   });
 
   it("[pod] thinking: off by default, adaptive, or a budget of at least 1024 below max_tokens", () => {

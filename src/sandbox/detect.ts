@@ -1,5 +1,5 @@
 import { execFile } from "node:child_process";
-import { PodError } from "../../errors.js";
+import { PodError } from "../errors.js";
 
 /** The sandbox a Bash call runs in, as `run_start.sandbox` names it. */
 export type SandboxKind = "bwrap" | "seatbelt" | "off";

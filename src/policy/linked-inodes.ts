@@ -1,9 +1,14 @@
 import type { Stats } from "node:fs";
 import { lstat, readdir } from "node:fs/promises";
 import path from "node:path";
+import { gitConfigFiles } from "./git-credentials.js";
 
-/** Which files' inodes a name must not share: denied and hidden ones for any access, plus read-only ones for writes. */
-export type LinkAccess = "read" | "write";
+/**
+ * Which files' inodes a name must not share: denied and hidden ones for any access,
+ * read-only ones for writes; "credential" is git's config files in the protected
+ * `.git`s, whose content is only ever shown redacted.
+ */
+export type LinkAccess = "read" | "write" | "credential";
 
 export interface LinkSources {
   root: string;
@@ -41,6 +46,12 @@ export class LinkedInodes {
     this.sets.clear();
   }
 
+  /** Whether `st` (nlink > 1) is another name of a file in the `access` set. */
+  async has(st: Stats, access: LinkAccess, signal?: AbortSignal): Promise<boolean> {
+    if (st.nlink <= 1) return false;
+    return (await this.set(access, signal)).has(`${st.dev}:${st.ino}`);
+  }
+
   /** A refusal when `st` (a regular file with nlink > 1) is also a file that `access` may not reach. */
   async check(st: Stats, access: LinkAccess, shown: string, signal?: AbortSignal): Promise<string | undefined> {
     if (st.nlink <= 1) return undefined;
@@ -70,8 +81,13 @@ export class LinkedInodes {
     if (access === "read") {
       await collect(this.src.root, "", false, (rel) => this.src.isDenied(rel), out, signal);
       for (const h of this.src.hidden) await collect(h, undefined, true, () => true, out, signal);
-    } else {
+    } else if (access === "write") {
       for (const p of this.src.readOnly) await collect(p, undefined, true, () => true, out, signal);
+    } else {
+      for (const p of this.src.readOnly) {
+        if (path.basename(p) !== ".git") continue;
+        for (const f of await gitConfigFiles(p)) await collect(f, undefined, true, () => true, out, signal);
+      }
     }
     return out;
   }

@@ -1,0 +1,154 @@
+/**
+ * src/changes/ — what a run changed in its scope: `run_end.files_changed` and `--diff`.
+ *
+ * Holds: the scope's snapshot at start (snapshot.ts), the comparison at the end
+ * (compare.ts), the patch that `git apply` applies to the pre-run tree (patch.ts),
+ * git's index and object store read as data (git-index.ts, git-objects.ts,
+ * git-repo.ts: pod runs no git here), and the writer of a file the operator named
+ * on the command line (operator-file.ts). docs/changes.md explains the rules.
+ *
+ * May import: node's built-ins, `diff` (jsdiff, for hunks), ../errors, ../timing,
+ * ../store/atomic-file, and from ../tools only the scope's rules (scoped-fs, walk's
+ * .gitignore matching, protected, types). Nothing here emits events or knows the run
+ * loop: invocation.ts takes a snapshot, gates the tools on it, and puts what
+ * `finish` returns on run_end.
+ */
+import { lstatSync } from "node:fs";
+import { asPodError, PodError } from "../errors.js";
+import { timing, TIMING } from "../timing.js";
+import { protectedPaths } from "../policy/protected.js";
+import type { Toolbox } from "../tools/index.js";
+import { compareScope, type ScopeChanges } from "./compare.js";
+import { writeOperatorFile, type OperatorTarget } from "./operator-file.js";
+import { buildPatch, type Patch } from "./patch.js";
+import { DEFAULT_LIMITS, takeSnapshot, type ScopeSnapshot, type SnapshotLimits } from "./snapshot.js";
+
+export { compareScope, type ChangeKind, type FileChange, type ScopeChanges } from "./compare.js";
+export { buildPatch, type FileStats, type Patch } from "./patch.js";
+export { resolveOperatorTarget, writeOperatorFile, type OperatorTarget } from "./operator-file.js";
+export { DEFAULT_LIMITS, takeSnapshot, type ScopeSnapshot, type SnapshotLimits } from "./snapshot.js";
+
+/** What run_end carries (src/events/schema.ts). */
+export interface ChangeFields {
+  files_changed?: Array<{ path: string; change: "added" | "modified" | "deleted" }>;
+  /** Present when the listing hit its limit: files_changed may then miss new files. */
+  files_changed_truncated?: true;
+}
+
+export interface RunChanges {
+  fields: ChangeFields;
+  /** The comparison, for whoever needs more than run_end says (a report's diffstat: `(await patchFor(snapshot, changes)).stats`). */
+  changes?: ScopeChanges;
+  snapshot?: ScopeSnapshot;
+  /** The snapshot failed, or --diff could not be written (the run then ends as an error). */
+  error?: PodError;
+}
+
+export interface ChangeTracker {
+  /** The same toolbox, each tool waiting for the snapshot before it runs: nothing changes the scope before it is complete. */
+  gate(toolbox: Toolbox | undefined): Toolbox | undefined;
+  /** Stop hooks (which may run anything) wait for it too. */
+  gateStop<F extends ((signal: AbortSignal) => Promise<string | undefined>) | undefined>(onStop: F): F;
+  /** Compares the scope with the snapshot; with `diff`, writes the patch there. */
+  finish(diff?: OperatorTarget): Promise<RunChanges>;
+}
+
+export interface TrackOptions {
+  root: string;
+  deny: string[];
+  runtimeDir: string;
+  manifestFile: string;
+  limits?: SnapshotLimits;
+}
+
+/**
+ * Starts the scope's snapshot now and returns at once. The snapshot works in slices
+ * on the event loop while pod starts the run and waits for the model's first answer;
+ * the first tool call waits for whatever is left (POD_TIMING=1 says how long).
+ */
+export function trackChanges(opts: TrackOptions): ChangeTracker {
+  const started = performance.now();
+  const taken: Promise<{ snap: ScopeSnapshot } | { error: PodError }> = (async () => {
+    const { hidden } = await protectedPaths({ manifestFile: opts.manifestFile, runtimeDir: opts.runtimeDir, scopeRoot: opts.root });
+    const snap = await takeSnapshot({ root: opts.root, deny: opts.deny, hidden }, opts.limits ?? DEFAULT_LIMITS);
+    if (TIMING) timing({ phase: "changes_snapshot", ms: performance.now() - started, files: snap.files.size, git: snap.git !== undefined });
+    return { snap };
+  })().catch((err) => ({ error: new PodError("internal", `could not list the scope's files at the start of the run: ${asPodError(err).message}`, "files_changed and --diff are left out of this run; report the problem") }));
+  const ready = async () => {
+    const t = performance.now();
+    await taken;
+    if (TIMING) timing({ phase: "changes_wait", ms: performance.now() - t });
+  };
+  return {
+    gate(toolbox) {
+      if (!toolbox) return toolbox;
+      return { ...toolbox, tools: toolbox.tools.map((tool) => ({ ...tool, run: async (input, ctx) => (await ready(), tool.run(input, ctx)) })) };
+    },
+    gateStop(onStop) {
+      if (!onStop) return onStop;
+      return (async (signal: AbortSignal) => (await ready(), onStop(signal))) as typeof onStop;
+    },
+    async finish(diff) {
+      const t = await taken;
+      if ("error" in t) return { fields: {}, error: diff ? new PodError(t.error.code, `${diff.flag} ${diff.given}: not written: ${t.error.message}`, t.error.hint) : t.error };
+      const compareStart = performance.now();
+      let changes: ScopeChanges;
+      try {
+        changes = await compareScope(t.snap);
+      } catch (err) {
+        return { fields: {}, error: new PodError("internal", `could not compare the scope with its state at the start of the run: ${asPodError(err).message}`, "report the problem") };
+      }
+      if (TIMING) timing({ phase: "changes_compare", ms: performance.now() - compareStart, changed: changes.files.length });
+      const fields: ChangeFields = {
+        files_changed: changes.files.map((f) => ({ path: f.path, change: f.change })),
+        ...(changes.truncated ? { files_changed_truncated: true as const } : {}),
+      };
+      const done = { fields, changes, snapshot: t.snap };
+      if (!diff) return done;
+      const error = await writeDiff(t.snap, changes, diff);
+      return error ? { ...done, error } : done;
+    },
+  };
+}
+
+/**
+ * The run's patch and its diffstat (`stats`: lines added and removed per file), with the
+ * scope's rules: a second name (hardlink) of a denied or hidden file keeps its content
+ * out, as from every tool. For --diff, and for whatever shows a run's changes later.
+ */
+export function patchFor(snap: ScopeSnapshot, changes: ScopeChanges): Promise<Patch> {
+  return buildPatch(snap, changes, async (abs) => {
+    const st = lstatSync(abs, { throwIfNoEntry: false });
+    return st !== undefined && (st.nlink <= 1 || (await snap.fs.checkLinks(st, "read", abs)) === undefined);
+  });
+}
+
+/** --diff: the patch, written whole or not at all (a partial patch applied by CI would be worse than none). */
+async function writeDiff(snap: ScopeSnapshot, changes: ScopeChanges, target: OperatorTarget): Promise<PodError | undefined> {
+  const start = performance.now();
+  const shown = `${target.flag} ${target.given}`;
+  if (changes.truncated) {
+    return new PodError("invalid_input", `${shown}: not written: the scope has more untracked files than pod lists (${snap.limits.maxUntracked.toLocaleString("en-US")}), so the patch could miss new files`, "add the build output and other generated files to .gitignore, or narrow [scope] root");
+  }
+  let patch: Patch;
+  try {
+    patch = await patchFor(snap, changes);
+  } catch (err) {
+    return new PodError("internal", `${shown}: not written: ${asPodError(err).message}`, "report the problem");
+  }
+  if (patch.missing.length > 0) {
+    const list = patch.missing.slice(0, 5).map((m) => `${m.path} (${m.reason})`).join("; ");
+    return new PodError(
+      "invalid_input",
+      `${shown}: not written: ${patch.missing.length} changed file${patch.missing.length === 1 ? "" : "s"} cannot be put in the patch: ${list}${patch.missing.length > 5 ? "; …" : ""}`,
+      snap.git ? "commit (or git add) the scope's files before the run, so git holds their content" : "run pod in a git checkout (git init && git add -A), or keep the scope under the 32 MiB pod copies without git",
+    );
+  }
+  try {
+    await writeOperatorFile(target, patch.data);
+  } catch (err) {
+    return asPodError(err);
+  }
+  if (TIMING) timing({ phase: "changes_diff", ms: performance.now() - start, bytes: patch.data.length });
+  return undefined;
+}

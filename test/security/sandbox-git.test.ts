@@ -1,0 +1,96 @@
+// Every `.git` at any depth is read-only for Bash, and a protected path that does not
+// exist yet cannot be created (issue 22, item 3). Real bwrap, real git.
+import { execFileSync } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { beforeEach, describe, expect, it } from "vitest";
+import { protectedPaths } from "../../src/policy/protected.js";
+import { sandbox, tools, type Sandbox } from "../tools/helpers.js";
+import { sandboxedBash } from "./sandboxed.js";
+
+const TOKEN = "eC1hY2Nlc3MtdG9rZW46Z2hzX1NFQ1JFVFRPS0VO"; // base64 of x-access-token:ghs_SECRETTOKEN
+const URL_TOKEN = "ghp_URLTOKEN0123456789";
+const ROOT_CONFIG = `[core]
+\trepositoryformatversion = 0
+[remote "origin"]
+\turl = https://x-access-token:${URL_TOKEN}@github.com/acme/app
+\tfetch = +refs/heads/*:refs/remotes/origin/*
+[http "https://github.com/"]
+\textraheader = AUTHORIZATION: basic ${TOKEN}
+[credential]
+\thelper = store --file=/home/runner/creds
+`;
+const NESTED_CONFIG = "[core]\n\tbare = false\n";
+const SUBMODULE_CONFIG = `[core]\n\tworktree = ../../../sub\n[http "https://github.com/"]\n\textraheader = AUTHORIZATION: basic ${TOKEN}\n`;
+
+let sb: Sandbox;
+beforeEach(async () => {
+  sb = await sandbox({
+    "pod.toml": '[pod]\nname = "x"\n',
+    "sub/a.txt": "a\n",
+    "vendor/lib/index.js": "module.exports = 1;\n",
+    "src/app.js": "x\n",
+  });
+  // Real repositories (git must read them), then the configs actions/checkout would leave.
+  for (const dir of [sb.root, path.join(sb.root, "vendor/lib")]) execFileSync("git", ["init", "-q", dir]);
+  await writeFile(path.join(sb.root, ".git/config"), ROOT_CONFIG);
+  await writeFile(path.join(sb.root, "vendor/lib/.git/config"), NESTED_CONFIG);
+  await mkdir(path.join(sb.root, ".git/modules/sub"), { recursive: true });
+  await writeFile(path.join(sb.root, ".git/modules/sub/config"), SUBMODULE_CONFIG);
+  await writeFile(path.join(sb.root, "sub/.git"), "gitdir: ../.git/modules/sub\n");
+});
+
+async function box(root = sb.root) {
+  const prot = await protectedPaths({ manifestFile: path.join(root, "pod.toml"), runtimeDir: path.join(root, ".pod"), scopeRoot: root });
+  const t = await tools(root, { ...prot, bash: { enabled: true, allow: ["bash -c *", "cat *", "git *"], timeout_s: 20 } });
+  const run = sandboxedBash(t);
+  return Object.assign(t, { Bash: (input: { command: string }) => run(input.command) });
+}
+
+describe("every .git is read-only for Bash, at any depth", () => {
+  it("a nested repository's config and hooks cannot be written (core.fsmonitor, pre-commit)", async () => {
+    const t = await box();
+    const r = await t.Bash({
+      command:
+        "bash -c 'printf \"[core]\\n\\tfsmonitor = touch /tmp/pwned\\n\" >> vendor/lib/.git/config; mkdir -p vendor/lib/.git/hooks; echo evil > vendor/lib/.git/hooks/pre-commit; echo done'",
+    });
+    expect(r.output).toContain("done");
+    expect(await readFile(path.join(sb.root, "vendor/lib/.git/config"), "utf8")).toBe(NESTED_CONFIG);
+    expect(existsSync(path.join(sb.root, "vendor/lib/.git/hooks/pre-commit"))).toBe(false);
+  });
+
+  it("the root repository's hooks cannot be written either", async () => {
+    const t = await box();
+    await t.Bash({ command: "bash -c 'mkdir -p .git/hooks; echo evil > .git/hooks/pre-commit; chmod +x .git/hooks/pre-commit'" });
+    expect(existsSync(path.join(sb.root, ".git/hooks/pre-commit"))).toBe(false);
+  });
+
+  it("a submodule's gitfile cannot be repointed, nor removed and replaced", async () => {
+    const t = await box();
+    await t.Bash({ command: "bash -c 'echo \"gitdir: /tmp/evil\" > sub/.git; rm -f sub/.git; mkdir sub/.git; echo done'" });
+    expect(await readFile(path.join(sb.root, "sub/.git"), "utf8")).toBe("gitdir: ../.git/modules/sub\n");
+    expect((await stat(path.join(sb.root, "sub/.git"))).isFile()).toBe(true);
+  });
+
+  it("a nested repository cannot be moved aside and replaced", async () => {
+    const t = await box();
+    const r = await t.Bash({ command: "bash -c 'mv vendor/lib/.git vendor/lib/.git.orig; mv vendor/lib vendor/lib2; mv vendor vendor2; mkdir -p vendor/lib/.git; echo done'" });
+    expect(r.output).toContain("done");
+    expect(await readFile(path.join(sb.root, "vendor/lib/.git/config"), "utf8")).toBe(NESTED_CONFIG);
+  });
+});
+
+describe("a protected path that does not exist yet cannot be created", () => {
+  it("a scope root without .git: Bash cannot create one, and nothing is left behind that breaks git", async () => {
+    const bare = await sandbox({ "pod.toml": '[pod]\nname = "x"\n', "a.txt": "a\n" });
+    const t = await box(bare.root);
+    const r = await t.Bash({ command: "bash -c 'mkdir -p .git/hooks; printf \"[core]\\n\\tfsmonitor = env\\n\" > .git/config; echo gitdir: /tmp > .git; echo done'" });
+    expect(r.output).toContain("done");
+    expect(existsSync(path.join(bare.root, ".git/config"))).toBe(false);
+    expect(existsSync(path.join(bare.root, ".git"))).toBe(false);
+    // git at the root of a parent repository still works: no placeholder breaks it.
+    execFileSync("git", ["init", "-q", bare.base]);
+    expect(execFileSync("git", ["-C", bare.root, "status", "--short", "--untracked-files=all"], { encoding: "utf8" })).toContain("a.txt");
+  });
+});
