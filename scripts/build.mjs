@@ -54,7 +54,7 @@ const optionalParts = {
 const sharedAgent = {
   name: "shared-agent",
   setup(b) {
-    b.onResolve({ filter: /^\.\.\/runtime\/agent\.js$/ }, (args) =>
+    b.onResolve({ filter: /^(\.\.\/)+runtime\/agent\.js$/ }, (args) =>
       args.importer.includes("/src/commands/") ? { path: "./agent.cjs", external: true } : undefined,
     );
   },

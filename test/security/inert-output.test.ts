@@ -91,7 +91,7 @@ describe("pretty output", () => {
   it("shows no control sequence and no workflow command from text, tools, paths, hooks or errors", () => {
     const evil = Object.values(ATTACKS).join("") + "\n::error::injected\n";
     const out = render([
-      { ...env, type: "run_start", pod: "p", mode: "run", model: "m", input: `task\n::add-mask::${evil}` },
+      { ...env, type: "run_start", run_id: "20260101T000000Z-a1b2c3", pod: "p", mode: "run", model: "m", input: `task\n::add-mask::${evil}` },
       { ...env, type: "turn_start", turn: 1 },
       { ...env, type: "text_delta", text: `Reading.${ATTACKS.cursorUp}\n:` },
       { ...env, type: "text_delta", text: `:set-output name=x::1\n` },
