@@ -174,7 +174,7 @@ summary.push(
   "Notes:",
   "",
   "- The search tree is generated word soup (`bench/tree.mjs`) with no underscores outside the needles, so a literal's rarest byte (`_`, `z`) is rarer here than in real code; ripgrep uses the same heuristic, so both gain.",
-  "- Case-insensitive Grep had no byte prefilter at first: every file was decoded and run through V8's regex engine (~2 GB/s per core), which held it at ~1.7× ripgrep even on two threads. `src/tools/wasm/ci-literal.wat` (WebAssembly SIMD, two rare bytes of the needle compared 16 positions at a time, case folded) now rejects files without the literal before any decoding.",
+  "- Case-insensitive Grep had no byte prefilter at first: every file was decoded and run through V8's regex engine (~2 GB/s per core), which held it at ~1.7× ripgrep even on two threads. `src/tools/grep/wasm/ci-literal.wat` (WebAssembly SIMD, two rare bytes of the needle compared 16 positions at a time, case folded) now rejects files without the literal before any decoding.",
   "- This machine is a shared 2-core VM; a single run can be off by 10–20% (the relay's per-run range is printed). Every comparison is interleaved with its baseline for that reason.",
   "",
 );

@@ -7,7 +7,7 @@ import { writeFileSync } from "node:fs";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
 import { collect, makeProject, manifest, ofType, podEnv, runPod, spawnPod } from "../helpers/pod-process.js";
-import { grepTool } from "../../src/tools/grep.js";
+import { grepTool } from "../../src/tools/grep/index.js";
 import { ScopedFs } from "../../src/tools/scoped-fs.js";
 import { sandbox } from "../tools/helpers.js";
 

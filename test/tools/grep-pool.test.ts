@@ -1,10 +1,10 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
-import { FILE_TYPES, grepFiles, type GrepInput } from "../../src/tools/grep.js";
-import { compileMatcher, FileReader, type Matcher } from "../../src/tools/grep-matcher.js";
-import { searchBatch } from "../../src/tools/grep-search.js";
+import { FILE_TYPES, grepFiles, type GrepInput } from "../../src/tools/grep/index.js";
+import { compileMatcher, FileReader, type Matcher } from "../../src/tools/grep/matcher.js";
+import { searchBatch } from "../../src/tools/grep/search.js";
 import { walkFiles, type WalkedFile } from "../../src/tools/walk.js";
-import { GrepPool } from "../../src/tools/grep-pool.js";
+import { GrepPool } from "../../src/tools/grep/pool.js";
 import { ScopedFs } from "../../src/tools/scoped-fs.js";
 import { sandbox } from "./helpers.js";
 
@@ -87,7 +87,7 @@ describe("the pool never holds a finished process open", () => {
     const { spawnSync } = await import("node:child_process");
     writeFileSync(`${sb.root}/runaway.txt`, `${"a".repeat(1 << 20)}!\n`);
     const script = `
-      import { grepTool } from ${JSON.stringify(new URL("../../src/tools/grep.ts", import.meta.url).pathname)};
+      import { grepTool } from ${JSON.stringify(new URL("../../src/tools/grep/index.ts", import.meta.url).pathname)};
       import { ScopedFs } from ${JSON.stringify(new URL("../../src/tools/scoped-fs.ts", import.meta.url).pathname)};
       const fs = new ScopedFs({ root: ${JSON.stringify(sb.root)}, deny: [], readOnly: [], hidden: [] });
       const grep = grepTool(fs, { deadlineMs: 1000 });

@@ -2,8 +2,8 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import type { FileBatch, FileHit, SearchSpec } from "./grep-search.js";
-import type { WorkerReply, WorkerRequest } from "./grep-worker.js";
+import type { FileBatch, FileHit, SearchSpec } from "./search.js";
+import type { WorkerReply, WorkerRequest } from "./worker.js";
 
 declare const __POD_BUNDLE__: boolean | undefined;
 
@@ -204,12 +204,12 @@ function foundSoFar(p: Pending): FileHit[] {
 
 /**
  * The worker's code. Built, it is dist/grep-worker.cjs, one level above the command
- * bundles; from source (tests, bench) it is grep-worker.ts, loaded through tsx.
+ * bundles; from source (tests, bench) it is worker.ts, loaded through tsx.
  */
 function workerEntry(): { code: string } {
   if (typeof __POD_BUNDLE__ !== "undefined") {
     return { code: `require(${JSON.stringify(path.join(__dirname, "..", "grep-worker.cjs"))});` };
   }
-  const file = fileURLToPath(new URL("./grep-worker.ts", import.meta.url));
+  const file = fileURLToPath(new URL("./worker.ts", import.meta.url));
   return { code: `require("tsx/cjs/api").register(); require(${JSON.stringify(file)});` };
 }

@@ -18,7 +18,7 @@ interface Exports {
 
 /**
  * Looks for an ASCII literal in raw bytes, ignoring the case of its letters, with
- * WebAssembly SIMD (src/tools/wasm/ci-literal.wat): two of the needle's bytes, the
+ * WebAssembly SIMD (wasm/ci-literal.wat): two of the needle's bytes, the
  * rarest in source code in either case, are compared 16 positions at a time, and
  * only where both fit is the whole needle checked. It lets case-insensitive Grep
  * skip files without decoding them, as a case-sensitive literal search does with

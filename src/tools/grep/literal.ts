@@ -1,4 +1,4 @@
-import { classEnd, escapeAt, toEngineSource } from "./grep-syntax.js";
+import { classEnd, escapeAt, toEngineSource } from "./syntax.js";
 
 /**
  * A literal every match of a pattern contains, and where it sits in the pattern:

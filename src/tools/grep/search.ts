@@ -1,4 +1,4 @@
-import { countMatchingLines, fileMatches, FileReader, type Literal, type Matcher } from "./grep-matcher.js";
+import { countMatchingLines, fileMatches, FileReader, type Literal, type Matcher } from "./matcher.js";
 
 /** Files larger than this are skipped, as generated or data files rather than source. */
 export const MAX_FILE_BYTES = 64 * 1024 * 1024;
@@ -34,7 +34,7 @@ export interface SearchSpec {
 /**
  * Searches one batch synchronously, in the order given: a worker thread's job, and
  * only a worker's: the pattern is the model's, and a catastrophic one may run until
- * the pool terminates the thread (grep-pool.ts).
+ * the pool terminates the thread (pool.ts).
  */
 export function searchBatch(reader: FileReader, batch: FileBatch, m: Matcher, spec: SearchSpec, onHit?: (index: number, hit: FileHit) => void): FileHit[] {
   const hits: FileHit[] = [];
@@ -139,7 +139,7 @@ export function matchedLines(text: string, m: Matcher): number[] {
 
 /**
  * matchedLines for a line-mode pattern with a required literal: only the literal's
- * occurrences are checked (grep-literal.ts), and a line that has matched is not
+ * occurrences are checked (literal.ts), and a line that has matched is not
  * looked at again.
  */
 function anchoredLines(text: string, literal: string, anchored: RegExp): number[] {

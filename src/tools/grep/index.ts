@@ -1,12 +1,12 @@
 import { stat } from "node:fs/promises";
 import { z } from "zod";
-import { globMatcher, type ScopedFs } from "./scoped-fs.js";
-import { compileMatcher } from "./grep-matcher.js";
-import { GrepPool, SearchStopped } from "./grep-pool.js";
-import type { FileBatch, FileHit, SearchSpec } from "./grep-search.js";
-import { capOutput, fail, ok } from "./text.js";
-import type { Tool } from "./types.js";
-import { walkFiles } from "./walk.js";
+import { globMatcher, type ScopedFs } from "../scoped-fs.js";
+import { compileMatcher } from "./matcher.js";
+import { GrepPool, SearchStopped } from "./pool.js";
+import type { FileBatch, FileHit, SearchSpec } from "./search.js";
+import { capOutput, fail, ok } from "../text.js";
+import type { Tool } from "../types.js";
+import { walkFiles } from "../walk.js";
 
 export const GREP_DEFAULT_HEAD_LIMIT = 250;
 /**
@@ -61,7 +61,7 @@ export interface GrepOptions {
 /**
  * Grep: a regex over the files a developer would search (.gitignore and deny
  * honoured, binary files skipped), with ripgrep's line semantics. The regex runs only
- * in worker threads (grep-pool.ts) under a hard deadline, so no pattern can stall
+ * in worker threads (pool.ts) under a hard deadline, so no pattern can stall
  * pod's event loop; a literal the pattern requires is looked for in the raw bytes
  * first, so files without it are never decoded.
  */

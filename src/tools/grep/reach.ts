@@ -1,4 +1,4 @@
-import { classEnd, escapeAt, toEngineSource } from "./grep-syntax.js";
+import { classEnd, escapeAt, toEngineSource } from "./syntax.js";
 
 /**
  * How far, in bytes, a line-mode match can reach from an occurrence of its required
