@@ -92,11 +92,15 @@ export interface GrepOptions {
  */
 export function grepTool(fs: ScopedFs, options: GrepOptions = {}): Tool<GrepInput> {
   const deadlineMs = options.deadlineMs ?? GREP_DEADLINE_MS;
-  // One pool per toolbox (so per process), started by the first search.
+  // One pool per toolbox (so per process), started by prepare() at the run's start
+  // or else by the first search.
   let pool: GrepPool | undefined;
   return {
     name: "Grep",
     readOnly: true,
+    prepare() {
+      pool ??= GrepPool.start(warnBroken);
+    },
     description: `Search file contents with a regular expression (JavaScript syntax), line by line as ripgrep does (multiline: true lets a match span lines). Respects .gitignore; skips binary files. output_mode: files_with_matches (default), content (path:line:text, with optional context lines), count. A search stops after ${deadlineMs / 1000} s and returns what it found.`,
     inputSchema: Input,
     async run(input, ctx) {
@@ -175,10 +179,13 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
   const onCancel = () => stop("cancelled");
   signal.addEventListener("abort", onCancel, { once: true });
   if (signal.aborted) onCancel();
-  // The deadline is for the search: it starts once the threads are up.
+  // The deadline is for the search: it starts once the threads are up. The walk does
+  // not wait for them: the first batches wait in the threads' queues while they load.
   let timer: NodeJS.Timeout | undefined;
-  await Promise.race([pool.ready(), halted]);
-  if (!halt.signal.aborted) timer = setTimeout(() => stop("deadline"), deadlineMs);
+  let finished = false;
+  void Promise.race([pool.ready(), halted]).then(() => {
+    if (!finished && !halt.signal.aborted) timer = setTimeout(() => stop("deadline"), deadlineMs);
+  });
 
   // Batches wait here until a worker has room: each worker holds at most two (one
   // searched, one ready), so a worker that drew a batch of big files does not keep
@@ -252,6 +259,7 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
     pump();
     await Promise.race([done, halted]);
   } finally {
+    finished = true;
     clearTimeout(timer);
     signal.removeEventListener("abort", onCancel);
   }
