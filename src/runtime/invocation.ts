@@ -152,6 +152,9 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
             manifest.data.tools.disabled,
           );
     const toolbox = extensions.toolbox(builtins);
+    // What the model can call starts loading now, while the first request is in flight
+    // (Grep's threads: ~50 ms of start-up its first call would otherwise wait for).
+    for (const tool of toolbox?.tools ?? []) tool.prepare?.();
 
     const compact = async () => {
       try {

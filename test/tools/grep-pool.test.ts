@@ -106,3 +106,64 @@ describe("the pool never holds a finished process open", () => {
     expect(r.stdout.trim()).toBe("true true");
   }, 90_000);
 });
+
+describe("a pool started ahead of its first search (prepare)", () => {
+  it("holds nothing open while it loads, and searches as usual once asked", async () => {
+    const { spawnSync } = await import("node:child_process");
+    writeFileSync(`${sb.root}/../prepared.txt`, "");
+    const script = `
+      import { grepTool } from ${JSON.stringify(new URL("../../src/tools/grep/index.ts", import.meta.url).pathname)};
+      import { ScopedFs } from ${JSON.stringify(new URL("../../src/tools/scoped-fs.ts", import.meta.url).pathname)};
+      const fs = new ScopedFs({ root: ${JSON.stringify(sb.root)}, deny: ["secret/**"], readOnly: [], hidden: [] });
+      const ports = () => process.getActiveResourcesInfo().filter((r) => r === "MessagePort" || r === "Worker").length;
+      const before = ports();
+      const grep = grepTool(fs);
+      grep.prepare();
+      // The threads are loading: nothing of theirs may keep this process alive.
+      const loading = ports() - before;
+      const found = await grep.run({ pattern: "needle_\\\\d+", output_mode: "count", head_limit: 1 }, { signal: new AbortController().signal });
+      console.log(loading, /\\[truncated: \\d+ results/.test(found.output));
+    `;
+    const file = `${sb.root}/../prepared-${process.pid}.mjs`;
+    writeFileSync(file, script);
+    const r = spawnSync(process.execPath, ["--import", "tsx", file], { encoding: "utf8", timeout: 60_000 });
+    expect(r.signal, `still running after 60 s; stderr: ${r.stderr}`).toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe("0 true");
+  }, 90_000);
+});
+
+describe("pod run starts Grep's threads with the run, only when the model can see Grep", () => {
+  // The threads are counted in /proc while the model's answer streams slowly: a run
+  // with Grep has the pool's threads before any call; one with Grep disabled never starts them.
+  it("has the pool's threads during the first request with Grep, and none without", async () => {
+    const { spawn } = await import("node:child_process");
+    const { readdirSync } = await import("node:fs");
+    const { availableParallelism } = await import("node:os");
+    const { startFakeServer } = await import("../fake-server/server.js");
+    const { POD_BIN, podEnv } = await import("../helpers/pod-process.js");
+    const threads: Record<string, number[]> = {};
+    for (const grep of ["visible", "disabled"]) {
+      const dir = `${sb.root}/../pod-${grep}`;
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(`${dir}/pod.toml`, `[pod]\nname = "t"\n\n[scope]\nroot = "."\n${grep === "disabled" ? '\n[tools]\ndisabled = ["Grep"]\n' : ""}`);
+      const server = await startFakeServer({ turns: [{ response: { content: [{ type: "text", text: "a slowly streamed answer" }] }, delivery: { chunk_bytes: 200, delay_ms: 100, ping_every: 0, text_split: 4 } }] });
+      try {
+        const child = spawn(process.execPath, [POD_BIN, "run", "hi"], { cwd: dir, env: podEnv(server.url) as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] });
+        const counts: number[] = [];
+        child.stdout.on("data", () => counts.push(readdirSync(`/proc/${child.pid}/task`).length));
+        const code = await new Promise((resolve) => child.on("close", resolve));
+        expect(code).toBe(0);
+        threads[grep] = counts;
+      } finally {
+        await server.close();
+      }
+    }
+    const pool = Math.max(1, Math.min(availableParallelism(), 4));
+    // The first line (run_start) comes before the tools are made; the answer's deltas after.
+    const { visible, disabled } = threads as { visible: number[]; disabled: number[] };
+    expect(visible.length).toBeGreaterThan(3);
+    expect(visible.at(-1)! - visible[0]!).toBe(pool);
+    expect(new Set(disabled)).toEqual(new Set([disabled[0]]));
+  }, 60_000);
+});

@@ -54,8 +54,8 @@ export class SearchStopped extends Error {
  * `err(or)?\s*=` (its per-call string copies). Threads also give the parallelism
  * Grep needs to keep up with ripgrep: reading and matching are CPU work.
  *
- * Started by the first Grep of a process and kept; idle workers are unref'd so
- * they never keep pod alive.
+ * Started when a run's tools are prepared (or by the first Grep) and kept; a worker
+ * without batches is unref'd, so it never keeps pod alive.
  */
 export class GrepPool {
   private readonly slots: Slot[];
@@ -156,13 +156,9 @@ export class GrepPool {
     slot.worker = worker;
     let loaded: () => void = () => {};
     slot.ready = new Promise<void>((resolve) => (loaded = resolve));
-    // The worker keeps the process alive while it loads (a search may be waiting for it)
-    // and while it has batches; idle, it is unref'd so it never holds a finished process
-    // open. Unref'd only once loaded: its "message" listener would ref its port again.
     worker.on("message", (reply: WorkerReply) => {
       if (!("ready" in reply)) return this.settle(slot, reply);
       loaded();
-      if (slot.inFlight.size === 0) worker.unref();
     });
     // A worker that dies on its own takes its batches with it: fail them, and put a
     // fresh worker in its place for later batches.
@@ -180,6 +176,11 @@ export class GrepPool {
     };
     worker.on("error", die);
     worker.on("exit", (code) => die(new Error(`grep worker exited with code ${code}`)));
+    // Only a worker with batches keeps the process alive (search() refs it, settle()
+    // unrefs it): one started ahead of its first search (prepare()) or idle never holds
+    // a finished process open. Unref'd after its listeners: a "message" listener refs
+    // its port again.
+    if (slot.inFlight.size === 0) worker.unref();
   }
 
   private settle(slot: Slot, reply: Exclude<WorkerReply, { ready: true }>): void {
