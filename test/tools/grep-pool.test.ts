@@ -69,6 +69,24 @@ describe("Grep on worker threads", () => {
     expect(broken).toEqual([]);
   });
 
+  it("finds the same from the scope root as its working directory, with paths relative to it", async () => {
+    const away = await both({ pattern: "needle_\\d+", output_mode: "count" });
+    const prefixes = new Set<string>();
+    const search = pool.search.bind(pool);
+    pool.search = (spec, batch, id) => (prefixes.add(batch.prefix), search(spec, batch, id));
+    const cwd = process.cwd();
+    process.chdir(sb.root);
+    try {
+      const here = await both({ pattern: "needle_\\d+", output_mode: "count" });
+      expect(here.threaded).toEqual(away.threaded);
+      expect(here.threaded.length).toBeGreaterThan(0);
+    } finally {
+      process.chdir(cwd);
+      pool.search = search;
+    }
+    expect([...prefixes]).toEqual([""]);
+  });
+
   it("works on after a call is stopped: the stopped workers are replaced", async () => {
     const cancel = new AbortController();
     const call = grepFiles(fs, base, { pattern: "needle_\\d+" }, pool, cancel.signal);

