@@ -2,7 +2,8 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { FILE_TYPES, grepFiles, type GrepInput } from "../../src/tools/grep/index.js";
 import { compileMatcher, FileReader, type Matcher } from "../../src/tools/grep/matcher.js";
-import { searchBatch } from "../../src/tools/grep/search.js";
+import { searchBatch, type FileBatch } from "../../src/tools/grep/search.js";
+import { warmUp } from "../../src/tools/grep/warm-up.js";
 import { walkFiles, type WalkedFile } from "../../src/tools/walk.js";
 import { GrepPool } from "../../src/tools/grep/pool.js";
 import { ScopedFs } from "../../src/tools/scoped-fs.js";
@@ -184,4 +185,55 @@ describe("pod run starts Grep's threads with the run, only when the model can se
     expect(visible.at(-1)! - visible[0]!).toBe(pool);
     expect(new Set(disabled)).toEqual(new Set([disabled[0]]));
   }, 60_000);
+});
+
+describe("the warm-up: a search nobody waits for, run with the first model request", () => {
+  /** A pool whose batches are recorded. */
+  const recorded = () => {
+    const p = GrepPool.start();
+    const batches: FileBatch[] = [];
+    const warmBatches = () => batches.filter((b) => warm.has(b)).length;
+    const warm = new WeakSet<FileBatch>();
+    const search = p.search.bind(p);
+    p.search = (spec, batch, id) => {
+      batches.push(batch);
+      if (spec.pattern === "function\\s+\\x00") warm.add(batch);
+      return search(spec, batch, id);
+    };
+    return { p, batches, warmBatches };
+  };
+
+  it("searches only what a real call may (.gitignore, deny), each file once, and stops at its limit", async () => {
+    const files: WalkedFile[] = [];
+    await walkFiles(fs, sb.root, (f) => void files.push(...f));
+    const all = recorded();
+    await warmUp(fs, all.p).done;
+    const rels = all.batches.flatMap((b) => b.rel);
+    expect(rels.length).toBe(files.length);
+    expect(new Set(rels)).toEqual(new Set(files.map((f) => f.rel)));
+    expect(rels.some((r) => /^(build|secret)\//.test(r))).toBe(false);
+    await all.p.close();
+
+    const some = recorded();
+    await warmUp(fs, some.p, 1000).done;
+    expect(some.batches.flatMap((b) => b.rel).length).toBe(1000);
+    await some.p.close();
+  });
+
+  it("stops when a real call starts, and the call finds what it would have", async () => {
+    const { p, warmBatches } = recorded();
+    const warm = warmUp(fs, p);
+    await p.ready();
+    await new Promise((resolve) => setImmediate(resolve)); // the warm-up's walk has begun
+    warm.stop();
+    const atStop = warmBatches();
+    await warm.done;
+    const found = await grepFiles(fs, base, { pattern: "needle_\\d+" }, p, new AbortController().signal);
+    const { threaded } = await both({ pattern: "needle_\\d+" });
+    expect(found.hits).toEqual(threaded);
+    // Nothing more of the warm-up's was sent after its stop, and it had not searched everything.
+    expect(warmBatches()).toBe(atStop);
+    expect(atStop).toBeLessThan(Math.ceil(2700 / 32));
+    await p.close();
+  });
 });

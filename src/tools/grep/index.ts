@@ -32,6 +32,7 @@ import type { FileBatch, FileHit, SearchSpec } from "./search.js";
 import { capOutput, fail, ok } from "../text.js";
 import type { Tool } from "../types.js";
 import { walkFiles } from "../walk.js";
+import { warmUp } from "./warm-up.js";
 
 export const GREP_DEFAULT_HEAD_LIMIT = 250;
 /**
@@ -95,11 +96,13 @@ export function grepTool(fs: ScopedFs, options: GrepOptions = {}): Tool<GrepInpu
   // One pool per toolbox (so per process), started by prepare() at the run's start
   // or else by the first search.
   let pool: GrepPool | undefined;
+  let warming: { stop(): void } | undefined;
   return {
     name: "Grep",
     readOnly: true,
     prepare() {
       pool ??= GrepPool.start(warnBroken);
+      warming ??= warmUp(fs, pool);
     },
     description: `Search file contents with a regular expression (JavaScript syntax), line by line as ripgrep does (multiline: true lets a match span lines). Respects .gitignore; skips binary files. output_mode: files_with_matches (default), content (path:line:text, with optional context lines), count. A search stops after ${deadlineMs / 1000} s and returns what it found.`,
     inputSchema: Input,
@@ -113,6 +116,7 @@ export function grepTool(fs: ScopedFs, options: GrepOptions = {}): Tool<GrepInpu
       const mode = input.output_mode ?? "files_with_matches";
 
       pool ??= GrepPool.start(warnBroken);
+      warming?.stop();
       const found = await grepFiles(fs, base, input, pool, ctx.signal, deadlineMs);
       if (found.stopped === "cancelled") return fail(`Grep cancelled after ${(found.ms / 1000).toFixed(1)} s.`);
       const notes: string[] = [];
