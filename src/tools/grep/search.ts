@@ -29,6 +29,8 @@ export interface SearchSpec {
   multiline: boolean;
   mode: GrepMode;
   context: number;
+  /** Larger files are skipped; MAX_FILE_BYTES unless set (the warm-up's is small). */
+  maxBytes?: number;
 }
 
 /**
@@ -50,7 +52,7 @@ export function searchBatch(reader: FileReader, batch: FileBatch, m: Matcher, sp
 }
 
 export function searchFile(reader: FileReader, abs: string, rel: string, m: Matcher, spec: SearchSpec): FileHit | undefined {
-  const bytes = reader.read(abs, MAX_FILE_BYTES);
+  const bytes = reader.read(abs, spec.maxBytes ?? MAX_FILE_BYTES);
   if (!bytes || !fileMatches(bytes, m)) return undefined;
   if (spec.mode === "files_with_matches") return { rel, lines: [], count: 1 };
   // A plain literal, counted: the lines holding it, found in the bytes without decoding.

@@ -10,9 +10,11 @@ const WARM_BATCH = 32;
 /**
  * A pattern that never matches but is checked the way most real ones are: its literal
  * ("function") occurs in most source files, and each occurrence's line is decoded and
- * checked by the anchored regex (the `\x00` after it is in no text file).
+ * checked by the anchored regex (the `\x00` after it is in no text file). Files over
+ * 64 KB are skipped after one read: a minified bundle holds "function" tens of
+ * thousands of times, and a real call must never wait long behind a warm-up batch.
  */
-const WARM_SPEC: SearchSpec = { pattern: "function\\s+\\x00", caseInsensitive: false, multiline: false, mode: "files_with_matches", context: 0 };
+const WARM_SPEC: SearchSpec = { pattern: "function\\s+\\x00", caseInsensitive: false, multiline: false, mode: "files_with_matches", context: 0, maxBytes: 64 * 1024 };
 
 /**
  * A search nobody waits for, run while the first model request is in flight: the
