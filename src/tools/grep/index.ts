@@ -1,12 +1,14 @@
 // Grep: the tool, and the engine behind it (ripgrep's semantics, near ripgrep's speed).
 //
 // The parts, from the tool down (each may import only the parts below it, and
-// nothing outside src/tools/ but node: built-ins; code outside this folder imports
+// nothing outside src/tools/ but node: built-ins and zod; code outside this folder imports
 // index.ts alone, tests and the bench excepted):
 //
 //   index.ts      the Grep tool and grepFiles: walks the scope (../walk.ts), filters by
 //                 glob/type, deals batches of files to the pool, gathers and formats hits.
 //                 Main thread: compiles the pattern to check it, never runs it.
+//   warm-up.ts    the search nobody waits for, run while the first model request is in
+//                 flight, so that V8 has compiled the hot path before the first call.
 //   pool.ts       the worker threads, the per-call deadline and cancel (a stopped call's
 //                 threads are terminated mid-regex and replaced).
 //   worker.ts     one thread's entry: receives batches, answers with their hits.
@@ -16,8 +18,8 @@
 //                 file reader, the byte-level prefilters and line counting.
 //   literal.ts    the literal every match contains, and the check at its occurrences.
 //   reach.ts      how far a match can reach from that literal (long lines decoded in part).
-//   syntax.ts     ripgrep's line semantics as a JavaScript regex source, and the
-//                 tokenizer pieces (escapes, classes) the two above share.
+//   syntax.ts     the one tokenizer every reader of a pattern goes through, and
+//                 ripgrep's line semantics as a JavaScript regex source.
 //   ci-literal.ts the case-insensitive literal finder, WebAssembly SIMD (wasm/).
 //   byte-ranks.ts how rare each byte is in source code (generated: scripts/byte-ranks.mjs).
 //   wasm/         ci-literal.wat and its assembled bytes (generated: scripts/build-wasm.mjs).

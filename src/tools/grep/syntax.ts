@@ -16,44 +16,103 @@
 export function toEngineSource(pattern: string, multiline: boolean): { source: string } | { error: string } {
   if (!multiline && pattern.includes("\n")) return { error: NEWLINE_ERROR };
   let out = "";
-  for (let i = 0; i < pattern.length; ) {
-    const ch = pattern[i]!;
-    if (ch === "\\") {
-      const esc = escapeAt(pattern, i);
-      if (!multiline && isNewlineEscape(esc)) return { error: NEWLINE_ERROR };
-      out += multiline ? esc : lineEscape(esc);
-      i += esc.length;
-    } else if (ch === "[") {
-      const end = classEnd(pattern, i);
-      const cls = pattern.slice(i, end);
-      if (multiline) out += cls;
+  for (const t of tokenize(pattern)) {
+    const text = pattern.slice(t.start, t.end);
+    if (t.kind === "escape") {
+      if (!multiline && isNewlineEscape(text)) return { error: NEWLINE_ERROR };
+      out += multiline ? text : lineEscape(text);
+    } else if (t.kind === "class") {
+      if (multiline) out += text;
       else {
-        const body = cls.slice(1, -1);
-        if (cls.startsWith("[^")) out += `[^${body.slice(1)}\\n]`;
+        const body = text.slice(1, -1);
+        if (text.startsWith("[^")) out += `[^${body.slice(1)}\\n]`;
         else if (classMayHoldNewline(body)) {
           if (/^(?:\\n|\\x0a|\\u000a|\\cJ)$/i.test(body)) return { error: NEWLINE_ERROR };
-          out += `(?:(?!\\n)${cls})`;
-        } else out += cls;
+          out += `(?:(?!\\n)${text})`;
+        } else out += text;
       }
-      i = end;
-    } else if (ch === "(" && pattern[i + 1] === "?") {
-      // Group syntax ((?:, (?=, (?<name>…) is copied whole so its "?" is not read as a quantifier.
-      const m = /^\(\?(?:<[A-Za-z_$][\w$]*>|<=|<!|[:=!])/.exec(pattern.slice(i));
-      const head = m ? m[0] : "(?";
-      out += head;
-      i += head.length;
-    } else if (ch === "{") {
-      // A counted quantifier ({2}, {1,3}) is copied whole; a lone "{" is a literal.
-      const m = /^\{\d+(?:,\d*)?\}/.exec(pattern.slice(i));
-      const head = m ? m[0] : "{";
-      out += head;
-      i += head.length;
-    } else {
-      out += ch === "." ? "[^\\n]" : ch === "^" ? "(?<![^\\n])" : ch === "$" ? "(?![^\\n])" : ch;
-      i++;
-    }
+    } else if (t.kind === "char") out += text === "." ? "[^\\n]" : text === "^" ? "(?<![^\\n])" : text === "$" ? "(?![^\\n])" : text;
+    // Group heads ("(?:", "(?<name>"…) and quantifiers ("{2}", "*?") are copied whole.
+    else out += text;
   }
   return { source: out };
+}
+
+/**
+ * One token of a pattern, [start, end) in it. The three readers of a pattern (the
+ * line-semantics rewrite above, the required literal in literal.ts, the reach in
+ * reach.ts) all read it through tokenize(), so they agree on where an escape, a
+ * class, a group head or a quantifier ends.
+ */
+export interface Token {
+  kind:
+    | "escape" // \x41, \d, \k<n>, \., \1: whole (escapeAt)
+    | "class" // [...] whole (an unclosed one runs to the end)
+    | "open" // "(", "(?:", "(?<name>", "(?=", "(?!", "(?<=", "(?<!"; "(?" for anything else
+    | "close"
+    | "alternation"
+    | "quantifier" // *, +, ?, {n}, {n,}, {n,m}, each with its lazy "?"
+    | "char"; // one character (an astral one is two code units), "." "^" "$" included
+  start: number;
+  end: number;
+  /** For a quantifier: the most repetitions it allows (Infinity for *, + and {n,}). */
+  max?: number;
+}
+
+const GROUP_HEAD = /\(\?(?:<[A-Za-z_$][\w$]*>|<=|<!|[:=!])/y;
+/** Read within 32 characters: a longer run of digits is no quantifier anyone writes. */
+const COUNTED = /^\{(\d+)(?:(,)(\d*))?\}/;
+
+function groupHead(pattern: string, i: number): number {
+  GROUP_HEAD.lastIndex = i;
+  return GROUP_HEAD.exec(pattern)?.[0].length ?? 2;
+}
+
+/** The pattern's tokens, in order; every character belongs to exactly one. */
+export function tokenize(pattern: string): Token[] {
+  const tokens: Token[] = [];
+  for (let i = 0; i < pattern.length; ) {
+    const ch = pattern[i]!;
+    let kind: Token["kind"];
+    let end: number;
+    let max: number | undefined;
+    if (ch === "\\") {
+      kind = "escape";
+      end = i + escapeAt(pattern, i).length;
+    } else if (ch === "[") {
+      kind = "class";
+      end = classEnd(pattern, i);
+    } else if (ch === "(") {
+      kind = "open";
+      end = i + (pattern[i + 1] === "?" ? groupHead(pattern, i) : 1);
+    } else if (ch === ")") {
+      kind = "close";
+      end = i + 1;
+    } else if (ch === "|") {
+      kind = "alternation";
+      end = i + 1;
+    } else if (ch === "*" || ch === "+" || ch === "?") {
+      kind = "quantifier";
+      end = i + 1;
+      max = ch === "?" ? 1 : Infinity;
+    } else {
+      // A counted quantifier ({2}, {1,3}, {2,}); a "{" that starts none is a character.
+      const counted = ch === "{" ? COUNTED.exec(pattern.slice(i, i + 32)) : null;
+      if (counted) {
+        kind = "quantifier";
+        end = i + counted[0].length;
+        max = counted[2] ? (counted[3] ? Number(counted[3]) : Infinity) : Number(counted[1]);
+      } else {
+        kind = "char";
+        end = i + (pattern.codePointAt(i)! > 0xffff ? 2 : 1);
+      }
+    }
+    // A quantifier's lazy "?" is part of it.
+    if (kind === "quantifier" && pattern[end] === "?") end++;
+    tokens.push(max === undefined ? { kind, start: i, end } : { kind, start: i, end, max });
+    i = end;
+  }
+  return tokens;
 }
 
 const NEWLINE_ERROR = 'the pattern contains a literal newline ("\\n"), which line-oriented search never matches. Set multiline: true to match across lines.';
