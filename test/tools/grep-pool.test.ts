@@ -126,6 +126,26 @@ describe("the pool never holds a finished process open", () => {
   }, 90_000);
 });
 
+describe("a pool someone waits for keeps its process alive", () => {
+  // The other side of never holding a process open: a waiter of ready() (the bench) is
+  // not left with an event loop that empties under it (Node exits with 13, unsettled).
+  it("a process awaiting only ready() sees the threads load", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const script = `
+      import { GrepPool } from ${JSON.stringify(new URL("../../src/tools/grep/pool.ts", import.meta.url).pathname)};
+      const pool = GrepPool.start();
+      await pool.ready();
+      console.log("ready", pool.size);
+      await pool.close();
+    `;
+    const file = `${sb.root}/../ready-${process.pid}.mjs`;
+    writeFileSync(file, script);
+    const r = spawnSync(process.execPath, ["--import", "tsx", file], { encoding: "utf8", timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^ready \d$/);
+  }, 90_000);
+});
+
 describe("a pool started ahead of its first search (prepare)", () => {
   it("holds nothing open while it loads, and searches as usual once asked", async () => {
     const { spawnSync } = await import("node:child_process");

@@ -24,7 +24,8 @@ const WARM_SPEC: SearchSpec = { pattern: "function\\s+\\x00", caseInsensitive: f
  * more CPU than the fifth on an 11,500-file tree, most of it the optimizing compiler.
  *
  * Up to `limit` files of the scope, walked as a real call walks them (.gitignore,
- * deny), searched and forgotten. Stopped by stop() (the first real call) or at the
+ * deny), searched and forgotten; the walk starts at once, its batches wait in the
+ * threads' queues while they load, and none keeps the process alive. Stopped by stop() (the first real call) or at the
  * limit; its batches are never terminated (that would throw the compiled code away),
  * the one in flight per worker just finishes.
  */
@@ -45,7 +46,8 @@ export function warmUp(fs: ScopedFs, pool: GrepPool, limit = WARM_FILES): { stop
   const pump = () => {
     while (!stopped && inFlight < pool.size && waiting.length > 0) {
       inFlight++;
-      pool.search(WARM_SPEC, waiting.shift()!, search).then(
+      // Nobody waits for these: they never keep the process alive.
+      pool.search(WARM_SPEC, waiting.shift()!, search, false).then(
         () => {
           inFlight--;
           pump();
@@ -62,8 +64,6 @@ export function warmUp(fs: ScopedFs, pool: GrepPool, limit = WARM_FILES): { stop
     }
   };
   const walk = async () => {
-    await pool.ready();
-    if (stopped) return;
     // As a real call does (index.ts): relative to the cwd when that is the scope root.
     const prefix = process.cwd() === fs.root ? "" : `${fs.root}/`;
     await walkFiles(
