@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { FILE_TYPES, grepFiles, type GrepInput } from "../../src/tools/grep/index.js";
 import { compileMatcher, FileReader, type Matcher } from "../../src/tools/grep/matcher.js";
 import { searchBatch, type FileBatch } from "../../src/tools/grep/search.js";
-import { warmUp } from "../../src/tools/grep/warm-up.js";
+import { WARM_SPECS, warmUp } from "../../src/tools/grep/warm-up.js";
 import { walkFiles, type WalkedFile } from "../../src/tools/walk.js";
 import { GrepPool } from "../../src/tools/grep/pool.js";
 import { ScopedFs } from "../../src/tools/scoped-fs.js";
@@ -217,7 +217,7 @@ describe("the warm-up: a search nobody waits for, run with the first model reque
     const search = p.search.bind(p);
     p.search = (spec, batch, id) => {
       batches.push(batch);
-      if (spec.pattern === "function\\s+\\x00") warm.add(batch);
+      if (WARM_SPECS.includes(spec)) warm.add(batch);
       return search(spec, batch, id);
     };
     return { p, batches, warmBatches };
@@ -255,5 +255,20 @@ describe("the warm-up: a search nobody waits for, run with the first model reque
     expect(warmBatches()).toBe(atStop);
     expect(atStop).toBeLessThan(Math.ceil(2700 / 32));
     await p.close();
+  });
+});
+
+describe("each hit's link count, read by the worker", () => {
+  it("is 1 for an ordinary file and 2 for a hardlinked one, so only the second is checked against deny", async () => {
+    const { linkSync } = await import("node:fs");
+    mkdirSync(`${sb.root}/linked`, { recursive: true });
+    writeFileSync(`${sb.root}/linked/one.txt`, "link_count_needle\n");
+    writeFileSync(`${sb.root}/linked/two.txt`, "link_count_needle\n");
+    linkSync(`${sb.root}/linked/two.txt`, `${sb.root}/../two-outside.txt`);
+    const found = await grepFiles(fs, { abs: `${sb.root}/linked`, rel: "linked" }, { pattern: "link_count_needle" }, pool, new AbortController().signal);
+    expect(found.hits.map((h) => [h.rel, h.links])).toEqual([
+      ["linked/one.txt", 1],
+      ["linked/two.txt", 2],
+    ]);
   });
 });

@@ -125,7 +125,9 @@ export function grepTool(fs: ScopedFs, options: GrepOptions = {}): Tool<GrepInpu
       if (found.stopped === "deadline") notes.push(`[search stopped after ${(deadlineMs / 1000).toFixed(0)} s: the pattern is too expensive (or the tree too large); these results are partial. Simplify the pattern (avoid nested quantifiers such as (a+)+) or narrow path/glob]`);
       if (found.unsearched > 0) notes.push(`[${found.unsearched} files could not be searched: ${found.failure}]`);
       // A hardlink to a denied file is another name for it: its matches are not shown.
-      const hits = await fs.withoutLinkedDenied(found.hits, ctx.signal);
+      // The workers read each hit's link count; only hits with more than one link (or
+      // none read) are checked here.
+      const hits = await withoutLinkedDenied(fs, found.hits, ctx.signal);
       if (hits.length === 0) return ok([`No matches for ${input.pattern}.`, ...notes].join("\n"));
       const limit = input.head_limit ?? GREP_DEFAULT_HEAD_LIMIT;
       let lines: string[];
@@ -278,6 +280,13 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
   }
   hits.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
   return { hits, ...(stopped ? { stopped } : {}), unsearched, ...(failure ? { failure } : {}), ms: performance.now() - started };
+}
+
+async function withoutLinkedDenied(fs: ScopedFs, hits: FileHit[], signal: AbortSignal): Promise<FileHit[]> {
+  const linked = hits.filter((h) => h.links !== 1);
+  if (linked.length === 0) return hits;
+  const cleared = new Set(await fs.withoutLinkedDenied(linked, signal));
+  return hits.filter((h) => h.links === 1 || cleared.has(h));
 }
 
 function warnBroken(err: Error): void {

@@ -1,3 +1,4 @@
+import { lstatSync } from "node:fs";
 import { countMatchingLines, fileMatches, FileReader, type Literal, type Matcher } from "./matcher.js";
 
 /** Files larger than this are skipped, as generated or data files rather than source. */
@@ -9,6 +10,12 @@ export interface FileHit {
   rel: string;
   lines: string[];
   count: number;
+  /**
+   * The file's link count, read by the worker (lstat) once it matched: a hit with one
+   * link is no other name for a denied file, so the main thread checks only the rest
+   * (ScopedFs.withoutLinkedDenied), not thousands of hits through the thread pool.
+   */
+  links?: number;
 }
 
 /**
@@ -52,6 +59,12 @@ export function searchBatch(reader: FileReader, batch: FileBatch, m: Matcher, sp
 }
 
 export function searchFile(reader: FileReader, abs: string, rel: string, m: Matcher, spec: SearchSpec): FileHit | undefined {
+  const hit = matchFile(reader, abs, rel, m, spec);
+  if (hit) hit.links = lstatSync(abs, { throwIfNoEntry: false })?.nlink;
+  return hit;
+}
+
+function matchFile(reader: FileReader, abs: string, rel: string, m: Matcher, spec: SearchSpec): FileHit | undefined {
   const bytes = reader.read(abs, spec.maxBytes ?? MAX_FILE_BYTES);
   if (!bytes || !fileMatches(bytes, m)) return undefined;
   if (spec.mode === "files_with_matches") return { rel, lines: [], count: 1 };

@@ -7,14 +7,21 @@ import type { FileBatch, SearchSpec } from "./search.js";
 export const WARM_FILES = 4000;
 /** Small batches, so a real call waits at most one (~1 ms) per worker behind the warm-up. */
 const WARM_BATCH = 32;
+const MAX_BYTES = 64 * 1024;
 /**
- * A pattern that never matches but is checked the way most real ones are: its literal
- * ("function") occurs in most source files, and each occurrence's line is decoded and
- * checked by the anchored regex (the `\x00` after it is in no text file). Files over
- * 64 KB are skipped after one read: a minified bundle holds "function" tens of
- * thousands of times, and a real call must never wait long behind a warm-up batch.
+ * What the warm-up searches with, a batch each in turn: the paths most calls take.
+ * A pattern checked as most regexes are (its literal "function" occurs in most
+ * source files, and each line holding it is decoded and tested; the `\x00` after it
+ * is in no text file); a plain literal counted line by line in the bytes; a
+ * case-insensitive literal (the WebAssembly finder). Files over 64 KB are skipped
+ * after one read: a minified bundle holds "function" tens of thousands of times, and
+ * a real call must never wait long behind a warm-up batch.
  */
-const WARM_SPEC: SearchSpec = { pattern: "function\\s+\\x00", caseInsensitive: false, multiline: false, mode: "files_with_matches", context: 0, maxBytes: 64 * 1024 };
+export const WARM_SPECS: readonly SearchSpec[] = [
+  { pattern: "function\\s+\\x00", caseInsensitive: false, multiline: false, mode: "files_with_matches", context: 0, maxBytes: MAX_BYTES },
+  { pattern: "return", caseInsensitive: false, multiline: false, mode: "count", context: 0, maxBytes: MAX_BYTES },
+  { pattern: "pod_warm_up", caseInsensitive: true, multiline: false, mode: "files_with_matches", context: 0, maxBytes: MAX_BYTES },
+];
 
 /**
  * A search nobody waits for, run while the first model request is in flight: the
@@ -36,6 +43,7 @@ export function warmUp(fs: ScopedFs, pool: GrepPool, limit = WARM_FILES): { stop
   let walked = false;
   const search = pool.begin();
   const waiting: FileBatch[] = [];
+  let sent = 0;
   let inFlight = 0;
   let left = limit;
   let finished: () => void = () => {};
@@ -47,7 +55,7 @@ export function warmUp(fs: ScopedFs, pool: GrepPool, limit = WARM_FILES): { stop
     while (!stopped && inFlight < pool.size && waiting.length > 0) {
       inFlight++;
       // Nobody waits for these: they never keep the process alive.
-      pool.search(WARM_SPEC, waiting.shift()!, search, false).then(
+      pool.search(WARM_SPECS[sent++ % WARM_SPECS.length]!, waiting.shift()!, search, false).then(
         () => {
           inFlight--;
           pump();
