@@ -43,7 +43,10 @@ function runRg(root, p) {
   const r = spawnSync("rg", rgArgs(p), { cwd: root, encoding: "utf8", maxBuffer: 1 << 28 });
   const ms = performance.now() - t;
   if (r.status !== 0 && r.status !== 1) throw new Error(`rg failed: ${r.stderr}`);
-  return { ms, lines: r.stdout.split("\n").filter(Boolean).map((l) => l.replace(/^\.\//, "")).sort() };
+  // In pod's order: by path (a "path:count" line sorts by its path, not its whole text).
+  const pathOf = (l) => (p.count ? l.slice(0, l.lastIndexOf(":")) : l);
+  const lines = r.stdout.split("\n").filter(Boolean).map((l) => l.replace(/^\.\//, ""));
+  return { ms, lines: lines.sort((a, b) => (pathOf(a) < pathOf(b) ? -1 : pathOf(a) > pathOf(b) ? 1 : 0)) };
 }
 
 /**
