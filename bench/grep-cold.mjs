@@ -210,8 +210,10 @@ const rotate = (xs, by) => xs.map((_, i) => xs[(i + by) % xs.length]);
 export async function coldRows(pod, root, patterns, { reps = 3, log = () => {}, ...opts } = {}) {
   // The page cache holds the corpus before anything is timed (rg reads it once).
   runRg(root, patterns[0]);
-  const fresh = new Map(patterns.map((p) => [p, { first: [], med: [], rg: [], same: true }]));
-  const inter = new Map(patterns.map((p) => [p, { pod: [], rg: [], same: true }]));
+  // Ratios are taken call by call, against the rg run right after it, then their
+  // median: a slow spell of this shared machine then hits both sides of a ratio.
+  const fresh = new Map(patterns.map((p) => [p, { first: [], med: [], rg: [], firstRatio: [], medRatio: [], same: true }]));
+  const inter = new Map(patterns.map((p) => [p, { pod: [], rg: [], ratio: [], same: true }]));
   for (let rep = 0; rep < reps; rep++) {
     for (const p of rotate(patterns, rep)) {
       const calls = await podRun(pod, root, [p, p, p, p, p], opts);
@@ -219,6 +221,8 @@ export async function coldRows(pod, root, patterns, { reps = 3, log = () => {}, 
       f.first.push(calls[0].pod);
       f.med.push(median(calls.map((c) => c.pod)));
       f.rg.push(...calls.map((c) => c.rg));
+      f.firstRatio.push(calls[0].pod / calls[0].rg);
+      f.medRatio.push(median(calls.map((c) => c.pod / c.rg)));
       f.same &&= calls.every((c) => c.same);
       log(`  ${p.label}: ${calls.map((c) => c.pod.toFixed(0)).join(", ")} ms (in the tool ${calls.map((c) => c.tool?.toFixed(0)).join(", ")}; rg ${calls.map((c) => c.rg.toFixed(0)).join(", ")})`);
     }
@@ -228,6 +232,7 @@ export async function coldRows(pod, root, patterns, { reps = 3, log = () => {}, 
       const x = inter.get(c.pattern);
       x.pod.push(c.pod);
       x.rg.push(c.rg);
+      x.ratio.push(c.pod / c.rg);
       x.same &&= c.same;
     }
     log(`  interleaved run ${rep + 1}: ${calls.map((c) => c.pod.toFixed(0)).join(" ")}`);
@@ -244,9 +249,9 @@ export async function coldRows(pod, root, patterns, { reps = 3, log = () => {}, 
       rg: rgFresh,
       interleaved: median(x.pod),
       rgInterleaved: rgInter,
-      firstRatio: median(f.first) / rgFresh,
-      med15Ratio: median(f.med) / rgFresh,
-      interleavedRatio: median(x.pod) / rgInter,
+      firstRatio: median(f.firstRatio),
+      med15Ratio: median(f.medRatio),
+      interleavedRatio: median(x.ratio),
       same: f.same && x.same,
     };
   });
@@ -340,5 +345,5 @@ export async function grepColdBench(pod, corpora, patterns, { reps = 3, log = ()
 
 /** Markdown rows for one corpus's cold results. */
 export function coldTableRows(rows) {
-  return rows.map((r) => [r.label, fmtMs(r.first), fmtMs(r.med15), fmtMs(r.rg), r.firstRatio.toFixed(2), r.med15Ratio.toFixed(2), `${fmtMs(r.interleaved)} / ${fmtMs(r.rgInterleaved)} = ${r.interleavedRatio.toFixed(2)}`, r.same ? "same" : "**differs**"]);
+  return rows.map((r) => [r.label, fmtMs(r.first), fmtMs(r.med15), fmtMs(r.rg), r.firstRatio.toFixed(2), r.med15Ratio.toFixed(2), `${fmtMs(r.interleaved)} / ${fmtMs(r.rgInterleaved)}`, r.interleavedRatio.toFixed(2), r.same ? "same" : "**differs**"]);
 }

@@ -4,7 +4,7 @@ import type { GrepPool } from "./pool.js";
 import type { FileBatch, SearchSpec } from "./search.js";
 
 /** Files the warm-up searches, at most: enough for V8 to optimize the per-file path (see below). */
-export const WARM_FILES = 4000;
+export const WARM_FILES = 2000;
 /** Small batches, so a real call waits at most one (~1 ms) per worker behind the warm-up. */
 const WARM_BATCH = 32;
 const MAX_BYTES = 64 * 1024;
