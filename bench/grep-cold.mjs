@@ -334,7 +334,7 @@ export async function grepColdBench(pod, corpora, patterns, { reps = 3, log = ()
   // warm-up started) against Grep disabled, interleaved.
   const tree = corpora.find((c) => c.name === "app") ?? corpora[0];
   const noGrep = [];
-  for (const latency of [0, FIRST_LATENCY_MS]) {
+  for (const latency of [0, FIRST_LATENCY_MS, 2000]) {
     const runs = { visible: [], disabled: [] };
     for (let i = 0; i < 2 * reps + 1; i++) for (const grep of ["visible", "disabled"]) runs[grep].push(await noGrepRun(pod, tree.dir, { firstLatencyMs: latency, grep: grep === "visible" }));
     const m = (xs, k) => median(xs.map((x) => x[k]));
