@@ -163,6 +163,9 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     if (sandboxError) sink.emit("error", { code: sandboxError.code, message: sandboxError.full });
 
     const toolbox = await runToolbox(manifest, opts.runtimeDir, pins, extensions, changes);
+    // What the model can call starts loading now, while the first request is in flight
+    // (Grep's threads: ~50 ms of start-up its first call would otherwise wait for).
+    for (const tool of toolbox?.tools ?? []) tool.prepare?.();
 
     const compact = async (): Promise<boolean> => {
       try {
