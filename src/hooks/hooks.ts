@@ -101,7 +101,7 @@ async function fire(env: HookEnv, name: HookName, hook: HookSpec, payload: Recor
     message = reason;
   } else {
     decision = "error";
-    message = r.timedOut ? `timed out after ${hook.timeout_s}s; all its processes were killed` : r.stderr.trim() || `exited with ${r.exitCode ?? "a signal"}`;
+    message = r.timedOut ? `timed out after ${hook.timeout_s}s; all its processes were killed` : r.stopped ? `${r.stopped}; all its processes were killed` : r.stderr.trim() || `exited with ${r.exitCode ?? "a signal"}`;
   }
   event({ exit_code: r.exitCode, decision, message });
   return verdict;

@@ -6,6 +6,8 @@ export interface HookProcessResult {
   stdout: string;
   stderr: string;
   timedOut: boolean;
+  /** Why pod ended it, when it did ("timed out after 5s", "cancelled"). */
+  stopped?: string | undefined;
   durationMs: number;
 }
 
@@ -56,5 +58,5 @@ export async function runHookProcess(o: HookProcess): Promise<HookProcessResult>
   const exit = await p.exited;
   const timedOut = exit.stopped?.startsWith("timed out") === true;
   const extra = exit.error ? `${stderr && !stderr.endsWith("\n") ? "\n" : ""}could not run the hook: ${exit.error}` : "";
-  return { exitCode: exit.stopped !== undefined ? null : exit.code, stdout, stderr: stderr + extra, timedOut, durationMs: Date.now() - started };
+  return { exitCode: exit.stopped !== undefined ? null : exit.code, stdout, stderr: stderr + extra, timedOut, stopped: exit.stopped, durationMs: Date.now() - started };
 }

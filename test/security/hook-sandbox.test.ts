@@ -152,6 +152,43 @@ describe("a hook is over when its process exits", () => {
   });
 });
 
+describe("--timeout and pod cancel hold while a hook runs", () => {
+  const longHook = (marker: string) => hook("pre_tool_use", "Read", `cat > /dev/null; setsid sleep ${marker} & sleep ${marker}`, "timeout_s = 600\n");
+
+  it("--timeout 3s ends the run (limit_reached, time) with the hook's whole tree killed", async () => {
+    const marker = `${Math.floor(Math.random() * 1e6) + 626262}`;
+    server = await startFakeServer({ turns: [call("r1", "Read", { path: "notes.txt" }), text()] });
+    const dir = await makeProject(manifest({ extra: longHook(marker) }), { "notes.txt": "hi\n" });
+    const r = await runGuarded(["run", "--timeout", "3s", "go"], { cwd: dir, env: podEnv(server.url) }, 30_000);
+    expect(r.killed).toBe(false);
+    expect(r.events.at(-1)).toMatchObject({ type: "run_end", result: "limit_reached", limit: "time" });
+    expect(r.code).toBe(11);
+    expect(ofType(r.events, "hook")[0]).toMatchObject({ decision: "error", exit_code: null, message: "cancelled; all its processes were killed" });
+    await new Promise((res) => setTimeout(res, 200));
+    expect(processesWith(`sleep ${marker}`)).toEqual([]);
+  });
+
+  it("pod cancel pauses the run (exit 10), the guarded call is not run, the hook's tree is gone", async () => {
+    const marker = `${Math.floor(Math.random() * 1e6) + 727272}`;
+    server = await startFakeServer({ turns: [call("r1", "Read", { path: "notes.txt" }), text()] });
+    const dir = await makeProject(manifest({ extra: longHook(marker) }), { "notes.txt": "hi\n" });
+    const env = podEnv(server.url);
+    const run = runGuarded(["run", "go"], { cwd: dir, env }, 30_000);
+    // Once the hook runs (its sleep is there), cancel.
+    for (let i = 0; i < 200 && processesWith(`sleep ${marker}`).length === 0; i++) await new Promise((res) => setTimeout(res, 50));
+    expect(processesWith(`sleep ${marker}`).length, "the hook started").toBeGreaterThan(0);
+    const cancel = await runPod(["cancel"], { cwd: dir, env });
+    expect(cancel.code).toBe(0);
+    const r = await run;
+    expect(r.killed).toBe(false);
+    expect(r.code).toBe(10);
+    expect(r.events.at(-1)).toMatchObject({ type: "run_end", result: "paused" });
+    expect(ofType(r.events, "tool_result")[0]?.output).toMatch(/^Not run: the run was cancelled while its pre_tool_use hooks ran/);
+    await new Promise((res) => setTimeout(res, 200));
+    expect(processesWith(`sleep ${marker}`)).toEqual([]);
+  });
+});
+
 describe("where no sandbox can start, a hook fails closed", () => {
   const noBwrap = { POD_BWRAP: "/nonexistent/bwrap" };
 

@@ -97,6 +97,16 @@ describe("an MCP server's whole tree ends with pod", () => {
     expect(processesWith(marker)).toEqual([]);
   });
 
+  it("a server that does not start within startup_timeout_s: reported, and its whole tree is gone when pod exits", async () => {
+    const marker = `marker-${Math.floor(Math.random() * 1e9)}`;
+    server = await startFakeServer({ turns: [text()] });
+    const dir = await makeProject(manifest({ extra: stdioServer("slow", "startup_timeout_s = 1", ["--hang", marker]) }));
+    const r = await runPod(["run", "go"], { cwd: dir, env: podEnv(server.url) });
+    expect(r.code, r.stderr).toBe(0);
+    expect(ofType(r.events, "error")[0].message).toMatch(/"slow" failed to start: did not start within 1s \(startup_timeout_s\)/);
+    expect(processesWith(marker)).toEqual([]);
+  });
+
   it("a server that exits at once is reported with its stderr's last lines, not only \"Connection closed\"", async () => {
     server = await startFakeServer({ turns: [text()] });
     const crash = "echo 'loading config' >&2; echo 'fatal: no token in /etc/mcp/config.json' >&2; exit 3";

@@ -115,10 +115,12 @@ export async function startMcpServers(config: McpConfig, opts: McpStartOptions):
  * entry that would show a path it could not find. Undefined while it still runs.
  */
 async function diagnose(name: string, t: ConfinedStdioTransport, server: McpServerConfig, sdkMessage: string): Promise<string | undefined> {
+  // Closed by pod (after a start-up timeout) or still running: the first error says it.
+  if (t.closing) return undefined;
   const ended = await t.ending(100);
-  if (!ended) return undefined;
+  if (!ended || ended.exit.stopped !== undefined || t.closing) return undefined;
   const { exit, stderrTail } = ended;
-  const how = exit.error ?? (exit.stopped ? `it was stopped (${exit.stopped})` : exit.signal ? `it was killed by ${exit.signal}` : `it exited with code ${exit.code}`);
+  const how = exit.error ?? (exit.signal ? `it was killed by ${exit.signal}` : `it exited with code ${exit.code}`);
   let hint: string | undefined;
   if (stderrTail && server.command && t.options.kind === "bwrap") {
     hint = await hiddenPathHint({ output: stderrTail, command: server.command.join(" "), exitCode: exit.code, policy: t.options.policy, host: hostSystem(), key: `[mcp.${name}] read` }).catch(() => undefined);

@@ -80,9 +80,13 @@ export class ConfinedStdioTransport implements Transport {
     return new Promise((resolve) => (stdin.write(this.framing.serializeMessage(message)) ? resolve() : stdin.once("drain", resolve)));
   }
 
+  /** Whether pod asked it to close (the SDK does after a failed initialize): its end is then pod's doing, not its own. */
+  closing = false;
+
   async close(): Promise<void> {
     const p = this.proc;
     if (!p || !this.exited) return;
+    if (!this.exit) this.closing = true;
     if (!this.exit) {
       p.stdin?.end();
       if (!(await within(this.exited, STDIN_GRACE_MS))) p.kill("closed by pod");
