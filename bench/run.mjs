@@ -7,7 +7,8 @@ import path from "node:path";
 import { cacheBench } from "./cache.mjs";
 import { changesBench } from "./changes.mjs";
 import { coldStart } from "./cold-start.mjs";
-import { fmt, machine } from "./lib.mjs";
+import { fmt, machine, ratio } from "./lib.mjs";
+import { gitStateBench } from "./git-state.mjs";
 import { mcpBench } from "./mcp.mjs";
 import { memoryBench } from "./memory.mjs";
 import { relayBench } from "./relay.mjs";
@@ -26,7 +27,7 @@ const table = (head, rows) => [`| ${head.join(" | ")} |`, `| ${head.map(() => "-
 const log = (s) => process.stderr.write(`bench: ${s}\n`);
 const started = Date.now();
 const now = {};
-const header = [`# Benchmarks`, "", `Machine: ${machine()}. Date: ${new Date().toISOString().slice(0, 10)}.`, "", "Reproduce: `npm ci && npm run bench` (or `npm run bench -- grep` for one section: cold, grep, store, relay, memory, cache, turn, sandbox, changes, mcp). Every ratio is against a baseline timed in the same run; times are medians.", ""];
+const header = [`# Benchmarks`, "", `Machine: ${machine()}. Date: ${new Date().toISOString().slice(0, 10)}.`, "", "Reproduce: `npm ci && npm run bench` (or `npm run bench -- grep` for one section: cold, grep, store, relay, memory, cache, turn, sandbox, changes, mcp, gitstate). Every ratio is against a baseline timed in the same run; times are medians.", ""];
 const out = [];
 
 if (want("cold")) {
@@ -119,7 +120,7 @@ if (want("mcp")) {
   out.push(
     "## MCP stdio servers (target: each at most 200 ms beyond its own start-up; all shut down within 1 s)",
     "",
-    `${r.servers} real stdio servers (\`test/fixtures/mcp/server.mjs\`, the SDK's own server) started at once, until every one has listed its tools (initialize, then tools/list): on their own (spawned directly, driven by the SDK's own StdioClientTransport) and through pod's \`startMcpServers()\` as a run starts them — each in bwrap (\`src/sandbox/confine.ts\`; a fresh protection policy per round, so its walk of the scope is in the time), and with \`sandbox = "off"\`. Interleaved, ${r.rounds} rounds, medians (\`bench/mcp.mjs\`).`,
+    `${r.servers} real stdio servers (\`test/fixtures/mcp/server.mjs\`, the SDK's own server) started at once, until every one has listed its tools (initialize, then tools/list): on their own (spawned directly, driven by the SDK's own StdioClientTransport) and through pod's \`startMcpServers()\` as a run starts them — each in bwrap (\`src/sandbox/confine.ts\`; a fresh protection policy per round, so its walk of the scope is in the time), and with \`sandbox = "off"\`. Interleaved (each start through pod right after its baseline), ${r.rounds} rounds; times are medians, "beyond own start-up" is the median of each round's difference (\`bench/mcp.mjs\`).`,
     "",
     table(
       ["start", "own start-up ms", "through pod ms", "beyond own start-up"],
@@ -131,6 +132,29 @@ if (want("mcp")) {
     ),
     "",
     `Shutdown (\`close()\`, what follows run_end): ${r.servers} servers **${ms(r.closeN)} ms**; ${r.servers} with one behind \`sh -c "trap '' TERM; node server.mjs --stubborn"\` (it ignores its stdin's end and SIGTERM) **${ms(r.closeStubborn)} ms** — stdin closed, 150 ms for the server to exit, then SIGTERM to the tree (under bwrap the PID namespace goes with it), SIGKILL 250 ms later. Load average (1 min) before / after this section: ${loadBefore.toFixed(1)} / ${loadAfter.toFixed(1)} (2 cores).`,
+    "",
+  );
+}
+if (want("gitstate")) {
+  log("git state");
+  const loadBefore = loadavg()[0];
+  const r = await gitStateBench(root);
+  const loadAfter = loadavg()[0];
+  now.gitState = r.dataClean / r.gitClean;
+  out.push(
+    "## The system prompt's git line, read as data (issue 21: pod runs no git)",
+    "",
+    `The branch and "uncommitted changes to tracked files" from HEAD, the refs, the index and the objects (\`src/prompt/git-state.ts\`), against the three git calls pod made before (\`rev-parse\`, then \`symbolic-ref\` and \`status --porcelain --untracked-files=no\` side by side, as processes), on pod's node_modules committed and cloned (${r.files.toLocaleString("en-US")} files; \`bench/git-state.mjs\`). Both answers are checked equal first. Interleaved, 11 rounds, medians.`,
+    "",
+    table(
+      ["tree", "git (3 calls) ms", "read as data ms", "ratio"],
+      [
+        ["clean", fmt(r.gitClean), fmt(r.dataClean), ratio(r.dataClean, r.gitClean)],
+        ["one file edited (the index's last)", fmt(r.gitDirty), fmt(r.dataDirty), ratio(r.dataDirty, r.gitDirty)],
+      ],
+    ),
+    "",
+    `Load average (1 min) before / after this section: ${loadBefore.toFixed(1)} / ${loadAfter.toFixed(1)} (2 cores). The reader is synchronous between 4 ms slices (it yields to the event loop), bounded at 3 s and 64 MB of hashing (then "working tree state unknown").`,
     "",
   );
 }
