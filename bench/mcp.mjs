@@ -3,22 +3,53 @@
 // down within 1 s after run_end, even one that ignores stdin and SIGTERM). N real
 // servers (test/fixtures/mcp/server.mjs, the SDK's own server) are started:
 // - on their own: `node server.mjs` spawned directly and driven by the SDK's own client
-//   (StdioClientTransport: initialize, then tools/list), all N at once — their own start-up;
+//   (initialize, then tools/list) over a plain transport, all N at once — their own start-up;
 // - through pod's startMcpServers() (src/tools/mcp/servers.ts) as a run starts them:
 //   each confined by bwrap (src/sandbox/confine.ts, a fresh protection policy per round, so
 //   its walk of the scope is paid too), and with sandbox = "off";
 // interleaved round by round, medians. Then close(): N well-behaved servers, and N with
 // one behind `sh -c "trap '' TERM; node server.mjs --stubborn"` (ignores stdin and SIGTERM).
+import { spawn } from "node:child_process";
 import { mkdtemp, realpath, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { median } from "./lib.mjs";
 
+/**
+ * The baseline's transport: the server spawned directly — in a session of its own, as pod
+ * spawns one (the SDK's StdioClientTransport does not; on a loaded machine with scheduler
+ * autogroups that alone made 4 servers start ~40% slower) — speaking the SDK's framing.
+ */
+function plainTransport(argv, cwd, env, { ReadBuffer, serializeMessage }) {
+  let child;
+  const buffer = new ReadBuffer();
+  const t = {
+    async start() {
+      child = spawn(argv[0], argv.slice(1), { cwd, env, detached: true, stdio: ["pipe", "pipe", "inherit"] });
+      child.stdout.on("data", (chunk) => {
+        buffer.append(chunk);
+        for (let m = buffer.readMessage(); m !== null; m = buffer.readMessage()) t.onmessage?.(m);
+      });
+      child.on("exit", () => t.onclose?.());
+    },
+    async send(message) {
+      child.stdin.write(serializeMessage(message));
+    },
+    async close() {
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      const gone = new Promise((r) => child.once("exit", r));
+      child.stdin.end();
+      await gone;
+    },
+  };
+  return t;
+}
+
 export async function mcpBench(root, { servers = 4, rounds = 15 } = {}) {
   const fixture = path.join(root, "test/fixtures/mcp/server.mjs");
   const read = [root, await realpath(path.join(root, "node_modules"))];
   const { Client } = await import("@modelcontextprotocol/sdk/client/index.js");
-  const { StdioClientTransport } = await import("@modelcontextprotocol/sdk/client/stdio.js");
+  const { ReadBuffer, serializeMessage } = await import("@modelcontextprotocol/sdk/shared/stdio.js");
   const { startMcpServers } = await import("../src/tools/mcp/servers.ts");
   const { confinementFor } = await import("../src/sandbox/index.ts");
   const { Protection } = await import("../src/policy/protection.ts");
@@ -27,6 +58,10 @@ export async function mcpBench(root, { servers = 4, rounds = 15 } = {}) {
   if (!probe.ok) throw new Error(`the mcp bench needs bwrap: ${probe.error.full}`);
 
   const workspace = await realpath(await mkdtemp(path.join(tmpdir(), "pod-bench-mcp-")));
+  // The baseline gets the environment pod gives a server.
+  const { commandEnv } = await import("../src/sandbox/index.ts");
+  const ownHome = await mkdtemp(path.join(tmpdir(), "pod-bench-mcp-home-"));
+  const ownEnv = { ...commandEnv({ env: [] }), HOME: ownHome, TMPDIR: ownHome };
   await writeFile(path.join(workspace, "pod.toml"), '[pod]\nname = "bench"\n');
   const entry = (extra = {}) => ({ command: [process.execPath, fixture], env: {}, headers: {}, required: true, startup_timeout_s: 30, network: true, sandbox: "required", read, ...extra });
   const config = (n, extra) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`s${i}`, entry(extra)]));
@@ -49,7 +84,7 @@ export async function mcpBench(root, { servers = 4, rounds = 15 } = {}) {
     const t = performance.now();
     await Promise.all(
       clients.map(async (c) => {
-        await c.connect(new StdioClientTransport({ command: process.execPath, args: [fixture], cwd: workspace, stderr: "inherit" }));
+        await c.connect(plainTransport([process.execPath, fixture], workspace, ownEnv, { ReadBuffer, serializeMessage }));
         await c.listTools();
       }),
     );
