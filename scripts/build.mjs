@@ -54,7 +54,7 @@ const optionalParts = {
 const sharedAgent = {
   name: "shared-agent",
   setup(b) {
-    b.onResolve({ filter: /^\.\.\/runtime\/agent\.js$/ }, (args) =>
+    b.onResolve({ filter: /^(\.\.\/)+runtime\/agent\.js$/ }, (args) =>
       args.importer.includes("/src/commands/") ? { path: "./agent.cjs", external: true } : undefined,
     );
   },
@@ -71,6 +71,7 @@ const treeSitterCjs = {
 
 const pkg = JSON.parse(readFileSync(`${root}package.json`, "utf8"));
 rmSync(`${root}dist`, { recursive: true, force: true });
+rmSync(`${root}action/dist`, { recursive: true, force: true });
 const common = {
   bundle: true,
   format: "cjs",
@@ -122,6 +123,10 @@ const results = await Promise.all([
   }),
 ]);
 chmodSync(`${root}dist/pod.cjs`, 0o755);
+// The GitHub Action's helpers (action/lib.ts: pod's renderer, answer and sandbox probe for
+// the Action's scripts). Outside dist/, so not in the npm package; the Action's install step
+// copies it next to the pod it installs.
+await build({ ...common, metafile: false, entryPoints: { lib: `${root}action/lib.ts` }, outdir: `${root}action/dist`, plugins: [...common.plugins, optionalParts] });
 // Bash's allowlist parses commands with tree-sitter-bash (src/tools/bash/allowlist.ts):
 // the runtime's and the grammar's WebAssembly sit next to the bundles.
 // web-tree-sitter's names a source map (a sourceMappingURL custom section) that is not

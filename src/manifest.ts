@@ -94,6 +94,8 @@ const ManifestSchema = z.strictObject({
       timeout: z.optional(duration()),
       max_tokens: z._default(positiveInt().check(z.lte(128_000)), 8192),
       max_turns: z._default(positiveInt(), 30),
+      /** Recorded runs kept under runs/ (docs/replay.md); the oldest are removed at run start. 0 records nothing. */
+      keep_runs: z._default(z.int().check(z.nonnegative(), z.lte(10_000)), 50),
       /** Extended thinking: "off", "adaptive" (the model decides), or a budget in tokens (the API's minimum is 1024). */
       thinking: z._default(
         z.union([z.enum(["off", "adaptive"]), z.int().check(z.gte(1024, "a thinking budget must be at least 1024 tokens (the API minimum)"))], {

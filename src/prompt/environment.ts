@@ -30,6 +30,12 @@ export async function gitState(cwd: string): Promise<string> {
   return readGitState(cwd);
 }
 
+/** A path as the prompt names it: relative to the workspace root when inside it, else absolute. */
+export function shownPath(manifest: Manifest, p: string): string {
+  const r = path.relative(workspaceRoot(manifest), p);
+  return r === "" ? "." : r.startsWith("..") || path.isAbsolute(r) ? p : r;
+}
+
 const list = (items: readonly string[]) => items.map((i) => JSON.stringify(i)).join(", ");
 
 /**
@@ -39,16 +45,12 @@ const list = (items: readonly string[]) => items.map((i) => JSON.stringify(i)).j
  * servers (`mcp__<server>__*`): which tools a server has is known only once it runs,
  * and each tool's own description reaches the model with the tool (docs/prompt.md).
  */
-export function describeTools(manifest: Manifest, runtimeDir: string): string {
+export function describeTools(manifest: Manifest, runtimeDir: string, runtimeDirAsShown?: string): string {
   const { scope, tools } = manifest.data;
   const visible = new Set<string>(visibleBuiltInTools(manifest));
   const servers = Object.keys(manifest.data.mcp).sort();
   if (visible.size === 0 && servers.length === 0) return "You have no tools in this pod: work from the conversation alone.";
-  const root = workspaceRoot(manifest);
-  const rel = (p: string) => {
-    const r = path.relative(root, p);
-    return r === "" ? "." : r.startsWith("..") || path.isAbsolute(r) ? p : r;
-  };
+  const rel = (p: string) => shownPath(manifest, p);
   const lines: string[] = [];
   const file = ["Read", "Write", "Edit", "Glob", "Grep"].filter((t) => visible.has(t));
   if (file.length > 0) {
@@ -58,7 +60,7 @@ export function describeTools(manifest: Manifest, runtimeDir: string): string {
     }
     if ((scope?.deny ?? []).length > 0) lines.push(`- Denied (neither readable nor writable): ${list(scope!.deny)}.`);
     lines.push(
-      `- Protected, never writable by any tool or command: the pod's manifest (${rel(manifest.file)}) and .git/; the runtime directory (${rel(runtimeDir)}) is also invisible.`,
+      `- Protected, never writable by any tool or command: the pod's manifest (${rel(manifest.file)}) and .git/; the runtime directory (${runtimeDirAsShown ?? rel(runtimeDir)}) is also invisible.`,
     );
   }
   if (visible.has("Bash")) {
