@@ -7,7 +7,9 @@ import path from "node:path";
 import { cacheBench } from "./cache.mjs";
 import { changesBench } from "./changes.mjs";
 import { coldStart } from "./cold-start.mjs";
-import { fmt, machine } from "./lib.mjs";
+import { fmt, machine, ratio } from "./lib.mjs";
+import { gitStateBench } from "./git-state.mjs";
+import { mcpBench } from "./mcp.mjs";
 import { memoryBench } from "./memory.mjs";
 import { relayBench } from "./relay.mjs";
 import { sandboxBench } from "./sandbox.mjs";
@@ -26,7 +28,7 @@ const table = (head, rows) => [`| ${head.join(" | ")} |`, `| ${head.map(() => "-
 const log = (s) => process.stderr.write(`bench: ${s}\n`);
 const started = Date.now();
 const now = {};
-const header = [`# Benchmarks`, "", `Machine: ${machine()}. Date: ${new Date().toISOString().slice(0, 10)}.`, "", "Reproduce: `npm ci && npm run bench` (or `npm run bench -- grep` for one section: cold, grep, store, relay, memory, cache, turn, sandbox, changes). Every ratio is against a baseline timed in the same run; times are medians.", ""];
+const header = [`# Benchmarks`, "", `Machine: ${machine()}. Date: ${new Date().toISOString().slice(0, 10)}.`, "", "Reproduce: `npm ci && npm run bench` (or `npm run bench -- grep` for one section: cold, grep, store, relay, memory, cache, turn, sandbox, changes, mcp, gitstate). Every ratio is against a baseline timed in the same run; times are medians.", ""];
 const out = [];
 
 if (want("cold")) {
@@ -104,6 +106,56 @@ if (want("sandbox")) {
     table(["call", "median ms", "vs bash -c true"], r.rows),
     "",
     `The sandbox adds **${r.perCall.toFixed(1)} ms** per Bash call. The allowlist parser (web-tree-sitter + tree-sitter-bash, WebAssembly) loads once per process, started when the Bash tool is created so that it overlaps the first model request: ${r.parserLoad.toFixed(0)} ms including the first parse (bundled as in dist/, median of 7 fresh processes); then ${r.parse.toFixed(2)} ms per command. The sandbox's view of a real scope (pod's node_modules, ${r.realFiles} files: \`deny = [".env*"]\`, every \`.git\`, sockets, other names of protected files; one walk) is computed once per run, while the first model request is in flight, and only checked at each call: ${r.viewWalk.toFixed(0)} ms cold (${r.viewEntries} entries).`,
+    "",
+  );
+}
+if (want("mcp")) {
+  log("MCP stdio servers");
+  const loadBefore = loadavg()[0];
+  const r = await mcpBench(root);
+  const loadAfter = loadavg()[0];
+  now.mcpPerServer = r.perServer;
+  now.mcpClose = r.closeStubborn;
+  const ms = (v) => fmt(v);
+  const plus = (v) => `${v < 0 ? "−" : "+"}${fmt(Math.abs(v))} ms`;
+  out.push(
+    "## MCP stdio servers (target: each at most 200 ms beyond its own start-up; all shut down within 1 s)",
+    "",
+    `${r.servers} real stdio servers (\`test/fixtures/mcp/server.mjs\`, the SDK's own server) started at once, until every one has listed its tools (initialize, then tools/list): on their own (spawned directly, in a session of their own as pod spawns them, with the environment pod gives a server, driven by the SDK's own client over a plain pipe transport) and through pod's \`startMcpServers()\` as a run starts them — each in bwrap (\`src/sandbox/confine.ts\`; a fresh protection policy per round, so its walk of the scope is in the time), and with \`sandbox = "off"\`. Interleaved (each start through pod right after its baseline), ${r.rounds} rounds; times are medians, "beyond own start-up" is the median of each round's difference (\`bench/mcp.mjs\`).`,
+    "",
+    table(
+      ["start", "own start-up ms", "through pod ms", "beyond own start-up"],
+      [
+        ["1 server, sandboxed", ms(r.own1), ms(r.pod1), plus(r.perServerOne)],
+        [`${r.servers} servers side by side, sandboxed`, ms(r.ownN), ms(r.podN), plus(r.perServer)],
+        [`${r.servers} servers side by side, sandbox = "off"`, ms(r.ownN), ms(r.offN), plus(r.perServerOff)],
+      ],
+    ),
+    "",
+    `Shutdown (\`close()\`, what follows run_end): ${r.servers} servers **${ms(r.closeN)} ms**; ${r.servers} with one behind \`sh -c "trap '' TERM; node server.mjs --stubborn"\` (it ignores its stdin's end and SIGTERM) **${ms(r.closeStubborn)} ms** — stdin closed, 150 ms for the server to exit, then SIGTERM to the tree (under bwrap the PID namespace goes with it), SIGKILL 250 ms later. Load average (1 min) before / after this section: ${loadBefore.toFixed(1)} / ${loadAfter.toFixed(1)} (2 cores).`,
+    "",
+  );
+}
+if (want("gitstate")) {
+  log("git state");
+  const loadBefore = loadavg()[0];
+  const r = await gitStateBench(root);
+  const loadAfter = loadavg()[0];
+  now.gitState = r.dataClean / r.gitClean;
+  out.push(
+    "## The system prompt's git line, read as data (issue 21: pod runs no git)",
+    "",
+    `The branch and "uncommitted changes to tracked files" from HEAD, the refs, the index and the objects (\`src/prompt/git-state.ts\`), against the three git calls pod made before (\`rev-parse\`, then \`symbolic-ref\` and \`status --porcelain --untracked-files=no\` side by side, as processes), on pod's node_modules committed and cloned (${r.files.toLocaleString("en-US")} files; \`bench/git-state.mjs\`). Both answers are checked equal first. Interleaved, 11 rounds, medians.`,
+    "",
+    table(
+      ["tree", "git (3 calls) ms", "read as data ms", "ratio"],
+      [
+        ["clean", fmt(r.gitClean), fmt(r.dataClean), ratio(r.dataClean, r.gitClean)],
+        ["one file edited (the index's last)", fmt(r.gitDirty), fmt(r.dataDirty), ratio(r.dataDirty, r.gitDirty)],
+      ],
+    ),
+    "",
+    `Load average (1 min) before / after this section: ${loadBefore.toFixed(1)} / ${loadAfter.toFixed(1)} (2 cores). The reader is synchronous between 4 ms slices (it yields to the event loop), bounded at 3 s and 64 MB of hashing (then "working tree state unknown").`,
     "",
   );
 }
@@ -226,6 +278,8 @@ summary.push(
       ["Prompt-cache reads after the 1st request, 30-turn session (one-line / ~1,400-token system prompt)", "≥ 90%", "84.5% / —", now.cache ? now.cache.map(pctOf).join(" / ") : "—", now.cache ? now.cache.map((v) => (v >= 0.9 ? "yes" : "**no**")).join(" / ") : "—", "a breakpoint where the previous turn wrote the cache; the compaction request reuses the run's request"],
       ["Per-turn overhead, median of 200 turns (fsync on)", "≤ 5 ms", "69 ms², 14.0 ms quiet", now.turn === undefined ? "—" : `${now.turnOwn.toFixed(1)} ms at pod's socket (${now.turn.toFixed(1)} ms at the server)`, met(now.turnOwn, 5), "one fdatasync a turn, alongside the next request (was four fsyncs); session lines and the per-turn status.json without thread-pool waits; requests through node:http with the body in a kept buffer; POD_TIMING's stamps written at exit (see its section)"],
       ["files_changed: what a run pays on an 11,156-file git checkout (first tool's wait + the end's comparison)", "≤ 50 ms", "— (new)", now.changes === undefined ? "—" : `${now.changes.toFixed(0)} ms (comparison ${now.changesRatio.toFixed(2)}× one \`git status\`)`, met(now.changes, 50), "the index's stat data instead of reading files; the snapshot in slices while the run starts; directories re-listed only when their own stat data moved"],
+      ["MCP stdio server start through pod (4 side by side, bwrap), beyond its own start-up; shutdown with one ignoring stdin and SIGTERM", "≤ 200 ms; ≤ 1 s", "— (new; servers ran unconfined, and with that wrapper \`pod run 2>&1 | tee\` never returned: test/security/mcp-sandbox.test.ts)", now.mcpPerServer === undefined ? "—" : `${now.mcpPerServer < 0 ? "−" : "+"}${Math.abs(now.mcpPerServer).toFixed(0)} ms; ${now.mcpClose.toFixed(0)} ms`, now.mcpPerServer === undefined ? "—" : now.mcpPerServer <= 200 && now.mcpClose <= 1000 ? "yes" : "**no**", "a transport over spawnConfined's pipes; stdin closed, then the tree signalled within 400 ms"],
+      ["The system prompt's git line (21k-file checkout): read as data / pod's three git calls before", "no git process; ≤ 1×", "— (new; git ran the repository's configuration: test/security/pod-git.test.ts)", x(now.gitState), met(now.gitState, 1), "HEAD, the refs, the index and the objects read with src/changes/'s readers; stat data first, content only where it cannot tell"],
       ["Relay overhead / SDK client", "< 5%", "65% (18–30%¹)", pctOf(now.relay), now.relay === undefined ? "—" : now.relay < 0.05 ? "yes" : "**no**", "bundled start; lines written without event objects, into one chunk"],
     ],
   ),

@@ -119,7 +119,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     const refusal = checkPreconditions(req, pod);
     if (refusal) return refuse(sink, refusal);
     try {
-      extensions = await startExtensions(manifest, sink, pins);
+      extensions = await startExtensions(manifest, sink, pins, opts.runtimeDir);
     } catch (err) {
       return refuse(sink, err);
     }
@@ -157,7 +157,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       instructions: systemPrompt.instructions,
       ...(systemPrompt.warnings.length + pins.warnings.length + credentials.length > 0 ? { warnings: [...systemPrompt.warnings, ...pins.warnings, ...credentials] } : {}),
     });
-    for (const f of extensions.failures) sink.emit("error", { code: "tool_error", message: f.message });
+    for (const f of extensions.failures) sink.emit("error", { code: f.code, message: f.message });
     // Bash is enabled but no sandbox can start: said once here; each Bash call is then refused (the run goes on).
     const sandboxError = (await sandbox).error;
     if (sandboxError) sink.emit("error", { code: sandboxError.code, message: sandboxError.full });
@@ -315,6 +315,8 @@ export async function runToolbox(manifest: Manifest, runtimeDir: string, pins: P
               ...(await protectedPaths({ manifestFile: manifest.file, runtimeDir, scopeRoot: manifest.scopeRoot, trusted: pins.files(), trustedDirs: pins.directories() })),
             },
             manifest.data.tools.bash,
+            // One protection policy for the file tools, Bash, hooks and MCP servers (one walk of the scope).
+            extensions.protection,
           ),
           manifest.data.tools.disabled,
         );
