@@ -5,7 +5,7 @@
 //
 // May import: types only (events/schema.ts, store/messages.ts). Nothing here runs the SDK.
 import type { EventBody, Usage } from "../events/schema.js";
-import type { ContentBlock, Message } from "../store/messages.js";
+import type { ContentBlock, Message } from "../conversation/messages.js";
 
 /** One SSE event's `data:` object, as the Messages API sends it. Unknown types are passed over. */
 export type SseEvent = { type: string } & Record<string, unknown>;

@@ -1,6 +1,6 @@
 import type { MessageCreateParamsBase } from "@anthropic-ai/sdk/resources/messages";
 import type { EventSink } from "../events/sink.js";
-import { toApiMessages, type Message } from "../store/messages.js";
+import { toApiMessages, type Message } from "../conversation/messages.js";
 import type { SessionStore } from "../store/session-store.js";
 import type { ModelClient } from "../provider/client.js";
 import { describeProviderError } from "../provider/errors.js";

@@ -3,7 +3,7 @@ import { refuse } from "../events/refuse.js";
 import { addUsage, ZERO_USAGE, type RunResult } from "../events/schema.js";
 import type { EventSink } from "../events/sink.js";
 import type { Manifest } from "../manifest.js";
-import { textMessage, toolResultMessage, unsettledToolUses, type Message } from "../store/messages.js";
+import { textMessage, toolResultMessage, unsettledToolUses, type Message } from "../conversation/messages.js";
 import { createToolbox, type Toolbox } from "../tools/index.js";
 import { credentialWarnings } from "../policy/git-credentials.js";
 import { protectedPaths } from "../policy/protected.js";
@@ -11,7 +11,8 @@ import { createProviderClient, type ModelClient } from "../provider/client.js";
 import { sandboxForRun } from "../sandbox/detect.js";
 import { takePod, type OwnedPod } from "../store/pod-owner.js";
 import { compactSession } from "./compaction.js";
-import { addCost, contextWindowFor, costUsd } from "../provider/pricing.js";
+import { addCost, contextWindowFor, costUsd } from "../conversation/pricing.js";
+import { contextWindowOverride } from "../env-config.js";
 import { runLoop, type Approval, type RunOutcome } from "./run-loop.js";
 import { buildRequest, toolDefinitions } from "../provider/request.js";
 import { startExtensions, type Extensions } from "./extensions.js";
@@ -204,7 +205,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
         sink,
         signal: controller.signal,
         sessionTurn: base.turn,
-        compactAboveTokens: contextWindowFor(model) * 0.8,
+        compactAboveTokens: contextWindowFor(model, contextWindowOverride()) * 0.8,
         compactNow: compact,
         onStop: changes ? changes.gateStop(extensions.onStop) : extensions.onStop,
         fallbackModel: manifest.data.provider.fallback_model,

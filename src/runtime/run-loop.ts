@@ -5,7 +5,7 @@ import { PodError } from "../errors.js";
 import { addUsage, ZERO_USAGE, type RunResult, type Usage } from "../events/schema.js";
 import type { EventSink } from "../events/sink.js";
 import type { Manifest } from "../manifest.js";
-import { textMessage, toolResultMessage, toolUses, unsettledToolUses, type ToolUse } from "../store/messages.js";
+import { textMessage, toolResultMessage, toolUses, unsettledToolUses, type ToolUse } from "../conversation/messages.js";
 import type { Toolbox } from "../tools/index.js";
 import type { ToolResult } from "../tools/types.js";
 import type { SessionStore } from "../store/session-store.js";

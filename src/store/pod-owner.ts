@@ -3,14 +3,14 @@ import { mkdir, readFile, rename } from "node:fs/promises";
 import { PodError } from "../errors.js";
 import type { EventSink } from "../events/sink.js";
 import { manifestSnapshot, type Manifest } from "../manifest.js";
-import { unsettledToolUses } from "./messages.js";
+import { unsettledToolUses } from "../conversation/messages.js";
 import { SessionStore, type WriteGuard } from "./session-store.js";
 import { writeFileAtomic } from "./atomic-file.js";
 import { acquirePodLock } from "./lock.js";
 import { podPaths, type PodPaths } from "./paths.js";
 import { freshStatus, readStatus, writeStatus, type Status } from "./status.js";
-import { addUsage, ZERO_USAGE, type Usage } from "../events/schema.js";
-import { addCost, costUsd, type PriceOverrides } from "../provider/pricing.js";
+import { addUsage, ZERO_USAGE, type Usage } from "../conversation/usage.js";
+import { addCost, costUsd, type PriceOverrides } from "../conversation/pricing.js";
 
 /** A pod this process owns: the lock is held until `release()`. */
 export interface OwnedPod {

@@ -5,7 +5,7 @@ import path from "node:path";
 import { z } from "zod";
 import { PodError } from "../errors.js";
 import { syncDir, writeError } from "./atomic-file.js";
-import { Message } from "./messages.js";
+import { Message } from "../conversation/messages.js";
 import { isSessionId } from "./paths.js";
 import type { Redactor } from "../redact/redactor.js";
 

@@ -1,6 +1,6 @@
 import { cp, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { priceFor } from "../../src/provider/pricing.js";
+import { priceFor } from "../../src/conversation/pricing.js";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
 import { makeProject, manifest, podEnv, REPO_ROOT, runPod, type PodResult } from "./pod-process.js";
 
