@@ -1,4 +1,5 @@
-import { EventSink, jsonlWriter, type EventWriter } from "../events/sink.js";
+import { EventSink, type EventWriter } from "../events/sink.js";
+import { jsonlWriter } from "../events/jsonl.js";
 import type { Manifest } from "../manifest.js";
 import { findAndLoadManifest } from "../manifest-discovery.js";
 import { inertText } from "../events/inert.js";
