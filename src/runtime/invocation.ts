@@ -301,7 +301,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
 /**
  * The run's tools: the built-in ones inside the scope's boundary (protected paths, the pinned
  * trusted inputs), the MCP tools, hooks around them all, and with `changes` each waiting for
- * the scope's snapshot. `pod replay --tools live` builds them the same way (src/runs/replay.ts).
+ * the scope's snapshot. `pod replay --tools live` builds them the same way (src/runtime/replay.ts).
  */
 export async function runToolbox(manifest: Manifest, runtimeDir: string, pins: Pins, extensions: Extensions, changes?: ChangeTracker): Promise<Toolbox | undefined> {
   const builtins =

@@ -55,7 +55,7 @@ export interface RunContext {
   /** The run's recording (src/runs/): each tool result, written before its tool_result line. */
   recordTool?: ((r: ToolRecord) => void) | undefined;
   /**
-   * `pod replay` (src/runs/replay.ts): runs the call (`run`, the ordinary way) or answers it
+   * `pod replay` (src/runtime/replay.ts): runs the call (`run`, the ordinary way) or answers it
    * from the recording. Absent in a run: every call is executed.
    */
   runTool?: ((call: ToolUse, run: () => Promise<ToolResult>) => Promise<ToolResult>) | undefined;

@@ -14,11 +14,11 @@ import { replayClient, type RecordedAnswer, type RecordedAnswers } from "../prov
 import type { TapEndpoint } from "../provider/tap.js";
 import type { Redactor } from "../redact/redactor.js";
 import { pinTrustedInputs, type Pins } from "../contract/pins.js";
-import { compactSession } from "../runtime/compaction.js";
-import { startExtensions, type Extensions } from "../runtime/extensions.js";
-import { requestLimits } from "../runtime/limits.js";
-import { runLoop } from "../runtime/run-loop.js";
-import { compileOutputSchema, FINAL_ANSWER_TOOL, OutputGate } from "../runtime/structured-output.js";
+import { compactSession } from "./compaction.js";
+import { startExtensions, type Extensions } from "./extensions.js";
+import { requestLimits } from "./limits.js";
+import { runLoop } from "./run-loop.js";
+import { compileOutputSchema, FINAL_ANSWER_TOOL, OutputGate } from "./structured-output.js";
 import { acquirePodLock, type HeldLock } from "../store/lock.js";
 import { podPaths } from "../store/paths.js";
 import { SessionStore } from "../store/session-store.js";
@@ -26,11 +26,11 @@ import type { Toolbox } from "../tools/index.js";
 import { sandboxForRun } from "../sandbox/detect.js";
 import { trackChanges } from "../changes/index.js";
 import { reviewOutputSchema } from "../review/index.js";
-import { runToolbox } from "../runtime/invocation.js";
+import { runToolbox } from "./invocation.js";
 import type { Tool, ToolResult } from "../tools/types.js";
-import { runsDir } from "./format.js";
-import { firstDifference } from "./diverge.js";
-import { latestRunId, readRun, type RecordedExchange, type RecordedRun } from "./reader.js";
+import { runsDir } from "../runs/format.js";
+import { firstDifference } from "../runs/diverge.js";
+import { latestRunId, readRun, type RecordedExchange, type RecordedRun } from "../runs/reader.js";
 
 export type ReplayTools = "live" | "recorded";
 
