@@ -3,8 +3,9 @@
 // (turn.ts) feeds it the events as they arrive, and a replay of a recorded response can feed
 // it the same events and get the same message and the same event lines.
 //
-// May import: types only (events/schema.ts, store/messages.ts). Nothing here runs the SDK.
-import type { EventBody, Usage } from "../events/schema.js";
+// May import: types only (events/schema.ts, conversation/). Nothing here runs the SDK.
+import type { EventBody } from "../events/schema.js";
+import type { Usage } from "../conversation/usage.js";
 import type { ContentBlock, Message } from "../conversation/messages.js";
 
 /** One SSE event's `data:` object, as the Messages API sends it. Unknown types are passed over. */

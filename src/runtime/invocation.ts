@@ -10,6 +10,7 @@ import { protectedPaths } from "../policy/protected.js";
 import { createProviderClient, type ModelClient } from "../provider/client.js";
 import { sandboxForRun } from "../sandbox/detect.js";
 import { takePod, type OwnedPod } from "../store/pod-owner.js";
+import { podWatch } from "./emit.js";
 import { compactSession } from "./compaction.js";
 import { addCost, contextWindowFor, costUsd } from "../conversation/pricing.js";
 import { contextWindowOverride } from "../env-config.js";
@@ -84,7 +85,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     systemPrompt = await buildSystemPrompt({ manifest, runtimeDir: opts.runtimeDir, redactor: sink.redactor, review: run.review });
     // The operator's inputs as they are now, before the lock: a bad one refuses the run here (src/contract/).
     pins = await pinTrustedInputs({ manifest, runtimeDir: opts.runtimeDir, outputSchema: run.outputSchema?.source, instructions: systemPrompt.sources });
-    pod = await takePod(manifest, opts.runtimeDir, sink, {
+    pod = await takePod(manifest, opts.runtimeDir, podWatch(sink), {
       // --new never reads the current session, so it also gets a pod out of a damaged one.
       newSession: run.newSession && run.session === undefined,
       onLockLost: (err) => {

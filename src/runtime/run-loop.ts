@@ -14,6 +14,7 @@ import { classifyProviderError, StreamBrokenError } from "../provider/errors.js"
 import { networkPolicy, retryDelayMs } from "../provider/retry.js";
 import type { CutCall, TurnResponse } from "../provider/stream.js";
 import { streamLimits, streamTurn } from "../provider/turn.js";
+import { turnRelay } from "./emit.js";
 import { contextTokens } from "./compaction.js";
 import { isOverloaded } from "../provider/fallback.js";
 import { buildRequest, toolDefinitions } from "../provider/request.js";
@@ -366,7 +367,7 @@ async function askModel(ctx: RunContext, request: ReturnType<typeof buildRequest
     // The last attempt of a window may not wait longer than the window has left.
     const firstEventTimeoutMs = attempt > 1 ? Math.max(1000, Math.min(limits.firstEventTimeoutMs, remaining)) : limits.firstEventTimeoutMs;
     try {
-      return await streamTurn(ctx.client, request, ctx.sink, ctx.signal, { ...limits, firstEventTimeoutMs }, ready);
+      return await streamTurn(ctx.client, request, turnRelay(ctx.sink), ctx.signal, { ...limits, firstEventTimeoutMs }, ready);
     } catch (err) {
       // The session could not be made durable (disk full, I/O error): not a provider fault, never retried.
       if (err instanceof PodError) throw err;
