@@ -7,12 +7,12 @@ import { DURATION_EXAMPLES, durationMs } from "./duration.js";
 import { PodError } from "./errors.js";
 import { readTrusted, type TrustedFile } from "./contract/read.js";
 import { DEFAULT_SECRET_NAMES } from "./redact/secret-names.js";
+import { isToolName, TOOL_NAMES } from "./tools/registry.js";
 
-export const TOOL_NAMES = ["Read", "Write", "Edit", "Glob", "Grep", "Bash"] as const;
 /** A built-in tool, or an MCP server's tool as the model sees it (mcp__<server>__<tool>). */
 const toolName = () =>
   z.string().check(
-    z.refine((n) => (TOOL_NAMES as readonly string[]).includes(n) || /^mcp__[A-Za-z0-9_-]+__[A-Za-z0-9_-]+$/.test(n), {
+    z.refine(isToolName, {
       message: `must be one of ${TOOL_NAMES.join(", ")} or an MCP tool name (mcp__<server>__<tool>)`,
     }),
   );
