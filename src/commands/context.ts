@@ -7,6 +7,7 @@ import { refuse } from "../events/refuse.js";
 import { resolveRuntimeDir } from "../store/paths.js";
 import { Redactor } from "../redact/redactor.js";
 import path from "node:path";
+import { hostEnv } from "../env-config.js";
 
 /** Options every command accepts (SPEC "Common options"). */
 export interface GlobalOptions {
@@ -117,7 +118,7 @@ export async function loadContext(opts: GlobalOptions): Promise<CommandContext> 
   const manifest = await findAndLoadManifest(opts);
   const runtimeDir = resolveRuntimeDir(opts.runtimeDir, manifest.file);
   // One Redactor for the invocation, from the environment as it is now and [pod] secrets.
-  const redactor = Redactor.fromEnv(process.env, manifest.data.pod.secrets);
+  const redactor = Redactor.fromEnv(hostEnv(), manifest.data.pod.secrets);
   return { manifest, runtimeDir, sink: new EventSink(await eventWriter(format, opts), null, redactor), format };
 }
 
@@ -131,7 +132,7 @@ export async function withContext(opts: GlobalOptions, body: (ctx: CommandContex
     ctx = await loadContext(opts);
   } catch (err) {
     // No manifest to read [pod] secrets from: the default names apply.
-    const sink = new EventSink(await eventWriter(resolveFormat(opts.format), opts), null, Redactor.fromEnv(process.env));
+    const sink = new EventSink(await eventWriter(resolveFormat(opts.format), opts), null, Redactor.fromEnv(hostEnv()));
     return refuse(sink, err);
   }
   try {

@@ -1,5 +1,6 @@
 import { Redactor } from "../redact/redactor.js";
 import { EVENT_VERSION, eventSchemas, type EventBody, type EventType, type PodEvent } from "./schema.js";
+import { podEnv } from "../env-config.js";
 
 /**
  * Where events go. The JSONL writer takes each event as its finished JSON text, which
@@ -19,7 +20,7 @@ export class EventSink {
   private clockMs = -1;
   private clockIso = "";
   /** Checking every event against its zod schema costs time on hot text streams, so tests opt in. */
-  private readonly validate = process.env.POD_VALIDATE_EVENTS === "1";
+  private readonly validate = podEnv().validateEvents;
 
   /** session_id as JSON text, kept with the id: stringifying it per event was ~2% of a text stream. */
   private sessionIdJson = "null";

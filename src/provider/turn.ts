@@ -9,6 +9,7 @@ import type { ModelClient } from "./client.js";
 import { apiHost, StreamBrokenError, StreamIncompleteError, StreamStalledError } from "./errors.js";
 import { networkPolicy } from "./retry.js";
 import { accumulate, finish, INITIAL_STATE, type RelayedEvent, type SseEvent, type TurnResponse } from "./stream.js";
+import { hostEnv } from "../env-config.js";
 
 export type { TurnResponse } from "./stream.js";
 
@@ -26,7 +27,7 @@ export interface StreamLimits {
   turn: number;
 }
 
-export function streamLimits(turn: number, env = process.env): StreamLimits {
+export function streamLimits(turn: number, env = hostEnv()): StreamLimits {
   const p = networkPolicy(env);
   return { firstEventTimeoutMs: p.requestTimeoutMs, idleTimeoutMs: p.idleTimeoutMs, heartbeatMs: p.heartbeatMs, turn };
 }

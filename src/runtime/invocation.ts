@@ -13,7 +13,7 @@ import { takePod, type OwnedPod } from "../store/pod-owner.js";
 import { podWatch } from "./emit.js";
 import { compactSession } from "./compaction.js";
 import { addCost, contextWindowFor, costUsd } from "../conversation/pricing.js";
-import { contextWindowOverride } from "../env-config.js";
+import { podEnv } from "../env-config.js";
 import { runLoop, type Approval, type RunOutcome } from "./run-loop.js";
 import { buildRequest, toolDefinitions } from "../provider/request.js";
 import { startExtensions, type Extensions } from "./extensions.js";
@@ -206,7 +206,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
         sink,
         signal: controller.signal,
         sessionTurn: base.turn,
-        compactAboveTokens: contextWindowFor(model, contextWindowOverride()) * 0.8,
+        compactAboveTokens: contextWindowFor(model, podEnv().contextWindow) * 0.8,
         compactNow: compact,
         onStop: changes ? changes.gateStop(extensions.onStop) : extensions.onStop,
         fallbackModel: manifest.data.provider.fallback_model,

@@ -8,7 +8,7 @@ import type { EventSink } from "../events/sink.js";
 import type { Manifest } from "../manifest.js";
 import { buildSystemPrompt, type SystemPrompt } from "../prompt/system-prompt.js";
 import { contextWindowFor, costUsd } from "../conversation/pricing.js";
-import { contextWindowOverride } from "../env-config.js";
+import { podEnv } from "../env-config.js";
 import { buildRequest, toolDefinitions } from "../provider/request.js";
 import { replayClient, type RecordedAnswer, type RecordedAnswers } from "../provider/replay-client.js";
 import type { TapEndpoint } from "../provider/tap.js";
@@ -176,7 +176,7 @@ export async function invokeReplay(opts: ReplayOptions): Promise<number> {
         sink,
         signal: controller.signal,
         sessionTurn: meta.start.turn,
-        compactAboveTokens: contextWindowFor(model, contextWindowOverride()) * 0.8,
+        compactAboveTokens: contextWindowFor(model, podEnv().contextWindow) * 0.8,
         compactNow: compact,
         onStop: changes ? changes.gateStop(extensions?.onStop) : extensions?.onStop,
         fallbackModel: manifest.data.provider.fallback_model,

@@ -10,6 +10,7 @@ import type { Tool } from "../types.js";
 import { expandAll } from "./expand.js";
 import { ConfinedStdioTransport } from "./stdio.js";
 import { mcpTool, type McpToolDef } from "./tool.js";
+import { hostEnv } from "../../env-config.js";
 
 export type McpConfig = ManifestData["mcp"];
 export type McpServerConfig = McpConfig[string];
@@ -52,7 +53,7 @@ const SHUTDOWN_MS = 1000;
  * PID namespace, the workspace as Bash sees it, its `[mcp.*] network`, only its `env`.
  */
 export async function startMcpServers(config: McpConfig, opts: McpStartOptions): Promise<McpServers> {
-  const env = opts.env ?? process.env;
+  const env = opts.env ?? hostEnv();
   const entries = Object.entries(config);
   if (entries.length === 0) return { tools: [], failures: [], close: async () => {} };
   const sdk = await import("./sdk.js");
