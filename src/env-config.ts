@@ -11,7 +11,7 @@ import * as z from "zod/mini";
  *   tuning knob must not stop a CI job.
  * - `hostEnv()`: the environment as pod was started with it, for the modules that apply
  *   an outside rule to it or pass it on: the credential's variable (provider/credentials.ts),
- *   proxies by curl's rules (provider/proxy.ts), colours (NO_COLOR/FORCE_COLOR), cloud
+ *   proxies by curl's rules (provider/upstream-proxy.ts), colours (NO_COLOR/FORCE_COLOR), cloud
  *   regions and projects for Bedrock/Vertex (provider/client.ts), secret values to redact,
  *   `${VAR}` in MCP config, a confined command's PATH and `env` names. Each takes it as a
  *   parameter default, so a test passes its own environment instead.

@@ -4,7 +4,7 @@ import path from "node:path";
 import { EXIT, PodError } from "../errors.js";
 import { refuse } from "../events/refuse.js";
 import { EventSink } from "../events/sink.js";
-import { starterManifest } from "../manifest.js";
+import { starterManifest } from "./init-template.js";
 import { podNameFor } from "../manifest-discovery.js";
 import { hostSystem } from "../sandbox/system.js";
 import { toolchainReads } from "../sandbox/toolchain.js";

@@ -4,7 +4,7 @@ import type { ManifestData } from "../manifest.js";
 import { readCredential } from "./credentials.js";
 import { leanFetch } from "./lean-fetch.js";
 import { bedrockModelId, vertexModelId } from "./model-ids.js";
-import { proxyFetch } from "./proxy.js";
+import { proxyFetch } from "./upstream-proxy.js";
 import { hostEnv, podEnv } from "../env-config.js";
 
 export type ModelClient = Anthropic;
@@ -15,7 +15,7 @@ export type ProviderConfig = ManifestData["provider"];
  * so commands that never call the model (status, history, --version) start fast.
  * The key comes from ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN, sent as a bearer token),
  * checked before any request (credentials.ts); the base URL from ANTHROPIC_BASE_URL
- * (src/env-config.ts); a proxy from HTTPS_PROXY/HTTP_PROXY/NO_PROXY (proxy.ts).
+ * (src/env-config.ts); a proxy from HTTPS_PROXY/HTTP_PROXY/NO_PROXY (upstream-proxy.ts).
  */
 export async function createModelClient(env = hostEnv()): Promise<ModelClient> {
   const credential = readCredential(env);

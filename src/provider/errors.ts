@@ -2,11 +2,11 @@
 // asking again can help (docs/reliability.md, "What is retried"). Pure: the error and the
 // environment in, a verdict out; the run loop decides what to do with it.
 //
-// May import: errors.ts, redact/, credentials.ts, proxy.ts (its exported API only).
+// May import: errors.ts, redact/, credentials.ts, upstream-proxy.ts (its exported API only).
 import { PodError } from "../errors.js";
 import { Redactor, redactKeyShapes } from "../redact/redactor.js";
 import { rejectedCredential } from "./credentials.js";
-import { proxyFor, proxyVariable } from "./proxy.js";
+import { proxyFor, proxyVariable } from "./upstream-proxy.js";
 import { hostEnv } from "../env-config.js";
 
 /** A stream that failed after it had started delivering events. */
@@ -251,7 +251,7 @@ function proxyAuthProblem(err: unknown, baseUrl: string, env: NodeJS.ProcessEnv)
   );
 }
 
-/** Which variable the proxy for baseUrl came from (proxy.ts decides which applies, as curl does). */
+/** Which variable the proxy for baseUrl came from (upstream-proxy.ts decides which applies, as curl does). */
 function proxyVariableName(baseUrl: string, env: NodeJS.ProcessEnv): string | undefined {
   return proxyVariable(baseUrl, env)?.name;
 }

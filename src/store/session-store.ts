@@ -44,8 +44,8 @@ const CompactionRecord = z.object({
   tokens_before: z.number().int().nonnegative(),
   tokens_after: z.number().int().nonnegative(),
 });
-const Record = z.discriminatedUnion("kind", [SessionHeader, MessageRecord, CompactionRecord]);
-type Record = z.infer<typeof Record>;
+const SessionRecord = z.discriminatedUnion("kind", [SessionHeader, MessageRecord, CompactionRecord]);
+type SessionRecord = z.infer<typeof SessionRecord>;
 export type CompactionInfo = z.infer<typeof CompactionRecord>;
 
 /** A file whose writes can be made durable (SessionStore.syncWith). */
@@ -141,9 +141,9 @@ async function loadFile(file: string, redactor?: Redactor): Promise<Loaded> {
     const line = buf.toString("utf8", pos, nl);
     pos = nl + 1;
     if (line.trim() !== "") {
-      let record: Record;
+      let record: SessionRecord;
       try {
-        record = Record.parse(JSON.parse(line));
+        record = SessionRecord.parse(JSON.parse(line));
       } catch (err) {
         throw new PodError(
           "internal",
