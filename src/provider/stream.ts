@@ -11,7 +11,7 @@ import type { ContentBlock, Message } from "../conversation/messages.js";
 /** One SSE event's `data:` object, as the Messages API sends it. Unknown types are passed over. */
 export type SseEvent = { type: string } & Record<string, unknown>;
 
-/** The event lines a stream produces, as `sink.emit(type, body)` takes them. */
+/** The event lines a stream implies, as type and body (the runtime prints them, src/runtime/emit.ts). */
 export type RelayedType = "text_delta" | "text_done" | "thinking_delta" | "tool_call_start" | "tool_call_args_delta" | "tool_call_done";
 export type RelayedEvent = { [T in RelayedType]: { type: T; body: EventBody<T> } }[RelayedType];
 

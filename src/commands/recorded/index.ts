@@ -2,6 +2,8 @@
 // thin layers over src/runs/ through the shared agent bundle. They are bundled with `pod run`
 // (src/commands/run.ts re-exports them) rather than each on its own: four more command
 // bundles made the package ~0.1 MB larger (packed), past its budget (test/e2e/package.test.ts).
+// May import: ../../runtime/agent.js (the shared bundle: the runs/ readers, replay, export,
+// import), ../context.js, ../../store/, ../../errors.js. Imported only by src/commands/run.ts.
 export { runsCommand } from "./runs.js";
 export { replayCommand } from "./replay.js";
 export { exportCommand } from "./export.js";
