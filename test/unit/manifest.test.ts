@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { loadManifest, parseManifestText } from "../../src/manifest.js";
-import { starterManifest } from "../../src/commands/init-template.js";
+import { starterManifest } from "../../src/commands/init.js";
 
 const parseError = (text: string) => {
   try {
