@@ -41,8 +41,8 @@ const flag = () => z.pipe(z.optional(z.string()), z.transform((v) => v === "1"))
 /** A non-empty string, else the default (an empty variable counts as unset). */
 const text = <D extends string | undefined>(fallback: D) => z.pipe(z.optional(z.string()), z.transform((v): string | D => (v ? v : fallback)));
 
-/** The variables, with their defaults. Each line is one row of docs/environment.md. */
-const PodEnvSchema = z.object({
+/** The variables, with their defaults. Each line is one row of docs/environment.md. Built on first use. */
+const podEnvSchema = () => z.object({
   /** The runtime directory when --runtime-dir is not given (else `.pod/` next to the manifest). */
   POD_RUNTIME_DIR: text(undefined),
   /** Where the Messages API is (the fake server in tests, a gateway in CI). */
@@ -68,6 +68,7 @@ const PodEnvSchema = z.object({
   /** Every event checked against its zod schema before it is printed (the tests turn it on). */
   POD_VALIDATE_EVENTS: flag(),
 });
+let schema: ReturnType<typeof podEnvSchema> | undefined;
 
 /** The one default of POD_MAX_RETRIES. */
 export const DEFAULT_MAX_RETRIES = 4;
@@ -91,7 +92,7 @@ export interface PodEnv {
 
 /** pod's own variables from `env`, typed, each with its one default. Cheap: read again wherever it is needed. */
 export function podEnv(env: NodeJS.ProcessEnv = hostEnv()): PodEnv {
-  const v = PodEnvSchema.parse(env);
+  const v = (schema ??= podEnvSchema()).parse(env);
   const retries = count(count(DEFAULT_MAX_RETRIES).parse(v.POD_STREAM_RETRIES)).parse(v.POD_MAX_RETRIES);
   return {
     runtimeDir: v.POD_RUNTIME_DIR,
