@@ -1,5 +1,5 @@
 import { EXIT } from "../errors.js";
-import { compactSession, createProviderClient, podWatch, takePod } from "../runtime/agent.js";
+import { aboutSession, compactSession, createProviderClient, podWatch, takePod } from "../runtime/agent.js";
 import { requireSession } from "../store/session-select.js";
 import { SessionStore } from "../store/session-store.js";
 import { buildSystemPrompt } from "../prompt/system-prompt.js";
@@ -20,7 +20,7 @@ export async function compactCommand(opts: GlobalOptions & { session?: string })
       if (opts.session !== undefined && opts.session !== pod.store.id) {
         requireSession(pod.paths.sessions, opts.session);
         other = await SessionStore.openForAppend(pod.paths.sessions, opts.session);
-        ctx.sink.sessionId = other.id;
+        aboutSession(ctx.sink, other.id);
       }
       const outcome = await compactSession({
         client,

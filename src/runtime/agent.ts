@@ -5,7 +5,7 @@ export { invokeRun } from "./invocation.js";
 export { compactSession } from "./compaction.js";
 export { createProviderClient } from "../provider/client.js";
 export { takePod } from "../store/pod-owner.js";
-export { podWatch } from "./emit.js";
+export { aboutSession, podWatch } from "./emit.js";
 export { invokeReplay } from "./replay.js";
 export { exportPod, importBundle } from "../runs/bundle.js";
 export { listRuns } from "../runs/reader.js";

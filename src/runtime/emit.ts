@@ -9,12 +9,20 @@ import type { PodWatch } from "../store/pod-owner.js";
 // and these functions bind each one to the run's sink. So the envelope's session id is
 // set for a pod here, and a newcomer looking for who prints `state_repaired` finds one file.
 
+/**
+ * The session the events from now on are about (the envelope's session_id): the one place
+ * it is set, for a pod taken (podWatch), a stored session compacted, a run replayed, a run cancelled.
+ */
+export function aboutSession(sink: EventSink, id: string): void {
+  sink.sessionId = id;
+}
+
 /** Taking a pod (src/store/pod-owner.ts): its session becomes the envelope's; each repair is a `state_repaired` line. */
 export function podWatch(sink: EventSink): PodWatch {
   return {
     redactor: sink.redactor,
     session(id) {
-      sink.sessionId = id;
+      aboutSession(sink, id);
     },
     repaired(message, previousPid) {
       sink.emit("state_repaired", { message, previous_pid: previousPid });

@@ -31,6 +31,7 @@ import type { Tool, ToolResult } from "../tools/types.js";
 import { runsDir } from "../runs/format.js";
 import { firstDifference } from "../runs/diverge.js";
 import { latestRunId, readRun, type RecordedExchange, type RecordedRun } from "../runs/reader.js";
+import { aboutSession } from "./emit.js";
 
 export type ReplayTools = "live" | "recorded";
 
@@ -117,7 +118,7 @@ export async function invokeReplay(opts: ReplayOptions): Promise<number> {
     await pruneReplays(replays, Math.max(0, manifest.data.pod.keep_runs - 1));
     store = await SessionStore.create(replays, undefined, { redactor: sink.redactor });
     for (const m of run.history) await store.append(m, meta.start.turn);
-    sink.sessionId = store.id;
+    aboutSession(sink, store.id);
 
     const warnings = [...systemPrompt.warnings];
     if (!run.ended) warnings.push(`the recording ${meta.run_id} has no end (the run was killed, or is still running): it replays up to its last completed turn`);

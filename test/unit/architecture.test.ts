@@ -67,6 +67,11 @@ describe("the rooms of src/ (README 'Where things live')", () => {
     }
   });
 
+  it("the envelope's session id is set in one place (runtime/emit.ts aboutSession)", () => {
+    const setters = files.filter((f) => /\b(sink|this)\.sessionId\s*=[^=]/.test(readFileSync(f, "utf8"))).map(rel);
+    expect(setters.sort()).toEqual(["events/sink.ts", "runtime/emit.ts"]);
+  });
+
   it("forbidden arrows: store → provider/runtime, tools → runtime/events, runs → runtime, sandbox → tools/runtime, policy → tools/sandbox/runtime", () => {
     const forbidden: [string, RegExp][] = [
       ["store/", /^(provider|runtime|commands)\//],
