@@ -3,7 +3,7 @@
  * know about one. The manifest validates `[tools] disabled`/`ask` and `--allow-tool`
  * against these names, the system prompt lists the file tools from it, pretty output
  * summarises calls and results by it, compaction reads which calls touched which file
- * from it, and each tool takes its name and `readOnly` from here. So adding a tool is
+ * from it, and each tool takes its name and `readOnly` from here (toolIdentity). So adding a tool is
  * its module, its line in createToolbox (index.ts) and its entry here.
  *
  * Pure data, no imports: the manifest loads it on every command (start-up time counts).
@@ -50,7 +50,7 @@ export const isMcpToolName = (name: string): boolean => /^mcp__[A-Za-z0-9_-]+__[
 /** A name `[tools]` and `--allow-tool`/`--disallow-tool` accept: a built-in tool or an MCP tool. */
 export const isToolName = (name: string): boolean => builtInTool(name) !== undefined || isMcpToolName(name);
 
-/** A tool's identity as its module declares it: `{ ...identity("Read"), description, … }`. */
-export function identity<N extends BuiltInToolName>(name: N): { name: N; readOnly: boolean } {
+/** A tool's identity as its module declares it: `{ ...toolIdentity("Read"), description, … }`. */
+export function toolIdentity<N extends BuiltInToolName>(name: N): { name: N; readOnly: boolean } {
   return { name, readOnly: BUILT_IN_TOOLS[name].readOnly };
 }
