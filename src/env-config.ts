@@ -5,16 +5,15 @@ import * as z from "zod/mini";
  * pod's configuration from the environment, read in one place with one default each
  * (docs/environment.md is the table). The rest of src/ never reads process.env:
  *
- * - `podEnv(env)`: every variable pod itself interprets (POD_*, ANTHROPIC_BASE_URL),
- *   typed, each with its one default. A value that is not valid (a negative or
- *   non-numeric limit) is ignored and the default used, as pod always did: a typo in a
- *   tuning knob must not stop a CI job.
+ * - `podEnv(env)`: every variable pod itself interprets (POD_*, ANTHROPIC_BASE_URL, the
+ *   Bedrock/Vertex region and project), typed, each with its one default. A value that is
+ *   not valid (a negative or non-numeric limit) is ignored and the default used, as pod
+ *   always did: a typo in a tuning knob must not stop a CI job.
  * - `hostEnv()`: the environment as pod was started with it, for the modules that apply
  *   an outside rule to it or pass it on: the credential's variable (provider/credentials.ts),
- *   proxies by curl's rules (provider/upstream-proxy.ts), colours (NO_COLOR/FORCE_COLOR), cloud
- *   regions and projects for Bedrock/Vertex (provider/client.ts), secret values to redact,
- *   `${VAR}` in MCP config, a confined command's PATH and `env` names. Each takes it as a
- *   parameter default, so a test passes its own environment instead.
+ *   proxies by curl's rules (provider/upstream-proxy.ts), colours (NO_COLOR/FORCE_COLOR),
+ *   secret values to redact, `${VAR}` in MCP config, a confined command's PATH and `env`
+ *   names. Each takes it as a parameter default, so a test passes its own environment.
  *
  * May import: zod only. Everything may import it.
  */
@@ -59,6 +58,13 @@ const podEnvSchema = () => z.object({
   POD_HEARTBEAT_MS: count(15_000),
   /** Overrides the model's context window (compaction's threshold is 80% of it). */
   POD_CONTEXT_WINDOW: positive(),
+  // Bedrock's and Vertex AI's region and project when [provider] does not name them (docs/extending.md).
+  AWS_REGION: text(undefined),
+  AWS_DEFAULT_REGION: text(undefined),
+  CLOUD_ML_REGION: text(undefined),
+  GOOGLE_CLOUD_REGION: text(undefined),
+  ANTHROPIC_VERTEX_PROJECT_ID: text(undefined),
+  GOOGLE_CLOUD_PROJECT: text(undefined),
   /** Another bubblewrap binary (the tests use it to stand in a broken one). */
   POD_BWRAP: text("bwrap"),
   /** The global fetch instead of node:http when there is no proxy (an escape hatch; the bench's baseline). */
@@ -84,6 +90,12 @@ export interface PodEnv {
   retryTotalMs: number;
   heartbeatMs: number;
   contextWindow: number | undefined;
+  /** AWS_REGION, else AWS_DEFAULT_REGION. */
+  awsRegion: string | undefined;
+  /** CLOUD_ML_REGION, else GOOGLE_CLOUD_REGION. */
+  vertexRegion: string | undefined;
+  /** ANTHROPIC_VERTEX_PROJECT_ID, else GOOGLE_CLOUD_PROJECT. */
+  vertexProjectId: string | undefined;
   bwrap: string;
   fetchGlobal: boolean;
   timing: boolean;
@@ -105,6 +117,9 @@ export function podEnv(env: NodeJS.ProcessEnv = hostEnv()): PodEnv {
     retryTotalMs: v.POD_RETRY_TOTAL_MS,
     heartbeatMs: v.POD_HEARTBEAT_MS,
     contextWindow: v.POD_CONTEXT_WINDOW,
+    awsRegion: v.AWS_REGION ?? v.AWS_DEFAULT_REGION,
+    vertexRegion: v.CLOUD_ML_REGION ?? v.GOOGLE_CLOUD_REGION,
+    vertexProjectId: v.ANTHROPIC_VERTEX_PROJECT_ID ?? v.GOOGLE_CLOUD_PROJECT,
     bwrap: v.POD_BWRAP,
     fetchGlobal: v.POD_FETCH_GLOBAL,
     timing: v.POD_TIMING,

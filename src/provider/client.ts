@@ -60,7 +60,7 @@ export async function createProviderClient(provider: ProviderConfig, env = hostE
     case "anthropic":
       return createModelClient(env);
     case "bedrock": {
-      const awsRegion = provider.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+      const awsRegion = provider.region ?? podEnv(env).awsRegion;
       if (!awsRegion) throw new PodError("invalid_input", "Bedrock needs an AWS region", 'set [provider] region = "us-east-1" in pod.toml, or export AWS_REGION');
       const { AnthropicBedrock } = await cloudSdk("@anthropic-ai/bedrock-sdk", () => import("@anthropic-ai/bedrock-sdk"));
       // Credentials: AWS_BEARER_TOKEN_BEDROCK, or the AWS SDK's default chain (env, AWS_PROFILE, ~/.aws, instance roles).
@@ -68,9 +68,9 @@ export async function createProviderClient(provider: ProviderConfig, env = hostE
       return withModelIds(client as unknown as ModelClient, bedrockModelId);
     }
     case "vertex": {
-      const region = provider.region ?? env.CLOUD_ML_REGION ?? env.GOOGLE_CLOUD_REGION;
+      const region = provider.region ?? podEnv(env).vertexRegion;
       if (!region) throw new PodError("invalid_input", "Vertex AI needs a region", 'set [provider] region = "us-east5" (or "global") in pod.toml, or export CLOUD_ML_REGION');
-      const projectId = provider.project_id ?? env.ANTHROPIC_VERTEX_PROJECT_ID ?? env.GOOGLE_CLOUD_PROJECT ?? null;
+      const projectId = provider.project_id ?? podEnv(env).vertexProjectId ?? null;
       const { AnthropicVertex } = await cloudSdk("@anthropic-ai/vertex-sdk", () => import("@anthropic-ai/vertex-sdk"));
       // Credentials: Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud auth, metadata server).
       const client = new AnthropicVertex({ region, projectId, ...common });

@@ -17,6 +17,9 @@ describe("configuration from the environment (docs/environment.md)", () => {
       retryTotalMs: 120_000,
       heartbeatMs: 15_000,
       contextWindow: undefined,
+      awsRegion: undefined,
+      vertexRegion: undefined,
+      vertexProjectId: undefined,
       bwrap: "bwrap",
       fetchGlobal: false,
       timing: false,
@@ -46,5 +49,8 @@ describe("configuration from the environment (docs/environment.md)", () => {
     expect(podEnv({ POD_RUNTIME_DIR: "", POD_BWRAP: "" })).toMatchObject({ runtimeDir: undefined, bwrap: "bwrap" });
     expect(resolveRuntimeDir(undefined, "/w/pod.toml", { POD_RUNTIME_DIR: "/tmp/rt" })).toBe("/tmp/rt");
     expect(resolveRuntimeDir(undefined, "/w/pod.toml", {})).toBe("/w/.pod");
+    expect(podEnv({ AWS_DEFAULT_REGION: "eu-west-1" }).awsRegion).toBe("eu-west-1");
+    expect(podEnv({ AWS_DEFAULT_REGION: "eu-west-1", AWS_REGION: "us-east-1" }).awsRegion).toBe("us-east-1");
+    expect(podEnv({ GOOGLE_CLOUD_REGION: "global", GOOGLE_CLOUD_PROJECT: "p" })).toMatchObject({ vertexRegion: "global", vertexProjectId: "p" });
   });
 });
