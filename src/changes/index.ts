@@ -5,7 +5,7 @@
  * (compare.ts), the patch that `git apply` applies to the pre-run tree (patch.ts),
  * git's index and object store read as data (git-index.ts, git-objects.ts,
  * git-repo.ts: pod runs no git here), and the writer of a file the operator named
- * on the command line (operator-file.ts). docs/changes.md explains the rules.
+ * on the command line (src/store/operator-file.ts). docs/changes.md explains the rules.
  *
  * May import: node's built-ins, `diff` (jsdiff, for hunks), ../errors, ../timing,
  * ../store/atomic-file, and from ../tools only the scope's rules (scoped-fs, walk's
@@ -20,13 +20,13 @@ import { timing, TIMING } from "../timing.js";
 import { protectedPaths } from "../policy/protected.js";
 import type { Toolbox } from "../tools/index.js";
 import { compareScope, type ScopeChanges } from "./compare.js";
-import { writeOperatorFile, type OperatorTarget } from "./operator-file.js";
+import { writeOperatorFile, type OperatorFile } from "../store/operator-file.js";
 import { buildPatch, type Patch } from "./patch.js";
 import { DEFAULT_LIMITS, takeSnapshot, type ScopeSnapshot, type SnapshotLimits } from "./snapshot.js";
 
 export { compareScope, type ChangeKind, type FileChange, type ScopeChanges } from "./compare.js";
 export { buildPatch, type FileStats, type Patch } from "./patch.js";
-export { resolveOperatorTarget, writeOperatorFile, type OperatorTarget } from "./operator-file.js";
+export { resolveOperatorFile, writeOperatorFile, type OperatorFile } from "../store/operator-file.js";
 export { DEFAULT_LIMITS, takeSnapshot, type ScopeSnapshot, type SnapshotLimits } from "./snapshot.js";
 
 /** What run_end carries (src/events/schema.ts). */
@@ -51,7 +51,7 @@ export interface ChangeTracker {
   /** Stop hooks (which may run anything) wait for it too. */
   gateStop<F extends ((signal: AbortSignal) => Promise<string | undefined>) | undefined>(onStop: F): F;
   /** Compares the scope with the snapshot; with `diff`, writes the patch there. */
-  finish(diff?: OperatorTarget): Promise<RunChanges>;
+  finish(diff?: OperatorFile): Promise<RunChanges>;
 }
 
 export interface TrackOptions {
@@ -91,7 +91,7 @@ export function trackChanges(opts: TrackOptions): ChangeTracker {
     },
     async finish(diff) {
       const t = await taken;
-      if ("error" in t) return { fields: {}, error: diff ? new PodError(t.error.code, `${diff.flag} ${diff.given}: not written: ${t.error.message}`, t.error.hint) : t.error };
+      if ("error" in t) return { fields: {}, error: diff ? new PodError(t.error.code, `${diff.shown}: not written: ${t.error.message}`, t.error.hint) : t.error };
       const compareStart = performance.now();
       let changes: ScopeChanges;
       try {
@@ -151,9 +151,9 @@ export function patchFor(snap: ScopeSnapshot, changes: ScopeChanges): Promise<Pa
 }
 
 /** --diff: the patch, written whole or not at all (a partial patch applied by CI would be worse than none). */
-async function writeDiff(snap: ScopeSnapshot, changes: ScopeChanges, target: OperatorTarget): Promise<PodError | undefined> {
+async function writeDiff(snap: ScopeSnapshot, changes: ScopeChanges, target: OperatorFile): Promise<PodError | undefined> {
   const start = performance.now();
-  const shown = `${target.flag} ${target.given}`;
+  const shown = target.shown;
   if (changes.truncated) {
     return new PodError("invalid_input", `${shown}: not written: the scope has more untracked files than pod lists (${snap.limits.maxUntracked.toLocaleString("en-US")}), so the patch could miss new files`, "add the build output and other generated files to .gitignore, or narrow [scope] root");
   }

@@ -12,7 +12,7 @@ import { PodError } from "../errors.js";
 import { compileOutputSchema, type OutputSchema } from "../runtime/structured-output.js";
 import { protectedPaths } from "../policy/protected.js";
 import { VERSION } from "../version.js";
-import { writeOperatorFile, type OperatorTarget } from "../changes/operator-file.js";
+import { writeOperatorFile, type OperatorFile } from "../store/operator-file.js";
 import { FINDINGS_SCHEMA, FINDINGS_TOOL_DESCRIPTION, findingsChecker, type Findings } from "./findings.js";
 import { toSarif } from "./sarif.js";
 
@@ -29,12 +29,12 @@ export async function reviewOutputSchema(scope: { root: string; deny: string[]; 
 }
 
 /** --sarif: the accepted findings as SARIF, written atomically. A failure is the run's error (CI must not upload a stale file). */
-export async function writeSarif(target: OperatorTarget, findings: unknown, scopeRoot: string): Promise<PodError | undefined> {
+export async function writeSarif(target: OperatorFile, findings: unknown, scopeRoot: string): Promise<PodError | undefined> {
   const log = toSarif(findings as Findings, { version: VERSION, scopeRoot });
   try {
     await writeOperatorFile(target, JSON.stringify(log, null, 2) + "\n");
     return undefined;
   } catch (err) {
-    return err instanceof PodError ? err : new PodError("internal", `${target.flag} ${target.given}: ${(err as Error).message}`, "check the directory is writable");
+    return err instanceof PodError ? err : new PodError("internal", `${target.shown}: ${(err as Error).message}`, "check the directory is writable");
   }
 }

@@ -21,7 +21,7 @@ import type { RunOptions } from "./run-options.js";
 import { OutputGate } from "./structured-output.js";
 import { requireSession } from "../store/session-select.js";
 import { withoutDisabled } from "../tools/disabled.js";
-import { writeOutputTarget, type OutputTarget } from "../store/output-target.js";
+import { writeOperatorFile, type OperatorFile } from "../store/operator-file.js";
 import { pinTrustedInputs, type Pins } from "../contract/pins.js";
 import type { Redactor } from "../redact/redactor.js";
 import type { EventBody } from "../events/schema.js";
@@ -334,7 +334,7 @@ function isUnansweredPrompt(last: Message | undefined, prompt: string): boolean 
  * final assistant text, written atomically. A run that did not finish leaves the
  * file as it was; a failed write turns the run into an error (CI must not read a stale file).
  */
-async function writeLastMessage(outcome: RunOutcome, file: OutputTarget | undefined, pod: OwnedPod, redactor: Redactor): Promise<RunOutcome> {
+async function writeLastMessage(outcome: RunOutcome, file: OperatorFile | undefined, pod: OwnedPod, redactor: Redactor): Promise<RunOutcome> {
   if (file === undefined || outcome.result !== "finished") return outcome;
   const lastAssistant = [...pod.store.messages()].reverse().find((m) => m.role === "assistant");
   const text =
@@ -343,7 +343,7 @@ async function writeLastMessage(outcome: RunOutcome, file: OutputTarget | undefi
       : (lastAssistant?.content.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("\n") ?? "");
   try {
     // The structured output is the model's final_answer input as called: redacted like every output.
-    await writeOutputTarget(file, redactor.text(text));
+    await writeOperatorFile(file, redactor.text(text));
     return outcome;
   } catch (err) {
     return { ...outcome, result: "error", error: asPodError(err) };
