@@ -21,6 +21,7 @@ import { protectedPaths } from "../policy/protected.js";
 import type { Toolbox } from "../tools/index.js";
 import { compareScope, type ScopeChanges } from "./compare.js";
 import { writeOperatorFile, type OperatorFile } from "../store/operator-file.js";
+import type { Redactor } from "../redact/redactor.js";
 import { buildPatch, type Patch } from "./patch.js";
 import { DEFAULT_LIMITS, takeSnapshot, type ScopeSnapshot, type SnapshotLimits } from "./snapshot.js";
 
@@ -55,6 +56,8 @@ export interface ChangeTracker {
 }
 
 export interface TrackOptions {
+  /** The run's secrets: a patch that would carry one is not written (the --diff file is an artifact more people read than the log). */
+  redactor?: Redactor;
   root: string;
   deny: string[];
   runtimeDir: string;
@@ -107,7 +110,7 @@ export function trackChanges(opts: TrackOptions): ChangeTracker {
       };
       const done = { fields, changes, snapshot: t.snap };
       if (!diff) return done;
-      const error = await writeDiff(t.snap, changes, diff);
+      const error = await writeDiff(t.snap, changes, diff, opts.redactor);
       return error ? { ...done, error } : done;
     },
   };
@@ -151,7 +154,7 @@ export function patchFor(snap: ScopeSnapshot, changes: ScopeChanges): Promise<Pa
 }
 
 /** --diff: the patch, written whole or not at all (a partial patch applied by CI would be worse than none). */
-async function writeDiff(snap: ScopeSnapshot, changes: ScopeChanges, target: OperatorFile): Promise<PodError | undefined> {
+async function writeDiff(snap: ScopeSnapshot, changes: ScopeChanges, target: OperatorFile, redactor?: Redactor): Promise<PodError | undefined> {
   const start = performance.now();
   const shown = target.shown;
   if (changes.truncated) {
@@ -171,6 +174,16 @@ async function writeDiff(snap: ScopeSnapshot, changes: ScopeChanges, target: Ope
       snap.git ? "commit (or git add) the scope's files before the run, so git holds their content" : "run pod in a git checkout (git init && git add -A), or keep the scope under the 32 MiB pod copies without git",
     );
   }
+  // A secret cannot be [redacted] in a patch (it would no longer apply), so a patch that
+  // holds one is not written: the operator learns which files, and decides.
+  if (redactor?.foundIn(patch.data)) {
+    const files = filesHolding(patch.data, redactor);
+    return new PodError(
+      "invalid_input",
+      `${shown}: not written: the changes hold the value of a secret (one of [pod] secrets or the provider credential) in ${files.slice(0, 5).join(", ")}${files.length > 5 ? ", …" : ""}; pod never writes a secret to a file`,
+      "look at those files (files_changed lists them): remove the secret from the workspace, or keep that variable out of the job's environment",
+    );
+  }
   try {
     await writeOperatorFile(target, patch.data);
   } catch (err) {
@@ -178,4 +191,23 @@ async function writeDiff(snap: ScopeSnapshot, changes: ScopeChanges, target: Ope
   }
   if (TIMING) timing({ phase: "changes_diff", ms: performance.now() - start, bytes: patch.data.length });
   return undefined;
+}
+
+/** The files whose part of a patch (from its `diff --git a/X b/Y` line to the next) holds a secret. */
+function filesHolding(patch: Buffer, redactor: Redactor): string[] {
+  const files: string[] = [];
+  const header = Buffer.from("diff --git ");
+  let at = patch.indexOf(header);
+  while (at !== -1) {
+    const next = patch.indexOf(Buffer.concat([Buffer.from("\n"), header]), at + 1);
+    const part = patch.subarray(at, next === -1 ? patch.length : next + 1);
+    if (redactor.foundIn(part)) {
+      const line = part.subarray(header.length, part.indexOf(0x0a)).toString("utf8");
+      // "a/X b/X": the name after "b/" (quoted names are shown as git wrote them).
+      const b = line.lastIndexOf(" b/");
+      files.push(b === -1 ? line : line.slice(b + 3));
+    }
+    at = next === -1 ? -1 : next + 1;
+  }
+  return files.length > 0 ? files : ["the patch"];
 }

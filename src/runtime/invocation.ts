@@ -72,7 +72,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
   const sandbox = sandboxForRun(manifest.scopeRoot === undefined ? undefined : manifest.data.tools);
   // The scope's snapshot (src/changes/), taken in slices while the run starts; what the run changes is compared with it.
   const scopeRules = manifest.scopeRoot === undefined ? undefined : { root: manifest.scopeRoot, deny: manifest.data.scope?.deny ?? [], runtimeDir: opts.runtimeDir, manifestFile: manifest.file };
-  const changes = scopeRules && trackChanges(scopeRules);
+  const changes = scopeRules && trackChanges({ ...scopeRules, redactor: sink.redactor });
   let limits: RequestLimits;
   let systemPrompt: SystemPrompt;
   let pins: Pins;
@@ -233,7 +233,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     const changed = await changes?.finish(run.diff);
     let outcome = await writeLastMessage(timedOut ? { ...loopOutcome, result: "limit_reached", limit: "time" } : loopOutcome, run.outputFile, pod, sink.redactor);
     // --sarif only with an accepted answer, as -o.
-    const sarifError = run.sarif && outcome.result === "finished" && outcome.output !== undefined ? await writeSarif(run.sarif, outcome.output, manifest.scopeRoot!) : undefined;
+    const sarifError = run.sarif && outcome.result === "finished" && outcome.output !== undefined ? await writeSarif(run.sarif, outcome.output, manifest.scopeRoot!, sink.redactor) : undefined;
     // A file CI asked for that could not be written ends a finished run as an error; a pause or a limit stands, and is told.
     const endError = changed?.error ?? sarifError;
     if (endError && outcome.result === "finished") outcome = { ...outcome, result: "error", error: endError };
