@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
 import { collect, makeProject, manifest, podEnv, runPod, spawnPod, type PodResult } from "../helpers/pod-process.js";
 import { textTurn } from "../helpers/turns.js";
+import { until } from "../helpers/wait.js";
 
 /**
  * Runs on one pod at the same time (docs/reliability.md, "Concurrency"). The model's
@@ -19,11 +20,6 @@ function gate(): { gate: Promise<void>; open: () => void } {
   let open!: () => void;
   const g = new Promise<void>((resolve) => (open = resolve));
   return { gate: g, open };
-}
-
-/** Resolves when `check` holds, looking every 50 ms. */
-async function until(check: () => boolean): Promise<void> {
-  while (!check()) await new Promise((r) => setTimeout(r, 50));
 }
 
 describe("concurrency", () => {
