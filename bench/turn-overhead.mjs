@@ -97,9 +97,9 @@ async function startServerThread(scriptData) {
   return server;
 }
 
-export function project(name) {
+export function project(name, podKeys = "") {
   const dir = mkdtempSync(path.join(tmpdir(), `pod-bench-turn-${name}-`));
-  writeFileSync(path.join(dir, "pod.toml"), `[pod]\nname = "${name}"\nmax_turns = 1000\n\n[scope]\nroot = "."\ndeny = [".pod/**"]\n`);
+  writeFileSync(path.join(dir, "pod.toml"), `[pod]\nname = "${name}"\nmax_turns = 1000\n${podKeys}\n[scope]\nroot = "."\ndeny = [".pod/**"]\n`);
   writeFileSync(path.join(dir, "note.txt"), "remember to check the note\n".repeat(20));
   return dir;
 }
@@ -116,6 +116,18 @@ export async function turnOverheadBench(pod, { turns = 200 } = {}) {
   rows.push([`${turns}-turn run, all turns`, ...both(o, own), fmt(median(long.toolMs))]);
   const phaseRows = Object.entries(long.phases).map(([k, v]) => [k, fmt(median(v)), fmt(quantile(v, 0.99))]);
   for (const [a, b] of [[1, 20], [91, 110], [turns - 19, turns - 1]]) rows.push([`  turns ${a}–${b}`, ...both(span(a, b), own.slice(a - 1, b)), fmt(median(long.toolMs.slice(a - 1, b)))]);
+
+  // The run's recording (src/runs/, issue 24) on and off ([pod] keep_runs = 0 records nothing),
+  // interleaved: what recording every request, response and tool result costs a turn.
+  const recording = { off: [], on: [], offOwn: [], onOwn: [] };
+  for (let round = 0; round < 2; round++) {
+    for (const mode of ["off", "on"]) {
+      const r = await measure(pod, project(`rec${mode}${round}`, mode === "off" ? "keep_runs = 0\n" : ""), turns);
+      recording[mode].push(median(r.overhead));
+      recording[`${mode}Own`].push(median(r.inside));
+      rows.push([`${turns}-turn run, recording ${mode}${mode === "off" ? " ([pod] keep_runs = 0)" : ""}, round ${round + 1}`, ...both(r.overhead, r.inside), fmt(median(r.toolMs))]);
+    }
+  }
 
   // The same run with the runtime dir on tmpfs, where fsync costs ~nothing: the difference is the fsyncs.
   if (existsSync("/dev/shm")) {
@@ -136,7 +148,7 @@ export async function turnOverheadBench(pod, { turns = 200 } = {}) {
     const r = await measure(pod, dir, 21);
     rows.push([`20 turns on a session of ${n.toLocaleString("en-US")} messages`, ...both(r.overhead, r.inside), fmt(median(r.toolMs))]);
   }
-  return { rows, phaseRows, median: median(o), own: median(own), ownP99: quantile(own, 0.99), p99: quantile(o, 0.99), early: median(span(1, 20)), late: median(span(turns - 19, turns - 1)) };
+  return { rows, phaseRows, recording, median: median(o), own: median(own), ownP99: quantile(own, 0.99), p99: quantile(o, 0.99), early: median(span(1, 20)), late: median(span(turns - 19, turns - 1)) };
 }
 
 /**

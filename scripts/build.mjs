@@ -54,7 +54,7 @@ const optionalParts = {
 const sharedAgent = {
   name: "shared-agent",
   setup(b) {
-    b.onResolve({ filter: /^\.\.\/runtime\/agent\.js$/ }, (args) =>
+    b.onResolve({ filter: /^(\.\.\/)+runtime\/agent\.js$/ }, (args) =>
       args.importer.includes("/src/commands/") ? { path: "./agent.cjs", external: true } : undefined,
     );
   },
@@ -71,6 +71,7 @@ const treeSitterCjs = {
 
 const pkg = JSON.parse(readFileSync(`${root}package.json`, "utf8"));
 rmSync(`${root}dist`, { recursive: true, force: true });
+rmSync(`${root}action/dist`, { recursive: true, force: true });
 const common = {
   bundle: true,
   format: "cjs",
@@ -97,8 +98,8 @@ const commands = readdirSync(`${root}src/commands`).filter((f) => f.endsWith(".t
 const results = await Promise.all([
   // pod.js is only the entry; cli.js (commander) and each command are separate bundles,
   // imported as "./cli.js" and "./commands/<name>.js" from src/, which is where dist/ puts them.
-  // grep-worker.js is the Grep tool's search thread, started by path (src/tools/grep-pool.ts).
-  build({ ...common, external: ["./undici-entry.js"], entryPoints: { pod: `${root}bin/pod.ts`, cli: `${root}src/cli.ts`, "grep-worker": `${root}src/tools/grep-worker.ts` }, outdir: `${root}dist` }),
+  // grep-worker.js is the Grep tool's search thread, started by path (src/tools/grep/pool.ts).
+  build({ ...common, external: ["./undici-entry.js"], entryPoints: { pod: `${root}bin/pod.ts`, cli: `${root}src/cli.ts`, "grep-worker": `${root}src/tools/grep/worker.ts` }, outdir: `${root}dist` }),
   // undici.js: the proxy client (src/provider/proxy.ts), loaded only when a proxy is set.
   build({ ...common, entryPoints: { undici: `${root}src/provider/undici-entry.ts` }, outdir: `${root}dist` }),
   build({
@@ -122,6 +123,10 @@ const results = await Promise.all([
   }),
 ]);
 chmodSync(`${root}dist/pod.cjs`, 0o755);
+// The GitHub Action's helpers (action/lib.ts: pod's renderer, answer and sandbox probe for
+// the Action's scripts). Outside dist/, so not in the npm package; the Action's install step
+// copies it next to the pod it installs.
+await build({ ...common, metafile: false, entryPoints: { lib: `${root}action/lib.ts` }, outdir: `${root}action/dist`, plugins: [...common.plugins, optionalParts] });
 // Bash's allowlist parses commands with tree-sitter-bash (src/tools/bash/allowlist.ts):
 // the runtime's and the grammar's WebAssembly sit next to the bundles.
 // web-tree-sitter's names a source map (a sourceMappingURL custom section) that is not

@@ -151,6 +151,36 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (_o, cmd: Command) => setExit(await (await import("./commands/compact.js")).compactCommand(globals(cmd))));
 
   program
+    .command("replay")
+    .description("re-run a recorded run offline (default: the last one): the model's answers come from the recording; no key, no network")
+    .argument("[run-id]", "the run to replay (see `pod runs`)")
+    .addOption(new Option("--tools <how>", "live: run the tools again on the workspace; recorded: answer them from the recording, touching nothing").choices(["live", "recorded"]).default("live"))
+    .addHelpText("after", "\nExit 1 with error code `diverged` at the first request that differs from the recorded one.\n\nExamples:\n  $ pod replay\n  $ pod replay 20260101T120000Z-a1b2c3 --tools recorded\n  $ pod replay --tools recorded || echo \"the request changed\"\n")
+    .action(async (runId: string | undefined, _o, cmd: Command) => setExit(await (await import("./commands/run.js")).replayCommand(runId, globals(cmd) as never)));
+
+  program
+    .command("runs")
+    .description("list the recorded runs, oldest first (JSON lines; a table with --format pretty)")
+    .addHelpText("after", "\nExamples:\n  $ pod runs --format pretty\n  $ pod runs | jq -r 'select(.result==\"error\") | .run_id'\n")
+    .action(async (_o, cmd: Command) => setExit(await (await import("./commands/run.js")).runsCommand(globals(cmd))));
+
+  program
+    .command("export")
+    .description("pack the pod's state (manifest snapshot, status, sessions, recorded runs) into one checksummed .tar.gz")
+    .requiredOption("-o, --output <file>", "the bundle to write (.tar.gz)")
+    .option("--session <id>", "only this session and its runs (default: every session)")
+    .addHelpText("after", "\nExamples:\n  $ pod export -o pod-state.tar.gz\n  $ pod export --session 20260101T120000Z-a1b2c3 -o one-session.tar.gz\n")
+    .action(async (_o, cmd: Command) => setExit(await (await import("./commands/run.js")).exportCommand(globals(cmd) as never)));
+
+  program
+    .command("import")
+    .description("unpack a bundle from `pod export` into this runtime directory (every checksum verified first)")
+    .argument("<file>", "the bundle (.tar.gz)")
+    .option("--force", "replace a pod whose session history differs from the bundle's (the replaced files are kept as backups)")
+    .addHelpText("after", "\nExamples:\n  $ pod import pod-state.tar.gz && pod resume --approve\n")
+    .action(async (file: string, _o, cmd: Command) => setExit(await (await import("./commands/run.js")).importCommand(file, globals(cmd) as never)));
+
+  program
     .command("schema")
     .description("print the JSON Schema of every event line")
     .addHelpText("after", "\nExamples:\n  $ pod schema > pod-events.schema.json\n")

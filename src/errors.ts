@@ -20,6 +20,8 @@ export const ERROR_CODES = [
   "context_exceeded",
   /** A trusted input (manifest, prompt or schema file, hook or MCP script, instruction file) changed during the run. */
   "contract_changed",
+  /** `pod replay`: the request pod would send differs from the recorded one (the message names the turn and the difference). Exit 1. */
+  "diverged",
   "internal",
 ] as const;
 export type ErrorCode = (typeof ERROR_CODES)[number];

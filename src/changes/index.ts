@@ -13,7 +13,8 @@
  * loop: invocation.ts takes a snapshot, gates the tools on it, and puts what
  * `finish` returns on run_end.
  */
-import { lstatSync } from "node:fs";
+import { fstatSync, lstatSync } from "node:fs";
+import path from "node:path";
 import { asPodError, PodError } from "../errors.js";
 import { timing, TIMING } from "../timing.js";
 import { protectedPaths } from "../policy/protected.js";
@@ -99,6 +100,7 @@ export function trackChanges(opts: TrackOptions): ChangeTracker {
         return { fields: {}, error: new PodError("internal", `could not compare the scope with its state at the start of the run: ${asPodError(err).message}`, "report the problem") };
       }
       if (TIMING) timing({ phase: "changes_compare", ms: performance.now() - compareStart, changed: changes.files.length });
+      changes = withoutOwnOutput(changes, opts.root);
       const fields: ChangeFields = {
         files_changed: changes.files.map((f) => ({ path: f.path, change: f.change })),
         ...(changes.truncated ? { files_changed_truncated: true as const } : {}),
@@ -109,6 +111,31 @@ export function trackChanges(opts: TrackOptions): ChangeTracker {
       return error ? { ...done, error } : done;
     },
   };
+}
+
+/**
+ * pod's own stdout and stderr are not the run's changes: `pod run … > events.jsonl`
+ * inside the scope would otherwise list the events file (and put it in --diff's patch,
+ * which then no longer applies). Matched by identity (device and inode of fd 1 and 2),
+ * not by name, so a file the model writes is never hidden this way.
+ */
+function withoutOwnOutput(changes: ScopeChanges, root: string): ScopeChanges {
+  const own = new Set<string>();
+  for (const fd of [1, 2]) {
+    try {
+      const st = fstatSync(fd);
+      if (st.isFile()) own.add(`${st.dev}:${st.ino}`);
+    } catch {
+      // closed: nothing of pod's there
+    }
+  }
+  if (own.size === 0) return changes;
+  const files = changes.files.filter((f) => {
+    if (f.change === "deleted") return true;
+    const st = lstatSync(path.join(root, f.path), { throwIfNoEntry: false });
+    return !st || !own.has(`${st.dev}:${st.ino}`);
+  });
+  return files.length === changes.files.length ? changes : { ...changes, files };
 }
 
 /**

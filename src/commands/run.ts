@@ -73,3 +73,6 @@ function isValidUtf8(buf: Buffer): boolean {
     return false;
   }
 }
+
+// `pod runs`, `pod replay`, `pod export`, `pod import` share this bundle (src/commands/recorded/index.ts says why).
+export { runsCommand, replayCommand, exportCommand, importCommand } from "./recorded/index.js";

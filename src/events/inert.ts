@@ -14,9 +14,9 @@
  *
  * What it neutralises: CI workflow commands, by a zero-width space (U+200B) put in
  * after their first character, so the text still reads the same but the runner no
- * longer sees a command — at a line start (leading blanks allowed): GitHub's `::name…::`,
- * Azure's `##[…]` and `##vso[` (which Azure also honours mid-line, so that one
- * anywhere), TeamCity's `##teamcity[`.
+ * longer sees a command — at a line start (after any Unicode blanks, as the runner's
+ * TrimStart reads it): GitHub's `::name…::`, TeamCity's `##teamcity[`; anywhere in a
+ * line: the legacy `##[…]` (GitHub's runner finds it with IndexOf) and Azure's `##vso[`.
  */
 export const MARK = "\u200b";
 
@@ -34,9 +34,16 @@ const CONTROLS = new RegExp(
   "g",
 );
 
-/** At a line start, after optional blanks. */
-const LINE_COMMAND = /(^|\n)([ \t]*)(::|##\[|##vso\[|##teamcity\[)/g;
-const ANYWHERE_COMMAND = /##vso\[/g;
+/**
+ * At a line start, after any blanks: GitHub's runner TrimStart()s a line (every Unicode
+ * white space, not only spaces and tabs) before it looks for "::" (actions/runner,
+ * ActionCommand.cs).
+ */
+const LINE_COMMAND = /(^|\n)([^\S\n]*)(::|##teamcity\[)/g;
+/** Anywhere in a line: the runner's legacy "##[" is found with IndexOf, and so is Azure's "##vso[". */
+const ANYWHERE_COMMAND = /##\[|##vso\[/g;
+/** What a piece may end with that the next piece could turn into an anywhere-command. */
+const ANYWHERE_PREFIX = /#(?:#(?:v(?:s(?:o)?)?)?)?$/;
 
 function neutralise(token: string): string {
   return token[0] + MARK + token.slice(1);
@@ -66,7 +73,7 @@ export function inertValue<T>(value: T): T {
 }
 
 /** The longest text held back at a line start while it may still become a command. */
-const PREFIXES = ["::", "##[", "##vso[", "##teamcity["];
+const PREFIXES = ["::", "##teamcity["];
 
 /**
  * The same, for text that streams in pieces (the model's text deltas): a command can be
@@ -78,17 +85,21 @@ export class InertStream {
   private held = "";
   private atLineStart = true;
   private lastWasCr = false;
+  /** What is held was cut mid-line (an anywhere-command's start), not at a line start. */
+  private midLine = false;
 
   push(piece: string): string {
     let text = piece.replace(CONTROLS, "");
     if (this.lastWasCr && text.startsWith("\n")) text = text.slice(1);
     this.lastWasCr = text.endsWith("\r");
     text = text.replace(/\r\n?/g, "\n");
+    const heldMidLine = this.midLine;
     text = this.held + text;
     this.held = "";
+    this.midLine = false;
     if (text === "") return "";
     // The start of text is a line start only if the stream was at one.
-    let out = this.atLineStart ? inertText(text) : inertTail(text);
+    let out = this.atLineStart && !heldMidLine ? inertText(text) : inertTail(text);
     // Hold back an unfinished line start that could still become a command.
     const lastNl = out.lastIndexOf("\n");
     const lineStartsHere = lastNl >= 0 || this.atLineStart;
@@ -97,8 +108,15 @@ export class InertStream {
       this.held = tail;
       out = out.slice(0, out.length - tail.length);
       this.atLineStart = true;
-    } else {
-      this.atLineStart = out.endsWith("\n") || (out === "" && this.atLineStart);
+      return out;
+    }
+    this.atLineStart = out.endsWith("\n") || (out === "" && this.atLineStart);
+    // "…##" then "[group]…": hold back the end that the next piece could make a command of.
+    const cut = ANYWHERE_PREFIX.exec(out);
+    if (cut) {
+      this.held = cut[0];
+      this.midLine = true;
+      out = out.slice(0, cut.index);
     }
     return out;
   }
@@ -106,6 +124,7 @@ export class InertStream {
   flush(): string {
     const held = this.held;
     this.held = "";
+    this.midLine = false;
     if (held) this.atLineStart = false;
     return held;
   }
@@ -119,7 +138,7 @@ function inertTail(text: string): string {
 }
 
 function couldBecomeCommand(line: string): boolean {
-  const rest = line.replace(/^[ \t]*/, "");
+  const rest = line.replace(/^[^\S\n]*/, "");
   if (rest.length === 0) return line.length > 0 && line.length < 64;
   return PREFIXES.some((p) => rest.length < p.length && p.startsWith(rest));
 }

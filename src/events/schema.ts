@@ -55,8 +55,10 @@ function event<T extends string, S extends Record<string, z.ZodMiniType>>(type: 
 function buildEventSchemas() {
   return {
   run_start: event("run_start", {
+    /** This run's recording, runs/<run_id>/ (docs/replay.md); with mode replay, the run being replayed. */
+    run_id: z.string(),
     pod: z.string(),
-    mode: z.enum(["run", "resume"]),
+    mode: z.enum(["run", "resume", "replay"]),
     model: z.string(),
     input: z.optional(z.string()),
     /** Project instruction files loaded into the system prompt, outermost first, relative to the workspace (scope) root, e.g. "../AGENTS.md". */

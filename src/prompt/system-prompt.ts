@@ -1,7 +1,7 @@
 import path from "node:path";
 import type { Manifest } from "../manifest.js";
 import { builtInPrompt, REVIEW_SECTION } from "./built-in.js";
-import { dayStamp, describeTools, gitState, osName, workspaceRoot } from "./environment.js";
+import { dayStamp, describeTools, gitState, osName, shownPath, workspaceRoot } from "./environment.js";
 import { instructionDirs, loadInstructionFiles } from "./instructions.js";
 import { trustBoundary } from "../contract/boundary.js";
 import type { TrustedFile } from "../contract/read.js";
@@ -16,6 +16,18 @@ export interface SystemPrompt {
   sources: TrustedFile[];
   /** Instruction files refused (not a regular file, a link out of the workspace or into a denied file), one line each. */
   warnings: string[];
+  /** The machine's and the day's facts the built-in prompt names; absent when the manifest replaces it. Recorded with the run (src/runs/). */
+  environment?: PromptEnvironment | undefined;
+}
+
+/** What the built-in prompt says of where and when it runs. */
+export interface PromptEnvironment {
+  workspace: string;
+  os: string;
+  date: string;
+  git: string;
+  /** The runtime directory as the prompt names it. */
+  runtime_dir: string;
 }
 
 export interface SystemPromptInputs {
@@ -24,6 +36,8 @@ export interface SystemPromptInputs {
   now?: Date;
   /** The run's Redactor: a secret in an instruction file or the system prompt is never sent or printed. */
   redactor?: Redactor | undefined;
+  /** `pod replay`: the facts the recorded run's prompt named, instead of this machine's and today's. */
+  environment?: PromptEnvironment | undefined;
   /** A review run (--review): the built-in prompt says what a review expects. */
   review?: boolean | undefined;
 }
@@ -34,12 +48,16 @@ export interface SystemPromptInputs {
  * `system_prompt`/`system_prompt_file`, which replace it), `append_system_prompt`,
  * then the project's instruction files. docs/prompt.md describes each part.
  */
-export async function buildSystemPrompt({ manifest, runtimeDir, now = new Date(), redactor, review = false }: SystemPromptInputs): Promise<SystemPrompt> {
+export async function buildSystemPrompt({ manifest, runtimeDir, now = new Date(), redactor, environment, review = false }: SystemPromptInputs): Promise<SystemPrompt> {
   const pod = manifest.data.pod;
   const root = workspaceRoot(manifest);
+  const facts =
+    manifest.systemPrompt !== undefined
+      ? undefined
+      : (environment ?? { workspace: root, os: osName(), date: dayStamp(now), git: await gitState(root), runtime_dir: shownPath(manifest, runtimeDir) });
   const base =
     manifest.systemPrompt ??
-    builtInPrompt({ workspace: root, os: osName(), date: dayStamp(now), git: await gitState(root), tools: describeTools(manifest, runtimeDir) }) +
+    builtInPrompt({ workspace: facts!.workspace, os: facts!.os, date: facts!.date, git: facts!.git, tools: describeTools(manifest, runtimeDir, facts!.runtime_dir) }) +
       // A replaced prompt is the user's whole text: the final_answer tool's description still says what a review answer is.
       (review ? `\n${REVIEW_SECTION}` : "");
 
@@ -63,5 +81,6 @@ export async function buildSystemPrompt({ manifest, runtimeDir, now = new Date()
     instructions: files.map((f) => shown(f.file)),
     sources: files.map((f) => f.source),
     warnings: skipped,
+    ...(facts ? { environment: facts } : {}),
   };
 }

@@ -4,7 +4,7 @@ import { addUsage, ZERO_USAGE, type RunResult } from "../events/schema.js";
 import type { EventSink } from "../events/sink.js";
 import type { Manifest } from "../manifest.js";
 import { textMessage, toolResultMessage, unsettledToolUses, type Message } from "../store/messages.js";
-import { createToolbox } from "../tools/index.js";
+import { createToolbox, type Toolbox } from "../tools/index.js";
 import { credentialWarnings } from "../policy/git-credentials.js";
 import { protectedPaths } from "../policy/protected.js";
 import { createProviderClient, type ModelClient } from "../provider/client.js";
@@ -24,7 +24,11 @@ import { withoutDisabled } from "../tools/disabled.js";
 import { writeOutputTarget, type OutputTarget } from "../store/output-target.js";
 import { pinTrustedInputs, type Pins } from "../contract/pins.js";
 import type { Redactor } from "../redact/redactor.js";
-import { trackChanges } from "../changes/index.js";
+import type { EventBody } from "../events/schema.js";
+import { tapClient } from "../provider/tap.js";
+import { newRunId } from "../runs/format.js";
+import { Recording } from "../runs/recorder.js";
+import { trackChanges, type ChangeTracker } from "../changes/index.js";
 import { reviewOutputSchema, writeSarif } from "../review/index.js";
 
 export interface InvocationOptions {
@@ -102,6 +106,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
   process.on("SIGTERM", onSignal);
 
   let extensions: Extensions | undefined;
+  let recording: Recording | undefined;
   try {
     try {
       if (run.session !== undefined) {
@@ -114,7 +119,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     const refusal = checkPreconditions(req, pod);
     if (refusal) return refuse(sink, refusal);
     try {
-      extensions = await startExtensions(manifest, sink, pins);
+      extensions = await startExtensions(manifest, sink, pins, opts.runtimeDir);
     } catch (err) {
       return refuse(sink, err);
     }
@@ -131,6 +136,11 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       // The same prompt again after its request failed before any answer: ask again, do not store it twice.
       if (!isUnansweredPrompt(pod.store.messages().at(-1), req.prompt)) await pod.store.append(textMessage("user", req.prompt), base.turn);
     }
+    // The run's recording (src/runs/), from the history the loop starts from; its first lines
+    // are made durable with the session's, here and at every later sync point.
+    recording = await startRunRecording(req, pod, { manifest, model, limits, run, systemPrompt, keepRuns: manifest.data.pod.keep_runs, redactor: sink.redactor });
+    pod.store.syncWith(recording);
+    if (recording) client = tapClient(client, recording);
     // The prompt is durable before the run is announced (run_start, status running, both fsynced).
     await pod.store.sync();
     await pod.saveStatus({ ...base, status: "running", pid: process.pid, pending: null });
@@ -138,6 +148,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     const credentials = manifest.scopeRoot === undefined ? [] : await credentialWarnings(manifest.scopeRoot).catch(() => []);
     // run_start comes once the pod is visibly ours (status running), so a reader that sees it sees that too.
     sink.emit("run_start", {
+      run_id: recording?.id ?? newRunId(),
       pod: manifest.data.pod.name,
       mode: req.mode,
       model,
@@ -146,28 +157,15 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       instructions: systemPrompt.instructions,
       ...(systemPrompt.warnings.length + pins.warnings.length + credentials.length > 0 ? { warnings: [...systemPrompt.warnings, ...pins.warnings, ...credentials] } : {}),
     });
-    for (const f of extensions.failures) sink.emit("error", { code: "tool_error", message: f.message });
+    for (const f of extensions.failures) sink.emit("error", { code: f.code, message: f.message });
     // Bash is enabled but no sandbox can start: said once here; each Bash call is then refused (the run goes on).
     const sandboxError = (await sandbox).error;
     if (sandboxError) sink.emit("error", { code: sandboxError.code, message: sandboxError.full });
 
-    const builtins =
-      manifest.scopeRoot === undefined
-        ? undefined
-        : withoutDisabled(
-            await createToolbox(
-            {
-              root: manifest.scopeRoot,
-              writable: manifest.data.scope?.writable,
-              deny: manifest.data.scope?.deny ?? [],
-              ...(await protectedPaths({ manifestFile: manifest.file, runtimeDir: opts.runtimeDir, scopeRoot: manifest.scopeRoot, trusted: pins.files(), trustedDirs: pins.directories() })),
-            },
-            manifest.data.tools.bash,
-          ),
-            manifest.data.tools.disabled,
-          );
-    // Every tool waits for the snapshot to be complete (it is, long before the model's first answer, in practice).
-    const toolbox = changes ? changes.gate(extensions.toolbox(builtins)) : extensions.toolbox(builtins);
+    const toolbox = await runToolbox(manifest, opts.runtimeDir, pins, extensions, changes);
+    // What the model can call starts loading now, while the first request is in flight
+    // (Grep's threads: ~50 ms of start-up its first call would otherwise wait for).
+    for (const tool of toolbox?.tools ?? []) tool.prepare?.();
 
     const compact = async (): Promise<boolean> => {
       try {
@@ -211,6 +209,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
         onStop: changes ? changes.gateStop(extensions.onStop) : extensions.onStop,
         fallbackModel: manifest.data.provider.fallback_model,
         verifyContract: () => pins.verify(),
+        recordTool: recording ? (r) => recording!.toolResult(r) : undefined,
         // Per turn: atomic but not fsynced (the session is what is made durable each turn;
         // a stale status.json is repaired from it, see takePod). Start, pause and end are fsynced.
         onTurnSaved: (p) =>
@@ -257,7 +256,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       // A call awaiting approval holds the model's input: redacted like the session it comes from.
       pending: sink.redactor.value(outcome.pending),
     });
-    sink.emit("run_end", {
+    const end: EventBody<"run_end"> = {
       result: outcome.result,
       ...(outcome.limit ? { limit: outcome.limit } : {}),
       turns: outcome.turns,
@@ -269,7 +268,11 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       ...(outcome.result === "paused" ? { pending: outcome.pending ? [{ id: outcome.pending.id, name: outcome.pending.name, input: outcome.pending.input }] : [] } : {}),
       denials: outcome.denials,
       ...changed?.fields,
-    });
+    };
+    // The recording's end is written (durably) before run_end announces it.
+    await recording?.end(end);
+    recording = undefined;
+    sink.emit("run_end", end);
     if (run.failOnDenial && outcome.denials.length > 0) {
       process.stderr.write(`pod: exit 1 (--fail-on-denial): ${outcome.denials.length} tool call${outcome.denials.length === 1 ? " was" : "s were"} denied; run_end.denials lists them\n`);
       return EXIT.error;
@@ -279,15 +282,46 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     // Saving state failed (disk full, permissions…): say so and end the run as an error.
     const e = asPodError(err);
     sink.emit("error", { code: e.code, message: e.full });
-    sink.emit("run_end", { result: "error", turns: 0, usage: ZERO_USAGE, duration_ms: Date.now() - started, denials: [] });
+    const end: EventBody<"run_end"> = { result: "error", turns: 0, usage: ZERO_USAGE, duration_ms: Date.now() - started, denials: [] };
+    await recording?.end(end).catch(() => {});
+    recording = undefined;
+    sink.emit("run_end", end);
     return EXIT.error;
   } finally {
+    await recording?.close();
     timeLimit.clear();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
     await extensions?.close();
     await pod.release().catch(() => {});
   }
+}
+
+/**
+ * The run's tools: the built-in ones inside the scope's boundary (protected paths, the pinned
+ * trusted inputs), the MCP tools, hooks around them all, and with `changes` each waiting for
+ * the scope's snapshot. `pod replay --tools live` builds them the same way (src/runs/replay.ts).
+ */
+export async function runToolbox(manifest: Manifest, runtimeDir: string, pins: Pins, extensions: Extensions, changes?: ChangeTracker): Promise<Toolbox | undefined> {
+  const builtins =
+    manifest.scopeRoot === undefined
+      ? undefined
+      : withoutDisabled(
+          await createToolbox(
+            {
+              root: manifest.scopeRoot,
+              writable: manifest.data.scope?.writable,
+              deny: manifest.data.scope?.deny ?? [],
+              ...(await protectedPaths({ manifestFile: manifest.file, runtimeDir, scopeRoot: manifest.scopeRoot, trusted: pins.files(), trustedDirs: pins.directories() })),
+            },
+            manifest.data.tools.bash,
+            // One protection policy for the file tools, Bash, hooks and MCP servers (one walk of the scope).
+            extensions.protection,
+          ),
+          manifest.data.tools.disabled,
+        );
+  // Every tool waits for the snapshot to be complete (it is, long before the model's first answer, in practice).
+  return changes ? changes.gate(extensions.toolbox(builtins)) : extensions.toolbox(builtins);
 }
 
 /** The session ends with exactly this prompt, unanswered (its request failed before the model said anything). */
@@ -335,3 +369,35 @@ function checkPreconditions(req: RunRequest, pod: OwnedPod): PodError | undefine
   return undefined;
 }
 
+
+/**
+ * Starts the run's recording (src/runs/recorder.ts) from what the loop is about to start
+ * from: the history as the model sees it, where that is in the session, and what a replay
+ * needs to send the same requests (the limits, the output schema, the prompt's facts).
+ * undefined with `[pod] keep_runs = 0`.
+ */
+async function startRunRecording(
+  req: RunRequest,
+  pod: OwnedPod,
+  o: { manifest: Manifest; model: string; limits: RequestLimits; run: RunOptions; systemPrompt: SystemPrompt; keepRuns: number; redactor: Redactor },
+): Promise<Recording | undefined> {
+  const status = pod.status;
+  return Recording.start({
+    podDir: pod.paths.dir,
+    keepRuns: o.keepRuns,
+    redactor: o.redactor,
+    history: pod.store.messages(),
+    run: {
+      pod: o.manifest.data.pod.name,
+      session_id: pod.store.id,
+      mode: req.mode,
+      model: o.model,
+      ...(req.mode === "run" ? { input: req.prompt } : { resume: { pending: status.pending, ...(req.approval ? { approval: req.approval } : {}) } }),
+      start: { turn: status.turn, stored_messages: pod.store.allMessages().length, keep_from: pod.store.compaction()?.keep_from ?? 0 },
+      limits: { max_turns: o.limits.maxTurns, ...(o.limits.maxCostUsd !== undefined ? { max_cost_usd: o.limits.maxCostUsd } : {}) },
+      ...(o.run.outputSchema ? { output_schema: { file: o.run.outputSchema.file, schema: o.run.outputSchema.schema } } : {}),
+      ...(o.run.review && !o.run.outputSchema ? { review: true } : {}),
+      ...(o.systemPrompt.environment ? { environment: o.systemPrompt.environment } : {}),
+    },
+  });
+}

@@ -52,6 +52,27 @@ export interface RunContext {
   fallbackModel?: string | undefined;
   /** After each call that may change something: the pinned trusted inputs' check (src/contract/); an error ends the run. */
   verifyContract?: (() => PodError | undefined) | undefined;
+  /** The run's recording (src/runs/): each tool result, written before its tool_result line. */
+  recordTool?: ((r: ToolRecord) => void) | undefined;
+  /**
+   * `pod replay` (src/runs/replay.ts): runs the call (`run`, the ordinary way) or answers it
+   * from the recording. Absent in a run: every call is executed.
+   */
+  runTool?: ((call: ToolUse, run: () => Promise<ToolResult>) => Promise<ToolResult>) | undefined;
+}
+
+/** One tool call's result as the run's recording keeps it (src/runs/format.ts). */
+export interface ToolRecord {
+  turn: number;
+  id: string;
+  name: string;
+  is_error: boolean;
+  output: string;
+  truncated: boolean;
+  denied?: boolean;
+  /** false: answered without running (cut, cancelled, denied by a person, superseded). */
+  ran: boolean;
+  duration_ms: number;
 }
 
 export interface RunProgress {
@@ -314,6 +335,7 @@ async function answerCut(ctx: RunContext, call: CutCall, turn: number, stopReaso
 /** An error result for a call pod did not run, stored and then printed as its tool_result. */
 async function answerNotRun(ctx: RunContext, call: { id: string; name: string }, turn: number, output: string): Promise<void> {
   await ctx.store.append(toolResultMessage(call.id, output, true), turn);
+  ctx.recordTool?.({ turn, id: call.id, name: call.name, is_error: true, output, truncated: false, ran: false, duration_ms: 0 });
   ctx.sink.emit("tool_result", { id: call.id, name: call.name, is_error: true, output, truncated: false });
 }
 
@@ -443,11 +465,13 @@ async function runToolCalls(ctx: RunContext, calls: readonly ToolUse[], decide: 
       if (TIMING) timing({ turn, phase: "sync_before_tool", ms: performance.now() - syncStart });
     }
     const started = TIMING ? performance.timeOrigin + performance.now() : 0;
-    const result = decision.kind === "run" ? await executeTool(ctx, call) : decision.result;
+    const t0 = Date.now();
+    const result = decision.kind !== "run" ? decision.result : ctx.runTool ? await ctx.runTool(call, () => executeTool(ctx, call)) : await executeTool(ctx, call);
     if (TIMING) timing({ turn, tool: call.name, start: started, end: performance.timeOrigin + performance.now() });
     if (result.denied) progress.denials.push({ id: call.id, tool: call.name, reason: denialReason(result.output) });
     const appendStart = TIMING ? performance.now() : 0;
     await ctx.store.append(toolResultMessage(call.id, result.output, result.isError), turn);
+    ctx.recordTool?.({ turn, id: call.id, name: call.name, is_error: result.isError, output: result.output, truncated: result.truncated, ...(result.denied ? { denied: true } : {}), ran: decision.kind === "run", duration_ms: Date.now() - t0 });
     if (TIMING) timing({ turn, phase: "append_result", ms: performance.now() - appendStart });
     ctx.sink.emit("tool_result", {
       id: call.id,

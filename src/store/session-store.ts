@@ -48,6 +48,12 @@ const Record = z.discriminatedUnion("kind", [SessionHeader, MessageRecord, Compa
 type Record = z.infer<typeof Record>;
 export type CompactionInfo = z.infer<typeof CompactionRecord>;
 
+/** A file whose writes can be made durable (SessionStore.syncWith). */
+export interface Durable {
+  isDurable(): boolean;
+  sync(): Promise<void>;
+}
+
 export interface StoredMessage {
   message: Message;
   turn: number;
@@ -293,6 +299,22 @@ export class SessionStore {
     this.written++;
   }
 
+  /** Another append-only file made durable with this one (a run's recording, src/runs/): see syncWith. */
+  private companion: Durable | undefined;
+
+  /**
+   * From now on every sync() of the session also starts a sync of `other`, in parallel: the
+   * run's recording rides on the session's sync points (once a turn, before a tool that
+   * changes something, before run_start), never a sync of its own. The session's sync does
+   * not wait for it: what is announced on stdout is the session's state, and a recording
+   * that trails the session by a turn after a power loss replays a turn less. (A kill -9
+   * needs no sync: every line is written before its event.) The owner of `other` makes it
+   * durable at the end (Recording.end) and hears of a failed sync there.
+   */
+  syncWith(other: Durable | undefined): void {
+    this.companion = other;
+  }
+
   /** Whether every line written so far is durable (no sync needed). */
   isDurable(): boolean {
     return this.synced >= this.written;
@@ -305,6 +327,14 @@ export class SessionStore {
    * failure is kept and every later sync() and append rejects with it.
    */
   sync(): Promise<void> {
+    const own = this.syncOwn();
+    const other = this.companion;
+    // After the session's own: two fdatasyncs at once on one filesystem wait on each other's journal commit.
+    if (other && !other.isDurable()) own.then(() => other.sync()).catch(() => {});
+    return own;
+  }
+
+  private syncOwn(): Promise<void> {
     if (this.syncFailure) return Promise.reject(this.syncFailure);
     if (this.synced >= this.written) return Promise.resolve();
     const next = this.syncTail.then(async () => {

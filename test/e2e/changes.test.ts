@@ -1,10 +1,10 @@
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { cpSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
-import { makeProject, manifest, ofType, podEnv, runPod } from "../helpers/pod-process.js";
+import { makeProject, manifest, ofType, podEnv, POD_BIN, runPod } from "../helpers/pod-process.js";
 // @ts-expect-error: a plain .mjs fixture (it is also run as a process)
 import { startHttpMcpServer } from "../fixtures/mcp/server.mjs";
 
@@ -158,6 +158,23 @@ describe("files_changed and --diff", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.events.at(-1).files_changed).toEqual([]);
     expect(readFileSync(path.join(out, "d.patch"), "utf8")).toBe("");
+  });
+
+  it("pod's own stdout and stderr, redirected into the scope (`pod run … > events.jsonl`), are not the run's changes", async () => {
+    const dir = await project(true);
+    const out = mkdtempSync(path.join(tmpdir(), "pod-diff-out-"));
+    server = await startFakeServer({ turns: [toolTurn("t1", "Read", { path: "src/app.js" }), textTurn("Looks fine.", "t1")] });
+    const patch = path.join(out, "d.patch");
+    // A shell's redirection: the files exist (empty) before pod starts, and pod writes into them.
+    // Asynchronously: the fake server answers from this process.
+    const code = await new Promise<number | null>((resolve) =>
+      spawn("sh", ["-c", `node "$POD" run look --diff "$PATCH" > events.jsonl 2> pod.log`], { cwd: dir, env: { ...podEnv(server!.url), POD: POD_BIN, PATCH: patch } as NodeJS.ProcessEnv }).on("close", resolve),
+    );
+    expect(code, readFileSync(path.join(dir, "pod.log"), "utf8")).toBe(0);
+    const end = readFileSync(path.join(dir, "events.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l)).at(-1);
+    expect(end.type).toBe("run_end");
+    expect(end.files_changed).toEqual([]);
+    expect(readFileSync(patch, "utf8")).toBe("");
   });
 
   it("without [scope] there is no files_changed, and --diff is a usage error (exit 2) before anything runs", async () => {

@@ -125,6 +125,18 @@ export async function crashTrial(t: Trial): Promise<void> {
     expect(stored.some((m: any) => m.content.some((b: any) => b.type === "tool_result" && b.tool_use_id === e.id)), `${label}: result ${e.id} lost`).toBe(true);
   }
 
+  // The run's recording replays up to its last completed turn (issue 24): offline, from the
+  // recorded results, every turn the pipeline saw end is there, and it ends as the run did
+  // (finished) or where the recording stops (paused); never a damaged-recording error.
+  const runStart = before.events.find((e: any) => e.type === "run_start");
+  if (runStart) {
+    const replay = await runPod(["replay", runStart.run_id, "--tools", "recorded"], { cwd: dir, env: podEnv(undefined, { ANTHROPIC_API_KEY: undefined, ANTHROPIC_BASE_URL: "http://127.0.0.1:9" }) });
+    expect([0, 10], `${label}: replay ${replay.stdout.slice(-600)} ${replay.stderr}`).toContain(replay.code);
+    const replayed = new Set(replay.events.filter((e: any) => e.type === "turn_end").map((e: any) => e.turn));
+    for (const e of before.events.filter((e: any) => e.type === "turn_end")) expect(replayed.has(e.turn), `${label}: turn ${e.turn} not replayed`).toBe(true);
+    if (before.events.some((e: any) => e.type === "run_end")) expect(replay.code, label).toBe(0);
+  }
+
   // The pod continues, and the history it sends is one the API accepts.
   const next = await startFakeServer({ turns: [{ response: { content: [{ type: "text", text: "continued" }], stop_reason: "end_turn", usage } }] });
   const nextEnv = podEnv(next.url, AFTER_KILL);

@@ -16,4 +16,4 @@ export function schemaErrors(event: unknown): string | undefined {
 }
 
 /** Commands whose stdout is event lines (the others print documents). */
-export const EVENT_COMMANDS = new Set(["run", "resume", "cancel", "compact", "new", "init"]);
+export const EVENT_COMMANDS = new Set(["run", "resume", "replay", "cancel", "compact", "new", "init"]);

@@ -28,7 +28,7 @@ const ATTACKS = {
 };
 const CONTROL = /[\x00-\x08\x0b-\x1f\x7f-\x9f]/; // every control but \t and \n
 /** A line that starts (after blanks) with a workflow command a CI runner would execute. */
-const COMMAND_LINE = /^[ \t]*(::|##\[|##teamcity\[)|##vso\[/m;
+const COMMAND_LINE = /^[\s\u0085]*(::|##teamcity\[)|##\[|##vso\[/m;
 
 const plain = (s: string) => s.replace(/\x1b\[[0-9;]*m/g, "");
 
@@ -56,6 +56,18 @@ describe("the sanitiser", () => {
     expect(out).toContain("not::a::command");
   });
 
+  it("the runner's own reading: :: after any Unicode blank (.NET TrimStart), the legacy ##[ anywhere in a line", () => {
+    // actions/runner ActionCommand.cs: a line is TrimStart()ed before "::" is looked for, and "##[" is found with IndexOf.
+    const text = "\u00a0::add-mask::x\n\u2003\u3000::error::boom\n\u202f::stop-commands::tok\nsee ##[set-output name=a;]1\n\u2028::warning::w";
+    const out = inertText(text);
+    expect(out).not.toMatch(COMMAND_LINE);
+    expect(out.replaceAll(MARK, "")).toBe(text);
+    const s = new InertStream();
+    const streamed = ["ok\n\u00a0", ":", ":add-mask::y\nmid ##", "[group]g\n"].map((p) => s.push(p)).join("") + s.flush();
+    expect(streamed).not.toMatch(COMMAND_LINE);
+    expect(streamed.replaceAll(MARK, "")).toBe("ok\n\u00a0::add-mask::y\nmid ##[group]g\n");
+  });
+
   it("streamed text: a command split across deltas is still caught, and nothing is lost", () => {
     const s = new InertStream();
     const pieces = ["Done.\n:", ":add-mask::", "secret\n##", "vso[task.complete]x\nend\r", "\nlast"];
@@ -79,7 +91,7 @@ describe("pretty output", () => {
   it("shows no control sequence and no workflow command from text, tools, paths, hooks or errors", () => {
     const evil = Object.values(ATTACKS).join("") + "\n::error::injected\n";
     const out = render([
-      { ...env, type: "run_start", pod: "p", mode: "run", model: "m", input: `task\n::add-mask::${evil}` },
+      { ...env, type: "run_start", run_id: "20260101T000000Z-a1b2c3", pod: "p", mode: "run", model: "m", input: `task\n::add-mask::${evil}` },
       { ...env, type: "turn_start", turn: 1 },
       { ...env, type: "text_delta", text: `Reading.${ATTACKS.cursorUp}\n:` },
       { ...env, type: "text_delta", text: `:set-output name=x::1\n` },

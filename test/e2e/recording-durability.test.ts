@@ -1,0 +1,156 @@
+import { spawn, spawnSync } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { describe, expect, it } from "vitest";
+import { startFakeServer } from "../fake-server/server.js";
+import { MANIFEST, SCRIPT } from "../helpers/crash-trial.js";
+import { makeProject, parseJsonl, podEnv, POD_BIN } from "../helpers/pod-process.js";
+
+/**
+ * The run's recording follows the session's crash-safety rule (docs/runtime.md, "Durability";
+ * issue 24), checked on the real binary's system calls as durability.test.ts checks the
+ * session: every line of runs/<id>/records.jsonl is written before the stdout line that
+ * announces what it records (a request before it is sent, a response before its `usage`
+ * line, a tool result before its `tool_result` line), the recording is fdatasynced at the
+ * session's sync points and never once per line, and its last lines are durable before
+ * run_end.
+ */
+const hasStrace = spawnSync("strace", ["-V"]).status === 0;
+
+type Sys = {
+  /** Position of the call's entry and of its return in the trace (equal unless another thread interleaved). */
+  start: number;
+  end: number;
+  pid: string;
+  name: string;
+  /** The fd's path (strace -y), e.g. /tmp/x/.pod/tester/sessions/….jsonl or socket:[…]. */
+  fdPath: string;
+  /** The bytes written (write/writev), or the argv text (execve). */
+  data: string;
+  line: string;
+};
+
+/** Decodes strace's C-style string escapes (\", \\, \n, \t, \ooo octal) to the bytes written. */
+function unescape(s: string): string {
+  const bytes: number[] = [];
+  for (let i = 0; i < s.length; i++) {
+    const c = s[i]!;
+    if (c !== "\\") {
+      bytes.push(...Buffer.from(c, "utf8"));
+      continue;
+    }
+    const n = s[++i]!;
+    if (/[0-7]/.test(n)) {
+      let oct = n;
+      while (oct.length < 3 && /[0-7]/.test(s[i + 1] ?? "")) oct += s[++i];
+      bytes.push(parseInt(oct, 8));
+    } else if (n === "x") {
+      bytes.push(parseInt(s.slice(i + 1, i + 3), 16));
+      i += 2;
+    } else bytes.push(({ n: 10, t: 9, r: 13, v: 11, f: 12 } as Record<string, number>)[n] ?? n.charCodeAt(0));
+  }
+  return Buffer.from(bytes).toString("utf8");
+}
+
+function parseTrace(text: string): Sys[] {
+  const calls: Sys[] = [];
+  const open = new Map<string, Sys>();
+  text.split("\n").forEach((line, i) => {
+    const m = /^(\d+) +(?:<\.\.\. (\w+) resumed>|(\w+)\()/.exec(line);
+    if (!m) return;
+    const pid = m[1]!;
+    if (m[2]) {
+      const call = open.get(pid);
+      if (call) {
+        call.end = i;
+        open.delete(pid);
+      }
+      return;
+    }
+    const name = m[3]!;
+    const fdPath = /^\d+ +\w+\(\d+<([^>]*)>/.exec(line)?.[1] ?? "";
+    const data = [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((q) => unescape(q[1]!)).join(name === "execve" ? " " : "");
+    const call: Sys = { start: i, end: i, pid, name, fdPath, data, line };
+    calls.push(call);
+    if (line.endsWith("<unfinished ...>")) open.set(pid, call);
+  });
+  return calls;
+}
+
+describe("the recording's durability (strace of the real binary)", () => {
+  it("writes each record before the line that announces it, and syncs per turn, not per line", async () => {
+    expect(hasStrace, "strace is needed for this test: apt-get install -y strace").toBe(true);
+    const server = await startFakeServer(SCRIPT);
+    const dir = await makeProject(MANIFEST, { "a.txt": "alpha\n" });
+    const traceFile = path.join(dir, "trace.txt");
+    const child = spawn(
+      "strace",
+      ["-f", "-y", "-s", "1000000", "-e", "trace=write,writev,pwrite64,fsync,fdatasync,execve,sendto,sendmsg", "-o", traceFile, process.execPath, POD_BIN, "run", "do the work"],
+      { cwd: dir, env: podEnv(server.url) as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let stdout = "";
+    let stderr = "";
+    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+    const code = await new Promise((resolve) => child.on("close", resolve));
+    await server.close();
+    expect(code, stderr).toBe(0);
+    const events = parseJsonl(stdout);
+    const runId = events[0].run_id;
+
+    const calls = parseTrace(await readFile(traceFile, "utf8"));
+    const isRecords = (c: Sys) => c.fdPath.endsWith(`/runs/${runId}/records.jsonl`);
+    const recordWrites = calls.filter((c) => isRecords(c) && c.name === "write");
+    const recordSyncs = calls.filter((c) => isRecords(c) && (c.name === "fdatasync" || c.name === "fsync"));
+    const sessionSyncs = calls.filter((c) => c.fdPath.includes("/sessions/") && c.fdPath.endsWith(".jsonl") && (c.name === "fdatasync" || c.name === "fsync"));
+    const stdoutFd = calls.find((c) => (c.name === "write" || c.name === "writev") && c.data.includes('"type":"run_start"'))!.fdPath;
+    const stdoutWrites = calls.filter((c) => c.fdPath === stdoutFd && (c.name === "write" || c.name === "writev"));
+    const records = recordWrites.map((w) => ({ record: JSON.parse(w.data), written: w.end }));
+    expect(records.filter((r) => r.record.kind === "request")).toHaveLength(6);
+
+    // Each request is recorded before a byte of it goes to the API's socket.
+    const sends = calls.filter((c) => c.fdPath.startsWith("TCP:") || c.fdPath.startsWith("socket:")).filter((c) => c.data.includes("POST /v1/messages"));
+    expect(sends.length).toBe(6);
+    sends.forEach((send, i) => {
+      const req = records.find((r) => r.record.kind === "request" && r.record.n === i + 1)!;
+      expect(req.written, `request ${i + 1} recorded before it was sent`).toBeLessThan(send.start);
+    });
+
+    // Each response is recorded before its usage line; each tool result before its tool_result line.
+    let usage = 0;
+    for (const w of stdoutWrites) {
+      for (const line of w.data.split("\n").filter(Boolean)) {
+        const e = JSON.parse(line);
+        if (e.type === "usage") {
+          usage++;
+          const resp = records.filter((r) => r.record.kind === "response")[usage - 1];
+          expect(resp, `response ${usage} is recorded`).toBeDefined();
+          expect(resp!.written, `usage ${usage} printed before its response was recorded`).toBeLessThan(w.start);
+        }
+        if (e.type === "tool_result") {
+          const rec = records.find((r) => r.record.kind === "tool_result" && r.record.id === e.id);
+          expect(rec, `the result of ${e.id} is recorded`).toBeDefined();
+          expect(rec!.written, `tool_result ${e.id} printed before it was recorded`).toBeLessThan(w.start);
+        }
+        if (e.type === "run_end") {
+          const sync = recordSyncs.find((s) => s.start > recordWrites.at(-1)!.end);
+          expect(sync, "the recording is synced after its last line").toBeDefined();
+          expect(sync!.end, "run_end printed before the recording's last sync").toBeLessThan(w.start);
+        }
+      }
+    }
+    expect(usage).toBe(6);
+
+    // Per turn, not per line: 6 requests + 6 responses + 5 results = 17 lines, and no more
+    // syncs of the recording than of the session (plus the one at the end).
+    expect(recordWrites.length).toBe(17);
+    expect(recordSyncs.length).toBeLessThanOrEqual(sessionSyncs.length + 1);
+    expect(recordSyncs.length).toBeLessThan(recordWrites.length);
+    // Each sync of the recording (but the last, at its close) follows a sync of the session
+    // that came after the recording's previous one: it rides on the session's sync points.
+    recordSyncs.slice(0, -1).forEach((rs, i) => {
+      const after = i === 0 ? -1 : recordSyncs[i - 1]!.start;
+      expect(sessionSyncs.some((ss) => ss.start > after && ss.start < rs.start), `recording sync ${i + 1} without a session sync before it`).toBe(true);
+    });
+  }, 60_000);
+});
