@@ -143,6 +143,12 @@ export async function crashTrial(t: Trial): Promise<void> {
   let cont = await runPod(["resume"], { cwd: dir, env: nextEnv });
   if (cont.code === 3) cont = await runPod(["run", "continue"], { cwd: dir, env: nextEnv });
   expect(cont.code, `${label}: ${cont.stdout}`).toBe(0);
+  // Killed after the last turn's end, before run_end: resume finds the work done and
+  // finishes without asking the model. A new prompt then sends the whole history.
+  if (next.requests.length === 0) {
+    const more = await runPod(["run", "continue"], { cwd: dir, env: nextEnv });
+    expect(more.code, `${label}: ${more.stdout}`).toBe(0);
+  }
   const ranOwn = before.events.some((e: any) => e.type === "run_end");
   if (!ranOwn && before.events.length > 0) expect(cont.events.some((e: any) => e.type === "state_repaired"), label).toBe(true);
   expect(next.requests.length, label).toBeGreaterThanOrEqual(1);
