@@ -13,7 +13,9 @@ import * as z from "zod/mini";
  *   an outside rule to it or pass it on: the credential's variable (provider/credentials.ts),
  *   proxies by curl's rules (provider/upstream-proxy.ts), colours (NO_COLOR/FORCE_COLOR),
  *   secret values to redact, `${VAR}` in MCP config, a confined command's PATH and `env`
- *   names. Each takes it as a parameter default, so a test passes its own environment.
+ *   names, and the lock's test seam POD_TEST_DEAD_OWNER_STALE_MS (store/lock.ts bounds it
+ *   and says why it is no setting). Each takes it as a parameter default, so a test passes
+ *   its own environment.
  *
  * May import: zod only. Everything may import it.
  */

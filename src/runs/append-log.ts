@@ -1,7 +1,6 @@
-import { writeSync } from "node:fs";
 import { open, type FileHandle } from "node:fs/promises";
 import { writeError } from "../store/atomic-file.js";
-import type { PodError } from "../errors.js";
+import { appendLine, DurableLines } from "../store/append-lines.js";
 
 /**
  * An append-only JSONL file with the session's rule (docs/runtime.md, "Crash safety"): each
@@ -10,16 +9,15 @@ import type { PodError } from "../errors.js";
  * written so far durable and is called at the session's own sync points, never per line.
  */
 export class AppendLog {
-  private written = 0;
-  private synced = 0;
-  private tail: Promise<void> = Promise.resolve();
-  private failure: PodError | undefined;
+  private readonly durable: DurableLines;
 
   private constructor(
     readonly file: string,
     private handle: FileHandle | undefined,
     private readonly beforeWrite?: () => void,
-  ) {}
+  ) {
+    this.durable = new DurableLines(file, () => this.handle);
+  }
 
   /** A new file ("ax": O_APPEND and O_EXCL: a run's log is never shared). */
   static async create(file: string, beforeWrite?: () => void): Promise<AppendLog> {
@@ -32,40 +30,19 @@ export class AppendLog {
 
   write(record: object): void {
     if (!this.handle) throw new Error(`${this.file} is closed`);
-    if (this.failure) throw this.failure;
+    if (this.durable.failure) throw this.durable.failure;
     this.beforeWrite?.();
-    try {
-      const bytes = Buffer.from(JSON.stringify(record) + "\n", "utf8");
-      for (let done = 0; done < bytes.length; ) done += writeSync(this.handle.fd, bytes, done);
-    } catch (err) {
-      throw writeError(this.file, err);
-    }
-    this.written++;
+    appendLine(this.handle, this.file, record);
+    this.durable.wrote();
   }
 
   isDurable(): boolean {
-    return this.synced >= this.written;
+    return this.durable.isDurable();
   }
 
   /** Every line written before this call, durable. Calls made while one runs share the next; a failure is final. */
   sync(): Promise<void> {
-    if (this.failure) return Promise.reject(this.failure);
-    if (this.synced >= this.written) return Promise.resolve();
-    const next = this.tail.then(async () => {
-      const upTo = this.written;
-      if (this.synced >= upTo) return;
-      if (this.failure) throw this.failure;
-      if (!this.handle) return;
-      try {
-        await this.handle.datasync();
-      } catch (err) {
-        this.failure = writeError(this.file, err);
-        throw this.failure;
-      }
-      this.synced = Math.max(this.synced, upTo);
-    });
-    this.tail = next.catch(() => {});
-    return next;
+    return this.durable.sync();
   }
 
   async close(): Promise<void> {

@@ -1,10 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { readFileSync, writeSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { access, copyFile, mkdir, open, readdir, truncate, type FileHandle } from "node:fs/promises";
 import path from "node:path";
 import { z } from "zod";
 import { PodError } from "../errors.js";
-import { syncDir, writeError } from "./atomic-file.js";
+import { appendLine, DurableLines } from "./append-lines.js";
+import { syncDir } from "./atomic-file.js";
 import { Message } from "../conversation/messages.js";
 import { isSessionId } from "./paths.js";
 import type { Redactor } from "../redact/redactor.js";
@@ -180,15 +181,12 @@ export class SessionStore {
     private lastCompaction: CompactionInfo | undefined,
     private handle: FileHandle | undefined,
     private readonly guard: WriteGuard = {},
-  ) {}
+  ) {
+    this.durable = new DurableLines(file, () => this.handle);
+  }
 
-  /** Lines written / lines known durable (fdatasync done after they were written). */
-  private written = 0;
-  private synced = 0;
-  /** The last sync started; later syncs queue behind it. Never rejects (failures are kept in syncFailure). */
-  private syncTail: Promise<void> = Promise.resolve();
-  /** A failed fdatasync is final: the kernel may have dropped the dirty pages, so a later "success" proves nothing. */
-  private syncFailure: PodError | undefined;
+  /** Lines written and known durable, and the batched fdatasyncs (append-lines.ts). */
+  private readonly durable: DurableLines;
 
   /** A new empty session file. */
   static async create(sessionsDir: string, id = newSessionId(), guard: WriteGuard = {}): Promise<SessionStore> {
@@ -285,18 +283,10 @@ export class SessionStore {
    */
   private async writeLine(record: object): Promise<void> {
     if (!this.handle) throw new Error("session store opened read-only");
-    if (this.syncFailure) throw this.syncFailure;
+    if (this.durable.failure) throw this.durable.failure;
     this.guard.beforeWrite?.();
-    try {
-      // One synchronous write(): a line lands in the page cache in microseconds, where the
-      // async writeFile spent ~0.3 ms a line on thread-pool round trips (bench: per-turn
-      // overhead). The loop covers partial writes; O_APPEND puts every byte at the end.
-      const bytes = Buffer.from(JSON.stringify(record) + "\n", "utf8");
-      for (let done = 0; done < bytes.length; ) done += writeSync(this.handle.fd, bytes, done);
-    } catch (err) {
-      throw writeError(this.file, err);
-    }
-    this.written++;
+    appendLine(this.handle, this.file, record);
+    this.durable.wrote();
   }
 
   /** Another append-only file made durable with this one (a run's recording, src/runs/): see syncWith. */
@@ -317,7 +307,7 @@ export class SessionStore {
 
   /** Whether every line written so far is durable (no sync needed). */
   isDurable(): boolean {
-    return this.synced >= this.written;
+    return this.durable.isDurable();
   }
 
   /**
@@ -327,31 +317,11 @@ export class SessionStore {
    * failure is kept and every later sync() and append rejects with it.
    */
   sync(): Promise<void> {
-    const own = this.syncOwn();
+    const own = this.durable.sync();
     const other = this.companion;
     // After the session's own: two fdatasyncs at once on one filesystem wait on each other's journal commit.
     if (other && !other.isDurable()) own.then(() => other.sync()).catch(() => {});
     return own;
-  }
-
-  private syncOwn(): Promise<void> {
-    if (this.syncFailure) return Promise.reject(this.syncFailure);
-    if (this.synced >= this.written) return Promise.resolve();
-    const next = this.syncTail.then(async () => {
-      const upTo = this.written;
-      if (this.synced >= upTo) return;
-      if (this.syncFailure) throw this.syncFailure;
-      if (!this.handle) throw new Error("session store closed before its lines were synced");
-      try {
-        await this.handle.datasync();
-      } catch (err) {
-        this.syncFailure = writeError(this.file, err);
-        throw this.syncFailure;
-      }
-      this.synced = Math.max(this.synced, upTo);
-    });
-    this.syncTail = next.catch(() => {});
-    return next;
   }
 
   async close(): Promise<void> {

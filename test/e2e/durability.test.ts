@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { startFakeServer } from "../fake-server/server.js";
 import { MANIFEST, SCRIPT } from "../helpers/crash-trial.js";
 import { makeProject, parseJsonl, podEnv, POD_BIN, runPod } from "../helpers/pod-process.js";
+import { parseTrace, type Sys } from "../helpers/strace.js";
 
 /**
  * The durability rule (docs/runtime.md, "Crash safety"), checked on the system calls of
@@ -22,66 +23,6 @@ import { makeProject, parseJsonl, podEnv, POD_BIN, runPod } from "../helpers/pod
  * strace is part of the machine (as bwrap and rg are); without it this test fails and says so.
  */
 const hasStrace = spawnSync("strace", ["-V"]).status === 0;
-
-type Sys = {
-  /** Position of the call's entry and of its return in the trace (equal unless another thread interleaved). */
-  start: number;
-  end: number;
-  pid: string;
-  name: string;
-  /** The fd's path (strace -y), e.g. /tmp/x/.pod/tester/sessions/….jsonl or socket:[…]. */
-  fdPath: string;
-  /** The bytes written (write/writev), or the argv text (execve). */
-  data: string;
-  line: string;
-};
-
-/** Decodes strace's C-style string escapes (\", \\, \n, \t, \ooo octal) to the bytes written. */
-function unescape(s: string): string {
-  const bytes: number[] = [];
-  for (let i = 0; i < s.length; i++) {
-    const c = s[i]!;
-    if (c !== "\\") {
-      bytes.push(...Buffer.from(c, "utf8"));
-      continue;
-    }
-    const n = s[++i]!;
-    if (/[0-7]/.test(n)) {
-      let oct = n;
-      while (oct.length < 3 && /[0-7]/.test(s[i + 1] ?? "")) oct += s[++i];
-      bytes.push(parseInt(oct, 8));
-    } else if (n === "x") {
-      bytes.push(parseInt(s.slice(i + 1, i + 3), 16));
-      i += 2;
-    } else bytes.push(({ n: 10, t: 9, r: 13, v: 11, f: 12 } as Record<string, number>)[n] ?? n.charCodeAt(0));
-  }
-  return Buffer.from(bytes).toString("utf8");
-}
-
-function parseTrace(text: string): Sys[] {
-  const calls: Sys[] = [];
-  const open = new Map<string, Sys>();
-  text.split("\n").forEach((line, i) => {
-    const m = /^(\d+) +(?:<\.\.\. (\w+) resumed>|(\w+)\()/.exec(line);
-    if (!m) return;
-    const pid = m[1]!;
-    if (m[2]) {
-      const call = open.get(pid);
-      if (call) {
-        call.end = i;
-        open.delete(pid);
-      }
-      return;
-    }
-    const name = m[3]!;
-    const fdPath = /^\d+ +\w+\(\d+<([^>]*)>/.exec(line)?.[1] ?? "";
-    const data = [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((q) => unescape(q[1]!)).join(name === "execve" ? " " : "");
-    const call: Sys = { start: i, end: i, pid, name, fdPath, data, line };
-    calls.push(call);
-    if (line.endsWith("<unfinished ...>")) open.set(pid, call);
-  });
-  return calls;
-}
 
 describe("durability per turn (strace of the real binary)", () => {
   it("prints no event before its record is written, syncs a side effect's intent before the effect, and syncs once per read-only turn", async () => {

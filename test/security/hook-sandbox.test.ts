@@ -131,7 +131,7 @@ describe("a hook is over when its process exits", () => {
     expect(r.killed, "pod hung on the hook's detached child").toBe(false);
     expect(r.code, r.stderr).toBe(0);
     ranConfined(r.events);
-    expect(r.elapsedMs).toBeLessThan(5_000 + 10_000);
+    // Allowed with exit 0, not ended at its 5 s timeout: pod took the hook's exit as its end.
     expect(ofType(r.events, "hook")[0]).toMatchObject({ decision: "allow", exit_code: 0 });
     expect(ofType(r.events, "tool_result")[0]).toMatchObject({ is_error: false });
     await new Promise((res) => setTimeout(res, 200));

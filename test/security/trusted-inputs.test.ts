@@ -87,7 +87,7 @@ describe("instruction files are read through a descriptor, within the scope", ()
     // Before: open() of the FIFO waited for a writer, before the lock, --timeout or any output.
     const r = await runGuarded(["run", "--timeout", "5s", "go"], { cwd: dir, env: podEnv(server.url) }, 30_000);
     expect(r.killed, "pod hung on the FIFO").toBe(false);
-    expect(r.elapsedMs).toBeLessThan(15_000);
+    // Exit 0, not 11 (limit time): the run never waited on the FIFO for the 5 s --timeout.
     expect(r.code, r.stderr).toBe(0);
     expect(JSON.stringify(ofType(r.events, "run_start")[0].warnings ?? [])).toMatch(/AGENTS\.md.*named pipe/);
   });

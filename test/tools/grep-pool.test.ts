@@ -202,8 +202,9 @@ describe("pod run starts Grep's threads with the run, only when the model can se
     // The first line (run_start) comes before the tools are made; the answer's deltas after.
     const { visible, disabled } = threads as { visible: number[]; disabled: number[] };
     expect(visible.length).toBeGreaterThan(3);
-    expect(visible.at(-1)! - visible[0]!).toBe(pool);
-    expect(new Set(disabled)).toEqual(new Set([disabled[0]]));
+    // Counted while pod runs; a count taken as the process exits may be lower (threads end).
+    expect(Math.max(...visible) - visible[0]!).toBe(pool);
+    expect(Math.max(...disabled)).toBe(disabled[0]);
   }, 60_000);
 });
 
