@@ -19,6 +19,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { runCommand, type RunCommandOptions } from "../../src/commands/run.js";
 import { resumeCommand, type ResumeOptions } from "../../src/commands/resume.js";
+import { replayCommand } from "../../src/commands/recorded/replay.js";
 import { errorsOnStderr, loadContext } from "../../src/commands/context.js";
 import type { EventWriter } from "../../src/events/sink.js";
 import { SessionStore } from "../../src/store/session-store.js";
@@ -45,6 +46,8 @@ export interface InProcessPod {
   path(...parts: string[]): string;
   run(prompt: string, flags?: Omit<RunCommandOptions, "dir">): Promise<InProcessResult>;
   resume(flags?: Omit<ResumeOptions, "dir">): Promise<InProcessResult>;
+  /** `pod replay [runId] [--tools live|recorded]`, offline: no key, and a base URL nothing answers on. */
+  replay(runId?: string, tools?: "live" | "recorded"): Promise<InProcessResult>;
   /** `.pod/<pod>/status.json`. */
   status(): Promise<any>;
   /** The current session's messages, as the model sees them. */
@@ -69,6 +72,9 @@ export interface InProcessOptions {
   grep?: boolean;
 }
 
+/** What `pod replay` runs with: it needs no key and no network. */
+const OFFLINE = { ANTHROPIC_API_KEY: undefined, ANTHROPIC_AUTH_TOKEN: undefined, ANTHROPIC_BASE_URL: "http://127.0.0.1:9" };
+
 /** Retries wait 10 ms, not seconds: what is retried is the same, the waits are just short. */
 const FAST = { POD_RETRY_BASE_MS: "10" };
 
@@ -92,6 +98,7 @@ export async function startInProcessPod(opts: InProcessOptions): Promise<InProce
     path: (...parts) => path.join(dir, ...parts),
     run: (prompt, flags = {}) => capture(env, (load) => runCommand(prompt, { ...flags, disallowTool: noGrep(flags.disallowTool), dir }, load)),
     resume: (flags = {}) => capture(env, (load) => resumeCommand({ ...flags, disallowTool: noGrep(flags.disallowTool), dir }, load)),
+    replay: (runId, tools) => capture({ ...env, ...OFFLINE }, (load) => replayCommand(runId, { dir, ...(tools ? { tools } : {}) }, load)),
     status,
     history: async () => {
       const store = await SessionStore.openReadOnly(path.join(podDir, "sessions"), (await status()).session_id);
