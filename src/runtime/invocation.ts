@@ -93,7 +93,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     const begun = await beginRun(req, opts, ready, pod, extensions);
     recording = begun.recording;
     const kit = await assemble(opts, ready, pod, begun, extensions, controller.signal);
-    const loopOutcome = await runTheLoop(req, opts, ready, pod, begun, kit, extensions, controller.signal);
+    const loopOutcome = await runTheLoop(req, opts, ready, pod, begun, kit, controller.signal);
     // Stopped by the time limit (not by a cancel or an approval gate): a limit, not a pause.
     const timedOut = timeLimit.timedOut() && loopOutcome.result === "paused" && !loopOutcome.pending;
     const { outcome, end } = await finish(opts, ready, pod, begun, kit, timedOut ? { ...loopOutcome, result: "limit_reached", limit: "time" } : loopOutcome, started);
@@ -273,9 +273,11 @@ interface Kit {
   toolbox: Toolbox | undefined;
   /** Compacts the session now (best-effort: an error is reported and the run goes on). True when it compacted. */
   compact: () => Promise<boolean>;
+  /** The stop hooks, waiting for the scope's snapshot as the tools do. */
+  onStop: Extensions["onStop"];
 }
 
-/** Step 5: the run's tools and its compaction, which reuses the run's request (so it reads the prompt cache). */
+/** Step 5: the run's tools, its compaction (which reuses the run's request, so it reads the prompt cache) and its stop hooks. */
 async function assemble(opts: InvocationOptions, ready: Prepared, pod: OwnedPod, begun: Begun, extensions: Extensions, signal: AbortSignal): Promise<Kit> {
   const { manifest, sink } = opts;
   const { model, systemPrompt } = ready;
@@ -304,17 +306,17 @@ async function assemble(opts: InvocationOptions, ready: Prepared, pod: OwnedPod,
       return false;
     }
   };
-  return { toolbox, compact };
+  const onStop = ready.changes ? ready.changes.gateStop(extensions.onStop) : extensions.onStop;
+  return { toolbox, compact, onStop };
 }
 
 /** This run's cost of `usage` on `model`, the manifest's [pricing] applied (null: unpriced). */
 const costOf = (manifest: Manifest, usage: Usage, model: string) => costUsd(model, usage, manifest.data.pricing);
 
 /** Step 6: the agent loop (run-loop.ts) with this run's parts; status.json kept current after each turn. */
-function runTheLoop(req: RunRequest, opts: InvocationOptions, ready: Prepared, pod: OwnedPod, begun: Begun, kit: Kit, extensions: Extensions, signal: AbortSignal): Promise<RunOutcome> {
+function runTheLoop(req: RunRequest, opts: InvocationOptions, ready: Prepared, pod: OwnedPod, begun: Begun, kit: Kit, signal: AbortSignal): Promise<RunOutcome> {
   const { manifest, sink } = opts;
   const { base, recording } = begun;
-  const changes = ready.changes;
   return runLoop(
     {
       client: begun.client,
@@ -330,7 +332,7 @@ function runTheLoop(req: RunRequest, opts: InvocationOptions, ready: Prepared, p
       sessionTurn: base.turn,
       compactAboveTokens: contextWindowFor(ready.model) * 0.8,
       compactNow: kit.compact,
-      onStop: changes ? changes.gateStop(extensions.onStop) : extensions.onStop,
+      onStop: kit.onStop,
       fallbackModel: manifest.data.provider.fallback_model,
       verifyContract: () => ready.pins.verify(),
       recordTool: recording ? (r) => recording.toolResult(r) : undefined,
