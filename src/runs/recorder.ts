@@ -119,9 +119,10 @@ export class Recording implements ExchangeTap {
     return Promise.all([this.log.sync(), this.syncStart()]).then(() => {});
   }
 
-  /** The run_end body, written (durably) into run.json before run_end is printed. */
-  async end(body: RunEnd, now = new Date()): Promise<void> {
-    this.meta = { ...this.meta, ended_at: now.toISOString(), end: this.redactor.value(body) };
+  /** The run_end body (and what only a report needs: `extra`), written (durably) into run.json before run_end is printed. */
+  async end(body: RunEnd, now = new Date(), extra: Pick<RunMeta, "diffstat" | "error"> = {}): Promise<void> {
+    const more = Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== undefined));
+    this.meta = { ...this.meta, ended_at: now.toISOString(), end: this.redactor.value(body), ...this.redactor.value(more) };
     await this.log.close();
     await this.closeHistory();
     await writeFileAtomic(path.join(this.dir, RUN_FILE), JSON.stringify(this.meta, null, 2) + "\n");

@@ -29,6 +29,7 @@ import { tapClient } from "../provider/tap.js";
 import { newRunId } from "../runs/format.js";
 import { Recording } from "../runs/recorder.js";
 import { trackChanges, type ChangeTracker } from "../changes/index.js";
+import { diffstatOf } from "./diffstat.js";
 import { reviewOutputSchema, writeSarif } from "../review/index.js";
 
 export interface InvocationOptions {
@@ -266,8 +267,9 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       denials: outcome.denials,
       ...changed?.fields,
     };
-    // The recording's end is written (durably) before run_end announces it.
-    await recording?.end(end);
+    // The recording's end is written (durably) before run_end announces it; with what `pod report` shows beyond run_end.
+    const lastError = outcome.error ?? endError;
+    await recording?.end(end, undefined, { diffstat: recording && (await diffstatOf(changed)), error: lastError && { code: lastError.code, message: lastError.full } });
     recording = undefined;
     sink.emit("run_end", end);
     if (run.failOnDenial && outcome.denials.length > 0) {
@@ -280,7 +282,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     const e = asPodError(err);
     sink.emit("error", { code: e.code, message: e.full });
     const end: EventBody<"run_end"> = { result: "error", turns: 0, usage: ZERO_USAGE, duration_ms: Date.now() - started, denials: [] };
-    await recording?.end(end).catch(() => {});
+    await recording?.end(end, undefined, { error: { code: e.code, message: e.full } }).catch(() => {});
     recording = undefined;
     sink.emit("run_end", end);
     return EXIT.error;
