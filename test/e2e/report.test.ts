@@ -97,7 +97,7 @@ describe("pod report (real binary, fake server)", () => {
     const { dir, end, runId } = await editingRun({ git: true });
     // What real git says the run changed, lines per file (binary: "-").
     git(dir, "add", "-A", "--intent-to-add");
-    const numstat = Object.fromEntries(
+    const numstat: Record<string, (string | undefined)[]> = Object.fromEntries(
       git(dir, "diff", "--numstat")
         .trim()
         .split("\n")
@@ -129,7 +129,7 @@ describe("pod report (real binary, fake server)", () => {
     for (const [p, change, added, removed] of files) {
       const name = p!.slice(1, -1);
       expect(change).toBe(end.files_changed.find((f: any) => f.path === name).change);
-      const [ga, gr] = numstat[name];
+      const [ga, gr] = numstat[name]!;
       if (ga === "-") expect([added, removed]).toEqual(["binary", ""]);
       else expect([added, removed], name).toEqual([ga, gr]);
     }
