@@ -5,7 +5,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { Report } from "../../src/report/model.js";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
-import { makeProject, manifest, POD_BIN, podEnv, runPod } from "../helpers/pod-process.js";
+import { makeProject, manifest, POD_BIN, podEnv, runPod, spawnPod } from "../helpers/pod-process.js";
 
 /**
  * `pod report` (issue 25 item 4), end to end: the built binary runs a scripted model (the
@@ -239,6 +239,32 @@ describe("pod report (real binary, fake server)", () => {
     const md = (await podReport([], dir)).stdout;
     expect(md).toContain(`#### No answer\n\nThe run ended with an error: \`${error.code}\`.`);
     expect(md).toContain(error.message.split("\n")[0]);
+  });
+
+  it("a run killed mid-way (kill -9) is reported from what was recorded: no end, the turns and tokens so far, its tool calls", async () => {
+    server = await startFakeServer({
+      turns: [
+        { response: { content: [{ type: "tool_use", id: "toolu_r", name: "Read", input: { path: "a.txt" } }], stop_reason: "tool_use", usage } },
+        { expect: { tool_result_for: "toolu_r" }, response: { content: [{ type: "text", text: "never" }], stop_reason: "end_turn", usage }, fault: { kind: "hang" } },
+      ],
+    });
+    const dir = await makeProject(manifest(), { "a.txt": "alpha\n" });
+    const child = spawnPod(["run", "read a.txt"], { cwd: dir, env: podEnv(server.url) });
+    const exited = new Promise((resolve) => child.on("close", resolve));
+    const deadline = Date.now() + 20_000;
+    while (server.requests.length < 2 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 25));
+    expect(server.requests.length).toBe(2);
+    child.kill("SIGKILL");
+    await exited;
+    const md = (await podReport([], dir)).stdout;
+    expect(md).toContain("### ❔ pod `tester`: no end");
+    expect(md).toContain("| turns | 1 |");
+    expect(md).toContain("| tokens | 100 in · 20 out · 40 cache read · 7 cache write |");
+    expect(md).toContain("| cost | — (no end recorded) |");
+    expect(md).toContain("The run has no end in its recording");
+    expect(tableUnder(md, /^#### Tool calls/).map((c) => c.slice(0, 4))).toEqual([["1", "`Read`", "`a.txt`", "ok"]]);
+    const report = Report.parse(JSON.parse((await podReport(["--format", "json"], dir)).stdout));
+    expect(report).toMatchObject({ result: null, ended_at: null, files_changed: null, cost_usd: null, duration_ms: null, turns: 1 });
   });
 
   it("refuses clearly: an unknown run id names `pod runs`; no runs yet says how runs are made; markdown is report's format only", async () => {
