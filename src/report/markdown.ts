@@ -34,14 +34,14 @@ export function reportMarkdown(r: Report): string {
 
   const usage = r.usage;
   const facts: [string, string][] = [
-    ["run", `${code(r.run_id)} (${r.mode})`],
-    ["session", code(r.session_id)],
+    ["run", `${cell(r.run_id)} (${r.mode})`],
+    ["session", cell(r.session_id)],
     ["model", cell(r.model)],
     ["turns", n(r.turns)],
     ["tokens", `${n(usage.input_tokens)} in · ${n(usage.output_tokens)} out · ${n(usage.cache_read_input_tokens)} cache read · ${n(usage.cache_creation_input_tokens)} cache write`],
     ["cost", r.cost_usd === null ? (r.result === null ? "— (no end recorded)" : "— (no price known for the model)") : `$${r.cost_usd.toFixed(4)}`],
     ["wall time", r.duration_ms === null ? "— (no end recorded)" : duration(r.duration_ms)],
-    ["started", `${code(r.started_at)}${r.ended_at ? ` · ended ${code(r.ended_at)}` : ""}`],
+    ["started", `${cell(r.started_at)}${r.ended_at ? ` · ended ${cell(r.ended_at)}` : ""}`],
   ];
   out.push("| | |", "| --- | --- |", ...facts.map(([k, v]) => row([k, v])), "");
   if (r.torn) out.push("> The recording ends in a torn line (the run was killed while writing it); the report shows what was recorded before it.", "");

@@ -7,8 +7,8 @@
 // - a fenced code block whose fence is longer than any backtick run inside (it cannot be
 //   closed early; its content renders as text: no HTML, links, images or headings), or
 // - an inline code span, on one line, delimited by more backticks than any run inside; in a
-//   table cell `|` is escaped (GFM splits cells on it even inside a code span), or
-// - plain text with every markdown-active character escaped and `<`, `>`, `&` as entities.
+//   table cell `|` is escaped (GFM splits cells on it even inside a code span).
+// Inside code, `<`, `>` and `&` are text (no entity is decoded there, no tag parsed).
 // Pure; imports only inert.ts.
 import { inertText } from "../events/inert.js";
 
@@ -34,16 +34,7 @@ export function code(text: string, opts: { max?: number; cell?: boolean } = {}):
   if (clean === "") return "—";
   const tick = "`".repeat(longestRun(clean) + 1);
   // A span that starts or ends with a backtick needs a space to keep it apart from the delimiter (CommonMark strips one each side).
-  const pad = clean.startsWith("`") || clean.endsWith("`") || (clean.startsWith(" ") && clean.endsWith(" ")) ? " " : "";
+  const pad = clean.startsWith("`") || clean.endsWith("`") ? " " : "";
   if (opts.cell) clean = clean.replace(/\|/g, "\\|");
   return `${tick}${pad}${clean}${pad}${tick}`;
-}
-
-/** Plain markdown text (one line): HTML's three characters as entities, every other markdown-active one backslash-escaped. */
-export function plain(text: string, max = 300): string {
-  return cut(inertText(text).replace(/\s+/g, " ").trim(), max)
-    .replace(/&/g, "&amp;")
-    .replace(/</g, "&lt;")
-    .replace(/>/g, "&gt;")
-    .replace(/[\\`*_{}[\]()#+\-.!|~:]/g, (c) => `\\${c}`);
 }

@@ -176,6 +176,7 @@ export function reportOf(run: RecordedRun): Report {
   }
   // A resume answers the call that was waiting first: it ran (or was denied) before any turn of this run.
   const resumed = meta.resume?.pending;
+  if (resumed) turnOfCall.set(resumed.id, meta.start.turn);
   if (resumed) {
     const r = run.toolResults.find((x) => x.id === resumed.id);
     if (r) tool_calls.unshift(toolCall(meta.start.turn, { id: resumed.id, name: resumed.name, input: resumed.input as Record<string, unknown>, result: r }, deniedIds));
@@ -195,8 +196,9 @@ export function reportOf(run: RecordedRun): Report {
   const result = end?.result ?? null;
   const limit = end?.limit ?? null;
   const error = meta.error ?? null;
-  const last = run.turns.at(-1);
-  const answer = result === "finished" && last ? { text: textOf(last.message), ...(end?.output !== undefined ? { output: end.output } : {}) } : null;
+  // As -o and the Action's output give it: the text of the last turn that said something.
+  const text = [...run.turns].reverse().map((t) => textOf(t.message)).find((x) => x.trim() !== "") ?? "";
+  const answer = result === "finished" ? { text, ...(end?.output !== undefined ? { output: end.output } : {}) } : null;
   const hasAnswer = answer !== null && (answer.text !== "" || answer.output !== undefined);
 
   return {
