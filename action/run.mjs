@@ -9,7 +9,9 @@
 // the whole of pod's output sits between `::stop-commands::<random token>` and its resume
 // line, so even text that slipped through could not run a workflow command. Nothing the
 // model wrote is ever passed to a shell: pod is spawned without one, outputs are written as
-// heredocs with a random delimiter, annotations carry only pod's own words.
+// heredocs with a random delimiter, annotations carry only pod's own words — except a
+// review's findings (review: true), each escaped as the runner unescapes it (io.mjs command()).
+// The step summary is `pod report --format markdown` of the run, itself inert (docs/report.md).
 //
 // Inputs come as INPUT_<NAME> variables (upper case, '-' as '_'); what the setup, install
 // and sandbox steps found comes as POD_* variables (action.yml passes both explicitly).

@@ -6,7 +6,7 @@ import { afterEach, beforeAll, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
 import { makeProject, manifest, podEnv } from "../helpers/pod-process.js";
 import { sarifSchemaErrors } from "../helpers/sarif.js";
-import { actionCheckout, CommandProcessor, runJob, seedInstallCache, testRunId, type Job, type JobResult } from "./action-harness.js";
+import { actionCheckout, CommandProcessor, importAction, runJob, seedInstallCache, testRunId, type Job, type JobResult } from "./action-harness.js";
 
 /**
  * The Action and issue 25 (items 3 and 4) in the simulated runner (action-harness.ts), from
@@ -125,6 +125,17 @@ describe("review: true", () => {
     const r = await job({ workspace: await makeProject(manifest()), inputs: { prompt: "x", "sarif-file": "a.sarif" } });
     expect(r.outputs.result).toBe("error");
     expect(r.outputs["error-message"]).toContain("sarif-file needs review: true");
+  });
+});
+
+describe("the command line for review, sarif-file, import-file (buildArgs)", () => {
+  it("review passes --review and --sarif into the step's directory; an imported pod's session continues", async () => {
+    const run = await importAction("run.mjs");
+    const inputs = (over: Record<string, string>) => run.readInputs(Object.fromEntries(Object.entries(over).map(([k, v]) => [`INPUT_${k.toUpperCase().replaceAll("-", "_")}`, v])));
+    expect(run.buildArgs(inputs({ prompt: "review", review: "true" }), { sarifFile: "/t/step/findings.sarif" }).args).toEqual(["run", "review", "--new", "--review", "--sarif", "/t/step/findings.sarif", "--format", "jsonl"]);
+    expect(run.buildArgs(inputs({ prompt: "x", "sarif-file": "a.sarif" })).error).toContain("sarif-file needs review: true");
+    // import-file: as if restored, so no --new (main passes restoredKey "import-file").
+    expect(run.buildArgs(inputs({ prompt: "go on", "import-file": "b.tgz" }), { restoredKey: "import-file" }).args).toEqual(["run", "go on", "--format", "jsonl"]);
   });
 });
 
