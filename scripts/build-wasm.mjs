@@ -1,11 +1,11 @@
-// Assembles src/tools/wasm/*.wat into src/tools/wasm/<name>.wasm.ts (the bytes as
+// Assembles src/tools/grep/wasm/*.wat into src/tools/grep/wasm/<name>.wasm.ts (the bytes as
 // base64), committed like any source so that a build needs no assembler. Run it
 // after editing a .wat: `node scripts/build-wasm.mjs`. A test checks the committed
 // bytes still match their .wat.
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import wabtInit from "wabt";
 
-const dir = new URL("../src/tools/wasm/", import.meta.url);
+const dir = new URL("../src/tools/grep/wasm/", import.meta.url);
 
 /** The module's bytes, from its WebAssembly text. */
 export async function assemble(watText, name) {

@@ -98,8 +98,8 @@ const commands = readdirSync(`${root}src/commands`).filter((f) => f.endsWith(".t
 const results = await Promise.all([
   // pod.js is only the entry; cli.js (commander) and each command are separate bundles,
   // imported as "./cli.js" and "./commands/<name>.js" from src/, which is where dist/ puts them.
-  // grep-worker.js is the Grep tool's search thread, started by path (src/tools/grep-pool.ts).
-  build({ ...common, external: ["./undici-entry.js"], entryPoints: { pod: `${root}bin/pod.ts`, cli: `${root}src/cli.ts`, "grep-worker": `${root}src/tools/grep-worker.ts` }, outdir: `${root}dist` }),
+  // grep-worker.js is the Grep tool's search thread, started by path (src/tools/grep/pool.ts).
+  build({ ...common, external: ["./undici-entry.js"], entryPoints: { pod: `${root}bin/pod.ts`, cli: `${root}src/cli.ts`, "grep-worker": `${root}src/tools/grep/worker.ts` }, outdir: `${root}dist` }),
   // undici.js: the proxy client (src/provider/proxy.ts), loaded only when a proxy is set.
   build({ ...common, entryPoints: { undici: `${root}src/provider/undici-entry.ts` }, outdir: `${root}dist` }),
   build({

@@ -34,6 +34,33 @@ function isRegex(source: string): boolean {
 const nonEmpty = () => z.string().check(z.minLength(1));
 const positiveInt = () => z.int().check(z.positive());
 
+/** Variables passed into a confined process by name (`[tools.bash] env`, `[[hooks.*]] env`); never the provider credential. */
+const envNames = (who: string) =>
+  z._default(
+    z.array(
+      z.string().check(
+        z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"),
+        // The provider credential never enters a confined process (SPEC Containment): refused here, not silently dropped.
+        z.refine((n) => n !== "ANTHROPIC_API_KEY" && n !== "ANTHROPIC_AUTH_TOKEN", { message: `the provider credential is never passed to ${who}` }),
+      ),
+    ),
+    [],
+  );
+/** Extra host paths a sandbox shows read-only besides the system dirs and the scope (docs/tools.md, "Bash's sandbox"). */
+const readPaths = () =>
+  z._default(
+    z.array(
+      z.string().check(
+        z.refine((p) => (p === "~" || p.startsWith("~/") || p.startsWith("/")) && !p.includes("\0") && !p.split("/").includes(".."), {
+          message: 'must be an absolute path or start with ~/ (the real home), without ".."',
+        }),
+      ),
+    ),
+    [],
+  );
+const network = (byDefault: boolean) => z._default(z.union([z.boolean(), z.array(nonEmpty())]), byDefault);
+const sandboxMode = () => z._default(z.enum(["required", "off"]), "required");
+
 function hook() {
   return z.strictObject({
     matcher: z._default(
@@ -44,6 +71,11 @@ function hook() {
     ),
     command: nonEmpty(),
     timeout_s: z._default(z.number().check(z.positive(), z.lte(3600)), 60),
+    /** Hooks run in the OS sandbox like Bash (docs/extending.md); "off" runs this one unconfined (documented risk). */
+    sandbox: sandboxMode(),
+    network: network(false),
+    env: envNames("a hook"),
+    read: readPaths(),
   });
 }
 
@@ -120,29 +152,11 @@ const ManifestSchema = z.strictObject({
           enabled: z._default(z.boolean(), false),
           allow: z._default(z.array(nonEmpty()), []),
           timeout_s: z._default(z.number().check(z.positive(), z.lte(3600)), 120),
-          sandbox: z._default(z.enum(["required", "off"]), "required"),
-          network: z._default(z.union([z.boolean(), z.array(nonEmpty())]), false),
-          env: z._default(
-            z.array(
-              z.string().check(
-                z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"),
-                // The provider credential never enters Bash (SPEC Containment): refused here, not silently dropped.
-                z.refine((n) => n !== "ANTHROPIC_API_KEY" && n !== "ANTHROPIC_AUTH_TOKEN", { message: "the provider credential is never passed to Bash" }),
-              ),
-            ),
-            [],
-          ),
+          sandbox: sandboxMode(),
+          network: network(false),
+          env: envNames("Bash"),
           /** Extra host paths the sandbox shows read-only besides the system dirs and the scope (docs/tools.md, "Bash's sandbox"). */
-          read: z._default(
-            z.array(
-              z.string().check(
-                z.refine((p) => (p === "~" || p.startsWith("~/") || p.startsWith("/")) && !p.includes("\0") && !p.split("/").includes(".."), {
-                  message: 'must be an absolute path or start with ~/ (the real home), without ".."',
-                }),
-              ),
-            ),
-            [],
-          ),
+          read: readPaths(),
         }),
         { enabled: false, allow: [], timeout_s: 120, sandbox: "required", network: false, env: [], read: [] },
       ),
@@ -155,11 +169,24 @@ const ManifestSchema = z.strictObject({
       z.string().check(z.regex(/^[A-Za-z0-9_-]+$/, "MCP server names use only letters, digits, _ and -")),
       z.strictObject({
         command: z.optional(z.array(nonEmpty()).check(z.minLength(1))),
-        env: z._default(z.record(z.string(), z.string()), {}),
+        env: z._default(
+          z.record(
+            z.string(),
+            z.string().check(
+              // The provider credential never enters a confined process, by name or as another variable's value.
+              z.refine((v) => !/\$\{?ANTHROPIC_(?:API_KEY|AUTH_TOKEN)\b/.test(v), { message: "the provider credential is never passed to an MCP server" }),
+            ),
+          ),
+          {},
+        ),
         url: z.optional(nonEmpty()),
         headers: z._default(z.record(z.string(), z.string()), {}),
         required: z._default(z.boolean(), false),
         startup_timeout_s: z._default(z.number().check(z.positive(), z.lte(600)), 30),
+        /** A stdio server runs in the OS sandbox (docs/extending.md): its network (default on: a server usually needs one), "off" = unconfined, extra read-only paths. */
+        network: network(true),
+        sandbox: sandboxMode(),
+        read: readPaths(),
       }).check(
         z.refine((s) => (s.command === undefined) !== (s.url === undefined), {
           message: "set exactly one of command (a stdio server) or url (a streamable HTTP server)",

@@ -22,7 +22,14 @@ export class GitIndex {
     /** The index file's own mtime: an entry modified in that same instant or later may look clean and not be ("racy git"). */
     readonly mtimeSec: number,
     readonly mtimeNsec: number,
+    /** The cache-tree extension's root: the tree id the index would commit, when git recorded it as valid. */
+    readonly rootTree?: string | undefined,
   ) {}
+
+  /** The size git recorded (32 bits, as git truncates it). */
+  size(at: number): number {
+    return this.buf.readUInt32BE(at + 36);
+  }
 
   /** 0o100644, 0o100755, 0o120000 (symlink), 0o160000 (submodule), 0o040000 (sparse directory). */
   mode(at: number): number {
@@ -87,14 +94,14 @@ export function readGitIndex(file: string): IndexRead {
     return { ok: false, reason: `cannot read ${file} (${code})` };
   }
   try {
-    const { entries, conflicted, extended } = parseIndex(buf);
-    return { ok: true, index: new GitIndex(buf, entries, conflicted, extended, mtimeSec, mtimeNsec) };
+    const { entries, conflicted, extended, rootTree } = parseIndex(buf);
+    return { ok: true, index: new GitIndex(buf, entries, conflicted, extended, mtimeSec, mtimeNsec, rootTree) };
   } catch (err) {
     return { ok: false, reason: `${file}: ${(err as Error).message}` };
   }
 }
 
-export function parseIndex(buf: Buffer): { entries: Map<string, number>; conflicted: Set<string>; extended: Set<number> } {
+export function parseIndex(buf: Buffer): { entries: Map<string, number>; conflicted: Set<string>; extended: Set<number>; rootTree?: string } {
   if (buf.length < 12 + OID_BYTES || buf.toString("latin1", 0, 4) !== "DIRC") throw new Error("not a git index");
   const version = buf.readUInt32BE(4);
   if (version < 2 || version > 4) throw new Error(`index version ${version} is not supported`);
@@ -139,15 +146,31 @@ export function parseIndex(buf: Buffer): { entries: Map<string, number>; conflic
     if (isExtended) extended.add(start);
     entries.set(path, start);
   }
-  // Extensions: a split index keeps most entries elsewhere; the others (trees, untracked cache, …) are not needed.
+  // Extensions: a split index keeps most entries elsewhere; of the others only the cache
+  // tree's root is read (the git state's fast path: index == HEAD when it equals HEAD's tree).
+  let rootTree: string | undefined;
   while (o + 8 <= end) {
     const sig = buf.toString("latin1", o, o + 4);
     const size = buf.readUInt32BE(o + 4);
     if (sig === "link") throw new Error("a split index (core.splitIndex) is not supported");
+    if (sig === "TREE") rootTree = cacheTreeRoot(buf.subarray(o + 8, Math.min(o + 8 + size, end)));
     o += 8 + size;
   }
   for (const p of conflicted) entries.delete(p);
-  return { entries, conflicted, extended };
+  return { entries, conflicted, extended, ...(rootTree !== undefined ? { rootTree } : {}) };
+}
+
+/**
+ * The root entry of the TREE extension: "" NUL, "<entry count> <subtrees>\n", then the
+ * tree id — only when the entry count is not -1 (git marks an invalidated tree so).
+ */
+function cacheTreeRoot(ext: Buffer): string | undefined {
+  if (ext[0] !== 0) return undefined;
+  const nl = ext.indexOf(0x0a, 1);
+  if (nl < 0 || nl + 1 + OID_BYTES > ext.length) return undefined;
+  const [count] = ext.toString("latin1", 1, nl).split(" ");
+  if (count === undefined || !/^\d+$/.test(count)) return undefined;
+  return ext.toString("hex", nl + 1, nl + 1 + OID_BYTES);
 }
 
 /** git's offset varint (as in pack OFS_DELTA): 7 bits a byte, most significant first, +1 per continuation. */

@@ -27,6 +27,18 @@ export class ObjectStore {
     return blobId(obj.data) === oid ? obj.data : undefined;
   }
 
+  /**
+   * A commit's or a tree's bytes, checked against its id like a blob (the git state of
+   * the system prompt reads HEAD's tree with it: src/prompt/git-state.ts).
+   */
+  readObject(oid: string, type: "commit" | "tree"): Buffer | undefined {
+    if (!/^[0-9a-f]{40}$/.test(oid)) return undefined;
+    const obj = this.readLoose(oid) ?? this.readPacked(oid);
+    const want = type === "commit" ? COMMIT : TREE;
+    if (!obj || obj.type !== want) return undefined;
+    return objectId(type, obj.data) === oid ? obj.data : undefined;
+  }
+
   close(): void {
     for (const p of this.packs ?? []) p.close();
     this.packs = undefined;
@@ -42,7 +54,7 @@ export class ObjectStore {
       }
       const nul = raw.indexOf(0);
       const [kind] = raw.toString("latin1", 0, nul).split(" ");
-      return { type: kind === "blob" ? BLOB : -1, data: raw.subarray(nul + 1) };
+      return { type: LOOSE_TYPES[kind ?? ""] ?? -1, data: raw.subarray(nul + 1) };
     }
     return undefined;
   }
@@ -71,7 +83,15 @@ export function blobId(data: Buffer): string {
 
 export const EMPTY_BLOB = blobId(Buffer.alloc(0));
 
+function objectId(type: string, data: Buffer): string {
+  return createHash("sha1").update(`${type} ${data.length}\0`).update(data).digest("hex");
+}
+
+const COMMIT = 1;
+const TREE = 2;
 const BLOB = 3;
+/** A loose object's type word, as the pack's type numbers. */
+const LOOSE_TYPES: Record<string, number> = { commit: COMMIT, tree: TREE, blob: BLOB, tag: 4 };
 const OFS_DELTA = 6;
 const REF_DELTA = 7;
 /** git's default chain limit is 50; this only stops a malformed pack from looping. */

@@ -5,7 +5,7 @@
  * (compare.ts), the patch that `git apply` applies to the pre-run tree (patch.ts),
  * git's index and object store read as data (git-index.ts, git-objects.ts,
  * git-repo.ts: pod runs no git here), and the writer of a file the operator named
- * on the command line (operator-file.ts). docs/changes.md explains the rules.
+ * on the command line (src/store/operator-file.ts). docs/changes.md explains the rules.
  *
  * May import: node's built-ins, `diff` (jsdiff, for hunks), ../errors, ../timing,
  * ../store/atomic-file, and from ../tools only the scope's rules (scoped-fs, walk's
@@ -20,13 +20,14 @@ import { timing, TIMING } from "../timing.js";
 import { protectedPaths } from "../policy/protected.js";
 import type { Toolbox } from "../tools/index.js";
 import { compareScope, type ScopeChanges } from "./compare.js";
-import { writeOperatorFile, type OperatorTarget } from "./operator-file.js";
+import { writeOperatorFile, type OperatorFile } from "../store/operator-file.js";
+import type { Redactor } from "../redact/redactor.js";
 import { buildPatch, type Patch } from "./patch.js";
 import { DEFAULT_LIMITS, takeSnapshot, type ScopeSnapshot, type SnapshotLimits } from "./snapshot.js";
 
 export { compareScope, type ChangeKind, type FileChange, type ScopeChanges } from "./compare.js";
 export { buildPatch, type FileStats, type Patch } from "./patch.js";
-export { resolveOperatorTarget, writeOperatorFile, type OperatorTarget } from "./operator-file.js";
+export { resolveOperatorFile, writeOperatorFile, type OperatorFile } from "../store/operator-file.js";
 export { DEFAULT_LIMITS, takeSnapshot, type ScopeSnapshot, type SnapshotLimits } from "./snapshot.js";
 
 /** What run_end carries (src/events/schema.ts). */
@@ -51,10 +52,12 @@ export interface ChangeTracker {
   /** Stop hooks (which may run anything) wait for it too. */
   gateStop<F extends ((signal: AbortSignal) => Promise<string | undefined>) | undefined>(onStop: F): F;
   /** Compares the scope with the snapshot; with `diff`, writes the patch there. */
-  finish(diff?: OperatorTarget): Promise<RunChanges>;
+  finish(diff?: OperatorFile): Promise<RunChanges>;
 }
 
 export interface TrackOptions {
+  /** The run's secrets: a patch that would carry one is not written (the --diff file is an artifact more people read than the log). */
+  redactor?: Redactor;
   root: string;
   deny: string[];
   runtimeDir: string;
@@ -91,7 +94,7 @@ export function trackChanges(opts: TrackOptions): ChangeTracker {
     },
     async finish(diff) {
       const t = await taken;
-      if ("error" in t) return { fields: {}, error: diff ? new PodError(t.error.code, `${diff.flag} ${diff.given}: not written: ${t.error.message}`, t.error.hint) : t.error };
+      if ("error" in t) return { fields: {}, error: diff ? new PodError(t.error.code, `${diff.shown}: not written: ${t.error.message}`, t.error.hint) : t.error };
       const compareStart = performance.now();
       let changes: ScopeChanges;
       try {
@@ -107,7 +110,7 @@ export function trackChanges(opts: TrackOptions): ChangeTracker {
       };
       const done = { fields, changes, snapshot: t.snap };
       if (!diff) return done;
-      const error = await writeDiff(t.snap, changes, diff);
+      const error = await writeDiff(t.snap, changes, diff, opts.redactor);
       return error ? { ...done, error } : done;
     },
   };
@@ -151,9 +154,9 @@ export function patchFor(snap: ScopeSnapshot, changes: ScopeChanges): Promise<Pa
 }
 
 /** --diff: the patch, written whole or not at all (a partial patch applied by CI would be worse than none). */
-async function writeDiff(snap: ScopeSnapshot, changes: ScopeChanges, target: OperatorTarget): Promise<PodError | undefined> {
+async function writeDiff(snap: ScopeSnapshot, changes: ScopeChanges, target: OperatorFile, redactor?: Redactor): Promise<PodError | undefined> {
   const start = performance.now();
-  const shown = `${target.flag} ${target.given}`;
+  const shown = target.shown;
   if (changes.truncated) {
     return new PodError("invalid_input", `${shown}: not written: the scope has more untracked files than pod lists (${snap.limits.maxUntracked.toLocaleString("en-US")}), so the patch could miss new files`, "add the build output and other generated files to .gitignore, or narrow [scope] root");
   }
@@ -171,6 +174,16 @@ async function writeDiff(snap: ScopeSnapshot, changes: ScopeChanges, target: Ope
       snap.git ? "commit (or git add) the scope's files before the run, so git holds their content" : "run pod in a git checkout (git init && git add -A), or keep the scope under the 32 MiB pod copies without git",
     );
   }
+  // A secret cannot be [redacted] in a patch (it would no longer apply), so a patch that
+  // holds one is not written: the operator learns which files, and decides.
+  if (redactor?.foundIn(patch.data)) {
+    const files = filesHolding(patch.data, redactor);
+    return new PodError(
+      "invalid_input",
+      `${shown}: not written: the changes hold the value of a secret (one of [pod] secrets or the provider credential) in ${files.slice(0, 5).join(", ")}${files.length > 5 ? ", …" : ""}; pod never writes a secret to a file`,
+      "look at those files (files_changed lists them): remove the secret from the workspace, or keep that variable out of the job's environment",
+    );
+  }
   try {
     await writeOperatorFile(target, patch.data);
   } catch (err) {
@@ -178,4 +191,23 @@ async function writeDiff(snap: ScopeSnapshot, changes: ScopeChanges, target: Ope
   }
   if (TIMING) timing({ phase: "changes_diff", ms: performance.now() - start, bytes: patch.data.length });
   return undefined;
+}
+
+/** The files whose part of a patch (from its `diff --git a/X b/Y` line to the next) holds a secret. */
+function filesHolding(patch: Buffer, redactor: Redactor): string[] {
+  const files: string[] = [];
+  const header = Buffer.from("diff --git ");
+  let at = patch.indexOf(header);
+  while (at !== -1) {
+    const next = patch.indexOf(Buffer.concat([Buffer.from("\n"), header]), at + 1);
+    const part = patch.subarray(at, next === -1 ? patch.length : next + 1);
+    if (redactor.foundIn(part)) {
+      const line = part.subarray(header.length, part.indexOf(0x0a)).toString("utf8");
+      // "a/X b/X": the name after "b/" (quoted names are shown as git wrote them).
+      const b = line.lastIndexOf(" b/");
+      files.push(b === -1 ? line : line.slice(b + 3));
+    }
+    at = next === -1 ? -1 : next + 1;
+  }
+  return files.length > 0 ? files : ["the patch"];
 }

@@ -1,11 +1,7 @@
-import { execFile } from "node:child_process";
 import os from "node:os";
 import path from "node:path";
 import { TOOL_NAMES, type Manifest } from "../manifest.js";
-import { findGitRoot } from "./instructions.js";
-
-/** git gets this long to answer; a slow or hung git must not hold up a run. */
-const GIT_TIMEOUT_MS = 3000;
+import { readGitState } from "./git-state.js";
 
 /** Where the agent works: the scope root, or the manifest's directory when the pod has no file tools. */
 export function workspaceRoot(manifest: Manifest): string {
@@ -23,35 +19,15 @@ export function dayStamp(now = new Date()): string {
   return now.toISOString().slice(0, 10);
 }
 
-function git(args: string[], cwd: string): Promise<string | undefined> {
-  return new Promise((resolve) => {
-    // GIT_OPTIONAL_LOCKS=0: `git status` must not take index.lock or write the index.
-    execFile("git", args, { cwd, timeout: GIT_TIMEOUT_MS, env: { ...process.env, GIT_OPTIONAL_LOCKS: "0" }, maxBuffer: 1 << 20 }, (err, stdout) =>
-      resolve(err ? undefined : stdout),
-    );
-  });
-}
-
 /**
- * The branch and whether tracked files have uncommitted changes, in one line. Two
- * cheap git calls; untracked files are not counted (the runtime directory and build
+ * The branch and whether tracked files have uncommitted changes, in one line. Read as
+ * data (git-state.ts), never by running git: git would run the repository's
+ * configuration (core.fsmonitor, hooks) with pod's environment, and the model can plant
+ * that (issue 21). Untracked files are not counted (the runtime directory and build
  * output would make every tree look dirty, and listing them is slow in big trees).
  */
 export async function gitState(cwd: string): Promise<string> {
-  // No .git above the workspace: say so without starting a process.
-  if (!findGitRoot(cwd)) return "not a git repository";
-  const inside = await git(["rev-parse", "--is-inside-work-tree"], cwd);
-  if (inside === undefined) {
-    const version = await git(["--version"], cwd);
-    // A checkout owned by another user (CI containers) makes git refuse it ("dubious ownership").
-    return version === undefined ? "git is not available" : "a git repository that git refused to read (check safe.directory)";
-  }
-  // symbolic-ref also names the branch of a repository with no commits yet; it fails only on a detached HEAD.
-  const [ref, status] = await Promise.all([git(["symbolic-ref", "--short", "-q", "HEAD"], cwd), git(["status", "--porcelain", "--untracked-files=no"], cwd)]);
-  const branch = ref?.trim();
-  const where = branch ? `branch ${branch}` : "detached HEAD";
-  const state = status === undefined ? "working tree state unknown" : status.trim() === "" ? "no uncommitted changes to tracked files" : "uncommitted changes to tracked files";
-  return `${where}, ${state}`;
+  return readGitState(cwd);
 }
 
 /** A path as the prompt names it: relative to the workspace root when inside it, else absolute. */

@@ -12,9 +12,10 @@ import { PodError } from "../errors.js";
 import { compileOutputSchema, type OutputSchema } from "../runtime/structured-output.js";
 import { protectedPaths } from "../policy/protected.js";
 import { VERSION } from "../version.js";
-import { writeOperatorFile, type OperatorTarget } from "../changes/operator-file.js";
+import { writeOperatorFile, type OperatorFile } from "../store/operator-file.js";
 import { FINDINGS_SCHEMA, FINDINGS_TOOL_DESCRIPTION, findingsChecker, type Findings } from "./findings.js";
 import { toSarif } from "./sarif.js";
+import type { Redactor } from "../redact/redactor.js";
 
 export { FINDINGS_SCHEMA, findingsChecker, type Finding, type Findings } from "./findings.js";
 export { DEFAULT_RULE, SARIF_SCHEMA, toSarif, type SarifOptions } from "./sarif.js";
@@ -29,12 +30,13 @@ export async function reviewOutputSchema(scope: { root: string; deny: string[]; 
 }
 
 /** --sarif: the accepted findings as SARIF, written atomically. A failure is the run's error (CI must not upload a stale file). */
-export async function writeSarif(target: OperatorTarget, findings: unknown, scopeRoot: string): Promise<PodError | undefined> {
-  const log = toSarif(findings as Findings, { version: VERSION, scopeRoot });
+export async function writeSarif(target: OperatorFile, findings: unknown, scopeRoot: string, redactor?: Redactor): Promise<PodError | undefined> {
+  // The findings are the model's text: redacted like every output (SARIF goes to code scanning, read by many).
+  const log = toSarif((redactor ? redactor.value(findings) : findings) as Findings, { version: VERSION, scopeRoot });
   try {
     await writeOperatorFile(target, JSON.stringify(log, null, 2) + "\n");
     return undefined;
   } catch (err) {
-    return err instanceof PodError ? err : new PodError("internal", `${target.flag} ${target.given}: ${(err as Error).message}`, "check the directory is writable");
+    return err instanceof PodError ? err : new PodError("internal", `${target.shown}: ${(err as Error).message}`, "check the directory is writable");
   }
 }

@@ -105,7 +105,7 @@ export async function invokeReplay(opts: ReplayOptions): Promise<number> {
   let store: SessionStore | undefined;
   try {
     try {
-      if (live) extensions = await startExtensions(manifest, sink, pins);
+      if (live) extensions = await startExtensions(manifest, sink, pins, opts.runtimeDir);
     } catch (err) {
       return refuse(sink, err);
     }
@@ -130,7 +130,7 @@ export async function invokeReplay(opts: ReplayOptions): Promise<number> {
       instructions: systemPrompt.instructions,
       ...(warnings.length > 0 ? { warnings } : {}),
     });
-    for (const f of extensions?.failures ?? []) sink.emit("error", { code: "tool_error", message: f.message });
+    for (const f of extensions?.failures ?? []) sink.emit("error", { code: f.code, message: f.message });
     const sandboxError = (await sandbox).error;
     if (sandboxError) sink.emit("error", { code: sandboxError.code, message: sandboxError.full });
 

@@ -21,7 +21,7 @@ import type { RunOptions } from "./run-options.js";
 import { OutputGate } from "./structured-output.js";
 import { requireSession } from "../store/session-select.js";
 import { withoutDisabled } from "../tools/disabled.js";
-import { writeOutputTarget, type OutputTarget } from "../store/output-target.js";
+import { writeOperatorFile, type OperatorFile } from "../store/operator-file.js";
 import { pinTrustedInputs, type Pins } from "../contract/pins.js";
 import type { Redactor } from "../redact/redactor.js";
 import type { EventBody } from "../events/schema.js";
@@ -73,7 +73,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
   const sandbox = sandboxForRun(manifest.scopeRoot === undefined ? undefined : manifest.data.tools);
   // The scope's snapshot (src/changes/), taken in slices while the run starts; what the run changes is compared with it.
   const scopeRules = manifest.scopeRoot === undefined ? undefined : { root: manifest.scopeRoot, deny: manifest.data.scope?.deny ?? [], runtimeDir: opts.runtimeDir, manifestFile: manifest.file };
-  const changes = scopeRules && trackChanges(scopeRules);
+  const changes = scopeRules && trackChanges({ ...scopeRules, redactor: sink.redactor });
   let limits: RequestLimits;
   let systemPrompt: SystemPrompt;
   let pins: Pins;
@@ -120,7 +120,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     const refusal = checkPreconditions(req, pod);
     if (refusal) return refuse(sink, refusal);
     try {
-      extensions = await startExtensions(manifest, sink, pins);
+      extensions = await startExtensions(manifest, sink, pins, opts.runtimeDir);
     } catch (err) {
       return refuse(sink, err);
     }
@@ -158,12 +158,15 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
       instructions: systemPrompt.instructions,
       ...(systemPrompt.warnings.length + pins.warnings.length + credentials.length > 0 ? { warnings: [...systemPrompt.warnings, ...pins.warnings, ...credentials] } : {}),
     });
-    for (const f of extensions.failures) sink.emit("error", { code: "tool_error", message: f.message });
+    for (const f of extensions.failures) sink.emit("error", { code: f.code, message: f.message });
     // Bash is enabled but no sandbox can start: said once here; each Bash call is then refused (the run goes on).
     const sandboxError = (await sandbox).error;
     if (sandboxError) sink.emit("error", { code: sandboxError.code, message: sandboxError.full });
 
     const toolbox = await runToolbox(manifest, opts.runtimeDir, pins, extensions, changes);
+    // What the model can call starts loading now, while the first request is in flight
+    // (Grep's threads: ~50 ms of start-up its first call would otherwise wait for).
+    for (const tool of toolbox?.tools ?? []) tool.prepare?.();
 
     const compact = async (): Promise<boolean> => {
       try {
@@ -231,7 +234,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     const changed = await changes?.finish(run.diff);
     let outcome = await writeLastMessage(timedOut ? { ...loopOutcome, result: "limit_reached", limit: "time" } : loopOutcome, run.outputFile, pod, sink.redactor);
     // --sarif only with an accepted answer, as -o.
-    const sarifError = run.sarif && outcome.result === "finished" && outcome.output !== undefined ? await writeSarif(run.sarif, outcome.output, manifest.scopeRoot!) : undefined;
+    const sarifError = run.sarif && outcome.result === "finished" && outcome.output !== undefined ? await writeSarif(run.sarif, outcome.output, manifest.scopeRoot!, sink.redactor) : undefined;
     // A file CI asked for that could not be written ends a finished run as an error; a pause or a limit stands, and is told.
     const endError = changed?.error ?? sarifError;
     if (endError && outcome.result === "finished") outcome = { ...outcome, result: "error", error: endError };
@@ -314,6 +317,8 @@ export async function runToolbox(manifest: Manifest, runtimeDir: string, pins: P
               ...(await protectedPaths({ manifestFile: manifest.file, runtimeDir, scopeRoot: manifest.scopeRoot, trusted: pins.files(), trustedDirs: pins.directories() })),
             },
             manifest.data.tools.bash,
+            // One protection policy for the file tools, Bash, hooks and MCP servers (one walk of the scope).
+            extensions.protection,
           ),
           manifest.data.tools.disabled,
         );
@@ -331,7 +336,7 @@ function isUnansweredPrompt(last: Message | undefined, prompt: string): boolean 
  * final assistant text, written atomically. A run that did not finish leaves the
  * file as it was; a failed write turns the run into an error (CI must not read a stale file).
  */
-async function writeLastMessage(outcome: RunOutcome, file: OutputTarget | undefined, pod: OwnedPod, redactor: Redactor): Promise<RunOutcome> {
+async function writeLastMessage(outcome: RunOutcome, file: OperatorFile | undefined, pod: OwnedPod, redactor: Redactor): Promise<RunOutcome> {
   if (file === undefined || outcome.result !== "finished") return outcome;
   const lastAssistant = [...pod.store.messages()].reverse().find((m) => m.role === "assistant");
   const text =
@@ -340,7 +345,7 @@ async function writeLastMessage(outcome: RunOutcome, file: OutputTarget | undefi
       : (lastAssistant?.content.flatMap((b) => (b.type === "text" ? [b.text] : [])).join("\n") ?? "");
   try {
     // The structured output is the model's final_answer input as called: redacted like every output.
-    await writeOutputTarget(file, redactor.text(text));
+    await writeOperatorFile(file, redactor.text(text));
     return outcome;
   } catch (err) {
     return { ...outcome, result: "error", error: asPodError(err) };

@@ -2,8 +2,7 @@ import { PodError } from "../errors.js";
 import { TOOL_NAMES, type Manifest } from "../manifest.js";
 import { parseDuration } from "./limits.js";
 import { loadOutputSchema, type OutputSchema } from "./structured-output.js";
-import { resolveOutputTarget, type OutputTarget } from "../store/output-target.js";
-import { resolveOperatorTarget, type OperatorTarget } from "../changes/operator-file.js";
+import { resolveOperatorFile, type OperatorFile } from "../store/operator-file.js";
 
 /** The run options of `pod run` / `pod resume` as the command line gives them (SPEC "Run options"). */
 export interface RunFlags {
@@ -30,18 +29,18 @@ export interface RunOptions {
   session?: string | undefined;
   newSession: boolean;
   outputSchema?: OutputSchema | undefined;
-  /** -o, resolved at start (src/store/output-target.ts): written only where it pointed then. */
-  outputFile?: OutputTarget | undefined;
+  /** -o, resolved at start (src/store/operator-file.ts): written only where it pointed then. */
+  outputFile?: OperatorFile | undefined;
   maxCostUsd?: number | undefined;
   timeoutMs?: number | undefined;
   /** --fail-on-denial: exit 1 when run_end.denials is not empty. */
   failOnDenial?: boolean | undefined;
   /** --diff FILE, resolved at start (src/changes/). */
-  diff?: OperatorTarget | undefined;
+  diff?: OperatorFile | undefined;
   /** --review: the final answer follows pod's findings schema (src/review/). */
   review?: boolean | undefined;
   /** --sarif FILE (with --review), resolved at start. */
-  sarif?: OperatorTarget | undefined;
+  sarif?: OperatorFile | undefined;
 }
 
 /**
@@ -52,7 +51,7 @@ export async function resolveRunOptions(flags: RunFlags, manifest: Manifest): Pr
   if (flags.session !== undefined && flags.new) {
     throw new PodError("invalid_input", "--session and --new were both given", "use --session ID to continue a stored session, or --new to start a fresh one");
   }
-  const outputFile = flags.outputLastMessage === undefined ? undefined : await resolveOutputTarget(flags.outputLastMessage, "-o");
+  const outputFile = flags.outputLastMessage === undefined ? undefined : resolveOperatorFile("-o", flags.outputLastMessage);
   checkReviewFlags(flags, manifest);
   const timeout = flags.timeout ?? manifest.data.pod.timeout;
   return {
@@ -63,9 +62,9 @@ export async function resolveRunOptions(flags: RunFlags, manifest: Manifest): Pr
     maxCostUsd: flags.maxBudgetUsd ?? manifest.data.pod.max_cost_usd,
     timeoutMs: timeout === undefined ? undefined : parseDuration(timeout, flags.timeout !== undefined ? "--timeout" : "[pod] timeout"),
     failOnDenial: flags.failOnDenial === true,
-    diff: flags.diff === undefined ? undefined : resolveOperatorTarget("--diff", flags.diff),
+    diff: flags.diff === undefined ? undefined : resolveOperatorFile("--diff", flags.diff),
     review: flags.review === true,
-    sarif: flags.sarif === undefined ? undefined : resolveOperatorTarget("--sarif", flags.sarif),
+    sarif: flags.sarif === undefined ? undefined : resolveOperatorFile("--sarif", flags.sarif),
   };
 }
 

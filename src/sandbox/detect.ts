@@ -3,10 +3,16 @@ import { PodError } from "../errors.js";
 
 /** The sandbox a Bash call runs in, as `run_start.sandbox` names it. */
 export type SandboxKind = "bwrap" | "seatbelt" | "off";
-export type Detected = { ok: true; kind: SandboxKind } | { ok: false; error: PodError };
+/**
+ * A failure carries Bash's error, and its parts for other confined processes (hooks,
+ * MCP servers: src/sandbox/confine.ts words their own): why no sandbox can start
+ * ("bubblewrap (bwrap) is not installed") and how to install one, when there is a way.
+ */
+export type Detected = { ok: true; kind: SandboxKind } | { ok: false; error: PodError; reason: string; install?: string };
 
-const FIX_LINUX =
-  "install bubblewrap (`apt-get install bubblewrap`, `dnf install bubblewrap`), or enable unprivileged user namespaces (`sysctl kernel.unprivileged_userns_clone=1`; on Ubuntu 24.04+ `sysctl kernel.apparmor_restrict_unprivileged_userns=0`), or set [tools.bash] sandbox = \"off\" to run commands unconfined at your own risk";
+const INSTALL_LINUX =
+  "install bubblewrap (`apt-get install bubblewrap`, `dnf install bubblewrap`), or enable unprivileged user namespaces (`sysctl kernel.unprivileged_userns_clone=1`; on Ubuntu 24.04+ `sysctl kernel.apparmor_restrict_unprivileged_userns=0`)";
+const FIX_LINUX = `${INSTALL_LINUX}, or set [tools.bash] sandbox = "off" to run commands unconfined at your own risk`;
 
 /** Probes already run, by binary (one in practice; tests point POD_BWRAP elsewhere). */
 const probes = new Map<string, Promise<Detected>>();
@@ -43,23 +49,27 @@ function run(file: string, args: string[]): Promise<string | undefined> {
 async function probeBwrap(): Promise<Detected> {
   const why = await run(bwrapBinary(), ["--unshare-all", "--die-with-parent", "--new-session", "--cap-drop", "ALL", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp", "--", "true"]);
   if (why === undefined) return { ok: true, kind: "bwrap" };
-  const message = why === "ENOENT" ? "Bash needs an OS sandbox and bubblewrap (bwrap) is not installed" : `Bash needs an OS sandbox and bubblewrap cannot start here (${why})`;
-  return { ok: false, error: new PodError("sandbox_unavailable", message, FIX_LINUX) };
+  const reason = why === "ENOENT" ? "bubblewrap (bwrap) is not installed" : `bubblewrap cannot start here (${why})`;
+  return { ok: false, error: new PodError("sandbox_unavailable", `Bash needs an OS sandbox and ${reason}`, FIX_LINUX), reason, install: INSTALL_LINUX };
 }
 
 async function probeSeatbelt(): Promise<Detected> {
   const why = await run("/usr/bin/sandbox-exec", ["-p", "(version 1)(allow default)", "/usr/bin/true"]);
   if (why === undefined) return { ok: true, kind: "seatbelt" };
+  const reason = `sandbox-exec cannot start here (${why})`;
   return {
     ok: false,
-    error: new PodError("sandbox_unavailable", `Bash needs an OS sandbox and sandbox-exec cannot start here (${why})`, 'set [tools.bash] sandbox = "off" to run commands unconfined at your own risk'),
+    error: new PodError("sandbox_unavailable", `Bash needs an OS sandbox and ${reason}`, 'set [tools.bash] sandbox = "off" to run commands unconfined at your own risk'),
+    reason,
   };
 }
 
 function unsupported(): Detected {
+  const reason = `pod has none for ${process.platform}`;
   return {
     ok: false,
-    error: new PodError("sandbox_unavailable", `Bash needs an OS sandbox and pod has none for ${process.platform}`, 'set [tools.bash] sandbox = "off" to run commands unconfined at your own risk'),
+    error: new PodError("sandbox_unavailable", `Bash needs an OS sandbox and ${reason}`, 'set [tools.bash] sandbox = "off" to run commands unconfined at your own risk'),
+    reason,
   };
 }
 

@@ -18,8 +18,17 @@ const NOT_FOUND = /^(?:[^:\n]*: )*(?:line \d+: )?([A-Za-z0-9._+-]+): (?:command 
  * Undefined when nothing points at a hidden path. Best effort by design: it reads
  * what the tools print, and stays silent rather than guess.
  */
-export async function hiddenPathHint(o: { output: string; command: string; exitCode: number | null; policy: SandboxPolicy; host: HostSystem; hostPath?: string | undefined }): Promise<string | undefined> {
-  const failedOnPath = o.exitCode === 127 || /No such file or directory|not found|ENOENT|cannot access|can't open/i.test(o.output);
+export async function hiddenPathHint(o: {
+  output: string;
+  command: string;
+  exitCode: number | null;
+  policy: SandboxPolicy;
+  host: HostSystem;
+  hostPath?: string | undefined;
+  /** The manifest key that shows a path (default Bash's; a hook's or MCP server's own `read` for those). */
+  key?: string | undefined;
+}): Promise<string | undefined> {
+  const failedOnPath = o.exitCode === 127 || /No such file or directory|not found|ENOENT|cannot access|can't open|Cannot find module/i.test(o.output);
   if (!failedOnPath || o.exitCode === 0) return undefined;
   const shown = [...o.policy.writable, ...o.policy.read];
   const candidates = new Set<string>();
@@ -32,7 +41,7 @@ export async function hiddenPathHint(o: { output: string; command: string; exitC
     if (OWN.some((d) => c === d || c.startsWith(d + "/")) || shownBy(o.host, shown, c)) continue;
     if (!(await lstat(c).then(() => true, () => false))) continue;
     const entry = readEntry(c);
-    return `[pod: ${c} is outside the sandbox's view; add [tools.bash] read = ["${entry}"] to the manifest to show it (read-only)]`;
+    return `[pod: ${c} is outside the sandbox's view; add ${o.key ?? "[tools.bash] read"} = ["${entry}"] to the manifest to show it (read-only)]`;
   }
   return undefined;
 }

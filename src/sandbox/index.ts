@@ -11,6 +11,7 @@
  * leaf). Never src/tools/ or src/runtime/: they use this, not the other way.
  *
  * - spawn.ts        spawnConfined(), runConfined()
+ * - confine.ts      confinementFor(): the policy of a hook or MCP server, from its manifest entry
  * - policy.ts       SandboxPolicy, commandEnv(), expandHome()
  * - system.ts       the system allowlist: what of the host is shown
  * - bwrap.ts        the bubblewrap argv (pure)
@@ -25,5 +26,6 @@
 export { spawnConfined, runConfined, KILL_GRACE_MS, type ConfineOptions, type ConfinedExit, type ConfinedProcess, type ConfinedRun } from "./spawn.js";
 export { commandEnv, expandHome, CREDENTIAL_VARS, NOTHING_PROTECTED, SANDBOX_HOME, SANDBOX_TMP, type SandboxPolicy } from "./policy.js";
 export { detectSandbox, sandboxForRun, type SandboxKind } from "./detect.js";
+export { confinementFor, type ConfineSettings, type Confinement } from "./confine.js";
 export { hiddenPathHint } from "./hint.js";
 export { hostSystem, type HostSystem } from "./system.js";

@@ -37,6 +37,8 @@ export interface ConfineOptions {
   timeoutMs?: number | undefined;
   /** Aborting ends the process tree (cancel, pod's own --timeout). */
   signal?: AbortSignal | undefined;
+  /** How long kill() waits between SIGTERM and SIGKILL (default KILL_GRACE_MS): an MCP server's shutdown has 1 s in all. */
+  killGraceMs?: number | undefined;
 }
 
 export interface ConfinedExit {
@@ -162,7 +164,7 @@ export async function spawnConfined(o: ConfineOptions): Promise<ConfinedProcess>
     if (stopped !== undefined) return;
     stopped = reason;
     signalGroup("SIGTERM");
-    setTimeout(() => signalGroup("SIGKILL"), KILL_GRACE_MS).unref();
+    setTimeout(() => signalGroup("SIGKILL"), o.killGraceMs ?? KILL_GRACE_MS).unref();
   };
   const timer = o.timeoutMs === undefined ? undefined : setTimeout(() => kill(`timed out after ${Math.round(o.timeoutMs! / 1000)}s`), o.timeoutMs);
   const onAbort = () => kill("cancelled");

@@ -26,8 +26,28 @@ import { formatIdentity, identityOf, ownerState, parseIdentity, type ProcessIden
  * A dead owner's lock is taken within about 2.5 s (the state is re-read every 250 ms).
  */
 export const UPDATE_MS = 1_000;
-export const DEAD_OWNER_STALE_MS = 2_000;
+export const DEAD_OWNER_STALE_MS = deadOwnerStaleMs(process.env.POD_TEST_DEAD_OWNER_STALE_MS);
 export const REMOTE_STALE_MS = 60_000;
+
+/**
+ * A test seam, not a setting (README's Development section says so; no user doc offers it):
+ * POD_TEST_DEAD_OWNER_STALE_MS shortens the dead-owner grace, so a crash test (kill -9,
+ * then resume) need not wait 2 s for every kill. It is read here and nowhere else, and it
+ * cannot weaken what the lock is for:
+ *  - it moves only the grace for an owner already proven dead (or never named); a live
+ *    owner on this host is refused whatever it says, and a remote owner keeps its 60 s;
+ *  - only whole milliseconds from 100 to 2000 count: it can shorten the grace, never
+ *    remove it (0, a negative, a typo or more than 2 s all mean the default 2 s);
+ *  - it comes only from the environment pod was started with: a manifest, a file in the
+ *    scope or a tool call cannot set it for pod (a pod the model starts through Bash gets
+ *    it only for itself, and still finds the running pod alive).
+ * What the grace still guards (a newcomer's moment between taking a dead owner's lock and
+ * naming itself) needs milliseconds; the 2 s default is margin for a machine under load.
+ */
+export function deadOwnerStaleMs(raw: string | undefined): number {
+  const ms = /^\d{3,4}$/.test(raw ?? "") ? Number(raw) : NaN;
+  return ms >= 100 && ms <= 2_000 ? ms : 2_000;
+}
 
 export interface HeldLock {
   release(): Promise<void>;

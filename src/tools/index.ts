@@ -2,7 +2,7 @@ import type { Protection } from "../policy/protection.js";
 import { bashTool } from "./bash/tool.js";
 import { editTool } from "./edit.js";
 import { globTool } from "./glob.js";
-import { grepTool } from "./grep.js";
+import { grepTool } from "./grep/index.js";
 import { readTool } from "./read.js";
 import { ScopedFs } from "./scoped-fs.js";
 import { Tracker } from "./tracker.js";

@@ -46,6 +46,12 @@ export interface Tool<I = any> {
    * approved call can run in the process that resumes the pod (tracker.ts, docs/tools.md "The tracker").
    */
   readProof?: ReadProofs<I>;
+  /**
+   * Starts, in the background, what the tool's first call would otherwise wait for
+   * (Grep: its worker threads). Called once a run knows the model can see the tool, so
+   * it overlaps the first model request; never keeps the process alive.
+   */
+  prepare?(): void;
   run(input: I, ctx: ToolContext): Promise<ToolResult>;
 }
 

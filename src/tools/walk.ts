@@ -51,6 +51,20 @@ export async function walkFiles(
   let active = 0;
   let failure: unknown;
   let sliceEnd = performance.now() + SLICE_MS;
+  // One event-loop turn for the whole walk when a slice is over, however many
+  // directories are in flight: every visit that finds the slice over waits for the same
+  // turn, and the next slice starts once. (A turn per visit let each of the
+  // PARALLEL_DIRS resumed visits start a slice of its own within one check phase:
+  // 16 × 5 ms without a turn, in which Grep's workers sat idle, their replies unread.)
+  let turn: Promise<void> | undefined;
+  const nextTurn = () =>
+    (turn ??= new Promise<void>((resolve) =>
+      setImmediate(() => {
+        turn = undefined;
+        sliceEnd = performance.now() + SLICE_MS;
+        resolve();
+      }),
+    ));
 
   await new Promise<void>((resolve) => {
     const pump = () => {
@@ -77,8 +91,7 @@ export async function walkFiles(
       // a round trip per directory and put more threads on the cores (Grep's workers
       // need them); Glob measured slower that way too, even with the cores to itself.
       if (performance.now() > sliceEnd) {
-        await new Promise((resolve) => setImmediate(resolve));
-        sliceEnd = performance.now() + SLICE_MS;
+        await nextTurn();
         if (signal?.aborted) return;
       }
       let entries;
@@ -93,14 +106,12 @@ export async function walkFiles(
         if (layer) here = [...here, layer];
       }
       const files: WalkedFile[] = [];
-      let until = performance.now() + SLICE_MS;
       for (let i = 0; i < entries.length; i++) {
         // A directory with a million entries is a long synchronous loop: yield now
         // and then so a cancel (a signal handler on this event loop) can land.
-        if ((i & 1023) === 1023 && performance.now() > until) {
-          await new Promise((resolve) => setImmediate(resolve));
+        if ((i & 1023) === 1023 && performance.now() > sliceEnd) {
+          await nextTurn();
           if (signal?.aborted) return;
-          until = performance.now() + SLICE_MS;
         }
         const e = entries[i]!;
         const rel = dir.rel ? `${dir.rel}/${e.name}` : e.name;

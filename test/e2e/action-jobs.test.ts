@@ -111,7 +111,8 @@ describe("a pause in one job, approved in a later job of the same workflow run",
     }
   });
 
-  it("shows each waiting call's change — Edit old → new, Write's first lines, Bash's command — approval after approval", async () => {
+  // Four jobs, each the Action's whole setup and a pod run: a minute on a loaded 2-core machine.
+  it("shows each waiting call's change — Edit old → new, Write's first lines, Bash's command — approval after approval", { timeout: 180_000 }, async () => {
     server = await startFakeServer({
       turns: [
         { response: { content: [{ type: "tool_use", id: "toolu_r", name: "Read", input: { path: "a.txt" } }], stop_reason: "tool_use" } },

@@ -1,6 +1,6 @@
 import { runToEnd } from "../helpers/spawn.js";
 import { execFileSync } from "node:child_process";
-import { chmodSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, readFileSync } from "node:fs";
 import { mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -118,6 +118,9 @@ describe("doc commands", () => {
   });
 
   it("every shell block parses", () => {
+    // As many as the docs hold: a parser that found none would pass the loop below.
+    expect(blocks.length).toBeGreaterThanOrEqual(6);
+    expect(blocks.filter((b) => b.file === "docs/ci.md").length).toBeGreaterThanOrEqual(2);
     for (const b of blocks) {
       try {
         execFileSync("bash", ["-n", "-c", b.code], { stdio: "pipe" });
@@ -169,7 +172,9 @@ describe("doc commands", () => {
     const dir = sb.dir;
     // In CI the key comes from a secret (docs/ci.md says so), not from the step.
     const env = { ...sb.env, ANTHROPIC_API_KEY: "sk-ant-ci-secret" };
-    expect(execFileSync(process.execPath, [POD_BIN, "init"], { cwd: dir, env, encoding: "utf8" })).toBeDefined();
+    // pod init succeeds (execFileSync throws otherwise), prints nothing on stdout, and writes pod.toml.
+    expect(execFileSync(process.execPath, [POD_BIN, "init"], { cwd: dir, env, encoding: "utf8" })).toBe("");
+    expect(existsSync(path.join(dir, "pod.toml"))).toBe(true);
     const step = block("docs/ci.md", /^A plain shell step/).code;
     const skipped = step.split("\n").filter((l) => /^npm install -g .*pod-ci-agent/.test(l));
     expect(skipped).toHaveLength(1);

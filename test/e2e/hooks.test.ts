@@ -1,6 +1,5 @@
 import { existsSync } from "node:fs";
-import { mkdtemp, readFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
@@ -9,7 +8,8 @@ import { makeProject, manifest, ofType, podEnv, runPod } from "../helpers/pod-pr
 const call = (id: string, name: string, input: object = {}) => ({ type: "tool_use", id, name, input });
 const toolTurn = (blocks: object[], expect?: object) => ({ ...(expect ? { expect } : {}), response: { content: blocks, stop_reason: "tool_use" } });
 const textTurn = (text: string, expect?: object) => ({ ...(expect ? { expect } : {}), response: { content: [{ type: "text", text }], stop_reason: "end_turn" } });
-const hook = (kind: string, matcher: string, command: string) => `\n[[hooks.${kind}]]\nmatcher = ${JSON.stringify(matcher)}\ncommand = ${JSON.stringify(command)}\n`;
+// Hooks get only the variables their entry names (they run confined, like Bash).
+const hook = (kind: string, matcher: string, command: string) => `\n[[hooks.${kind}]]\nmatcher = ${JSON.stringify(matcher)}\ncommand = ${JSON.stringify(command)}\nenv = ["HOOK_LOG"]\n`;
 
 let server: FakeServer | undefined;
 afterEach(async () => {
@@ -17,10 +17,9 @@ afterEach(async () => {
   server = undefined;
 });
 
-/** Hook scripts append their stdin (one JSON line) to $HOOK_LOG, outside the project. */
-async function hookLog() {
-  const dir = await mkdtemp(path.join(tmpdir(), "pod-hooklog-"));
-  const file = path.join(dir, "log.jsonl");
+/** Hook scripts append their stdin (one JSON line) to $HOOK_LOG: a file in the project (a hook writes the scope as Bash does). */
+function hookLog(dir: string) {
+  const file = path.join(dir, "hook-log.jsonl");
   return { file, env: { HOOK_LOG: file }, read: async () => (existsSync(file) ? (await readFile(file, "utf8")).trim().split("\n").map((l) => JSON.parse(l)) : []) };
 }
 
@@ -37,7 +36,6 @@ const SCRIPTS = {
 
 describe("hooks", () => {
   it("a pre_tool_use hook that exits 2 blocks the call; stderr goes back to the model; a passing hook lets the call run", async () => {
-    const log = await hookLog();
     server = await startFakeServer({
       turns: [
         toolTurn([call("w1", "Write", { path: "out.txt", content: "x" }), call("r1", "Read", { path: "notes.txt" })]),
@@ -48,6 +46,7 @@ describe("hooks", () => {
       manifest({ extra: hook("pre_tool_use", "Write|Edit", "sh hooks/block.sh") + hook("pre_tool_use", "Read", "sh ./hooks/pass.sh") + hook("post_tool_use", "", "sh hooks/pass.sh") }),
       SCRIPTS,
     );
+    const log = hookLog(dir);
     const r = await runPod(["run", "go"], { cwd: dir, env: podEnv(server.url, log.env) });
     expect(server.mismatches).toEqual([]);
     expect(r.code).toBe(0);
@@ -91,9 +90,9 @@ describe("hooks", () => {
   });
 
   it("a stop hook that exits 2 sends the agent back to work once, with its stderr as the new user message", async () => {
-    const log = await hookLog();
     server = await startFakeServer({ turns: [textTurn("all done"), textTurn("tests pass now", { last_user_text_includes: "you forgot to run the tests" })] });
     const dir = await makeProject(manifest({ extra: hook("stop", "", "sh hooks/stop.sh") }), SCRIPTS);
+    const log = hookLog(dir);
     const r = await runPod(["run", "go"], { cwd: dir, env: podEnv(server.url, log.env) });
     expect(server.mismatches).toEqual([]);
     expect(r.code).toBe(0);

@@ -1,9 +1,9 @@
 import http from "node:http";
 import net, { type AddressInfo } from "node:net";
-import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
-import { makeProject, manifest, ofType, POD_BIN, podEnv, REPO_ROOT, runPod } from "../helpers/pod-process.js";
+import { stdioServer } from "../helpers/mcp-fixture.js";
+import { makeProject, manifest, ofType, POD_BIN, podEnv, runPod } from "../helpers/pod-process.js";
 import { runToEnd } from "../helpers/spawn.js";
 // @ts-expect-error: a plain .mjs fixture (it is also run as a process)
 import { startHttpMcpServer, startStatefulHttpMcpServer } from "../fixtures/mcp/server.mjs";
@@ -13,8 +13,7 @@ import { startHttpMcpServer, startStatefulHttpMcpServer } from "../fixtures/mcp/
  * MCP tools and which need approval; `url` servers go through HTTPS_PROXY/NO_PROXY like
  * the model; no listener leak however many calls; HTTP sessions are ended at exit.
  */
-const FIXTURE = path.join(REPO_ROOT, "test/fixtures/mcp/server.mjs");
-const stdio = (name: string) => `\n[mcp.${name}]\ncommand = [${JSON.stringify(process.execPath)}, ${JSON.stringify(FIXTURE)}]\n`;
+const stdio = (name: string) => stdioServer(name);
 const call = (id: string, name: string, input: object = {}) => ({ type: "tool_use", id, name, input });
 const toolTurn = (blocks: object[]) => ({ response: { content: blocks, stop_reason: "tool_use" } });
 const textTurn = (text: string, expect?: object) => ({ ...(expect ? { expect } : {}), response: { content: [{ type: "text", text }], stop_reason: "end_turn" } });

@@ -1,12 +1,10 @@
-import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
-import { makeProject, manifest, ofType, podEnv, REPO_ROOT, runPod, TEST_API_KEY } from "../helpers/pod-process.js";
+import { stdioServer } from "../helpers/mcp-fixture.js";
+import { makeProject, manifest, ofType, podEnv, runPod, TEST_API_KEY } from "../helpers/pod-process.js";
 // @ts-expect-error: a plain .mjs fixture (it is also run as a process)
 import { startHttpMcpServer } from "../fixtures/mcp/server.mjs";
 
-const FIXTURE = path.join(REPO_ROOT, "test/fixtures/mcp/server.mjs");
-const stdioServer = (name: string, extra = "") => `\n[mcp.${name}]\ncommand = [${JSON.stringify(process.execPath)}, ${JSON.stringify(FIXTURE)}]\n${extra}\n`;
 const call = (id: string, name: string, input: object = {}) => ({ type: "tool_use", id, name, input });
 const toolTurn = (blocks: object[], expect?: object) => ({ ...(expect ? { expect } : {}), response: { content: blocks, stop_reason: "tool_use" } });
 const textTurn = (text: string, expect?: object) => ({ ...(expect ? { expect } : {}), response: { content: [{ type: "text", text }], stop_reason: "end_turn" } });
@@ -77,7 +75,7 @@ describe("MCP servers", () => {
 
   it("goes on without a server that fails to start, with one error event; refuses the run when it is required", async () => {
     server = await startFakeServer({ turns: [textTurn("no tools needed", { has_tools: ["Read"] })] });
-    const bad = `\n[mcp.broken]\ncommand = ["/nonexistent/mcp-server"]\n` + `\n[mcp.slow]\ncommand = [${JSON.stringify(process.execPath)}, ${JSON.stringify(FIXTURE)}, "--hang"]\nstartup_timeout_s = 1\n`;
+    const bad = `\n[mcp.broken]\ncommand = ["/nonexistent/mcp-server"]\n` + stdioServer("slow", "startup_timeout_s = 1", ["--hang"]);
     const dir = await makeProject(manifest({ extra: bad }));
     const r = await runPod(["run", "go"], { cwd: dir, env: podEnv(server.url) });
     expect(r.code).toBe(0);

@@ -67,7 +67,8 @@ describe("cancel and resume", () => {
 
   it("cancel mid-tool-call stops the command, answers the call, and resume continues", async () => {
     server = await startFakeServer({
-      turns: [toolTurn("toolu_sleep", "Bash", { command: "sleep 20" }), { expect: { tool_result_for: "toolu_sleep" }, ...text("The sleep was cancelled; moving on.") }],
+      // Longer than the test's timeout: the run ends in time only if the cancel stops it.
+      turns: [toolTurn("toolu_sleep", "Bash", { command: "sleep 300" }), { expect: { tool_result_for: "toolu_sleep" }, ...text("The sleep was cancelled; moving on.") }],
     });
     const dir = await makeProject(bashManifest);
     const env = podEnv(server.url);
@@ -75,10 +76,8 @@ describe("cancel and resume", () => {
     const done = collect(child, ["run"]);
     await waitForEvent(child, (e) => e.type === "tool_call_done");
     await new Promise((r) => setTimeout(r, 200));
-    const started = Date.now();
     expect((await runPod(["cancel"], { cwd: dir, env })).code).toBe(0);
     const r = await done;
-    expect(Date.now() - started).toBeLessThan(10_000);
     expect(r.code).toBe(10);
     const result = ofType(r.events, "tool_result")[0];
     expect(result).toMatchObject({ id: "toolu_sleep", is_error: true });

@@ -52,16 +52,14 @@ describe("TLS certificates", () => {
   it("a certificate no trusted CA signed is permanent: one attempt, a message naming NODE_EXTRA_CA_CERTS", async () => {
     server = await startFakeServer({ turns: [answer] }, { tls });
     const dir = await project();
-    const started = Date.now();
     const r = await runPod(["run", "hello"], { cwd: dir, env: podEnv(server.url, fast) });
     expect(r.code).toBe(1);
+    // Not ~15 s of retries: every retry is a turn_retry line, and there is none.
     expect(ofType(r.events, "turn_retry")).toEqual([]);
     const error = ofType(r.events, "error")[0];
     expect(error.code).toBe("provider_error");
     expect(error.message).toMatch(/cannot verify the TLS certificate of 127\.0\.0\.1:\d+ \(DEPTH_ZERO_SELF_SIGNED_CERT\)/);
     expect(error.message).toMatch(/NODE_EXTRA_CA_CERTS/);
-    // Not a wait of ~15 s of retries: it fails at once.
-    expect(Date.now() - started).toBeLessThan(10_000);
     const status = JSON.parse(await readFile(path.join(dir, ".pod/tester/status.json"), "utf8"));
     expect(status).toMatchObject({ status: "idle", last_result: "error" });
   });

@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { chmod, mkdir, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rm, unlink, utimes, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
@@ -183,8 +183,9 @@ describe("state errors have their documented exit codes", () => {
     const lock = path.join(podDir(dir), "lock");
     await mkdir(lock);
     await writeFile(path.join(lock, "junk"), "x");
-    // No live owner: the owner record names the finished first run.
-    await new Promise((r) => setTimeout(r, 2_100)); // older than the dead-owner stale time
+    // No live owner: the owner record names the finished first run; the lock is older than the dead-owner grace.
+    const old = new Date(Date.now() - 60_000);
+    await utimes(lock, old, old);
     const r = await runPod(["run", "again"], { cwd: dir, env });
     expect(r.code).toBe(2);
     expect(r.events[0]).toMatchObject({ type: "error", code: "invalid_input" });

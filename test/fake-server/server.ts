@@ -35,6 +35,12 @@ export interface FakeServerOptions {
   promptCache?: boolean | PromptCacheOptions;
   /** Serve HTTPS with this key and certificate (PEM), e.g. test/fixtures/tls/. */
   tls?: { key: string | Buffer; cert: string | Buffer };
+  /**
+   * Hold every Messages answer (the request is recorded first) until this settles: a
+   * provider as slow as the test needs, without a timing guess ("the run lasts longer
+   * than N start-ups") that a loaded machine breaks.
+   */
+  gate?: Promise<unknown>;
 }
 
 export interface RecordedRequest {
@@ -87,6 +93,7 @@ export async function startFakeServer(script: Script | object, opts: FakeServerO
       return json(res, 404, { type: "error", error: { type: "not_found_error", message: `fake-server: no route ${req.method} ${url}` } });
     }
 
+    if (opts.gate) await opts.gate;
     const index = next;
     let turn = turns[index];
     if (!turn) {

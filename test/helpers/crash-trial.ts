@@ -33,6 +33,56 @@ export const MANIFEST = manifest({ extra: '\n[tools.bash]\nenabled = true\nallow
 export interface Trial {
   killAfterLines?: number;
   killAfterMs?: number;
+  /** What the trial stands for (its kill-point class) and the seed it was drawn with: shown in every failure. */
+  point?: string;
+  seed?: number;
+}
+
+/**
+ * The processes after the kill take a dead owner's lock after 100 ms instead of 2 s (the
+ * test seam in src/store/lock.ts): nothing else runs on the pod then, and the wait is
+ * what most of a trial's time was.
+ */
+const AFTER_KILL = { POD_TEST_DEAD_OWNER_STALE_MS: "100" };
+
+/** mulberry32: a tiny seeded PRNG, so a failing seed can be replayed exactly. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * The kill-point classes of a full run of SCRIPT, by what the last line the pipeline saw
+ * says: "run_start", "text_delta", "tool_call_done Edit" (the Edit is about to happen),
+ * "tool_result Bash", "turn_end", "run_end"… Each class maps to the line numbers (1-based)
+ * that are one. Kills by time ("timed") land between lines, mid-write.
+ */
+export function lineClasses(events: any[]): Map<string, number[]> {
+  const classes = new Map<string, number[]>();
+  events.forEach((e, i) => {
+    const name = e.type === "tool_call_done" || e.type === "tool_result" ? `${e.type} ${e.name}` : e.type;
+    classes.set(name, [...(classes.get(name) ?? []), i + 1]);
+  });
+  return classes;
+}
+
+/**
+ * One kill point drawn from every class of a full run (`events`, which took `runMs`): a
+ * line of each class, and a time in each third of the run. A run covers every class;
+ * runs with other seeds cover other lines of each class.
+ */
+export function samplePoints(events: any[], runMs: number, seed: number): Trial[] {
+  const next = rng(seed);
+  const pick = <T>(xs: T[]): T => xs[Math.floor(next() * xs.length)]!;
+  const trials: Trial[] = [...lineClasses(events)].map(([point, lines]) => ({ killAfterLines: pick(lines), point, seed }));
+  for (const third of [0, 1, 2]) trials.push({ killAfterMs: Math.round(((third + next()) * runMs) / 3), point: `timed ${third + 1}/3`, seed });
+  return trials;
 }
 
 export async function crashTrial(t: Trial): Promise<void> {
@@ -55,14 +105,15 @@ export async function crashTrial(t: Trial): Promise<void> {
   for (const e of before.events) expect(schemaErrors(e), JSON.stringify(e)).toBeUndefined();
   await server.close();
   const label = JSON.stringify(t);
+  const afterKill = podEnv(server.url, AFTER_KILL);
 
   // Every runtime file still loads.
-  const status = await runPod(["status"], { cwd: dir, env });
+  const status = await runPod(["status"], { cwd: dir, env: afterKill });
   expect(status.code, label).toBe(0);
   // A kill before the first write leaves no status.json at all, which is a clean state too.
   const statusFile = path.join(dir, ".pod/tester/status.json");
   if (existsSync(statusFile)) JSON.parse(await readFile(statusFile, "utf8"));
-  const history = await runPod(["history"], { cwd: dir, env });
+  const history = await runPod(["history"], { cwd: dir, env: afterKill });
   expect(history.code, `${label} ${history.stdout} ${history.stderr}`).toBe(0);
 
   // No completed turn lost: every turn_end and tool_result seen on stdout is in the history.
@@ -88,10 +139,16 @@ export async function crashTrial(t: Trial): Promise<void> {
 
   // The pod continues, and the history it sends is one the API accepts.
   const next = await startFakeServer({ turns: [{ response: { content: [{ type: "text", text: "continued" }], stop_reason: "end_turn", usage } }] });
-  const nextEnv = podEnv(next.url);
+  const nextEnv = podEnv(next.url, AFTER_KILL);
   let cont = await runPod(["resume"], { cwd: dir, env: nextEnv });
   if (cont.code === 3) cont = await runPod(["run", "continue"], { cwd: dir, env: nextEnv });
   expect(cont.code, `${label}: ${cont.stdout}`).toBe(0);
+  // Killed after the last turn's end, before run_end: resume finds the work done and
+  // finishes without asking the model. A new prompt then sends the whole history.
+  if (next.requests.length === 0) {
+    const more = await runPod(["run", "continue"], { cwd: dir, env: nextEnv });
+    expect(more.code, `${label}: ${more.stdout}`).toBe(0);
+  }
   const ranOwn = before.events.some((e: any) => e.type === "run_end");
   if (!ranOwn && before.events.length > 0) expect(cont.events.some((e: any) => e.type === "state_repaired"), label).toBe(true);
   expect(next.requests.length, label).toBeGreaterThanOrEqual(1);

@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtemp, mkdir, writeFile } from "node:fs/promises";
+import { mkdtemp, mkdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -23,6 +23,8 @@ export interface PodOptions {
   cwd: string;
   env?: Record<string, string | undefined>;
   stdin?: string | Buffer;
+  /** A command pod runs under, e.g. SmallDisk.enter(cwd) (helpers/small-disk.ts): pod is then its last argument. */
+  prefix?: string[];
 }
 
 /** Environment for a pod process talking to the fake server at `baseUrl`. */
@@ -48,7 +50,8 @@ export function parseJsonl(stdout: string): any[] {
 
 /** Starts pod without waiting; for signal and concurrency tests. */
 export function spawnPod(args: string[], opts: PodOptions): ChildProcess {
-  const child = spawn(process.execPath, [POD_BIN, ...args], { cwd: opts.cwd, env: opts.env as NodeJS.ProcessEnv, stdio: ["pipe", "pipe", "pipe"] });
+  const [command, ...before] = [...(opts.prefix ?? []), process.execPath, POD_BIN];
+  const child = spawn(command!, [...before, ...args], { cwd: opts.cwd, env: opts.env as NodeJS.ProcessEnv, stdio: ["pipe", "pipe", "pipe"] });
   // A pod that refuses early (e.g. an oversized prompt) closes stdin before reading it all.
   child.stdin!.on("error", () => {});
   if (opts.stdin !== undefined) child.stdin!.end(opts.stdin);
@@ -106,6 +109,14 @@ export function manifest(opts: { name?: string; scope?: boolean; extra?: string;
     ...(opts.scope === false ? [] : ["", "[scope]", 'root = "."', 'deny = [".pod/**"]']),
     opts.extra ?? "",
   ].join("\n");
+}
+
+/** The runtime directory of the pod `name` in a project made by makeProject (the default runtime dir). */
+export const podDirOf = (dir: string, name = "tester") => path.join(dir, ".pod", name);
+
+/** The pod's status.json, parsed. */
+export async function readStatus(dir: string, name = "tester"): Promise<any> {
+  return JSON.parse(await readFile(path.join(podDirOf(dir, name), "status.json"), "utf8"));
 }
 
 export function ofType(events: any[], type: string): any[] {

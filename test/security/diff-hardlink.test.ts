@@ -3,7 +3,7 @@ import { appendFileSync, linkSync, mkdirSync, mkdtempSync, readdirSync, realpath
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { resolveOperatorTarget, trackChanges } from "../../src/changes/index.js";
+import { resolveOperatorFile, trackChanges } from "../../src/changes/index.js";
 
 /**
  * A second name (hardlink) of a denied file, made before the run (a cache restore,
@@ -40,7 +40,7 @@ describe("--diff and hardlinks of denied files", () => {
       await tracker.gate({ tools: [noop], touchedFiles: () => ({ read: [], written: [] }) })!.tools[0]!.run({}, { signal: new AbortController().signal });
       appendFileSync(path.join(dir, "docs/notes.txt"), "appended\n");
       writeFileSync(path.join(dir, "a.txt"), "b\n");
-      const r = await tracker.finish(resolveOperatorTarget("--diff", path.join(out, "changes.diff")));
+      const r = await tracker.finish(resolveOperatorFile("--diff", path.join(out, "changes.diff")));
       expect(r.fields.files_changed).toEqual([
         { path: "a.txt", change: "modified" },
         { path: "docs/notes.txt", change: "modified" },

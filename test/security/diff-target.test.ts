@@ -40,6 +40,8 @@ describe("--diff FILE cannot be redirected by the model", () => {
     // The write was refused, and said so: CI must not take a missing patch for an empty one.
     expect(r.code).toBe(1);
     expect(ofType(r.events, "error").map((e) => e.message).join("\n")).toMatch(/--diff out\/changes\.diff: .*(moved|replaced)/);
+    // The same code as -o's (one writer for the operator's files): a trusted target changed under the run.
+    expect(ofType(r.events, "error").map((e) => e.code)).toContain("contract_changed");
     expect(r.events.at(-1)).toMatchObject({ type: "run_end", result: "error" });
   });
 

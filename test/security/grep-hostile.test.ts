@@ -3,11 +3,11 @@
 // regex moved to worker threads it held pod's event loop at 100% CPU, so `pod
 // cancel` did nothing and the pod's lock went stale under a live owner.
 import type { ChildProcess } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync } from "node:fs";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
 import { collect, makeProject, manifest, ofType, podEnv, runPod, spawnPod } from "../helpers/pod-process.js";
-import { grepTool } from "../../src/tools/grep.js";
+import { grepTool } from "../../src/tools/grep/index.js";
 import { ScopedFs } from "../../src/tools/scoped-fs.js";
 import { sandbox } from "../tools/helpers.js";
 
@@ -28,21 +28,33 @@ writeFileSync(`${sb.root}/ok.txt`, "a normal line with needle_ok in it\n");
 const fs = new ScopedFs({ root: sb.root, deny: [], readOnly: [], hidden: [] });
 const grep = grepTool(fs, { deadlineMs: DEADLINE_MS });
 
-/** Runs `fn` while a 10 ms interval ticks; returns its result, its time and the longest gap between ticks. */
-async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number; maxGapMs: number }> {
-  let last = performance.now();
-  let maxGapMs = 0;
+/** This thread's CPU time so far (ms), from /proc (Linux). */
+function mainThreadCpuMs(): number {
+  return Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, "utf8").split(" ")[0]) / 1e6;
+}
+
+/**
+ * Runs `fn` while a 10 ms interval ticks (an event loop with work of its own);
+ * returns its result, its time, and `stallCpuMs`: the most CPU the main thread spent
+ * between two ticks. A regex running in this thread would spend its whole deadline
+ * there; an event loop waiting for its workers spends a few ms. CPU time, not a
+ * wall-clock gap: a loaded machine stretches the gaps (a 250 ms bound on them failed
+ * under load, issue 26), not the work done in them.
+ */
+async function timed<T>(fn: () => Promise<T>): Promise<{ value: T; ms: number; stallCpuMs: number }> {
+  let last = mainThreadCpuMs();
+  let stallCpuMs = 0;
   const tick = setInterval(() => {
-    const now = performance.now();
-    maxGapMs = Math.max(maxGapMs, now - last);
+    const now = mainThreadCpuMs();
+    stallCpuMs = Math.max(stallCpuMs, now - last);
     last = now;
   }, 10);
   const start = performance.now();
   try {
     const value = await fn();
-    const now = performance.now();
-    maxGapMs = Math.max(maxGapMs, now - last);
-    return { value, ms: now - start, maxGapMs };
+    const ms = performance.now() - start;
+    stallCpuMs = Math.max(stallCpuMs, mainThreadCpuMs() - last);
+    return { value, ms, stallCpuMs };
   } finally {
     clearInterval(tick);
   }
@@ -56,9 +68,9 @@ await grep.run({ pattern: "needle_ok" }, { signal: never });
 describe("Grep against catastrophic patterns", () => {
   it("stops at its deadline with a clear result, and the event loop never stalls", async () => {
     for (const pattern of ["(a+)+$", "(a|a)*b", "(a*)*b", "(?:a+a+)+!x"]) {
-      const { value: r, ms, maxGapMs } = await timed(() => grep.run({ pattern, output_mode: "content" }, { signal: never }));
+      const { value: r, ms, stallCpuMs } = await timed(() => grep.run({ pattern, output_mode: "content" }, { signal: never }));
       expect(ms, pattern).toBeLessThan(DEADLINE_MS + START_ALLOWANCE_MS);
-      expect(maxGapMs, `${pattern}: the event loop stalled`).toBeLessThan(250);
+      expect(stallCpuMs, `${pattern}: the main thread ran ${stallCpuMs.toFixed(0)} ms without a tick`).toBeLessThan(100);
       expect(r.isError).toBe(false);
       expect(r.output, pattern).toMatch(/search stopped after \d+ s: the pattern is too expensive/);
     }
@@ -75,9 +87,9 @@ describe("Grep against catastrophic patterns", () => {
     const cancel = new AbortController();
     const slow = grepTool(fs, { deadlineMs: 60_000 });
     setTimeout(() => cancel.abort(), 300);
-    const { value: r, ms, maxGapMs } = await timed(() => slow.run({ pattern: "(a+)+$" }, { signal: cancel.signal }));
+    const { value: r, ms, stallCpuMs } = await timed(() => slow.run({ pattern: "(a+)+$" }, { signal: cancel.signal }));
     expect(ms).toBeLessThan(300 + 2000);
-    expect(maxGapMs).toBeLessThan(250);
+    expect(stallCpuMs).toBeLessThan(100);
     expect(r.isError).toBe(true);
     expect(r.output).toMatch(/cancelled/);
   });
@@ -113,9 +125,9 @@ describe("generated hostile regexes (seeded)", () => {
     await fast.run({ pattern: "needle_ok" }, { signal: never });
     for (let i = 0; i < 12; i++) {
       const pattern = hostilePattern(r);
-      const { value: res, ms, maxGapMs } = await timed(() => fast.run({ pattern, output_mode: r() < 0.5 ? "content" : "files_with_matches" }, { signal: never }));
+      const { value: res, ms, stallCpuMs } = await timed(() => fast.run({ pattern, output_mode: r() < 0.5 ? "content" : "files_with_matches" }, { signal: never }));
       expect(ms, pattern).toBeLessThan(800 + START_ALLOWANCE_MS);
-      expect(maxGapMs, `${pattern}: the event loop stalled`).toBeLessThan(250);
+      expect(stallCpuMs, `${pattern}: the main thread ran ${stallCpuMs.toFixed(0)} ms without a tick`).toBeLessThan(100);
       expect(res.output.length, pattern).toBeGreaterThan(0);
     }
     // And the pool still answers a plain search correctly.

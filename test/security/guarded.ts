@@ -8,7 +8,6 @@ export interface GuardedResult {
   events: any[];
   /** True when pod was still running after the guard's time and was killed. */
   killed: boolean;
-  elapsedMs: number;
 }
 
 /**
@@ -17,7 +16,6 @@ export interface GuardedResult {
  * checked against `pod schema`.
  */
 export function runGuarded(args: string[], opts: PodOptions, guardMs: number): Promise<GuardedResult> {
-  const started = Date.now();
   const child = spawnPod(args, opts);
   let killed = false;
   let stdout = "";
@@ -39,7 +37,7 @@ export function runGuarded(args: string[], opts: PodOptions, guardMs: number): P
           const problem = schemaErrors(e);
           if (problem) throw new Error(`event does not match pod schema: ${problem}\n${JSON.stringify(e)}`);
         }
-        resolve({ code, stdout, stderr, events, killed, elapsedMs: Date.now() - started });
+        resolve({ code, stdout, stderr, events, killed });
       } catch (err) {
         reject(new Error(`${(err as Error).message}\nstderr: ${stderr}`));
       }

@@ -1,9 +1,10 @@
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, stat, utimes } from "node:fs/promises";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { afterEach, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
 import { collect, makeProject, manifest, ofType, podEnv, runPod, spawnPod } from "../helpers/pod-process.js";
+import { DEAD_OWNER_STALE_MS } from "../../src/store/lock.js";
 
 /**
  * Attack: stall the lock owner's event loop (a hostile regex, a blocking read…) long
@@ -11,6 +12,12 @@ import { collect, makeProject, manifest, ofType, podEnv, runPod, spawnPod } from
  * second run took the lock over after ~10 s from the LIVE owner; when the owner
  * woke, both wrote the same session file. SIGSTOP is a real, total stall (no test
  * hook in pod): the owner's timers, I/O and lock refresh all stop.
+ *
+ * The stall need not last minutes to stand for one: the lock's age is all a second run
+ * can see of it. So the owner is really stopped past the dead-owner grace (2 s, the
+ * longest a live owner's silence is judged by), and then its lock is aged by an hour
+ * (past proper-lockfile's 10 s, the remote owners' 60 s, any mtime rule) before more
+ * runs try; the real mtime goes back before SIGCONT, as the owner left it.
  */
 let server: FakeServer | undefined;
 afterEach(async () => {
@@ -19,11 +26,11 @@ afterEach(async () => {
 });
 
 const usage = { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
-const STALL_MS = 30_000;
+const HOUR_MS = 3_600_000;
 
 describe("a stalled lock owner is never displaced", () => {
   it(
-    "owner stopped for 30 s: second runs exit 3 already_running, nothing is overwritten, the owner completes",
+    "owner stopped past the stale time, its lock an hour old: second runs exit 3 already_running, nothing is overwritten, the owner completes",
     async () => {
       server = await startFakeServer({
         turns: [
@@ -34,26 +41,37 @@ describe("a stalled lock owner is never displaced", () => {
       });
       const dir = await makeProject(manifest({ scope: false }));
       const env = podEnv(server.url);
+      const lock = path.join(dir, ".pod/tester/lock");
       const owner = spawnPod(["run", "owner prompt"], { cwd: dir, env });
       const ownerDone = collect(owner, ["run"]);
       await new Promise<void>((resolve) => owner.stdout!.on("data", (d: Buffer) => d.toString().includes("text_delta") && resolve()));
 
       owner.kill("SIGSTOP");
       const stoppedAt = Date.now();
-      const attempts: Array<{ at: number; code: number | null; events: any[] }> = [];
+      const attempts: Array<{ at: string; code: number | null; events: any[] }> = [];
+      const attempt = async (at: string) => {
+        const r = await runPod(["run", `intruder ${at}`], { cwd: dir, env });
+        attempts.push({ at, code: r.code, events: r.events });
+      };
+      let left: Date | undefined;
       try {
-        // Try early, past the old 10 s stale time, and near the end of the stall.
-        for (const at of [2_000, 12_000, 22_000, STALL_MS - 3_000]) {
-          const wait = stoppedAt + at - Date.now();
-          if (wait > 0) await sleep(wait);
-          const r = await runPod(["run", `intruder at ${at}`], { cwd: dir, env });
-          attempts.push({ at, code: r.code, events: r.events });
-        }
-        const rest = stoppedAt + STALL_MS - Date.now();
-        if (rest > 0) await sleep(rest);
+        await attempt("at once");
+        // Past the dead-owner grace by the owner's own silence: its last refresh is older still.
+        const wait = stoppedAt + DEAD_OWNER_STALE_MS + 500 - Date.now();
+        if (wait > 0) await sleep(wait);
+        expect(Date.now() - (await stat(lock)).mtimeMs).toBeGreaterThan(DEAD_OWNER_STALE_MS);
+        await attempt("past the grace");
+        // An hour-old lock, as after an hour's stall.
+        left = (await stat(lock)).mtime;
+        const old = new Date(Date.now() - HOUR_MS);
+        await utimes(lock, old, old);
+        await attempt("an hour old");
+        await attempt("an hour old, again");
       } finally {
+        if (left) await utimes(lock, left, left);
         owner.kill("SIGCONT");
       }
+      expect(attempts.map((a) => a.at)).toEqual(["at once", "past the grace", "an hour old", "an hour old, again"]);
 
       for (const a of attempts) {
         expect({ at: a.at, code: a.code }).toEqual({ at: a.at, code: 3 });
@@ -86,6 +104,6 @@ describe("a stalled lock owner is never displaced", () => {
       const next = await runPod(["run", "after the stall"], { cwd: dir, env });
       expect(next.code).toBe(0);
     },
-    STALL_MS + 60_000,
+    90_000,
   );
 });

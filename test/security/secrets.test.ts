@@ -2,7 +2,8 @@ import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
-import { makeProject, ofType, podEnv, runPod, TEST_API_KEY } from "../helpers/pod-process.js";
+import { makeProject, manifest, ofType, podEnv, runPod, TEST_API_KEY } from "../helpers/pod-process.js";
+import { textTurn } from "../helpers/turns.js";
 
 /**
  * Secrets never leave through pod (SPEC "Containment", issue 21 item 3). Once a value
@@ -108,5 +109,42 @@ describe("a leaked secret is [redacted] everywhere pod writes or sends it", () =
     expect(status).not.toContain(GITHUB_TOKEN);
     expect(status).toContain("[redacted]");
     expect(r.stdout).not.toContain(GITHUB_TOKEN);
+  });
+});
+
+async function allFiles(dir: string): Promise<string[]> {
+  const out: string[] = [];
+  for (const e of await readdir(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await allFiles(p)));
+    else out.push(p);
+  }
+  return out;
+}
+
+describe("the API key itself", () => {
+  // Moved from e2e/reliability.test.ts (split by behaviour).
+  it("the API key appears in no output, log or runtime file, even when the provider echoes it", async () => {
+    server = await startFakeServer({
+      turns: [
+        textTurn("fine"),
+        { ...textTurn("never"), fault: { kind: "http", status: 401, times: 5, message: `invalid x-api-key: ${TEST_API_KEY}` } },
+      ],
+    });
+    const dir = await makeProject(manifest({ extra: '\n[tools.bash]\nenabled = true\nallow = ["env"]\n' }));
+    const env = podEnv(server.url);
+    const first = await runPod(["run", "hello"], { cwd: dir, env });
+    const second = await runPod(["run", "again"], { cwd: dir, env });
+    expect(second.code).toBe(1);
+    expect(ofType(second.events, "error")[0].message).toMatch(/invalid x-api-key: \[redacted\]/);
+    const outputs = [first.stdout, first.stderr, second.stdout, second.stderr];
+    for (const cmd of [["status"], ["history", "--full"], ["sessions"]]) {
+      const r = await runPod(cmd, { cwd: dir, env });
+      outputs.push(r.stdout, r.stderr);
+    }
+    for (const o of outputs) expect(o).not.toContain(TEST_API_KEY);
+    for (const f of await allFiles(path.join(dir, ".pod"))) {
+      expect(await readFile(f, "utf8"), f).not.toContain(TEST_API_KEY);
+    }
   });
 });

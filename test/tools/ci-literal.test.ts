@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { assemble, generated } from "../../scripts/build-wasm.mjs";
-import { CaseInsensitiveLiteral, rarestPair } from "../../src/tools/ci-literal.js";
+import { CaseInsensitiveLiteral, rarestPair } from "../../src/tools/grep/ci-literal.js";
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
@@ -71,7 +71,7 @@ describe("case-insensitive literal search (WebAssembly)", () => {
   });
 
   it("is the assembly of its committed .wat source", async () => {
-    const dir = new URL("../../src/tools/wasm/", import.meta.url);
+    const dir = new URL("../../src/tools/grep/wasm/", import.meta.url);
     const bytes = await assemble(readFileSync(new URL("ci-literal.wat", dir), "utf8"), "ci-literal.wat");
     expect(readFileSync(new URL("ci-literal.wasm.ts", dir), "utf8")).toBe(generated("ci-literal", bytes));
   });

@@ -2,9 +2,9 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { compileMatcher, containsLiteral, countMatchingLines, fileMatches, FileReader, requiredLiteral, toLiteral, type Matcher } from "../../src/tools/grep-matcher.js";
-import { lineHoldsMatch } from "../../src/tools/grep-literal.js";
-import { matchedLines } from "../../src/tools/grep-search.js";
+import { compileMatcher, containsLiteral, countMatchingLines, fileMatches, FileReader, requiredLiteral, toLiteral, type Matcher } from "../../src/tools/grep/matcher.js";
+import { lineHoldsMatch } from "../../src/tools/grep/literal.js";
+import { matchedLines } from "../../src/tools/grep/search.js";
 
 describe("requiredLiteral", () => {
   it("finds a literal every match must contain, conservatively", () => {
@@ -114,7 +114,7 @@ describe("the anchored check at the literal's occurrences", () => {
   });
 
   it("decodes a few bytes around each occurrence, not the whole line", async () => {
-    const { window } = await import("../../src/tools/grep-reach.js");
+    const { window } = await import("../../src/tools/grep/reach.js");
     const m = compileMatcher("\\w+Sync\\(", false) as Matcher;
     const line = Buffer.from(`${"x = 1; ".repeat(20_000)}fs.readFileSync(p)${" y".repeat(20_000)}`);
     const at = line.indexOf("Sync(");

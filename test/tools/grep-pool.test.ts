@@ -1,10 +1,11 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
-import { FILE_TYPES, grepFiles, type GrepInput } from "../../src/tools/grep.js";
-import { compileMatcher, FileReader, type Matcher } from "../../src/tools/grep-matcher.js";
-import { searchBatch } from "../../src/tools/grep-search.js";
+import { FILE_TYPES, grepFiles, type GrepInput } from "../../src/tools/grep/index.js";
+import { compileMatcher, FileReader, type Matcher } from "../../src/tools/grep/matcher.js";
+import { searchBatch, type FileBatch } from "../../src/tools/grep/search.js";
+import { WARM_FILES, WARM_SPECS, warmUp } from "../../src/tools/grep/warm-up.js";
 import { walkFiles, type WalkedFile } from "../../src/tools/walk.js";
-import { GrepPool } from "../../src/tools/grep-pool.js";
+import { GrepPool } from "../../src/tools/grep/pool.js";
 import { ScopedFs } from "../../src/tools/scoped-fs.js";
 import { sandbox } from "./helpers.js";
 
@@ -69,6 +70,24 @@ describe("Grep on worker threads", () => {
     expect(broken).toEqual([]);
   });
 
+  it("finds the same from the scope root as its working directory, with paths relative to it", async () => {
+    const away = await both({ pattern: "needle_\\d+", output_mode: "count" });
+    const prefixes = new Set<string>();
+    const search = pool.search.bind(pool);
+    pool.search = (spec, batch, id) => (prefixes.add(batch.prefix), search(spec, batch, id));
+    const cwd = process.cwd();
+    process.chdir(sb.root);
+    try {
+      const here = await both({ pattern: "needle_\\d+", output_mode: "count" });
+      expect(here.threaded).toEqual(away.threaded);
+      expect(here.threaded.length).toBeGreaterThan(0);
+    } finally {
+      process.chdir(cwd);
+      pool.search = search;
+    }
+    expect([...prefixes]).toEqual([""]);
+  });
+
   it("works on after a call is stopped: the stopped workers are replaced", async () => {
     const cancel = new AbortController();
     const call = grepFiles(fs, base, { pattern: "needle_\\d+" }, pool, cancel.signal);
@@ -87,7 +106,7 @@ describe("the pool never holds a finished process open", () => {
     const { spawnSync } = await import("node:child_process");
     writeFileSync(`${sb.root}/runaway.txt`, `${"a".repeat(1 << 20)}!\n`);
     const script = `
-      import { grepTool } from ${JSON.stringify(new URL("../../src/tools/grep.ts", import.meta.url).pathname)};
+      import { grepTool } from ${JSON.stringify(new URL("../../src/tools/grep/index.ts", import.meta.url).pathname)};
       import { ScopedFs } from ${JSON.stringify(new URL("../../src/tools/scoped-fs.ts", import.meta.url).pathname)};
       const fs = new ScopedFs({ root: ${JSON.stringify(sb.root)}, deny: [], readOnly: [], hidden: [] });
       const grep = grepTool(fs, { deadlineMs: 1000 });
@@ -105,4 +124,159 @@ describe("the pool never holds a finished process open", () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout.trim()).toBe("true true");
   }, 90_000);
+});
+
+describe("a pool someone waits for keeps its process alive", () => {
+  // The other side of never holding a process open: a waiter of ready() (the bench) is
+  // not left with an event loop that empties under it (Node exits with 13, unsettled).
+  it("a process awaiting only ready() sees the threads load", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const script = `
+      import { GrepPool } from ${JSON.stringify(new URL("../../src/tools/grep/pool.ts", import.meta.url).pathname)};
+      const pool = GrepPool.start();
+      await pool.ready();
+      console.log("ready", pool.size);
+      await pool.close();
+    `;
+    const file = `${sb.root}/../ready-${process.pid}.mjs`;
+    writeFileSync(file, script);
+    const r = spawnSync(process.execPath, ["--import", "tsx", file], { encoding: "utf8", timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toMatch(/^ready \d$/);
+  }, 90_000);
+});
+
+describe("a pool started ahead of its first search (prepare)", () => {
+  it("holds nothing open while it loads, and searches as usual once asked", async () => {
+    const { spawnSync } = await import("node:child_process");
+    writeFileSync(`${sb.root}/../prepared.txt`, "");
+    const script = `
+      import { grepTool } from ${JSON.stringify(new URL("../../src/tools/grep/index.ts", import.meta.url).pathname)};
+      import { ScopedFs } from ${JSON.stringify(new URL("../../src/tools/scoped-fs.ts", import.meta.url).pathname)};
+      const fs = new ScopedFs({ root: ${JSON.stringify(sb.root)}, deny: ["secret/**"], readOnly: [], hidden: [] });
+      const ports = () => process.getActiveResourcesInfo().filter((r) => r === "MessagePort" || r === "Worker").length;
+      const before = ports();
+      const grep = grepTool(fs);
+      grep.prepare();
+      // The threads are loading: nothing of theirs may keep this process alive.
+      const loading = ports() - before;
+      const found = await grep.run({ pattern: "needle_\\\\d+", output_mode: "count", head_limit: 1 }, { signal: new AbortController().signal });
+      console.log(loading, /\\[truncated: \\d+ results/.test(found.output));
+    `;
+    const file = `${sb.root}/../prepared-${process.pid}.mjs`;
+    writeFileSync(file, script);
+    const r = spawnSync(process.execPath, ["--import", "tsx", file], { encoding: "utf8", timeout: 60_000 });
+    expect(r.signal, `still running after 60 s; stderr: ${r.stderr}`).toBeNull();
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe("0 true");
+  }, 90_000);
+});
+
+describe("pod run starts Grep's threads with the run, only when the model can see Grep", () => {
+  // The threads are counted in /proc while the model's answer streams slowly: a run
+  // with Grep has the pool's threads before any call; one with Grep disabled never starts them.
+  it("has the pool's threads during the first request with Grep, and none without", async () => {
+    const { spawn } = await import("node:child_process");
+    const { readdirSync } = await import("node:fs");
+    const { availableParallelism } = await import("node:os");
+    const { startFakeServer } = await import("../fake-server/server.js");
+    const { POD_BIN, podEnv } = await import("../helpers/pod-process.js");
+    const threads: Record<string, number[]> = {};
+    for (const grep of ["visible", "disabled"]) {
+      const dir = `${sb.root}/../pod-${grep}`;
+      mkdirSync(dir, { recursive: true });
+      writeFileSync(`${dir}/pod.toml`, `[pod]\nname = "t"\n\n[scope]\nroot = "."\n${grep === "disabled" ? '\n[tools]\ndisabled = ["Grep"]\n' : ""}`);
+      const server = await startFakeServer({ turns: [{ response: { content: [{ type: "text", text: "a slowly streamed answer" }] }, delivery: { chunk_bytes: 200, delay_ms: 100, ping_every: 0, text_split: 4 } }] });
+      try {
+        const child = spawn(process.execPath, [POD_BIN, "run", "hi"], { cwd: dir, env: podEnv(server.url) as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] });
+        const counts: number[] = [];
+        child.stdout.on("data", () => counts.push(readdirSync(`/proc/${child.pid}/task`).length));
+        const code = await new Promise((resolve) => child.on("close", resolve));
+        expect(code).toBe(0);
+        threads[grep] = counts;
+      } finally {
+        await server.close();
+      }
+    }
+    const pool = Math.max(1, Math.min(availableParallelism(), 4));
+    // The first line (run_start) comes before the tools are made; the answer's deltas after.
+    const { visible, disabled } = threads as { visible: number[]; disabled: number[] };
+    expect(visible.length).toBeGreaterThan(3);
+    // Counted while pod runs; a count taken as the process exits may be lower (threads end).
+    expect(Math.max(...visible) - visible[0]!).toBe(pool);
+    expect(Math.max(...disabled)).toBe(disabled[0]);
+  }, 60_000);
+});
+
+describe("the warm-up: a search nobody waits for, run with the first model request", () => {
+  /** A pool whose batches are recorded. */
+  const recorded = () => {
+    const p = GrepPool.start();
+    const batches: FileBatch[] = [];
+    const warmBatches = () => batches.filter((b) => warm.has(b)).length;
+    const warm = new WeakSet<FileBatch>();
+    const search = p.search.bind(p);
+    p.search = (spec, batch, id) => {
+      batches.push(batch);
+      if (WARM_SPECS.includes(spec)) warm.add(batch);
+      return search(spec, batch, id);
+    };
+    return { p, batches, warmBatches };
+  };
+
+  it("searches only what a real call may (.gitignore, deny), each file once, and stops at its limit", async () => {
+    const files: WalkedFile[] = [];
+    await walkFiles(fs, sb.root, (f) => void files.push(...f));
+    const all = recorded();
+    await warmUp(fs, all.p).done;
+    const rels = all.batches.flatMap((b) => b.rel);
+    const walked = new Set(files.map((f) => f.rel));
+    expect(rels.length).toBe(Math.min(WARM_FILES, files.length));
+    expect(new Set(rels).size).toBe(rels.length);
+    expect(rels.every((r) => walked.has(r))).toBe(true);
+    expect(rels.some((r) => /^(build|secret)\//.test(r))).toBe(false);
+    await all.p.close();
+
+    const more = recorded();
+    await warmUp(fs, more.p, 10_000).done;
+    expect(new Set(more.batches.flatMap((b) => b.rel))).toEqual(walked);
+    await more.p.close();
+
+    const some = recorded();
+    await warmUp(fs, some.p, 1000).done;
+    expect(some.batches.flatMap((b) => b.rel).length).toBe(1000);
+    await some.p.close();
+  });
+
+  it("stops when a real call starts, and the call finds what it would have", async () => {
+    const { p, warmBatches } = recorded();
+    const warm = warmUp(fs, p);
+    await p.ready();
+    await new Promise((resolve) => setImmediate(resolve)); // the warm-up's walk has begun
+    warm.stop();
+    const atStop = warmBatches();
+    await warm.done;
+    const found = await grepFiles(fs, base, { pattern: "needle_\\d+" }, p, new AbortController().signal);
+    const { threaded } = await both({ pattern: "needle_\\d+" });
+    expect(found.hits).toEqual(threaded);
+    // Nothing more of the warm-up's was sent after its stop, and it had not searched everything.
+    expect(warmBatches()).toBe(atStop);
+    expect(atStop).toBeLessThan(Math.ceil(2700 / 32));
+    await p.close();
+  });
+});
+
+describe("each hit's link count, read by the worker", () => {
+  it("is 1 for an ordinary file and 2 for a hardlinked one, so only the second is checked against deny", async () => {
+    const { linkSync } = await import("node:fs");
+    mkdirSync(`${sb.root}/linked`, { recursive: true });
+    writeFileSync(`${sb.root}/linked/one.txt`, "link_count_needle\n");
+    writeFileSync(`${sb.root}/linked/two.txt`, "link_count_needle\n");
+    linkSync(`${sb.root}/linked/two.txt`, `${sb.root}/../two-outside.txt`);
+    const found = await grepFiles(fs, { abs: `${sb.root}/linked`, rel: "linked" }, { pattern: "link_count_needle" }, pool, new AbortController().signal);
+    expect(found.hits.map((h) => [h.rel, h.links])).toEqual([
+      ["linked/one.txt", 1],
+      ["linked/two.txt", 2],
+    ]);
+  });
 });

@@ -5,9 +5,9 @@
 import { execFileSync, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
-import { grepFiles, type GrepInput } from "../../src/tools/grep.js";
-import { compileMatcher } from "../../src/tools/grep-matcher.js";
-import { GrepPool } from "../../src/tools/grep-pool.js";
+import { grepFiles, type GrepInput } from "../../src/tools/grep/index.js";
+import { compileMatcher } from "../../src/tools/grep/matcher.js";
+import { GrepPool } from "../../src/tools/grep/pool.js";
 import { ScopedFs } from "../../src/tools/scoped-fs.js";
 import { sandbox } from "./helpers.js";
 

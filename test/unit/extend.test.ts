@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { hookMatches } from "../../src/hooks/hooks.js";
 import { runHookProcess } from "../../src/hooks/run-hook.js";
 import { parseManifestText } from "../../src/manifest.js";
+import { NOTHING_PROTECTED } from "../../src/sandbox/index.js";
 import { bedrockModelId, vertexModelId } from "../../src/provider/model-ids.js";
 import { expandVars } from "../../src/tools/mcp/expand.js";
 
@@ -31,7 +32,8 @@ describe("hooks", () => {
   });
 
   it("kills a hook at its timeout (with what it started) and reports exit null", async () => {
-    const r = await runHookProcess("sleep 30 & sleep 30", {}, { cwd: tmpdir(), timeoutMs: 300, signal: new AbortController().signal });
+    const policy = { writable: [tmpdir()], read: [], protect: NOTHING_PROTECTED, network: false };
+    const r = await runHookProcess({ command: "sleep 30 & sleep 30", input: {}, cwd: tmpdir(), timeoutMs: 300, signal: new AbortController().signal, kind: "off", policy, envNames: [] });
     expect(r.timedOut).toBe(true);
     expect(r.exitCode).toBeNull();
   });

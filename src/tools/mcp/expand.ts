@@ -23,13 +23,3 @@ export function expandAll(record: Record<string, string>, env: NodeJS.ProcessEnv
   }
   return { values };
 }
-
-/**
- * What a stdio server inherits from pod: the same minimal base as Bash, never the
- * provider credential (ANTHROPIC_API_KEY, AWS_*, GOOGLE_*): only what `env` passes.
- */
-export function baseEnv(env: NodeJS.ProcessEnv): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k of ["PATH", "HOME", "LANG", "TERM", "TMPDIR"]) if (env[k] !== undefined) out[k] = env[k]!;
-  return out;
-}

@@ -24,7 +24,7 @@ export const mcpToolName = (server: string, tool: string) => `mcp__${server}__${
  * pod only checks that the input is an object and leaves the rest to the server,
  * which validates its own arguments and answers with an error result if they are wrong.
  */
-export function mcpTool(server: string, client: Client, def: McpToolDef): Tool<Record<string, unknown>> {
+export function mcpTool(server: string, client: Client, def: McpToolDef, afterCall?: () => void): Tool<Record<string, unknown>> {
   return {
     name: mcpToolName(server, def.name),
     description: (def.description ?? `Tool ${def.name} of the MCP server "${server}".`).slice(0, 4000),
@@ -45,6 +45,7 @@ export function mcpTool(server: string, client: Client, def: McpToolDef): Tool<R
         return fail(`MCP server "${server}" failed on ${def.name}: ${(err as Error).message}`);
       } finally {
         ctx.signal.removeEventListener("abort", onAbort);
+        afterCall?.();
       }
     },
   };

@@ -2,8 +2,8 @@ import { availableParallelism } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
-import type { FileBatch, FileHit, SearchSpec } from "./grep-search.js";
-import type { WorkerReply, WorkerRequest } from "./grep-worker.js";
+import type { FileBatch, FileHit, SearchSpec } from "./search.js";
+import type { WorkerReply, WorkerRequest } from "./worker.js";
 
 declare const __POD_BUNDLE__: boolean | undefined;
 
@@ -12,6 +12,8 @@ const MAX_CRASHES = 8;
 interface Pending {
   /** The Grep call this batch belongs to, so that call alone can be stopped. */
   search: number;
+  /** Someone waits for this batch, so it keeps the process alive (a warm-up's does not). */
+  keepAlive: boolean;
   batch: FileBatch;
   counts: Int32Array;
   resolve: (hits: FileHit[]) => void;
@@ -24,6 +26,9 @@ interface Slot {
   inFlight: Map<number, Pending>;
   /** Resolves when the worker has loaded (or died trying). */
   ready: Promise<void>;
+  loaded: boolean;
+  /** What keeps this worker (so the process) alive: batches someone waits for, and waiters of ready(). */
+  holds: number;
 }
 
 /**
@@ -54,8 +59,8 @@ export class SearchStopped extends Error {
  * `err(or)?\s*=` (its per-call string copies). Threads also give the parallelism
  * Grep needs to keep up with ripgrep: reading and matching are CPU work.
  *
- * Started by the first Grep of a process and kept; idle workers are unref'd so
- * they never keep pod alive.
+ * Started when a run's tools are prepared (or by the first Grep) and kept; a worker
+ * without batches is unref'd, so it never keeps pod alive.
  */
 export class GrepPool {
   private readonly slots: Slot[];
@@ -71,7 +76,7 @@ export class GrepPool {
     size: number,
     private readonly onBroken: (err: Error) => void,
   ) {
-    this.slots = Array.from({ length: size }, () => ({ worker: undefined, inFlight: new Map(), ready: Promise.resolve() }));
+    this.slots = Array.from({ length: size }, () => ({ worker: undefined, inFlight: new Map(), ready: Promise.resolve(), loaded: false, holds: 0 }));
     for (const slot of this.slots) this.spawn(slot);
   }
 
@@ -104,11 +109,22 @@ export class GrepPool {
    */
   ready(): Promise<void> {
     if (!this.closing) for (const slot of this.slots) if (!slot.worker && this.crashes <= MAX_CRASHES) this.spawn(slot);
+    // Someone waits: a loading worker keeps the process alive until it has loaded.
+    for (const slot of this.slots) {
+      const worker = slot.worker;
+      if (!worker || slot.loaded) continue;
+      this.hold(slot);
+      void slot.ready.then(() => this.release(slot, worker));
+    }
     return Promise.all(this.slots.map((s) => s.ready)).then(() => {});
   }
 
-  /** Searches a batch on the least busy worker. Rejects with SearchStopped if its call is stopped, or an Error if the worker fails. */
-  search(spec: SearchSpec, batch: FileBatch, search = -1): Promise<FileHit[]> {
+  /**
+   * Searches a batch on the least busy worker. Rejects with SearchStopped if its call is
+   * stopped, or an Error if the worker fails. A batch nobody waits for (`keepAlive`
+   * false: the warm-up's) does not keep the process alive.
+   */
+  search(spec: SearchSpec, batch: FileBatch, search = -1, keepAlive = true): Promise<FileHit[]> {
     if (this.closing) return Promise.reject(new SearchStopped("the pool is closed"));
     if (this.crashes > MAX_CRASHES) return Promise.reject(this.broken!);
     const slot = this.slots.reduce((a, b) => (b.inFlight.size < a.inFlight.size ? b : a));
@@ -116,9 +132,9 @@ export class GrepPool {
     const worker = slot.worker!;
     const id = this.nextId++;
     return new Promise<FileHit[]>((resolve, reject) => {
-      if (slot.inFlight.size === 0) worker.ref();
+      if (keepAlive) this.hold(slot);
       const counts = new Int32Array(new SharedArrayBuffer(4 * batch.rel.length));
-      slot.inFlight.set(id, { search, batch, counts, resolve, reject });
+      slot.inFlight.set(id, { search, keepAlive, batch, counts, resolve, reject });
       worker.postMessage({ id, spec, batch, counts } satisfies WorkerRequest);
     });
   }
@@ -154,15 +170,14 @@ export class GrepPool {
     // pathological pattern cannot take the machine's memory before its deadline.
     const worker = new Worker(this.entry.code, { eval: true, stdout: false, stderr: false, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
     slot.worker = worker;
+    slot.loaded = false;
+    slot.holds = 0;
     let loaded: () => void = () => {};
     slot.ready = new Promise<void>((resolve) => (loaded = resolve));
-    // The worker keeps the process alive while it loads (a search may be waiting for it)
-    // and while it has batches; idle, it is unref'd so it never holds a finished process
-    // open. Unref'd only once loaded: its "message" listener would ref its port again.
     worker.on("message", (reply: WorkerReply) => {
       if (!("ready" in reply)) return this.settle(slot, reply);
+      if (slot.worker === worker) slot.loaded = true;
       loaded();
-      if (slot.inFlight.size === 0) worker.unref();
     });
     // A worker that dies on its own takes its batches with it: fail them, and put a
     // fresh worker in its place for later batches.
@@ -180,14 +195,28 @@ export class GrepPool {
     };
     worker.on("error", die);
     worker.on("exit", (code) => die(new Error(`grep worker exited with code ${code}`)));
+    // Only a worker someone waits for keeps the process alive (hold/release): one
+    // started ahead of its first search (prepare()), warming up, or idle never holds a
+    // finished process open. Unref'd after its listeners: a "message" listener refs its
+    // port again.
+    worker.unref();
+  }
+
+  private hold(slot: Slot): void {
+    if (slot.holds++ === 0) slot.worker?.ref();
+  }
+
+  /** Releases a hold taken on `worker`, if it is still the slot's (a replaced worker's holds went with it). */
+  private release(slot: Slot, worker: Worker | undefined): void {
+    if (!worker || slot.worker !== worker) return;
+    if (--slot.holds === 0) worker.unref();
   }
 
   private settle(slot: Slot, reply: Exclude<WorkerReply, { ready: true }>): void {
     const pending = slot.inFlight.get(reply.id);
     if (!pending) return;
     slot.inFlight.delete(reply.id);
-    // Only a worker with work in flight keeps the process alive.
-    if (slot.inFlight.size === 0) slot.worker?.unref();
+    if (pending.keepAlive) this.release(slot, slot.worker);
     if ("error" in reply) pending.reject(new Error(reply.error));
     else pending.resolve(reply.hits);
   }
@@ -204,12 +233,12 @@ function foundSoFar(p: Pending): FileHit[] {
 
 /**
  * The worker's code. Built, it is dist/grep-worker.cjs, one level above the command
- * bundles; from source (tests, bench) it is grep-worker.ts, loaded through tsx.
+ * bundles; from source (tests, bench) it is worker.ts, loaded through tsx.
  */
 function workerEntry(): { code: string } {
   if (typeof __POD_BUNDLE__ !== "undefined") {
     return { code: `require(${JSON.stringify(path.join(__dirname, "..", "grep-worker.cjs"))});` };
   }
-  const file = fileURLToPath(new URL("./grep-worker.ts", import.meta.url));
+  const file = fileURLToPath(new URL("./worker.ts", import.meta.url));
   return { code: `require("tsx/cjs/api").register(); require(${JSON.stringify(file)});` };
 }

@@ -3,8 +3,8 @@
 // from any Grep call can go to any worker, and a worker stopped mid-batch (a
 // pattern past its deadline, a cancel) is replaced by a fresh one at no loss.
 import { parentPort } from "node:worker_threads";
-import { compileMatcher, FileReader, type Matcher } from "./grep-matcher.js";
-import { searchBatch, type FileBatch, type FileHit, type SearchSpec } from "./grep-search.js";
+import { compileMatcher, FileReader, type Matcher } from "./matcher.js";
+import { searchBatch, type FileBatch, type FileHit, type SearchSpec } from "./search.js";
 
 export interface WorkerRequest {
   id: number;

@@ -1,4 +1,4 @@
-import { classEnd, escapeAt, toEngineSource } from "./grep-syntax.js";
+import { tokenize, toEngineSource } from "./syntax.js";
 
 /**
  * A literal every match of a pattern contains, and where it sits in the pattern:
@@ -10,9 +10,6 @@ export interface LiteralSplit {
   start: number;
   end: number;
 }
-
-const GROUP_HEAD = /^\(\?(?:<[A-Za-z_$][\w$]*>|<=|<!|[:=!])/;
-const COUNTED = /^\{\d+(?:,\d*)?\}/;
 
 /**
  * The longest run of plain characters that every match must contain, or undefined.
@@ -30,43 +27,30 @@ export function literalSplit(pattern: string): LiteralSplit | undefined {
     run = "";
   };
   let depth = 0;
-  for (let i = 0; i < pattern.length; ) {
-    const ch = pattern[i]!;
-    if (ch === "(") {
-      close(i);
+  const tokens = tokenize(pattern);
+  for (let k = 0; k < tokens.length; k++) {
+    const t = tokens[k]!;
+    if (t.kind === "open") {
+      close(t.start);
       depth++;
-      i += GROUP_HEAD.exec(pattern.slice(i))?.[0].length ?? 1;
-      continue;
-    }
-    if (ch === ")") {
-      close(i);
+    } else if (t.kind === "close") {
+      close(t.start);
       depth = Math.max(0, depth - 1);
-      i++;
-      continue;
-    }
-    if (ch === "|" && depth === 0) return undefined;
-    const quantifier = quantifierAt(pattern, i);
-    if (quantifier) {
-      close(i);
-      i += quantifier;
-      continue;
-    }
-    // One atom: what it spans, and the character it stands for if it is a plain one.
-    let next = i + 1;
-    let char: string | undefined;
-    if (ch === "\\") {
-      const esc = escapeAt(pattern, i);
-      next = i + esc.length;
-      if (esc.length === 2 && /[^\w\s]/.test(esc[1]!)) char = esc[1];
-    } else if (ch === "[") next = classEnd(pattern, i);
-    else if (!/[.^${}\]|\uD800-\uDFFF]/.test(ch)) char = ch;
-    // A quantified character is not there exactly once: it ends the run before it.
-    if (depth > 0 || char === undefined || quantifierAt(pattern, next)) close(i);
+    } else if (t.kind === "alternation" && depth === 0) return undefined;
+    else if (t.kind === "quantifier" || t.kind === "alternation") close(t.start);
     else {
-      if (!run) runStart = i;
-      run += char;
+      // One atom, and the character it stands for if it is a plain one.
+      let char: string | undefined;
+      if (t.kind === "escape") {
+        if (t.end - t.start === 2 && /[^\w\s]/.test(pattern[t.start + 1]!)) char = pattern[t.start + 1];
+      } else if (t.kind === "char" && !/[.^${}\]\uD800-\uDFFF]/.test(pattern[t.start]!)) char = pattern[t.start];
+      // A quantified character is not there exactly once: it ends the run before it.
+      if (depth > 0 || char === undefined || tokens[k + 1]?.kind === "quantifier") close(t.start);
+      else {
+        if (!run) runStart = t.start;
+        run += char;
+      }
     }
-    i = next;
   }
   close(pattern.length);
   return best;
@@ -75,14 +59,6 @@ export function literalSplit(pattern: string): LiteralSplit | undefined {
 /** The literal alone (see literalSplit). */
 export function requiredLiteral(pattern: string): string | undefined {
   return literalSplit(pattern)?.literal;
-}
-
-/** Length of the quantifier at pattern[i] (with its lazy "?"), or 0. */
-function quantifierAt(pattern: string, i: number): number {
-  const ch = pattern[i];
-  let n = ch === "*" || ch === "+" || ch === "?" ? 1 : (COUNTED.exec(pattern.slice(i, i + 32))?.[0].length ?? 0);
-  if (n && pattern[i + n] === "?") n++;
-  return n;
 }
 
 /**

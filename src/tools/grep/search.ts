@@ -1,4 +1,5 @@
-import { countMatchingLines, fileMatches, FileReader, type Literal, type Matcher } from "./grep-matcher.js";
+import { lstatSync } from "node:fs";
+import { countMatchingLines, fileMatches, FileReader, type Literal, type Matcher } from "./matcher.js";
 
 /** Files larger than this are skipped, as generated or data files rather than source. */
 export const MAX_FILE_BYTES = 64 * 1024 * 1024;
@@ -9,11 +10,17 @@ export interface FileHit {
   rel: string;
   lines: string[];
   count: number;
+  /**
+   * The file's link count, read by the worker (lstat) once it matched: a hit with one
+   * link is no other name for a denied file, so the main thread checks only the rest
+   * (ScopedFs.withoutLinkedDenied), not thousands of hits through the thread pool.
+   */
+  links?: number;
 }
 
 /**
- * A slice of the walk, as sent to a search worker: each file's absolute path is
- * `prefix + rel`. One array of strings, not two, halves the message (structured
+ * A slice of the walk, as sent to a search worker: each file's path is `prefix + rel`,
+ * absolute, or relative to the process's working directory when `prefix` is "". One array of strings, not two, halves the message (structured
  * cloning cost ~55 us per 64-file batch here, a measurable share on trees of small files).
  */
 export interface FileBatch {
@@ -29,12 +36,14 @@ export interface SearchSpec {
   multiline: boolean;
   mode: GrepMode;
   context: number;
+  /** Larger files are skipped; MAX_FILE_BYTES unless set (the warm-up's is small). */
+  maxBytes?: number;
 }
 
 /**
  * Searches one batch synchronously, in the order given: a worker thread's job, and
  * only a worker's: the pattern is the model's, and a catastrophic one may run until
- * the pool terminates the thread (grep-pool.ts).
+ * the pool terminates the thread (pool.ts).
  */
 export function searchBatch(reader: FileReader, batch: FileBatch, m: Matcher, spec: SearchSpec, onHit?: (index: number, hit: FileHit) => void): FileHit[] {
   const hits: FileHit[] = [];
@@ -50,7 +59,13 @@ export function searchBatch(reader: FileReader, batch: FileBatch, m: Matcher, sp
 }
 
 export function searchFile(reader: FileReader, abs: string, rel: string, m: Matcher, spec: SearchSpec): FileHit | undefined {
-  const bytes = reader.read(abs, MAX_FILE_BYTES);
+  const hit = matchFile(reader, abs, rel, m, spec);
+  if (hit) hit.links = lstatSync(abs, { throwIfNoEntry: false })?.nlink;
+  return hit;
+}
+
+function matchFile(reader: FileReader, abs: string, rel: string, m: Matcher, spec: SearchSpec): FileHit | undefined {
+  const bytes = reader.read(abs, spec.maxBytes ?? MAX_FILE_BYTES);
   if (!bytes || !fileMatches(bytes, m)) return undefined;
   if (spec.mode === "files_with_matches") return { rel, lines: [], count: 1 };
   // A plain literal, counted: the lines holding it, found in the bytes without decoding.
@@ -139,7 +154,7 @@ export function matchedLines(text: string, m: Matcher): number[] {
 
 /**
  * matchedLines for a line-mode pattern with a required literal: only the literal's
- * occurrences are checked (grep-literal.ts), and a line that has matched is not
+ * occurrences are checked (literal.ts), and a line that has matched is not
  * looked at again.
  */
 function anchoredLines(text: string, literal: string, anchored: RegExp): number[] {

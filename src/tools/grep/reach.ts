@@ -1,4 +1,4 @@
-import { classEnd, escapeAt, toEngineSource } from "./grep-syntax.js";
+import { tokenize, toEngineSource, type Token } from "./syntax.js";
 
 /**
  * How far, in bytes, a line-mode match can reach from an occurrence of its required
@@ -33,15 +33,20 @@ interface Item {
 
 /** Repetitions past this are treated as unbounded (bounded by the run of bytes). */
 const MAX_UNROLL = 16;
-const GROUP_HEAD = /^\(\?(?:<[A-Za-z_$][\w$]*>|:)/;
-const COUNTED = /^\{(\d+)(?:(,)(\d*))?\}\??/;
 
 /** The reach of a line-mode, case-sensitive pattern split at its literal, or undefined. */
 export function reachOf(pattern: string, start: number, end: number, flags: string): Reach | undefined {
-  const before = parseSequence(pattern.slice(0, start), flags);
-  const after = parseSequence(pattern.slice(end), flags);
-  if (!before || !after || before.next !== start || after.next !== pattern.length - end) return undefined;
-  return { before: before.items, after: after.items };
+  const before = sequenceOf(pattern.slice(0, start), flags);
+  const after = sequenceOf(pattern.slice(end), flags);
+  if (!before || !after) return undefined;
+  return { before, after };
+}
+
+/** The items of a whole source (each side of the literal is whole tokens), or undefined. */
+function sequenceOf(source: string, flags: string): Item[] | undefined {
+  const tokens = tokenize(source);
+  const seq = parseSequence(source, tokens, flags);
+  return seq && seq.next === tokens.length ? seq.items : undefined;
 }
 
 /** The stretch [from, to) of `bytes` within [lineStart, lineEnd) that holds any match through the literal at [at, at + length). */
@@ -102,59 +107,48 @@ function alphabet(atom: Atom): Uint8Array {
 }
 
 /** Parses a sequence of tokens (up to an unmatched ")"), or undefined for what this does not read exactly. */
-function parseSequence(source: string, flags: string, at = 0): { items: Item[]; next: number } | undefined {
+function parseSequence(source: string, tokens: Token[], flags: string, at = 0): { items: Item[]; next: number } | undefined {
   const alternatives: Item[][] = [[]];
-  let i = at;
-  while (i < source.length) {
-    const ch = source[i]!;
-    if (ch === ")") break;
-    if (ch === "|") {
+  let k = at;
+  while (k < tokens.length) {
+    const t = tokens[k]!;
+    if (t.kind === "close") break;
+    if (t.kind === "alternation") {
       alternatives.push([]);
-      i++;
+      k++;
       continue;
     }
+    const text = source.slice(t.start, t.end);
     let atom: Atom;
-    if (ch === "(") {
-      const head = GROUP_HEAD.exec(source.slice(i))?.[0] ?? (source[i + 1] === "?" ? undefined : "(");
-      if (!head) return undefined; // a lookaround: it may look anywhere
-      const inner = parseSequence(source, flags, i + head.length);
-      if (!inner || source[inner.next] !== ")") return undefined;
+    if (t.kind === "open") {
+      // A lookaround may look anywhere.
+      if (!(text === "(" || text === "(?:" || /^\(\?<[A-Za-z_$][\w$]*>$/.test(text))) return undefined;
+      const inner = parseSequence(source, tokens, flags, k + 1);
+      if (!inner || tokens[inner.next]?.kind !== "close") return undefined;
       atom = { kind: "group", alternatives: [inner.items] };
       // parseSequence folds an alternation into one group item; unwrap it.
       if (inner.items.length === 1 && inner.items[0]!.atom.kind === "group" && inner.items[0]!.max === 1) atom = inner.items[0]!.atom;
-      i = inner.next + 1;
-    } else if (ch === "^" || ch === "$") {
-      atom = { kind: "empty" };
-      i++;
-    } else {
-      let token: string;
-      if (ch === "\\") token = escapeAt(source, i);
-      else if (ch === "[") token = source.slice(i, classEnd(source, i));
-      else token = source.slice(i, i + (ch.codePointAt(0)! > 0xffff ? 2 : 1));
-      if (token === "\\b" || token === "\\B") atom = { kind: "empty" };
+      k = inner.next + 1;
+    } else if (t.kind === "quantifier") return undefined; // nothing to repeat: not a pattern V8 compiled
+    else {
+      if (text === "^" || text === "$" || text === "\\b" || text === "\\B") atom = { kind: "empty" };
       else {
-        const set = charSet(token, flags);
+        const set = charSet(text, flags);
         if (!set) return undefined;
         atom = set;
       }
-      i += token.length;
+      k++;
     }
     let max = 1;
-    const q = source[i];
-    if (q === "*" || q === "+") max = Infinity;
-    else if (q === "?") max = 1;
-    const counted = COUNTED.exec(source.slice(i, i + 32));
-    if (counted) {
-      max = counted[2] ? (counted[3] ? Number(counted[3]) : Infinity) : Number(counted[1]);
-      i += counted[0].length;
-    } else if (q === "*" || q === "+" || q === "?") {
-      i++;
-      if (source[i] === "?") i++; // lazy
+    const q = tokens[k];
+    if (q?.kind === "quantifier") {
+      max = q.max!;
+      k++;
     }
     alternatives[alternatives.length - 1]!.push({ atom, max });
   }
   const items = alternatives.length === 1 ? alternatives[0]! : [{ atom: { kind: "group", alternatives } as Atom, max: 1 }];
-  return { items, next: i };
+  return { items, next: k };
 }
 
 /** The bytes one character matched by this token can hold, or undefined if it is not a one-character token. */

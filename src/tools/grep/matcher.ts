@@ -1,11 +1,11 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
 import { BYTE_RANKS } from "./byte-ranks.js";
 import { CaseInsensitiveLiteral } from "./ci-literal.js";
-import { anchoredCheck, lineHoldsMatch, literalSplit } from "./grep-literal.js";
-import { reachOf, window, type Reach } from "./grep-reach.js";
-import { toEngineSource } from "./grep-syntax.js";
+import { anchoredCheck, lineHoldsMatch, literalSplit } from "./literal.js";
+import { reachOf, window, type Reach } from "./reach.js";
+import { toEngineSource } from "./syntax.js";
 
-export { requiredLiteral } from "./grep-literal.js";
+export { requiredLiteral } from "./literal.js";
 
 /**
  * The hot loop of Grep, kept free of per-file allocation: files are read with
@@ -16,7 +16,7 @@ export { requiredLiteral } from "./grep-literal.js";
  * event loop stays responsive.
  */
 export interface Matcher {
-  /** The whole-text regex with ripgrep's line semantics (grep-syntax.ts); flags include g. */
+  /** The whole-text regex with ripgrep's line semantics (syntax.ts); flags include g. */
   regex: RegExp;
   /** Matches may span lines (rg -U). Otherwise every match lies within one line. */
   multiline: boolean;
@@ -30,7 +30,7 @@ export interface Matcher {
   requiredAnyCase: CaseInsensitiveLiteral | undefined;
   /**
    * Line mode, case-sensitive, with a required literal: set at an occurrence of the
-   * literal (`required.text`), says whether a match holds it (grep-literal.ts). Lines
+   * literal (`required.text`), says whether a match holds it (literal.ts). Lines
    * are then checked at their occurrences only, never scanned whole by the regex.
    */
   anchored: RegExp | undefined;
@@ -48,7 +48,7 @@ export interface Matcher {
 
 /**
  * Compiles a pattern. Only compiles: V8 parses a regex here in linear time, and runs
- * it only in a Grep worker thread (grep-pool.ts), never in pod's main thread.
+ * it only in a Grep worker thread (pool.ts), never in pod's main thread.
  */
 export function compileMatcher(pattern: string, caseInsensitive: boolean, multiline = false): Matcher | { error: string } {
   const engine = toEngineSource(pattern, multiline);
@@ -268,7 +268,7 @@ export function countMatchingLines(bytes: Buffer, m: Matcher, encoding: "latin1"
 
 /**
  * Lines longer than this are checked occurrence by occurrence, each in the stretch
- * its match could reach (grep-reach.ts): a string this size is still allocated from
+ * its match could reach (reach.ts): a string this size is still allocated from
  * V8's young generation, a larger one gets fresh pages (and their faults).
  */
 const LONG_LINE = 64 * 1024;

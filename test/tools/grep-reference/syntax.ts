@@ -1,3 +1,5 @@
+// Frozen reference (src/tools/grep/syntax.ts at 17c7d02, before the three pattern readers shared one
+// tokenizer): test/tools/grep-syntax.test.ts checks the present code against it. Not used by pod.
 /**
  * ripgrep's line semantics for a JavaScript regex. Grep is line-oriented, as rg is
  * without -U: no match may contain a newline, so `import\s+\{[^}]*\}` cannot run

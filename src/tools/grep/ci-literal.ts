@@ -18,7 +18,7 @@ interface Exports {
 
 /**
  * Looks for an ASCII literal in raw bytes, ignoring the case of its letters, with
- * WebAssembly SIMD (src/tools/wasm/ci-literal.wat): two of the needle's bytes, the
+ * WebAssembly SIMD (wasm/ci-literal.wat): two of the needle's bytes, the
  * rarest in source code in either case, are compared 16 positions at a time, and
  * only where both fit is the whole needle checked. It lets case-insensitive Grep
  * skip files without decoding them, as a case-sensitive literal search does with
@@ -36,9 +36,10 @@ export class CaseInsensitiveLiteral {
   }
 
   private constructor(lower: string) {
-    // Compiling 472 bytes takes microseconds; one instance (and memory) per finder.
-    const module = new WebAssembly.Module(Buffer.from(WASM_BASE64, "base64"));
-    this.exports = new WebAssembly.Instance(module).exports as unknown as Exports;
+    // One instance (and memory) per finder, of one module per thread: V8's optimized
+    // code for the scan loop belongs to the module, so a thread's later patterns (and
+    // the warm-up's) share it instead of starting again from the baseline compiler.
+    this.exports = new WebAssembly.Instance(finderModule()).exports as unknown as Exports;
     this.bytes = new Uint8Array(this.exports.memory.buffer);
     this.length = lower.length;
     this.bytes.set(Buffer.from(lower, "latin1"), 0);
@@ -67,6 +68,11 @@ export class CaseInsensitiveLiteral {
     this.bytes.fill(0, HAY + hay.length, HAY + hay.length + SLACK);
     return this.exports.find(HAY, hay.length) === 1;
   }
+}
+
+let compiled: WebAssembly.Module | undefined;
+function finderModule(): WebAssembly.Module {
+  return (compiled ??= new WebAssembly.Module(Buffer.from(WASM_BASE64, "base64")));
 }
 
 /** A letter is as common as its commoner case. */
