@@ -11,6 +11,7 @@ import { VERSION } from "../version.js";
 import { AppendLog } from "./append-log.js";
 import { HISTORY_FILE, newRunId, RECORDING_VERSION, RECORDS_FILE, RUN_FILE, runDir, runsDir, type RunEnd, type RunMeta, type ToolRecord } from "./format.js";
 import { pruneRuns } from "./prune.js";
+import { redactStream } from "./redact-stream.js";
 import { DeltaEncoder } from "./request-delta.js";
 
 /** What the invocation knows of the run when it begins (run.json without the fields the recorder fills in). */
@@ -93,7 +94,7 @@ export class Recording implements ExchangeTap {
   }
 
   streamed(n: number, events: SseEvent[]): void {
-    this.log.write({ kind: "response", n, events: this.redactor.value(events) });
+    this.log.write({ kind: "response", n, events: redactStream(this.redactor, events) });
   }
 
   json(n: number, body: unknown): void {
