@@ -178,7 +178,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
       "after",
       "\n--format markdown (the default) or json; stdout is the report itself, not events (docs/report.md).\n\nExamples:\n  $ pod report\n  $ pod report >> \"$GITHUB_STEP_SUMMARY\"\n  $ pod report 20260101T120000Z-a1b2c3 --format json | jq '.tool_calls[] | select(.outcome!=\"ok\")'\n",
     )
-    .action(async (runId: string | undefined, _o, cmd: Command) => setExit(await (await import("./commands/report.js")).reportCommand(runId, globals(cmd))));
+    .action(async (runId: string | undefined, _o, cmd: Command) => setExit(await (await import("./commands/run.js")).reportCommand(runId, globals(cmd))));
 
   program
     .command("export")

@@ -1,9 +1,9 @@
-import { PodError } from "../errors.js";
-import { latestRunId, readRun } from "../runtime/agent.js";
-import { reportMarkdown } from "../report/markdown.js";
-import { reportOf } from "../report/model.js";
-import { podPaths } from "../store/paths.js";
-import { withContext, type GlobalOptions } from "./context.js";
+import { PodError } from "../../errors.js";
+import { latestRunId, readRun } from "../../runtime/agent.js";
+import { reportMarkdown } from "../../report/markdown.js";
+import { reportOf } from "../../report/model.js";
+import { podPaths } from "../../store/paths.js";
+import { withContext, type GlobalOptions } from "../context.js";
 
 /**
  * `pod report [RUN_ID] [--format markdown|json]`: a recorded run (default: the pod's last)
