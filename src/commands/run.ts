@@ -77,5 +77,5 @@ function isValidUtf8(buf: Buffer): boolean {
   }
 }
 
-// `pod runs`, `pod replay`, `pod export`, `pod import` share this bundle (src/commands/recorded/index.ts says why).
-export { runsCommand, replayCommand, exportCommand, importCommand } from "./recorded/index.js";
+// `pod runs`, `pod replay`, `pod export`, `pod import`, `pod report` share this bundle (src/commands/recorded/index.ts says why).
+export { runsCommand, replayCommand, exportCommand, importCommand, reportCommand } from "./recorded/index.js";

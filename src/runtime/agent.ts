@@ -7,4 +7,4 @@ export { createProviderClient } from "../provider/client.js";
 export { takePod } from "../store/pod-owner.js";
 export { invokeReplay } from "../runs/replay.js";
 export { exportPod, importBundle } from "../runs/bundle.js";
-export { listRuns } from "../runs/reader.js";
+export { latestRunId, listRuns, readRun } from "../runs/reader.js";

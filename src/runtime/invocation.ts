@@ -29,7 +29,8 @@ import type { EventBody } from "../events/schema.js";
 import { tapClient } from "../provider/tap.js";
 import { newRunId } from "../runs/format.js";
 import { Recording } from "../runs/recorder.js";
-import { trackChanges, type ChangeFields, type ChangeTracker, type TrackOptions } from "../changes/index.js";
+import { trackChanges, type ChangeTracker, type RunChanges, type TrackOptions } from "../changes/index.js";
+import { diffstatOf } from "./diffstat.js";
 import { reviewOutputSchema, writeSarif } from "../review/index.js";
 
 export interface InvocationOptions {
@@ -96,9 +97,9 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     const loopOutcome = await runTheLoop(req, opts, ready, pod, begun, kit, controller.signal);
     // Stopped by the time limit (not by a cancel or an approval gate): a limit, not a pause.
     const timedOut = timeLimit.timedOut() && loopOutcome.result === "paused" && !loopOutcome.pending;
-    const { outcome, end } = await finish(opts, ready, pod, begun, kit, timedOut ? { ...loopOutcome, result: "limit_reached", limit: "time" } : loopOutcome, started);
-    // The recording's end is written (durably) before run_end announces it.
-    await recording?.end(end);
+    const { outcome, end, told } = await finish(opts, ready, pod, begun, kit, timedOut ? { ...loopOutcome, result: "limit_reached", limit: "time" } : loopOutcome, started);
+    // The recording's end is written (durably) before run_end announces it; with what `pod report` shows beyond run_end.
+    if (recording) await recording.end(end, undefined, { diffstat: await diffstatOf(told.changed), error: told.error && { code: told.error.code, message: told.error.full } });
     recording = undefined;
     sink.emit("run_end", end);
     return exitCode(outcome, run);
@@ -107,7 +108,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     const e = asPodError(err);
     sink.emit("error", { code: e.code, message: e.full });
     const end: EventBody<"run_end"> = { result: "error", turns: 0, usage: ZERO_USAGE, duration_ms: Date.now() - started, denials: [] };
-    await recording?.end(end).catch(() => {});
+    await recording?.end(end, undefined, { error: { code: e.code, message: e.full } }).catch(() => {});
     recording = undefined;
     sink.emit("run_end", end);
     return EXIT.error;
@@ -360,9 +361,9 @@ function runTheLoop(req: RunRequest, opts: InvocationOptions, ready: Prepared, p
  * --diff, -o, --sarif), a post-run compaction, the final status (fsynced), and the
  * run_end body the caller records and prints.
  */
-async function finish(opts: InvocationOptions, ready: Prepared, pod: OwnedPod, begun: Begun, kit: Kit, loopOutcome: RunOutcome, started: number): Promise<{ outcome: RunOutcome; end: EventBody<"run_end"> }> {
+async function finish(opts: InvocationOptions, ready: Prepared, pod: OwnedPod, begun: Begun, kit: Kit, loopOutcome: RunOutcome, started: number): Promise<{ outcome: RunOutcome; end: EventBody<"run_end">; told: { changed: RunChanges | undefined; error: PodError | undefined } }> {
   const { manifest, sink } = opts;
-  const { outcome, changed } = await writeRunFiles(opts, ready, pod, loopOutcome);
+  const { outcome, changed, endError } = await writeRunFiles(opts, ready, pod, loopOutcome);
   if (outcome.error) sink.emit("error", { code: outcome.error.code, message: outcome.error.full });
   // Post-run compaction: only after a run that ended with the session at rest (a time limit stops mid-turn).
   const atRest = outcome.result === "finished" || (outcome.result === "limit_reached" && outcome.limit !== "time");
@@ -393,7 +394,8 @@ async function finish(opts: InvocationOptions, ready: Prepared, pod: OwnedPod, b
     denials: outcome.denials,
     ...changed?.fields,
   };
-  return { outcome, end };
+  // The error the run ended with (or one told beside a pause), for the recording: run_end carries no error.
+  return { outcome, end, told: { changed, error: outcome.error ?? endError } };
 }
 
 /**
@@ -401,7 +403,7 @@ async function finish(opts: InvocationOptions, ready: Prepared, pod: OwnedPod, b
  * -o and --sarif: pod's own files are not the run's changes. A file CI asked for that could
  * not be written ends a finished run as an error; a pause or a limit stands, and is told.
  */
-async function writeRunFiles(opts: InvocationOptions, ready: Prepared, pod: OwnedPod, loopOutcome: RunOutcome): Promise<{ outcome: RunOutcome; changed: { fields: ChangeFields } | undefined }> {
+async function writeRunFiles(opts: InvocationOptions, ready: Prepared, pod: OwnedPod, loopOutcome: RunOutcome): Promise<{ outcome: RunOutcome; changed: RunChanges | undefined; endError: PodError | undefined }> {
   const { run } = ready;
   const changed = await ready.changes?.finish(run.diff);
   let outcome = await writeLastMessage(loopOutcome, run.outputFile, pod, opts.sink.redactor);
@@ -410,7 +412,7 @@ async function writeRunFiles(opts: InvocationOptions, ready: Prepared, pod: Owne
   const endError = changed?.error ?? sarifError;
   if (endError && outcome.result === "finished") outcome = { ...outcome, result: "error", error: endError };
   else if (endError) opts.sink.emit("error", { code: endError.code, message: endError.full });
-  return { outcome, changed };
+  return { outcome, changed, endError };
 }
 
 /** The exit code for a run that ended with run_end (docs/exit-codes.md). */
