@@ -17,6 +17,8 @@ const WORKERS = 4;
 /** In-process: no built binary needed. */
 const FAST = [
   "test/unit/**/*.test.ts",
+  // The run loop in process (test/helpers/in-process.ts): the real SDK against the fake server, no binary.
+  "test/runtime/**/*.test.ts",
   "test/tools/**/*.test.ts",
   "test/changes/**/*.test.ts",
   "test/review/**/*.test.ts",

@@ -115,7 +115,7 @@ export interface RunOutcome {
   denials: Denial[];
   files_changed?: { path: string; change: string }[];
   errors: { code: string; message: string }[];
-  start?: { pod: string; mode: string; model: string; input?: string; sandbox?: string | null; warnings?: string[] };
+  start?: { run_id: string; pod: string; mode: string; model: string; input?: string; sandbox?: string | null; warnings?: string[] };
 }
 
 export interface Collector {
@@ -143,7 +143,7 @@ export function createCollector(): Collector {
     event(e) {
       if (writer.kind === "events") writer.event(e);
       if (e.session_id) sessionId = e.session_id;
-      if (e.type === "run_start") start = { pod: e.pod, mode: e.mode, model: e.model, input: e.input, sandbox: e.sandbox, warnings: e.warnings };
+      if (e.type === "run_start") start = { run_id: e.run_id, pod: e.pod, mode: e.mode, model: e.model, input: e.input, sandbox: e.sandbox, warnings: e.warnings };
       if (e.type === "error") errors.push({ code: e.code, message: e.message });
     },
     outcome() {
@@ -263,8 +263,46 @@ export function approvalStep(ctx: Pick<SummaryContext, "uses" | "repeatInputs">)
 }
 
 /**
- * The run summary for `$GITHUB_STEP_SUMMARY`. Written from run_end (and run_start) by the
- * Action until `pod report --format markdown` exists (issue 25); then run.mjs calls that.
+ * What the step summary adds to `pod report --format markdown` (which run.mjs puts first):
+ * what only this job knows — the exit code, the sandbox, why the Action failed the step,
+ * the exact step that decides a pause (with each waiting change shown), where the events are.
+ */
+export function actionMarkdown(o: RunOutcome, ctx: SummaryContext): string {
+  const out: string[] = ["#### This step", ""];
+  const rows: [string, string][] = [["exit code", ctx.exitCode === "" || ctx.exitCode === undefined ? "— (pod did not run)" : String(ctx.exitCode)]];
+  if (o.start?.sandbox !== undefined) rows.push(["Bash sandbox", o.start.sandbox === null ? "none (Bash off)" : codeSpan(o.start.sandbox)]);
+  rows.push(["events", `${codeSpan(ctx.eventsFile, 300)} (also uploaded as the job's artifact)`]);
+  out.push("| | |", "| --- | --- |", ...rows.map(([k, v]) => `| ${k} | ${v} |`), "");
+  for (const w of o.start?.warnings ?? []) out.push(`- ⚠️ ${codeSpan(w, 400)}`);
+  if (o.start?.warnings?.length) out.push("");
+  if (ctx.actionError) out.push(`**The step failed: ${codeSpan(ctx.actionError.code)}**`, "", fenced(ctx.actionError.message), "");
+  out.push(...pauseMarkdown(o, ctx));
+  return out.join("\n");
+}
+
+/** A paused run: each waiting call's change and the exact step that decides; or how to continue a stopped one. */
+function pauseMarkdown(o: RunOutcome, ctx: SummaryContext): string[] {
+  const out: string[] = [];
+  if (o.result === "paused" && o.pending.length) {
+    out.push(`#### Waiting for approval (${o.pending.length === 1 ? "1 call" : `${o.pending.length} calls`})`, "");
+    for (const p of o.pending) out.push(pendingMarkdown(p), "");
+    out.push(
+      "To decide, run a job **in this workflow run** (same `cache-key`, same matrix) with this step — usually in a protected environment whose reviewers are the approvers:",
+      "",
+      fenced(approvalStep(ctx), "yaml"),
+      "",
+      `By hand, with the runtime directory: ${codeSpan(`${ctx.resumeCommand} --approve`, 300)} or ${codeSpan(`${ctx.resumeCommand} --deny "why"`, 300)}.`,
+      "",
+    );
+  } else if (o.result === "paused") {
+    out.push("The run stopped before it finished (cancelled, a signal, or its time limit) and can be continued: a later job in this workflow run with `resume: true` (or a new `prompt`), or " + codeSpan(ctx.resumeCommand, 300) + " by hand.", "");
+  }
+  return out;
+}
+
+/**
+ * The run summary for `$GITHUB_STEP_SUMMARY` when there is no `pod report` to write (pod did
+ * not run, or its report failed): written from run_end and run_start alone.
  */
 export function summaryMarkdown(o: RunOutcome, ctx: SummaryContext): string {
   const out: string[] = [];
@@ -292,20 +330,7 @@ export function summaryMarkdown(o: RunOutcome, ctx: SummaryContext): string {
   for (const w of o.start?.warnings ?? []) out.push(`- ⚠️ ${codeSpan(w, 400)}`);
   if (o.start?.warnings?.length) out.push("");
 
-  if (o.result === "paused" && o.pending.length) {
-    out.push(`#### Waiting for approval (${o.pending.length === 1 ? "1 call" : `${o.pending.length} calls`})`, "");
-    for (const p of o.pending) out.push(pendingMarkdown(p), "");
-    out.push(
-      "To decide, run a job **in this workflow run** (same `cache-key`, same matrix) with this step — usually in a protected environment whose reviewers are the approvers:",
-      "",
-      fenced(approvalStep(ctx), "yaml"),
-      "",
-      `By hand, with the runtime directory: ${codeSpan(`${ctx.resumeCommand} --approve`, 300)} or ${codeSpan(`${ctx.resumeCommand} --deny "why"`, 300)}.`,
-      "",
-    );
-  } else if (o.result === "paused") {
-    out.push("The run stopped before it finished (cancelled, a signal, or its time limit) and can be continued: a later job in this workflow run with `resume: true` (or a new `prompt`), or " + codeSpan(ctx.resumeCommand, 300) + " by hand.", "");
-  }
+  out.push(...pauseMarkdown(o, ctx));
 
   if (o.denials.length) {
     out.push(`#### Refused (${o.denials.length})`, "");

@@ -9,13 +9,15 @@
 // the whole of pod's output sits between `::stop-commands::<random token>` and its resume
 // line, so even text that slipped through could not run a workflow command. Nothing the
 // model wrote is ever passed to a shell: pod is spawned without one, outputs are written as
-// heredocs with a random delimiter, annotations carry only pod's own words.
+// heredocs with a random delimiter, annotations carry only pod's own words — except a
+// review's findings (review: true), each escaped as the runner unescapes it (io.mjs command()).
+// The step summary is `pod report --format markdown` of the run, itself inert (docs/report.md).
 //
 // Inputs come as INPUT_<NAME> variables (upper case, '-' as '_'); what the setup, install
 // and sandbox steps found comes as POD_* variables (action.yml passes both explicitly).
 // `node action/run.mjs --dry-run` prints the command line the inputs make, as JSON.
-import { spawn } from "node:child_process";
-import { appendFileSync, closeSync, readFileSync, writeSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { appendFileSync, closeSync, existsSync, readFileSync, writeSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
@@ -28,7 +30,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ARGV_PROMPT_MAX = 64 * 1024;
 
 /** Every output the run step writes; action.yml declares each one (a test checks both ways). */
-export const OUTPUTS = ["result", "exit-code", "session-id", "output", "pending", "denials", "error-code", "error-message", "events-file", "runtime-dir"];
+export const OUTPUTS = ["result", "exit-code", "session-id", "output", "pending", "denials", "error-code", "error-message", "events-file", "runtime-dir", "sarif-file", "export-file"];
 
 const truthy = (v) => /^(true|yes|1|on)$/i.test(v);
 
@@ -54,6 +56,10 @@ export function readInputs(env = process.env) {
     cacheKey: get("cache-key"),
     continueFrom: get("continue-from"),
     carryChanges: !/^(false|no|0|off)$/i.test(get("carry-changes") || "true"),
+    review: truthy(get("review")),
+    sarifFile: get("sarif-file"),
+    exportFile: get("export-file"),
+    importFile: get("import-file"),
     allowExitCodes: (get("allow-exit-codes") || "0,10,11").split(",").map((c) => Number(c.trim())),
   };
 }
@@ -81,6 +87,7 @@ export function buildArgs(inputs, ctx = {}) {
   let stdin;
   const decisions = [inputs.approve && "approve", inputs.deny && "deny", inputs.resume && "resume"].filter(Boolean);
   if (decisions.length > 1) return { error: `give one of approve, deny and resume, not ${decisions.join(" and ")}` };
+  if (inputs.sarifFile && !inputs.review) return { error: "sarif-file needs review: true (the SARIF is made of a review's findings: docs/review.md)" };
   if (decisions.length) {
     args.push("resume", ...(inputs.approve ? ["--approve"] : inputs.deny ? ["--deny", inputs.deny] : []));
   } else {
@@ -104,12 +111,13 @@ export function buildArgs(inputs, ctx = {}) {
   const runtimeDir = ctx.runtimeDir || inputs.runtimeDir;
   if (runtimeDir) args.push("--runtime-dir", runtimeDir);
   if (ctx.diffFile) args.push("--diff", ctx.diffFile);
+  if (inputs.review) args.push("--review", ...(ctx.sarifFile ? ["--sarif", ctx.sarifFile] : []));
   args.push("--format", "jsonl");
   return { args, stdin };
 }
 
 /** The step outputs for an outcome (lib.cjs RunOutcome). */
-export function outputsFor(o, { exitCode, eventsFile, runtimeDir, actionError }) {
+export function outputsFor(o, { exitCode, eventsFile, runtimeDir, actionError, sarifFile = "", exportFile = "" }) {
   const lastError = o.errors.at(-1);
   const failed = actionError || o.result === "error" || o.result === "";
   const error = actionError ?? (failed ? lastError : undefined);
@@ -125,7 +133,37 @@ export function outputsFor(o, { exitCode, eventsFile, runtimeDir, actionError })
     "error-message": error?.message ?? "",
     "events-file": eventsFile,
     "runtime-dir": runtimeDir,
+    "sarif-file": sarifFile,
+    "export-file": exportFile,
   };
+}
+
+// The runner's limits on annotations shown per step (10 of each kind); more are still in the SARIF.
+const MAX_ANNOTATIONS = 50;
+const LEVEL = { error: "error", warning: "warning", note: "notice" };
+
+/**
+ * A review's findings (run_end.output of a --review run) as workflow-command annotations on
+ * the pull request's files: `::warning file=…,line=…,endLine=…,title=…::message`, one per
+ * finding, error/warning/notice by severity. A finding's path is relative to the scope root;
+ * an annotation's to the workspace (the repository root). Every value goes through the
+ * runner's escaping (io.mjs command(): `%`, CR and LF in all, `:` and `,` in properties), so
+ * a path or message holding `\n::error::` or `,line=1` cannot add a command or a property; the
+ * message is inert first (no terminal controls).
+ */
+export function findingAnnotations(output, { scopeRoot, workspace }, inert = (s) => s) {
+  const findings = Array.isArray(output?.findings) ? output.findings : [];
+  const lines = [];
+  for (const f of findings.slice(0, MAX_ANNOTATIONS)) {
+    if (typeof f?.path !== "string" || !Number.isInteger(f.line)) continue;
+    const file = path.relative(workspace, path.join(scopeRoot, f.path)).split(path.sep).join("/");
+    const props = { file, line: String(f.line) };
+    if (Number.isInteger(f.end_line)) props.endLine = String(f.end_line);
+    props.title = inert(`pod review${typeof f.rule === "string" ? `: ${f.rule}` : ""}`);
+    lines.push(command(LEVEL[f.severity] ?? "warning", props, inert(String(f.message ?? ""))));
+  }
+  if (findings.length > MAX_ANNOTATIONS) lines.push(command("notice", { title: "pod review" }, `${findings.length - MAX_ANNOTATIONS} more findings are not annotated; the SARIF file (sarif-file output) has them all`));
+  return lines;
 }
 
 /** `pod … resume` for people at a terminal, with the same places as this step. */
@@ -148,14 +186,34 @@ function repeatInputs(inputs) {
   return r;
 }
 
+/** The pod arguments that find the same pod as the run did (`-C` is the cwd). */
+function podPlace(inputs, runtimeDir) {
+  return [...(inputs.manifest ? ["--manifest", inputs.manifest] : []), ...(runtimeDir ? ["--runtime-dir", runtimeDir] : [])];
+}
+
+/** Runs one short pod command (report, export, import) after or before the run; never through a shell. */
+function podOnce(podBin, args, { cwd, env }) {
+  const r = spawnSync(process.execPath, [podBin, ...args], { cwd, env, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"], maxBuffer: 64 * 1024 * 1024, timeout: 120_000 });
+  const why = r.error?.message ?? (r.status !== 0 ? `exit ${r.status ?? r.signal}: ${(r.stderr || r.stdout || "").trim().split("\n")[0]}` : undefined);
+  return { ok: why === undefined, stdout: r.stdout ?? "", why };
+}
+
 /**
- * The step summary. Written by lib.cjs from run_end until `pod report --format markdown`
- * exists (issue 25); then this is the one place to call it instead:
- *   spawn(pod, ["report", "--format", "markdown", "--runtime-dir", …]) → append its stdout.
+ * The step summary: `pod report --format markdown` of this run (docs/report.md) and what
+ * only this step knows (lib actionMarkdown: exit code, sandbox, the approval step). Without
+ * a recorded run (pod refused before it owned the pod), or when the report fails, lib's own
+ * summary from run_end, and the log says so.
  */
-function writeSummary(lib, outcome, ctx, env) {
+function writeSummary(lib, outcome, ctx, env, report) {
   if (!env.GITHUB_STEP_SUMMARY) return;
-  appendFileSync(env.GITHUB_STEP_SUMMARY, lib.summaryMarkdown(outcome, ctx) + "\n");
+  let markdown;
+  const runId = outcome.start?.run_id;
+  if (runId && report) {
+    const r = podOnce(report.podBin, ["report", runId, "--format", "markdown", ...report.place], report);
+    if (r.ok && r.stdout.trim()) markdown = `${r.stdout.trimEnd()}\n\n${lib.actionMarkdown(outcome, ctx)}`;
+    else report.say(lib.inertLogText(`pod: \`pod report\` failed (${r.why ?? "no output"}); the step summary is the Action's own, from the run's events`));
+  }
+  appendFileSync(env.GITHUB_STEP_SUMMARY, (markdown ?? lib.summaryMarkdown(outcome, ctx)) + "\n");
 }
 
 /** Where the installed pod and the helpers are (the install step's outputs; a checkout's build by default). */
@@ -190,7 +248,10 @@ async function main(env = process.env) {
   const carry = inputs.carryChanges && env.POD_SCOPE_ROOT && env.POD_CARRY_DIR
     ? { scopeRoot: env.POD_SCOPE_ROOT, carryDir: env.POD_CARRY_DIR, appliedFile: path.join(env.RUNNER_TEMP || path.dirname(env.POD_CARRY_DIR), "pod-action", "carried.json"), patchFile: env.POD_PATCH_FILE || path.join(path.dirname(eventsFile), "changes.patch") }
     : undefined;
-  const built = buildArgs(inputs, { runtimeDir, restoredKey, diffFile: carry?.patchFile });
+  // With review: the findings as SARIF in the step's own directory (copied to sarif-file when given).
+  const sarifTemp = inputs.review ? path.join(path.dirname(eventsFile), "findings.sarif") : undefined;
+  // An imported pod is this run's own, like one restored from this workflow run's cache: its session continues.
+  const built = buildArgs(inputs, { runtimeDir, restoredKey: restoredKey || (inputs.importFile ? "import-file" : ""), diffFile: carry?.patchFile, sarifFile: sarifTemp });
   if (process.argv.includes("--dry-run")) {
     process.stdout.write(JSON.stringify({ cwd: inputs.workingDirectory, command: ["pod", ...(built.args ?? [])], stdin: built.stdin !== undefined, error: built.error }) + "\n");
     return built.error ? 2 : 0;
@@ -208,9 +269,10 @@ async function main(env = process.env) {
     eventsFile,
     actionError,
   });
-  const finish = (outcome, exitCode, actionError) => {
-    setOutputs(outputsFor(outcome, { exitCode, eventsFile, runtimeDir, actionError }), env);
-    writeSummary(lib, outcome, summaryCtx(exitCode, actionError), env);
+  const place = podPlace(inputs, runtimeDir);
+  const finish = (outcome, exitCode, actionError, files = {}) => {
+    setOutputs(outputsFor(outcome, { exitCode, eventsFile, runtimeDir, actionError, ...files }), env);
+    writeSummary(lib, outcome, summaryCtx(exitCode, actionError), env, { podBin, place, cwd, env, say });
     if (runtimeDir) exportVariables({ POD_RUNTIME_DIR: runtimeDir }, env);
   };
   const noRun = { result: "", session_id: null, text: "", pending: [], denials: [], errors: [] };
@@ -226,6 +288,25 @@ async function main(env = process.env) {
     say(command("error", { title: "pod: no sandbox for Bash" }, lib.inertLogText(message)));
     finish(noRun, undefined, { code: "sandbox_unavailable", message });
     return 1;
+  }
+
+  // A pod carried from another job or workflow run as a `pod export` bundle (docs/ci.md).
+  if (inputs.importFile) {
+    const file = path.resolve(cwd, inputs.importFile);
+    const r = podOnce(podBin, ["import", file, ...place], { cwd, env });
+    if (!r.ok) {
+      const message = `import-file ${inputs.importFile}: ${r.why}`;
+      say(command("error", { title: "pod: import-file" }, lib.inertLogText(message)));
+      finish(noRun, undefined, { code: "invalid_input", message });
+      return 1;
+    }
+    let got = {};
+    try {
+      got = JSON.parse(r.stdout);
+    } catch {
+      // pod printed its one object; nothing else to say if not
+    }
+    say(lib.inertLogText(`pod: imported ${file}: pod ${got.pod ?? "?"}, ${got.sessions ?? "?"} session(s), ${got.runs ?? "?"} recorded run(s), status ${got.status ?? "?"}`));
   }
 
   // What earlier jobs of this workflow run changed in the workspace, back in this fresh checkout.
@@ -300,7 +381,36 @@ async function main(env = process.env) {
     if (kept) say(`pod: kept this step's changes for later jobs of this workflow run (${kept})`);
   }
   const actionError = sandboxStop ? { code: "sandbox_unavailable", message: `${sandboxStop}\nThe Action stopped pod at the start of the run: a job whose Bash calls are all refused is not a green job.` } : undefined;
-  finish(outcome, exitCode, actionError);
+  // Files for later steps, written now that no model process runs: fresh files, through no link.
+  const files = { sarifFile: "", exportFile: "" };
+  if (sarifTemp && existsSync(sarifTemp)) {
+    files.sarifFile = sarifTemp;
+    if (inputs.sarifFile) {
+      try {
+        const dest = path.resolve(cwd, inputs.sarifFile);
+        writeFresh(dest, readFileSync(sarifTemp), workspace);
+        files.sarifFile = dest;
+      } catch (err) {
+        say(command("warning", { title: "pod: sarif-file" }, lib.inertLogText(`${err.message}; the SARIF is at ${sarifTemp} (the sarif-file output)`)));
+      }
+    }
+  }
+  if (inputs.exportFile) {
+    const bundle = path.join(path.dirname(eventsFile), "pod-state.tar.gz");
+    const r = podOnce(podBin, ["export", "-o", bundle, ...place], { cwd, env });
+    if (!r.ok) say(command("warning", { title: "pod: export-file" }, lib.inertLogText(`pod export failed: ${r.why}`)));
+    else {
+      try {
+        const dest = path.resolve(cwd, inputs.exportFile);
+        writeFresh(dest, readFileSync(bundle), workspace);
+        files.exportFile = dest;
+        say(lib.inertLogText(`pod: exported the pod to ${dest} (import-file: in a later job or workflow run continues it)`));
+      } catch (err) {
+        say(command("warning", { title: "pod: export-file" }, lib.inertLogText(err.message)));
+      }
+    }
+  }
+  finish(outcome, exitCode, actionError, files);
 
   // Copy for a workflow that asked for the events at a path of its own: written after pod
   // exited (no model process runs), through no link, as a fresh file.
@@ -318,6 +428,10 @@ async function main(env = process.env) {
   if (actionError) {
     say(command("error", { title: "pod: no sandbox for Bash" }, lib.inertLogText(actionError.message)));
     return 1;
+  }
+  // A review's findings as annotations on the pull request's files.
+  if (inputs.review && outcome.result === "finished") {
+    for (const line of findingAnnotations(outcome.output, { scopeRoot: env.POD_SCOPE_ROOT || cwd, workspace }, lib.inertLogText)) say(line);
   }
   if (outcome.result === "paused" && outcome.pending.length) {
     const names = outcome.pending.map((p) => p.name).join(", ");

@@ -56,7 +56,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option("--manifest <file>", "exactly this manifest file (default: the nearest pod.toml, else pod's default manifest)")
     .option("--runtime-dir <dir>", "runtime directory (default: $POD_RUNTIME_DIR or .pod/ next to the manifest)")
     .addOption(
-      new Option("--format <format>", "jsonl (every event), pretty (for people), json (one result object at the end), text (only the final answer); default: jsonl when stdout is not a TTY").choices(["jsonl", "pretty", "json", "text"]),
+      new Option("--format <format>", "jsonl (every event), pretty (for people), json (one result object at the end), text (only the final answer); default: jsonl when stdout is not a TTY; `pod report`: markdown (default) or json").choices(["jsonl", "pretty", "json", "text", "markdown"]),
     )
     .option("--max-turns <n>", "turn limit for this run (overrides [pod] max_turns)", positiveInt)
     .option("--model <model>", "model for this run (overrides [pod] model)")
@@ -69,7 +69,13 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .showHelpAfterError("(run `pod --help` for usage)")
     .configureOutput({ writeOut: (s) => process.stdout.write(s), writeErr: (s) => process.stderr.write(s) })
     // Set before the subcommands are added so they inherit it: usage errors become exit 2 in bin/pod.ts.
-    .exitOverride();
+    .exitOverride()
+    // markdown is a format of `pod report` only (one --format option serves every command).
+    .hook("preAction", (_program, action) => {
+      if (action.optsWithGlobals().format === "markdown" && action.name() !== "report") {
+        action.error(`error: --format markdown is for \`pod report\`; \`pod ${action.name()}\` prints jsonl, pretty, json or text`, { exitCode: 2, code: "commander.invalidArgument" });
+      }
+    });
 
   const globals = (cmd: Command) => cmd.optsWithGlobals() as GlobalOptions;
 
@@ -163,6 +169,16 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .description("list the recorded runs, oldest first (JSON lines; a table with --format pretty)")
     .addHelpText("after", "\nExamples:\n  $ pod runs --format pretty\n  $ pod runs | jq -r 'select(.result==\"error\") | .run_id'\n")
     .action(async (_o, cmd: Command) => setExit(await (await import("./commands/run.js")).runsCommand(globals(cmd))));
+
+  program
+    .command("report")
+    .description("a recorded run (default: the last) for people and CI dashboards: prompt, answer, files changed, tool calls, denials, turns, tokens, cost, time")
+    .argument("[run-id]", "the run to report (see `pod runs`)")
+    .addHelpText(
+      "after",
+      "\n--format markdown (the default) or json; stdout is the report itself, not events (docs/report.md).\n\nExamples:\n  $ pod report\n  $ pod report >> \"$GITHUB_STEP_SUMMARY\"\n  $ pod report 20260101T120000Z-a1b2c3 --format json | jq '.tool_calls[] | select(.outcome!=\"ok\")'\n",
+    )
+    .action(async (runId: string | undefined, _o, cmd: Command) => setExit(await (await import("./commands/run.js")).reportCommand(runId, globals(cmd))));
 
   program
     .command("export")

@@ -113,23 +113,24 @@ export interface CommandContext {
  * `error` line (the sink is returned so the caller can print it) before anything in
  * the runtime directory is touched.
  */
-export async function loadContext(opts: GlobalOptions): Promise<CommandContext> {
+export async function loadContext(opts: GlobalOptions, writer?: EventWriter): Promise<CommandContext> {
   const format = resolveFormat(opts.format);
   const manifest = await findAndLoadManifest(opts);
   const runtimeDir = resolveRuntimeDir(opts.runtimeDir, manifest.file);
   // One Redactor for the invocation, from the environment as it is now and [pod] secrets.
   const redactor = Redactor.fromEnv(hostEnv(), manifest.data.pod.secrets);
-  return { manifest, runtimeDir, sink: new EventSink(await eventWriter(format, opts), null, redactor), format };
+  // `writer`: where the events go instead of stdout (test/helpers/in-process.ts keeps them in memory).
+  return { manifest, runtimeDir, sink: new EventSink(writer ?? (await eventWriter(format, opts)), null, redactor), format };
 }
 
 /**
  * Runs a command that needs the manifest. Anything thrown before the command owns
  * the pod (bad manifest, bad arguments) becomes one `error` line and its exit code.
  */
-export async function withContext(opts: GlobalOptions, body: (ctx: CommandContext) => Promise<number>): Promise<number> {
+export async function withContext(opts: GlobalOptions, body: (ctx: CommandContext) => Promise<number>, load = loadContext): Promise<number> {
   let ctx: CommandContext;
   try {
-    ctx = await loadContext(opts);
+    ctx = await load(opts);
   } catch (err) {
     // No manifest to read [pod] secrets from: the default names apply.
     const sink = new EventSink(await eventWriter(resolveFormat(opts.format), opts), null, Redactor.fromEnv(hostEnv()));

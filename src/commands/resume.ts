@@ -2,7 +2,7 @@ import { PodError } from "../errors.js";
 import { invokeRun } from "../runtime/agent.js";
 import type { Approval } from "../runtime/run-loop.js";
 import { applyRunOverrides, resolveRunOptions, type RunFlags } from "../runtime/run-options.js";
-import { withContext, type GlobalOptions } from "./context.js";
+import { loadContext, withContext, type GlobalOptions } from "./context.js";
 
 export interface ResumeOptions extends GlobalOptions, Omit<RunFlags, "session" | "new"> {
   approve?: boolean;
@@ -10,8 +10,8 @@ export interface ResumeOptions extends GlobalOptions, Omit<RunFlags, "session" |
   deny?: string | boolean;
 }
 
-/** `pod resume [--approve | --deny [reason]]`. */
-export async function resumeCommand(opts: ResumeOptions): Promise<number> {
+/** `pod resume [--approve | --deny [reason]]`. `load`: as runCommand's (test/helpers/in-process.ts). */
+export async function resumeCommand(opts: ResumeOptions, load = loadContext): Promise<number> {
   return withContext(opts, async (loaded) => {
     const ctx = { ...loaded, manifest: applyRunOverrides(loaded.manifest, opts) };
     if (opts.approve && opts.deny !== undefined) {
@@ -24,5 +24,5 @@ export async function resumeCommand(opts: ResumeOptions): Promise<number> {
     }
     const run = await resolveRunOptions(opts, ctx.manifest);
     return invokeRun({ mode: "resume", approval }, { ...ctx, model: opts.model, maxTurns: opts.maxTurns, run });
-  });
+  }, load);
 }

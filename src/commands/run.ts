@@ -2,7 +2,7 @@ import { PodError } from "../errors.js";
 import { invokeRun } from "../runtime/agent.js";
 import { applyRunOverrides, resolveRunOptions, type RunFlags } from "../runtime/run-options.js";
 import { buildSystemPrompt } from "../prompt/system-prompt.js";
-import { withContext, type GlobalOptions } from "./context.js";
+import { loadContext, withContext, type GlobalOptions } from "./context.js";
 
 export interface RunCommandOptions extends GlobalOptions, RunFlags {
   printSystemPrompt?: boolean;
@@ -11,8 +11,11 @@ export interface RunCommandOptions extends GlobalOptions, RunFlags {
 /** Big enough for a long task description with logs pasted in; past it, a file tool is the better road. */
 export const MAX_PROMPT_BYTES = 1024 * 1024;
 
-/** `pod run "<prompt>"` (`-` reads the prompt from stdin); `--print-system-prompt` only prints the system prompt. */
-export async function runCommand(promptArg: string | undefined, opts: RunCommandOptions): Promise<number> {
+/**
+ * `pod run "<prompt>"` (`-` reads the prompt from stdin); `--print-system-prompt` only prints the system prompt.
+ * `load`: test/helpers/in-process.ts runs the command in the test's process with a sink of its own.
+ */
+export async function runCommand(promptArg: string | undefined, opts: RunCommandOptions, load = loadContext): Promise<number> {
   return withContext(opts, async (loaded) => {
     const ctx = { ...loaded, manifest: applyRunOverrides(loaded.manifest, opts) };
     if (opts.printSystemPrompt) {
@@ -27,7 +30,7 @@ export async function runCommand(promptArg: string | undefined, opts: RunCommand
     checkPrompt(prompt);
     const run = await resolveRunOptions(opts, ctx.manifest);
     return invokeRun({ mode: "run", prompt }, { ...ctx, model: opts.model, maxTurns: opts.maxTurns, run });
-  });
+  }, load);
 }
 
 export function checkPrompt(prompt: string): void {
@@ -74,5 +77,5 @@ function isValidUtf8(buf: Buffer): boolean {
   }
 }
 
-// `pod runs`, `pod replay`, `pod export`, `pod import` share this bundle (src/commands/recorded/index.ts says why).
-export { runsCommand, replayCommand, exportCommand, importCommand } from "./recorded/index.js";
+// `pod runs`, `pod replay`, `pod export`, `pod import`, `pod report` share this bundle (src/commands/recorded/index.ts says why).
+export { runsCommand, replayCommand, exportCommand, importCommand, reportCommand } from "./recorded/index.js";

@@ -27,7 +27,7 @@ export async function createModelClient(env = hostEnv()): Promise<ModelClient> {
     // Exactly one credential; null stops the SDK reading the other variable itself.
     ...("apiKey" in credential ? { apiKey: credential.apiKey, authToken: null } : { authToken: credential.authToken, apiKey: null }),
     baseURL,
-    // Turns do their own, visible retries (run-loop.ts); these apply to compaction's requests.
+    // Turns do their own, visible retries (src/runtime/turn-retries.ts); these apply to compaction's requests.
     maxRetries: settings.maxRetries,
     // Non-streamed requests (compaction's summary) answer only when done, so this is long;
     // a turn's stream has its own first-byte and idle limits (turn.ts).

@@ -104,6 +104,22 @@ export const RunMeta = z.object({
   ended_at: z.optional(z.iso.datetime()),
   /** The run_end body; absent while the run goes on, and after a crash. */
   end: z.optional(RunEnd),
+  /**
+   * Written with `end` (for `pod report`, which then needs no git and no workspace: it works
+   * after `pod import` on another machine): lines added and removed per changed file, from
+   * the same before/after comparison as files_changed and --diff (src/runtime/diffstat.ts).
+   */
+  diffstat: z.optional(
+    z.object({
+      files: z.array(z.object({ path: z.string(), change: z.enum(["added", "modified", "deleted"]), added: z.nullable(count()), removed: z.nullable(count()), binary: z.boolean() })),
+      /** Files in files_changed that could not be counted, and why (content before the run not kept…). */
+      uncounted: z.array(z.object({ path: z.string(), reason: z.string() })),
+      /** Set when nothing was counted: why (too many or too large changes, a failed snapshot). */
+      skipped: z.optional(z.string()),
+    }),
+  ),
+  /** The error the run ended with (the last `error` line before run_end), when it ended with one. */
+  error: z.optional(z.object({ code: z.string(), message: z.string() })),
 });
 export type RunMeta = z.infer<typeof RunMeta>;
 

@@ -11,6 +11,7 @@ import { VERSION } from "../version.js";
 import { AppendLog } from "./append-log.js";
 import { HISTORY_FILE, newRunId, RECORDING_VERSION, RECORDS_FILE, RUN_FILE, runDir, runsDir, type RunEnd, type RunMeta, type ToolRecord } from "./format.js";
 import { pruneRuns } from "./prune.js";
+import { redactStream } from "./redact-stream.js";
 import { DeltaEncoder } from "./request-delta.js";
 
 /** What the invocation knows of the run when it begins (run.json without the fields the recorder fills in). */
@@ -93,7 +94,7 @@ export class Recording implements ExchangeTap {
   }
 
   streamed(n: number, events: SseEvent[]): void {
-    this.log.write({ kind: "response", n, events: this.redactor.value(events) });
+    this.log.write({ kind: "response", n, events: redactStream(this.redactor, events) });
   }
 
   json(n: number, body: unknown): void {
@@ -119,9 +120,10 @@ export class Recording implements ExchangeTap {
     return Promise.all([this.log.sync(), this.syncStart()]).then(() => {});
   }
 
-  /** The run_end body, written (durably) into run.json before run_end is printed. */
-  async end(body: RunEnd, now = new Date()): Promise<void> {
-    this.meta = { ...this.meta, ended_at: now.toISOString(), end: this.redactor.value(body) };
+  /** The run_end body (and what only a report needs: `extra`), written (durably) into run.json before run_end is printed. */
+  async end(body: RunEnd, now = new Date(), extra: Pick<RunMeta, "diffstat" | "error"> = {}): Promise<void> {
+    const more = Object.fromEntries(Object.entries(extra).filter(([, v]) => v !== undefined));
+    this.meta = { ...this.meta, ended_at: now.toISOString(), end: this.redactor.value(body), ...this.redactor.value(more) };
     await this.log.close();
     await this.closeHistory();
     await writeFileAtomic(path.join(this.dir, RUN_FILE), JSON.stringify(this.meta, null, 2) + "\n");

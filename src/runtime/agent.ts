@@ -8,4 +8,4 @@ export { takePod } from "../store/pod-owner.js";
 export { aboutSession, podWatch } from "./emit.js";
 export { invokeReplay } from "./replay.js";
 export { exportPod, importBundle } from "../runs/bundle.js";
-export { listRuns } from "../runs/reader.js";
+export { latestRunId, listRuns, readRun } from "../runs/reader.js";

@@ -2,7 +2,7 @@
  * The built-in tools by name: what every layer that is not the tool itself needs to
  * know about one. The manifest validates `[tools] disabled`/`ask` and `--allow-tool`
  * against these names, the system prompt lists the file tools from it, pretty output
- * summarises calls and results by it, compaction reads which calls touched which file
+ * and `pod report` summarise calls and results by it, compaction reads which calls touched which file
  * from it, and each tool takes its name and `readOnly` from here (toolIdentity). So adding a tool is
  * its module, its line in createToolbox (index.ts) and its entry here.
  *
@@ -23,14 +23,16 @@ export interface BuiltInToolInfo {
   readonly pending: "edit" | "content" | "summary";
   /** Pretty output's summary of a successful result: "numbered-lines" counts Read's numbered lines. */
   readonly result?: "numbered-lines";
+  /** Its input is a `pattern` searched under a `path` (Glob, Grep): `pod report` shows "<pattern> in <path>". */
+  readonly searches?: true;
 }
 
 export const BUILT_IN_TOOLS = {
   Read: { room: "file", readOnly: true, touches: "read", summary: "key-argument", pending: "summary", result: "numbered-lines" },
   Write: { room: "file", readOnly: false, touches: "write", summary: "key-argument", pending: "content" },
   Edit: { room: "file", readOnly: false, touches: "write", summary: "key-argument", pending: "edit" },
-  Glob: { room: "file", readOnly: true, summary: "key-argument", pending: "summary" },
-  Grep: { room: "file", readOnly: true, summary: "pattern-in-path", pending: "summary" },
+  Glob: { room: "file", readOnly: true, summary: "key-argument", pending: "summary", searches: true },
+  Grep: { room: "file", readOnly: true, summary: "pattern-in-path", pending: "summary", searches: true },
   Bash: { room: "shell", readOnly: false, summary: "key-argument", pending: "summary" },
 } as const satisfies Record<string, BuiltInToolInfo>;
 
