@@ -1,7 +1,7 @@
 // Prompt-cache efficiency: the 30-turn session of test/helpers/cache-session.ts (the real
 // binary reading this repository's sources; a pause and `pod resume --approve`; compactions)
 // against the fake server's model of Anthropic's prefix cache. Token counts, not time, so
-// one run is exact. Cost with src/provider/pricing.ts prices: writes 1.25×, reads 0.1× input.
+// one run is exact. Cost with src/conversation/pricing.ts prices: writes 1.25×, reads 0.1× input.
 import { cacheReport, MODEL, runCacheSession } from "../test/helpers/cache-session.ts";
 
 const usd = (x) => `$${x.toFixed(4)}`;

@@ -100,7 +100,7 @@ const results = await Promise.all([
   // imported as "./cli.js" and "./commands/<name>.js" from src/, which is where dist/ puts them.
   // grep-worker.js is the Grep tool's search thread, started by path (src/tools/grep/pool.ts).
   build({ ...common, external: ["./undici-entry.js"], entryPoints: { pod: `${root}bin/pod.ts`, cli: `${root}src/cli.ts`, "grep-worker": `${root}src/tools/grep/worker.ts` }, outdir: `${root}dist` }),
-  // undici.js: the proxy client (src/provider/proxy.ts), loaded only when a proxy is set.
+  // undici.js: the proxy client (src/provider/upstream-proxy.ts), loaded only when a proxy is set.
   build({ ...common, entryPoints: { undici: `${root}src/provider/undici-entry.ts` }, outdir: `${root}dist` }),
   build({
     ...common,

@@ -1,4 +1,5 @@
 import { writeSync } from "node:fs";
+import { podEnv } from "./env-config.js";
 
 /**
  * POD_TIMING=1: `pod-timing {json}` lines on stderr, for the benchmarks: each tool
@@ -7,7 +8,7 @@ import { writeSync } from "node:fs";
  * handed to the socket and each response had fully arrived (epoch ms, high resolution).
  * Never stdout.
  */
-export const TIMING = process.env.POD_TIMING === "1";
+export const TIMING = podEnv().timing;
 
 /**
  * Kept in memory and written when the process exits: a write to stderr per stamp (six

@@ -6,6 +6,7 @@ import { podPaths } from "../store/paths.js";
 import { processAlive } from "../store/process-alive.js";
 import { readStatus } from "../store/status.js";
 import { withContext, type GlobalOptions } from "./context.js";
+import { aboutSession } from "../runtime/emit.js";
 
 export interface CancelOptions extends GlobalOptions {
   wait?: boolean;
@@ -26,7 +27,7 @@ export async function cancelCommand(opts: CancelOptions): Promise<number> {
     const notRunning = () => new PodError("not_running", `pod "${ctx.manifest.data.pod.name}" is not running`, "nothing to cancel; `pod status` shows its state");
     if (!status || pid === undefined || !processAlive(pid)) throw notRunning();
     if (!(await isLocked(paths.dir, paths.lock)) || !(await looksLikePod(pid))) throw notRunning();
-    ctx.sink.sessionId = status.session_id;
+    aboutSession(ctx.sink, status.session_id);
     process.kill(pid, "SIGTERM");
     if (opts.wait === false) return 0;
     const waitMs = opts.timeout ?? 30_000;

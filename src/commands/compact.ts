@@ -1,5 +1,5 @@
 import { EXIT } from "../errors.js";
-import { compactSession, createProviderClient, takePod } from "../runtime/agent.js";
+import { aboutSession, compactSession, createProviderClient, podWatch, takePod } from "../runtime/agent.js";
 import { requireSession } from "../store/session-select.js";
 import { SessionStore } from "../store/session-store.js";
 import { buildSystemPrompt } from "../prompt/system-prompt.js";
@@ -13,14 +13,14 @@ import { withContext, type GlobalOptions } from "./context.js";
 export async function compactCommand(opts: GlobalOptions & { session?: string }): Promise<number> {
   return withContext(opts, async (ctx) => {
     const client = await createProviderClient(ctx.manifest.data.provider);
-    const pod = await takePod(ctx.manifest, ctx.runtimeDir, ctx.sink, { onLockLost: () => {} });
+    const pod = await takePod(ctx.manifest, ctx.runtimeDir, podWatch(ctx.sink), { onLockLost: () => {} });
     // --session: another stored session, compacted in place; the current one stays current.
     let other: SessionStore | undefined;
     try {
       if (opts.session !== undefined && opts.session !== pod.store.id) {
         requireSession(pod.paths.sessions, opts.session);
         other = await SessionStore.openForAppend(pod.paths.sessions, opts.session);
-        ctx.sink.sessionId = other.id;
+        aboutSession(ctx.sink, other.id);
       }
       const outcome = await compactSession({
         client,

@@ -1,4 +1,5 @@
-import { EventSink, jsonlWriter, type EventWriter } from "../events/sink.js";
+import { EventSink, type EventWriter } from "../events/sink.js";
+import { jsonlWriter } from "../events/jsonl.js";
 import type { Manifest } from "../manifest.js";
 import { findAndLoadManifest } from "../manifest-discovery.js";
 import { inertText } from "../events/inert.js";
@@ -6,6 +7,7 @@ import { refuse } from "../events/refuse.js";
 import { resolveRuntimeDir } from "../store/paths.js";
 import { Redactor } from "../redact/redactor.js";
 import path from "node:path";
+import { hostEnv } from "../env-config.js";
 
 /** Options every command accepts (SPEC "Common options"). */
 export interface GlobalOptions {
@@ -116,7 +118,7 @@ export async function loadContext(opts: GlobalOptions, writer?: EventWriter): Pr
   const manifest = await findAndLoadManifest(opts);
   const runtimeDir = resolveRuntimeDir(opts.runtimeDir, manifest.file);
   // One Redactor for the invocation, from the environment as it is now and [pod] secrets.
-  const redactor = Redactor.fromEnv(process.env, manifest.data.pod.secrets);
+  const redactor = Redactor.fromEnv(hostEnv(), manifest.data.pod.secrets);
   // `writer`: where the events go instead of stdout (test/helpers/in-process.ts keeps them in memory).
   return { manifest, runtimeDir, sink: new EventSink(writer ?? (await eventWriter(format, opts)), null, redactor), format };
 }
@@ -131,7 +133,7 @@ export async function withContext(opts: GlobalOptions, body: (ctx: CommandContex
     ctx = await load(opts);
   } catch (err) {
     // No manifest to read [pod] secrets from: the default names apply.
-    const sink = new EventSink(await eventWriter(resolveFormat(opts.format), opts), null, Redactor.fromEnv(process.env));
+    const sink = new EventSink(await eventWriter(resolveFormat(opts.format), opts), null, Redactor.fromEnv(hostEnv()));
     return refuse(sink, err);
   }
   try {

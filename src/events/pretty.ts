@@ -4,13 +4,15 @@ import { InertStream, inertValue } from "./inert.js";
 import type { EventOf, PodEvent } from "./schema.js";
 import type { EventWriter } from "./sink.js";
 import { Spinner } from "./spinner.js";
+import { builtInTool } from "../tools/registry.js";
 
 /** The argument that says what a tool call is about, for its one-line summary. */
 function keyArgument(name: string, input: Record<string, unknown>): string {
   const pick = (k: string) => (typeof input[k] === "string" ? (input[k] as string) : undefined);
   const value = pick("path") ?? pick("pattern") ?? pick("command") ?? JSON.stringify(input);
-  const extra = name === "Grep" && pick("path") && pick("pattern") ? ` in ${pick("path")}` : "";
-  const main = name === "Grep" ? (pick("pattern") ?? value) : value;
+  const inPath = builtInTool(name)?.summary === "pattern-in-path";
+  const extra = inPath && pick("path") && pick("pattern") ? ` in ${pick("path")}` : "";
+  const main = inPath ? (pick("pattern") ?? value) : value;
   return oneLine(main + extra, 100);
 }
 
@@ -34,7 +36,7 @@ export function failedResult(e: { is_error: boolean; output: string }): boolean 
 /** A short summary of a tool's output: its first meaningful line, or a count of lines. */
 function resultSummary(name: string, output: string, isError: boolean): string {
   const lines = output.split("\n").filter((l) => l.trim() !== "");
-  if (name === "Read" && !isError) return `${lines.filter((l) => /^\s*\d+\t/.test(l)).length} lines`;
+  if (builtInTool(name)?.result === "numbered-lines" && !isError) return `${lines.filter((l) => /^\s*\d+\t/.test(l)).length} lines`;
   const exit = exitStatus(output);
   if (exit !== undefined) return `exit ${exit}${lines.length > 1 ? `, ${lines.length - 1} lines of output` : ""}`;
   if (lines.length <= 1) return oneLine(lines[0] ?? "(no output)", 100);
@@ -62,11 +64,12 @@ function pendingCall(p: { id: string; name: string; input: Record<string, unknow
   const str = (k: string) => (typeof p.input[k] === "string" ? (p.input[k] as string) : undefined);
   const head = `  ${c.yellow("⏸")} ${c.bold(p.name)} ${keyArgument(p.name, p.input)} ${c.dim(`(${p.id})`)}`;
   const body: string[] = [];
-  if (p.name === "Edit" && str("old_string") !== undefined) {
+  const pending = builtInTool(p.name)?.pending;
+  if (pending === "edit" && str("old_string") !== undefined) {
     body.push(...someLines(str("old_string")!, "      - ", 8).map((l) => c.red(l)), ...someLines(str("new_string") ?? "", "      + ", 8).map((l) => c.green(l)));
-  } else if (p.name === "Write" && str("content") !== undefined) {
+  } else if (pending === "content" && str("content") !== undefined) {
     body.push(...someLines(str("content")!, "      + ", 8).map((l) => c.green(l)));
-  } else if (p.name !== "Bash" && p.name !== "Read" && p.name !== "Glob" && p.name !== "Grep") {
+  } else if (pending !== "summary") {
     body.push(c.dim(`      ${oneLine(JSON.stringify(p.input), 200)}`));
   }
   return [head, ...body];

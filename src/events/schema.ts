@@ -1,6 +1,7 @@
 import "../zod-mini.js";
 import * as z from "zod/mini";
 import { ERROR_CODES } from "../errors.js";
+import { Usage } from "../conversation/usage.js";
 
 /**
  * The event lines pod prints on stdout, one JSON object per line. These zod
@@ -12,29 +13,9 @@ export const EVENT_VERSION = 1;
 
 const count = () => z.int().check(z.nonnegative());
 
-export const Usage = z.object({
-  input_tokens: count(),
-  output_tokens: count(),
-  cache_read_input_tokens: count(),
-  cache_creation_input_tokens: count(),
-});
-export type Usage = z.infer<typeof Usage>;
-
-export const ZERO_USAGE: Usage = {
-  input_tokens: 0,
-  output_tokens: 0,
-  cache_read_input_tokens: 0,
-  cache_creation_input_tokens: 0,
-};
-
-export function addUsage(a: Usage, b: Usage): Usage {
-  return {
-    input_tokens: a.input_tokens + b.input_tokens,
-    output_tokens: a.output_tokens + b.output_tokens,
-    cache_read_input_tokens: a.cache_read_input_tokens + b.cache_read_input_tokens,
-    cache_creation_input_tokens: a.cache_creation_input_tokens + b.cache_creation_input_tokens,
-  };
-}
+// Usage is the conversation's (src/conversation/usage.ts); re-exported here because the
+// `usage` and `run_end` events embed it (the JSON Schema `pod schema` prints is unchanged).
+export { Usage, ZERO_USAGE, addUsage } from "../conversation/usage.js";
 
 export const RunResult = z.enum(["finished", "paused", "limit_reached", "error"]);
 export type RunResult = z.infer<typeof RunResult>;

@@ -2,7 +2,8 @@ import { asPodError, PodError } from "../errors.js";
 import { deny } from "../tools/denial.js";
 import { capOutput, fail } from "../tools/text.js";
 import type { Tool, ToolResult } from "../tools/types.js";
-import type { EventSink } from "../events/sink.js";
+import type { EventBody } from "../events/schema.js";
+import type { Redactor } from "../redact/redactor.js";
 import type { ManifestData } from "../manifest.js";
 import type { Confinement } from "../sandbox/index.js";
 import { runHookProcess, type HookProcessResult } from "./run-hook.js";
@@ -12,8 +13,16 @@ export type HookConfig = ManifestData["hooks"];
 export type HookName = keyof HookConfig;
 export type HookSpec = HookConfig[HookName][number];
 
+/** One hook that ran, as its `hook` event line says it. */
+export type HookRecord = EventBody<"hook">;
+
 export interface HookEnv {
-  sink: EventSink;
+  /** The run's Redactor: what a hook reads on stdin is output too. */
+  redactor: Redactor;
+  /** The session a hook is told it runs in (`session_id` on its stdin). */
+  sessionId(): string | null;
+  /** Each hook that ran; the runtime prints it as a `hook` line (src/runtime/emit.ts). Hooks emit no events. */
+  record(hook: HookRecord): void;
   /** Where hook commands run: the scope root, or the manifest's directory without a scope. */
   cwd: string;
   /** The run's pinned trusted inputs: verified before every hook runs (a changed script never runs). */
@@ -44,7 +53,7 @@ export function hookMatches(matcher: string, toolName: string): boolean {
 type Verdict = { kind: "allow" } | { kind: "block"; reason: string } | { kind: "unable"; error: PodError };
 
 /**
- * Runs one hook and records it as a `hook` event. Exit 0 = go on, unless stdout is
+ * Runs one hook and records it (a `hook` event, printed by the runtime). Exit 0 = go on, unless stdout is
  * JSON with {"decision":"block","reason":…}; exit 2 = block with stderr as the reason;
  * any other exit (or a timeout) = a hook error: recorded, and the agent goes on.
  * A hook that cannot run in its sandbox (`sandbox_unavailable`: no bubblewrap and no
@@ -57,10 +66,10 @@ async function fire(env: HookEnv, name: HookName, hook: HookSpec, payload: Recor
   const changed = env.pins?.verify();
   if (changed) throw changed;
   // What the hook reads on stdin is output too: a secret a tool printed is not handed on.
-  const input = env.sink.redactor.value({ session_id: env.sink.sessionId, hook_event_name: EVENT_NAME[name], cwd: env.cwd, ...payload });
+  const input = env.redactor.value({ session_id: env.sessionId(), hook_event_name: EVENT_NAME[name], cwd: env.cwd, ...payload });
   const started = Date.now();
   const event = (e: { exit_code: number | null; decision: "allow" | "block" | "error"; message?: string | undefined }) =>
-    env.sink.emit("hook", {
+    env.record({
       hook: name,
       ...(toolName !== undefined ? { tool_name: toolName } : {}),
       matcher: hook.matcher,

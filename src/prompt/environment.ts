@@ -1,6 +1,7 @@
 import os from "node:os";
 import path from "node:path";
-import { TOOL_NAMES, type Manifest } from "../manifest.js";
+import type { Manifest } from "../manifest.js";
+import { BUILT_IN_TOOLS, TOOL_NAMES } from "../tools/registry.js";
 import { readGitState } from "./git-state.js";
 
 /** Where the agent works: the scope root, or the manifest's directory when the pod has no file tools. */
@@ -52,10 +53,10 @@ export function describeTools(manifest: Manifest, runtimeDir: string, runtimeDir
   if (visible.size === 0 && servers.length === 0) return "You have no tools in this pod: work from the conversation alone.";
   const rel = (p: string) => shownPath(manifest, p);
   const lines: string[] = [];
-  const file = ["Read", "Write", "Edit", "Glob", "Grep"].filter((t) => visible.has(t));
+  const file = TOOL_NAMES.filter((t) => BUILT_IN_TOOLS[t].room === "file" && visible.has(t));
   if (file.length > 0) {
     lines.push(`- File tools: ${file.join(", ")}. Every path is relative to the workspace root and confined to it: absolute paths, \`..\` and symlinks that lead outside are refused.`);
-    if (visible.has("Write") || visible.has("Edit")) {
+    if (file.some((t) => !BUILT_IN_TOOLS[t].readOnly)) {
       lines.push(`- Writable: ${scope?.writable ? list(scope.writable) : "everything under the workspace root"} (except the protected paths below).`);
     }
     if ((scope?.deny ?? []).length > 0) lines.push(`- Denied (neither readable nor writable): ${list(scope!.deny)}.`);
@@ -98,5 +99,5 @@ export function visibleBuiltInTools(manifest: Manifest): string[] {
   const { scope, tools } = manifest.data;
   if (!scope) return [];
   const hidden = new Set(tools.disabled);
-  return TOOL_NAMES.filter((t) => (t !== "Bash" || tools.bash.enabled) && !hidden.has(t));
+  return TOOL_NAMES.filter((t) => (BUILT_IN_TOOLS[t].room !== "shell" || tools.bash.enabled) && !hidden.has(t));
 }

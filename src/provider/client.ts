@@ -4,7 +4,8 @@ import type { ManifestData } from "../manifest.js";
 import { readCredential } from "./credentials.js";
 import { leanFetch } from "./lean-fetch.js";
 import { bedrockModelId, vertexModelId } from "./model-ids.js";
-import { proxyFetch } from "./proxy.js";
+import { proxyFetch } from "./upstream-proxy.js";
+import { hostEnv, podEnv } from "../env-config.js";
 
 export type ModelClient = Anthropic;
 export type ProviderConfig = ManifestData["provider"];
@@ -13,34 +14,37 @@ export type ProviderConfig = ManifestData["provider"];
  * Creates the SDK client. The SDK is imported here, not at the top of the module,
  * so commands that never call the model (status, history, --version) start fast.
  * The key comes from ANTHROPIC_API_KEY (or ANTHROPIC_AUTH_TOKEN, sent as a bearer token),
- * checked before any request (credentials.ts); the base URL from ANTHROPIC_BASE_URL,
- * which the SDK reads itself; a proxy from HTTPS_PROXY/HTTP_PROXY/NO_PROXY (proxy.ts).
+ * checked before any request (credentials.ts); the base URL from ANTHROPIC_BASE_URL
+ * (src/env-config.ts); a proxy from HTTPS_PROXY/HTTP_PROXY/NO_PROXY (upstream-proxy.ts).
  */
-export async function createModelClient(env = process.env): Promise<ModelClient> {
+export async function createModelClient(env = hostEnv()): Promise<ModelClient> {
   const credential = readCredential(env);
   const { default: AnthropicClient } = await import("@anthropic-ai/sdk");
-  const baseURL = env.ANTHROPIC_BASE_URL?.trim() || "https://api.anthropic.com";
+  const settings = podEnv(env);
+  const baseURL = settings.baseUrl;
   const proxied = await proxyFetch(baseURL, env);
   return new AnthropicClient({
     // Exactly one credential; null stops the SDK reading the other variable itself.
     ...("apiKey" in credential ? { apiKey: credential.apiKey, authToken: null } : { authToken: credential.authToken, apiKey: null }),
     baseURL,
     // Turns do their own, visible retries (src/runtime/turn-retries.ts); these apply to compaction's requests.
-    maxRetries: readInt(env.POD_MAX_RETRIES, 2),
+    maxRetries: settings.maxRetries,
     // Non-streamed requests (compaction's summary) answer only when done, so this is long;
     // a turn's stream has its own first-byte and idle limits (turn.ts).
-    timeout: 10 * 60_000,
+    timeout: SDK_TIMEOUT_MS,
     logLevel: "off",
     // Without a proxy, node:http (lean-fetch.ts), cheaper per request than the global fetch;
     // POD_FETCH_GLOBAL=1 goes back to the global fetch (an escape hatch, and the bench's baseline).
-    ...(proxied ? { fetch: proxied.fetch, fetchOptions: proxied.fetchOptions as Record<string, unknown> } : process.env.POD_FETCH_GLOBAL === "1" ? {} : { fetch: leanFetch() }),
+    ...(proxied ? { fetch: proxied.fetch, fetchOptions: proxied.fetchOptions as Record<string, unknown> } : settings.fetchGlobal ? {} : { fetch: leanFetch() }),
   });
 }
 
-function readInt(value: string | undefined, fallback: number): number {
-  const n = value === undefined ? NaN : Number(value);
-  return Number.isFinite(n) && n >= 0 ? n : fallback;
-}
+/**
+ * The SDK's own timeout, for requests that are not a turn's stream (compaction's summary
+ * answers only when done, so this is long); a turn's stream has its own first-byte and
+ * idle limits (turn.ts, POD_REQUEST_TIMEOUT_MS and POD_STREAM_IDLE_TIMEOUT_MS).
+ */
+const SDK_TIMEOUT_MS = 10 * 60_000;
 
 /**
  * The model client for `[provider]`: the Anthropic API (createModelClient), or the
@@ -49,13 +53,14 @@ function readInt(value: string | undefined, fallback: number): number {
  * ~/.aws; GOOGLE_APPLICATION_CREDENTIALS / gcloud ADC). Each SDK is loaded only
  * when it is used.
  */
-export async function createProviderClient(provider: ProviderConfig, env = process.env): Promise<ModelClient> {
-  const common = { maxRetries: readInt(env.POD_MAX_RETRIES, 2), timeout: readInt(env.POD_REQUEST_TIMEOUT_MS, 10 * 60_000), logLevel: "off" as const };
+export async function createProviderClient(provider: ProviderConfig, env = hostEnv()): Promise<ModelClient> {
+  // As createModelClient: the SDK retries only compaction's request (turns retry visibly, run-loop.ts).
+  const common = { maxRetries: podEnv(env).maxRetries, timeout: SDK_TIMEOUT_MS, logLevel: "off" as const };
   switch (provider.name) {
     case "anthropic":
       return createModelClient(env);
     case "bedrock": {
-      const awsRegion = provider.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
+      const awsRegion = provider.region ?? podEnv(env).awsRegion;
       if (!awsRegion) throw new PodError("invalid_input", "Bedrock needs an AWS region", 'set [provider] region = "us-east-1" in pod.toml, or export AWS_REGION');
       const { AnthropicBedrock } = await cloudSdk("@anthropic-ai/bedrock-sdk", () => import("@anthropic-ai/bedrock-sdk"));
       // Credentials: AWS_BEARER_TOKEN_BEDROCK, or the AWS SDK's default chain (env, AWS_PROFILE, ~/.aws, instance roles).
@@ -63,9 +68,9 @@ export async function createProviderClient(provider: ProviderConfig, env = proce
       return withModelIds(client as unknown as ModelClient, bedrockModelId);
     }
     case "vertex": {
-      const region = provider.region ?? env.CLOUD_ML_REGION ?? env.GOOGLE_CLOUD_REGION;
+      const region = provider.region ?? podEnv(env).vertexRegion;
       if (!region) throw new PodError("invalid_input", "Vertex AI needs a region", 'set [provider] region = "us-east5" (or "global") in pod.toml, or export CLOUD_ML_REGION');
-      const projectId = provider.project_id ?? env.ANTHROPIC_VERTEX_PROJECT_ID ?? env.GOOGLE_CLOUD_PROJECT ?? null;
+      const projectId = provider.project_id ?? podEnv(env).vertexProjectId ?? null;
       const { AnthropicVertex } = await cloudSdk("@anthropic-ai/vertex-sdk", () => import("@anthropic-ai/vertex-sdk"));
       // Credentials: Application Default Credentials (GOOGLE_APPLICATION_CREDENTIALS, gcloud auth, metadata server).
       const client = new AnthropicVertex({ region, projectId, ...common });

@@ -1,4 +1,5 @@
 import { PodError } from "../errors.js";
+import { hostEnv } from "../env-config.js";
 
 /** Which environment variable the credential came from: error messages name it (never its value). */
 export type CredentialVariable = "ANTHROPIC_API_KEY" | "ANTHROPIC_AUTH_TOKEN";
@@ -13,7 +14,7 @@ export type Credential = { variable: "ANTHROPIC_API_KEY"; apiKey: string } | { v
  * whitespace (a trailing newline from `$(cat keyfile)`) is trimmed; inner whitespace is an
  * error. Messages name the variable and where the problem is, never any character of the key.
  */
-export function readCredential(env: NodeJS.ProcessEnv = process.env): Credential {
+export function readCredential(env: NodeJS.ProcessEnv = hostEnv()): Credential {
   const variable = credentialVariable(env);
   const raw = env[variable];
   if (raw === undefined) {
@@ -32,7 +33,7 @@ export function readCredential(env: NodeJS.ProcessEnv = process.env): Credential
 }
 
 /** The variable a request's credential came from, for the message of a 401/403. */
-export function credentialVariable(env: NodeJS.ProcessEnv = process.env): CredentialVariable {
+export function credentialVariable(env: NodeJS.ProcessEnv = hostEnv()): CredentialVariable {
   // The API key wins when both are set (as in the SDK); an empty API key next to a token
   // is a CI secret that expanded to nothing while the token is the one meant.
   if (env.ANTHROPIC_API_KEY?.trim()) return "ANTHROPIC_API_KEY";
@@ -41,7 +42,7 @@ export function credentialVariable(env: NodeJS.ProcessEnv = process.env): Creden
 }
 
 /** The API refused the credential (401) or its permissions (403): asking again cannot help. */
-export function rejectedCredential(status: number, why: string, env: NodeJS.ProcessEnv = process.env): PodError {
+export function rejectedCredential(status: number, why: string, env: NodeJS.ProcessEnv = hostEnv()): PodError {
   const variable = credentialVariable(env);
   const hint =
     status === 401

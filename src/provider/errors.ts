@@ -2,11 +2,12 @@
 // asking again can help (docs/reliability.md, "What is retried"). Pure: the error and the
 // environment in, a verdict out; the run loop decides what to do with it.
 //
-// May import: errors.ts, redact/, credentials.ts, proxy.ts (its exported API only).
+// May import: errors.ts, redact/, credentials.ts, upstream-proxy.ts (its exported API only).
 import { PodError } from "../errors.js";
 import { Redactor, redactKeyShapes } from "../redact/redactor.js";
 import { rejectedCredential } from "./credentials.js";
-import { proxyFor, proxyVariable } from "./proxy.js";
+import { proxyFor, proxyVariable } from "./upstream-proxy.js";
+import { hostEnv } from "../env-config.js";
 
 /** A stream that failed after it had started delivering events. */
 export class StreamBrokenError extends Error {
@@ -46,7 +47,7 @@ export type Verdict = { retry: true; message: string } | { retry: false; error: 
  * resolve, and other 4xx answers. Transient: refused, dropped or stalled connections,
  * broken or malformed streams, overload and server errors (408/409/429/5xx).
  */
-export function classifyProviderError(err: unknown, baseUrl: string, env: NodeJS.ProcessEnv = process.env): Verdict {
+export function classifyProviderError(err: unknown, baseUrl: string, env: NodeJS.ProcessEnv = hostEnv()): Verdict {
   const inner = err instanceof StreamBrokenError ? err.cause : err;
   const message = describeProviderError(err, baseUrl, env);
   const proxy = proxyAuthProblem(inner, baseUrl, env);
@@ -79,7 +80,7 @@ export function isTransient(err: unknown): boolean {
  * The message of a provider error, without anything that could carry the API key.
  * A connection failure names the host (and the proxy) and the cause.
  */
-export function describeProviderError(err: unknown, baseUrl?: string, env: NodeJS.ProcessEnv = process.env): string {
+export function describeProviderError(err: unknown, baseUrl?: string, env: NodeJS.ProcessEnv = hostEnv()): string {
   if (err instanceof StreamBrokenError) return describeProviderError(err.cause, baseUrl, env);
   const connection = baseUrl === undefined ? undefined : describeConnectionError(err, baseUrl, env);
   if (connection) return redact(connection, env);
@@ -90,7 +91,7 @@ export function describeProviderError(err: unknown, baseUrl?: string, env: NodeJ
 }
 
 /** Removes anything that looks like an Anthropic key, and the provider's credentials themselves (src/redact/). */
-export function redact(text: string, env: NodeJS.ProcessEnv = process.env): string {
+export function redact(text: string, env: NodeJS.ProcessEnv = hostEnv()): string {
   return redactKeyShapes(Redactor.fromEnv(env, []).text(text));
 }
 
@@ -108,7 +109,7 @@ export function apiHost(baseUrl: string): string {
  * "Connection error." says neither. Walks the `cause` chain (SDK → fetch → socket) for
  * the system error code (ECONNREFUSED, ENOTFOUND, ECONNRESET, UND_ERR_*…) and message.
  */
-export function describeConnectionError(err: unknown, baseUrl: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function describeConnectionError(err: unknown, baseUrl: string, env: NodeJS.ProcessEnv = hostEnv()): string | undefined {
   const name = sdkErrorName(err);
   if (name !== "APIConnectionError" && name !== "APIConnectionTimeoutError") return undefined;
   const host = apiHost(baseUrl);
@@ -250,7 +251,7 @@ function proxyAuthProblem(err: unknown, baseUrl: string, env: NodeJS.ProcessEnv)
   );
 }
 
-/** Which variable the proxy for baseUrl came from (proxy.ts decides which applies, as curl does). */
+/** Which variable the proxy for baseUrl came from (upstream-proxy.ts decides which applies, as curl does). */
 function proxyVariableName(baseUrl: string, env: NodeJS.ProcessEnv): string | undefined {
   return proxyVariable(baseUrl, env)?.name;
 }

@@ -18,7 +18,7 @@ import { epochMs, TIMING, timing } from "../timing.js";
  * `cause` carries the system error (code ECONNREFUSED, ENOTFOUND…, as undici's "fetch
  * failed"), an aborted signal aborts the request or the body stream, compressed bodies
  * are decoded. A body that is not a string (never sent by pod) goes to the global fetch.
- * With a proxy set, proxy.ts's undici fetch is used instead (EnvHttpProxyAgent).
+ * With a proxy set, upstream-proxy.ts's undici fetch is used instead (EnvHttpProxyAgent).
  */
 export function leanFetch(): typeof globalThis.fetch {
   const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };

@@ -1,7 +1,7 @@
 import type { MessageCreateParamsBase, Tool as ApiTool } from "@anthropic-ai/sdk/resources/messages";
 import { z } from "zod";
 import type { Manifest } from "../manifest.js";
-import { toApiMessages, type Message } from "../store/messages.js";
+import { toApiMessages, type Message } from "../conversation/messages.js";
 import type { Tool } from "../tools/types.js";
 
 /** The JSON Schema the API receives for each tool, from the tool's zod input schema. */

@@ -1,3 +1,4 @@
+import { hostEnv, podEnv } from "../env-config.js";
 /**
  * How pod waits on the provider, in one place (docs/reliability.md has the table).
  * Every retry is pod's own (the SDK's are off for turns), so each wait is announced
@@ -21,21 +22,18 @@ export interface NetworkPolicy {
   heartbeatMs: number;
 }
 
-export function networkPolicy(env: NodeJS.ProcessEnv = process.env): NetworkPolicy {
-  const num = (name: string, d: number) => {
-    const v = env[name];
-    return v !== undefined && v.trim() !== "" && Number.isFinite(Number(v)) && Number(v) >= 0 ? Number(v) : d;
-  };
+/** The policy from the environment's POD_* limits (src/env-config.ts has each default). */
+export function networkPolicy(env: NodeJS.ProcessEnv = hostEnv()): NetworkPolicy {
+  const e = podEnv(env);
   return {
-    requestTimeoutMs: num("POD_REQUEST_TIMEOUT_MS", 30_000),
-    idleTimeoutMs: num("POD_STREAM_IDLE_TIMEOUT_MS", 60_000),
-    // POD_STREAM_RETRIES is the older name for the same limit.
-    maxRetries: num("POD_MAX_RETRIES", num("POD_STREAM_RETRIES", 4)),
-    baseMs: num("POD_RETRY_BASE_MS", 1000),
+    requestTimeoutMs: e.requestTimeoutMs,
+    idleTimeoutMs: e.streamIdleTimeoutMs,
+    maxRetries: e.maxRetries,
+    baseMs: e.retryBaseMs,
     maxBackoffMs: 30_000,
-    retryAfterMaxMs: num("POD_RETRY_AFTER_MAX_MS", 60_000),
-    totalMs: num("POD_RETRY_TOTAL_MS", 120_000),
-    heartbeatMs: Math.max(10, num("POD_HEARTBEAT_MS", 15_000)),
+    retryAfterMaxMs: e.retryAfterMaxMs,
+    totalMs: e.retryTotalMs,
+    heartbeatMs: Math.max(10, e.heartbeatMs),
   };
 }
 

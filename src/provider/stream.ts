@@ -3,14 +3,15 @@
 // (turn.ts) feeds it the events as they arrive, and a replay of a recorded response can feed
 // it the same events and get the same message and the same event lines.
 //
-// May import: types only (events/schema.ts, store/messages.ts). Nothing here runs the SDK.
-import type { EventBody, Usage } from "../events/schema.js";
-import type { ContentBlock, Message } from "../store/messages.js";
+// May import: types only (events/schema.ts, conversation/). Nothing here runs the SDK.
+import type { EventBody } from "../events/schema.js";
+import type { Usage } from "../conversation/usage.js";
+import type { ContentBlock, Message } from "../conversation/messages.js";
 
 /** One SSE event's `data:` object, as the Messages API sends it. Unknown types are passed over. */
 export type SseEvent = { type: string } & Record<string, unknown>;
 
-/** The event lines a stream produces, as `sink.emit(type, body)` takes them. */
+/** The event lines a stream implies, as type and body (the runtime prints them, src/runtime/emit.ts). */
 export type RelayedType = "text_delta" | "text_done" | "thinking_delta" | "tool_call_start" | "tool_call_args_delta" | "tool_call_done";
 export type RelayedEvent = { [T in RelayedType]: { type: T; body: EventBody<T> } }[RelayedType];
 

@@ -1,15 +1,20 @@
 // One model turn over the wire: the SDK request, the watchdog and heartbeats, and the
-// emission of the event lines. What the stream means is decided by the pure step in
-// stream.ts; this shell only feeds it the raw SSE events and says when the stream ended.
+// relay of the event lines to the runtime, which prints them (src/runtime/emit.ts). What
+// the stream means is decided by the pure step in stream.ts; this shell only feeds it the
+// raw SSE events and says when the stream ended.
 import type { MessageCreateParamsBase } from "@anthropic-ai/sdk/resources/messages";
 import { PodError } from "../errors.js";
-import type { EventSink } from "../events/sink.js";
+import type { EventBody } from "../events/schema.js";
 import type { ModelClient } from "./client.js";
 import { apiHost, StreamBrokenError, StreamIncompleteError, StreamStalledError } from "./errors.js";
 import { networkPolicy } from "./retry.js";
-import { accumulate, finish, INITIAL_STATE, type SseEvent, type TurnResponse } from "./stream.js";
+import { accumulate, finish, INITIAL_STATE, type RelayedEvent, type SseEvent, type TurnResponse } from "./stream.js";
+import { hostEnv } from "../env-config.js";
 
 export type { TurnResponse } from "./stream.js";
+
+/** What a turn hands on as it streams: each delta stream.ts implies, and a `waiting` line while the provider is slow. */
+export type TurnRelay = (e: RelayedEvent | { type: "waiting"; body: EventBody<"waiting"> }) => void;
 
 export interface StreamLimits {
   /** From sending the request to its first stream event. */
@@ -22,13 +27,13 @@ export interface StreamLimits {
   turn: number;
 }
 
-export function streamLimits(turn: number, env = process.env): StreamLimits {
+export function streamLimits(turn: number, env = hostEnv()): StreamLimits {
   const p = networkPolicy(env);
   return { firstEventTimeoutMs: p.requestTimeoutMs, idleTimeoutMs: p.idleTimeoutMs, heartbeatMs: p.heartbeatMs, turn };
 }
 
 /**
- * Streams one model response and relays it as event lines as it arrives (stream.ts says
+ * Streams one model response and relays its event lines as they arrive (stream.ts says
  * which). Returns the whole response; throws on provider errors, on a stream that ends
  * before message_stop (StreamIncompleteError), or on abort. No SDK retries here: the
  * caller retries, so that every wait is on stdout.
@@ -36,7 +41,7 @@ export function streamLimits(turn: number, env = process.env): StreamLimits {
 export async function streamTurn(
   client: ModelClient,
   params: MessageCreateParamsBase,
-  sink: EventSink,
+  relay: TurnRelay,
   signal: AbortSignal,
   limits: StreamLimits = streamLimits(1),
   /** Awaited before the first event is relayed (the run loop's durability gate: the previous turn's fsync). */
@@ -66,7 +71,7 @@ export async function streamTurn(
       lastLineAt = now;
     } else if (now - lastLineAt >= limits.heartbeatMs && !watchdog.signal.aborted) {
       lastLineAt = now;
-      sink.emit("waiting", { turn: limits.turn, waiting_for: "response", waited_ms: now - (events > 0 ? lastEventAt : startedAt) });
+      relay({ type: "waiting", body: { turn: limits.turn, waiting_for: "response", waited_ms: now - (events > 0 ? lastEventAt : startedAt) } });
     }
   }, tick);
   const both = AbortSignal.any([signal, watchdog.signal]);
@@ -86,7 +91,7 @@ export async function streamTurn(
       state = step.state;
       for (const e of step.events) {
         lines++;
-        sink.emit(e.type, e.body as never);
+        relay(e);
       }
     }
     if (beforeFirstEvent) await beforeFirstEvent();

@@ -6,6 +6,7 @@
 import "../zod-mini.js";
 import * as z from "zod/mini";
 import type { RecordedRun, RecordedToolCall } from "../runs/reader.js";
+import { builtInTool } from "../tools/registry.js";
 
 export const REPORT_VERSION = 1;
 
@@ -108,7 +109,7 @@ function oneLine(text: string, max: number): string {
 /** What a call is about, on one line (the pretty renderer's key argument, longer). */
 export function callSummary(name: string, input: Record<string, unknown>): string {
   const pick = (k: string) => (typeof input[k] === "string" ? (input[k] as string) : undefined);
-  if (name === "Grep" || name === "Glob") {
+  if (builtInTool(name)?.searches) {
     const pattern = pick("pattern");
     const where = pick("path");
     if (pattern !== undefined) return oneLine(where ? `${pattern} in ${where}` : pattern, SUMMARY_MAX);

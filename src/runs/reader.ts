@@ -6,9 +6,9 @@ import { readFileSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import path from "node:path";
 import { PodError } from "../errors.js";
-import type { Usage } from "../events/schema.js";
+import type { Usage } from "../conversation/usage.js";
 import { accumulateAll, type Finished, type SseEvent } from "../provider/stream.js";
-import { Message, toolUses } from "../store/messages.js";
+import { Message, toolUses } from "../conversation/messages.js";
 import { HISTORY_FILE, isRunId, RecordLine, RECORDING_VERSION, RECORDS_FILE, RUN_FILE, runDir, RunMeta, runsDir, type Endpoint, type ToolRecord } from "./format.js";
 import { DeltaDecoder } from "./request-delta.js";
 

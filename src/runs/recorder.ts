@@ -6,7 +6,7 @@ import type { ExchangeTap, TapEndpoint } from "../provider/tap.js";
 import type { SseEvent } from "../provider/stream.js";
 import type { Redactor } from "../redact/redactor.js";
 import { syncDir, writeError, writeFileAtomic } from "../store/atomic-file.js";
-import type { Message } from "../store/messages.js";
+import type { Message } from "../conversation/messages.js";
 import { VERSION } from "../version.js";
 import { AppendLog } from "./append-log.js";
 import { HISTORY_FILE, newRunId, RECORDING_VERSION, RECORDS_FILE, RUN_FILE, runDir, runsDir, type RunEnd, type RunMeta, type ToolRecord } from "./format.js";

@@ -5,6 +5,7 @@ export { invokeRun } from "./invocation.js";
 export { compactSession } from "./compaction.js";
 export { createProviderClient } from "../provider/client.js";
 export { takePod } from "../store/pod-owner.js";
-export { invokeReplay } from "../runs/replay.js";
+export { aboutSession, podWatch } from "./emit.js";
+export { invokeReplay } from "./replay.js";
 export { exportPod, importBundle } from "../runs/bundle.js";
 export { latestRunId, listRuns, readRun } from "../runs/reader.js";

@@ -1,10 +1,11 @@
 import type { MessageCreateParamsBase } from "@anthropic-ai/sdk/resources/messages";
 import type { EventSink } from "../events/sink.js";
-import { toApiMessages, type Message } from "../store/messages.js";
+import { toApiMessages, type Message } from "../conversation/messages.js";
 import type { SessionStore } from "../store/session-store.js";
 import type { ModelClient } from "../provider/client.js";
 import { describeProviderError } from "../provider/errors.js";
 import { PodError } from "../errors.js";
+import { builtInTool } from "../tools/registry.js";
 
 export interface CompactionInputs {
   client: ModelClient;
@@ -170,7 +171,7 @@ function summaryMessage(summary: string, touched: { read: string[]; written: str
   ].join("\n");
 }
 
-/** Paths from the session's own Read/Write/Edit calls: a fresh process (pod compact) has no tracker history. */
+/** Paths from the session's own file tool calls (what each touches: src/tools/registry.ts): a fresh process (pod compact) has no tracker history. */
 function touchedIn(messages: readonly Message[]): { read: string[]; written: string[] } {
   const read = new Set<string>();
   const written = new Set<string>();
@@ -179,8 +180,9 @@ function touchedIn(messages: readonly Message[]): { read: string[]; written: str
       if (b.type !== "tool_use") continue;
       const p = (b.input as { path?: unknown } | null)?.path;
       if (typeof p !== "string") continue;
-      if (b.name === "Read") read.add(p);
-      if (b.name === "Write" || b.name === "Edit") written.add(p);
+      const touches = builtInTool(b.name)?.touches;
+      if (touches === "read") read.add(p);
+      if (touches === "write") written.add(p);
     }
   }
   return { read: [...read], written: [...written] };

@@ -3,6 +3,7 @@ import path from "node:path";
 import { PodError } from "../errors.js";
 import type { EventSink } from "../events/sink.js";
 import { stopHooks, withToolHooks, type HookEnv } from "../hooks/hooks.js";
+import { hookReports } from "./emit.js";
 import type { Pins } from "../contract/pins.js";
 import type { Manifest } from "../manifest.js";
 import { protectedPaths } from "../policy/protected.js";
@@ -63,7 +64,7 @@ export async function startExtensions(manifest: Manifest, sink: EventSink, pins:
     throw new PodError(required.code, required.message, `fix or remove [mcp.${required.server}], ${fix}`);
   }
   const hookEnv: HookEnv = {
-    sink,
+    ...hookReports(sink),
     cwd,
     pins,
     confine: (hook, name, signal) => confinementFor({ settings: hook, protection, alsoRead, who: `the ${name} hook \`${hook.command}\``, offKey: `[[hooks.${name}]] entry`, signal }),

@@ -3,16 +3,18 @@ import { refuse } from "../events/refuse.js";
 import { addUsage, ZERO_USAGE, type RunResult, type Usage } from "../events/schema.js";
 import type { EventSink } from "../events/sink.js";
 import type { Manifest } from "../manifest.js";
-import { textMessage, toolResultMessage, unsettledToolUses, type Message } from "../store/messages.js";
+import { textMessage, toolResultMessage, unsettledToolUses, type Message } from "../conversation/messages.js";
 import { createToolbox, type Toolbox } from "../tools/index.js";
 import { credentialWarnings } from "../policy/git-credentials.js";
 import { protectedPaths } from "../policy/protected.js";
 import { createProviderClient, type ModelClient } from "../provider/client.js";
 import { sandboxForRun } from "../sandbox/detect.js";
 import { takePod, type OwnedPod } from "../store/pod-owner.js";
+import { podWatch } from "./emit.js";
 import type { Status } from "../store/status.js";
 import { compactSession } from "./compaction.js";
-import { addCost, contextWindowFor, costUsd } from "../provider/pricing.js";
+import { addCost, contextWindowFor, costUsd } from "../conversation/pricing.js";
+import { podEnv } from "../env-config.js";
 import { runLoop, type Approval, type RunOutcome } from "./run-loop.js";
 import { buildRequest, toolDefinitions } from "../provider/request.js";
 import { startExtensions, type Extensions } from "./extensions.js";
@@ -162,7 +164,7 @@ async function prepare(opts: InvocationOptions, run: RunOptions): Promise<Prepar
 
 /** Step 2: the lock, status and the current session (src/store/pod-owner.ts). Losing the lock later stops the run. */
 function takeThePod(opts: InvocationOptions, run: RunOptions, controller: AbortController): Promise<OwnedPod> {
-  return takePod(opts.manifest, opts.runtimeDir, opts.sink, {
+  return takePod(opts.manifest, opts.runtimeDir, podWatch(opts.sink), {
     // --new never reads the current session, so it also gets a pod out of a damaged one.
     newSession: run.newSession && run.session === undefined,
     onLockLost: (err) => {
@@ -331,7 +333,7 @@ function runTheLoop(req: RunRequest, opts: InvocationOptions, ready: Prepared, p
       sink,
       signal,
       sessionTurn: base.turn,
-      compactAboveTokens: contextWindowFor(ready.model) * 0.8,
+      compactAboveTokens: contextWindowFor(ready.model, podEnv().contextWindow) * 0.8,
       compactNow: kit.compact,
       onStop: kit.onStop,
       fallbackModel: manifest.data.provider.fallback_model,
@@ -427,7 +429,7 @@ function exitCode(outcome: RunOutcome, run: RunOptions): number {
 /**
  * The run's tools: the built-in ones inside the scope's boundary (protected paths, the pinned
  * trusted inputs), the MCP tools, hooks around them all, and with `changes` each waiting for
- * the scope's snapshot. `pod replay --tools live` builds them the same way (src/runs/replay.ts).
+ * the scope's snapshot. `pod replay --tools live` builds them the same way (src/runtime/replay.ts).
  */
 export async function runToolbox(manifest: Manifest, runtimeDir: string, pins: Pins, extensions: Extensions, changes?: ChangeTracker): Promise<Toolbox | undefined> {
   const builtins =

@@ -1,7 +1,7 @@
 import { DURATION_EXAMPLES, durationMs } from "../duration.js";
 import { PodError } from "../errors.js";
-import type { Usage } from "../events/schema.js";
-import { priceFor, costUsd, type PriceOverrides } from "../provider/pricing.js";
+import type { Usage } from "../conversation/usage.js";
+import { priceFor, costUsd, type PriceOverrides } from "../conversation/pricing.js";
 
 /** Which limit ended a run (run_end.limit). */
 export type Limit = "turns" | "budget" | "time";

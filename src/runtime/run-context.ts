@@ -4,7 +4,7 @@ import type { PodError } from "../errors.js";
 import type { RunResult, Usage } from "../events/schema.js";
 import type { EventSink } from "../events/sink.js";
 import type { Manifest } from "../manifest.js";
-import type { ToolUse } from "../store/messages.js";
+import type { ToolUse } from "../conversation/messages.js";
 import type { Toolbox } from "../tools/index.js";
 import type { ToolResult } from "../tools/types.js";
 import type { SessionStore } from "../store/session-store.js";
@@ -47,7 +47,7 @@ export interface RunContext {
   /** The run's recording (src/runs/): each tool result, written before its tool_result line. */
   recordTool?: ((r: ToolRecord) => void) | undefined;
   /**
-   * `pod replay` (src/runs/replay.ts): runs the call (`run`, the ordinary way) or answers it
+   * `pod replay` (src/runtime/replay.ts): runs the call (`run`, the ordinary way) or answers it
    * from the recording. Absent in a run: every call is executed.
    */
   runTool?: ((call: ToolUse, run: () => Promise<ToolResult>) => Promise<ToolResult>) | undefined;

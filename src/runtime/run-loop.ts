@@ -7,7 +7,7 @@ import { TIMING, timing } from "../timing.js";
 import { startTurnSync, Trailing } from "./turn-sync.js";
 import { PodError } from "../errors.js";
 import { addUsage, ZERO_USAGE, type RunResult } from "../events/schema.js";
-import { textMessage, toolUses, unsettledToolUses, type ToolUse } from "../store/messages.js";
+import { textMessage, toolUses, unsettledToolUses, type ToolUse } from "../conversation/messages.js";
 import type { TurnResponse } from "../provider/stream.js";
 import { contextTokens } from "./compaction.js";
 import { buildRequest, toolDefinitions } from "../provider/request.js";

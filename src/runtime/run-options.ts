@@ -1,5 +1,6 @@
 import { PodError } from "../errors.js";
-import { TOOL_NAMES, type Manifest } from "../manifest.js";
+import type { Manifest } from "../manifest.js";
+import { builtInTool, isToolName, TOOL_NAMES } from "../tools/registry.js";
 import { parseDuration } from "./limits.js";
 import { loadOutputSchema, type OutputSchema } from "./structured-output.js";
 import { resolveOperatorFile, type OperatorFile } from "../store/operator-file.js";
@@ -68,8 +69,6 @@ export async function resolveRunOptions(flags: RunFlags, manifest: Manifest): Pr
   };
 }
 
-const isToolName = (t: string) => (TOOL_NAMES as readonly string[]).includes(t) || /^mcp__[A-Za-z0-9_-]+__[A-Za-z0-9_-]+$/.test(t);
-
 /**
  * The manifest as this run uses it: the per-run flags (SPEC "Common options") applied
  * over pod.toml for this invocation only. The runtime dir's manifest.toml snapshot is
@@ -99,7 +98,7 @@ export function applyRunOverrides(manifest: Manifest, flags: RunFlags): Manifest
   if (flags.bash === true && disallow.includes("Bash")) throw new PodError("invalid_input", "--bash and --disallow-tool Bash were both given", "choose one");
   if (flags.bash === false && allow.includes("Bash")) throw new PodError("invalid_input", "--no-bash and --allow-tool Bash were both given", "choose one");
   const wantsBash = flags.bash === true || allow.includes("Bash");
-  const fileTool = allow.find((t) => t !== "Bash" && (TOOL_NAMES as readonly string[]).includes(t));
+  const fileTool = allow.find((t) => builtInTool(t)?.room === "file");
   if (manifest.scopeRoot === undefined && (wantsBash || fileTool)) {
     throw new PodError(
       "invalid_input",

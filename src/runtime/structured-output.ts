@@ -4,7 +4,7 @@ import type { Ajv, ErrorObject, ValidateFunction } from "ajv";
 import type { Ajv2020 } from "ajv/dist/2020.js";
 import { PodError } from "../errors.js";
 import { readTrusted, type TrustedFile } from "../contract/read.js";
-import type { Message, ToolUse } from "../store/messages.js";
+import type { Message, ToolUse } from "../conversation/messages.js";
 import type { ToolResult } from "../tools/types.js";
 
 /**

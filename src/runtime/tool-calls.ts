@@ -3,7 +3,7 @@
 // replay` answer it), store its result, record it, print it, check the pinned inputs.
 // Imported by run-loop.ts only.
 import { TIMING, timing } from "../timing.js";
-import { toolResultMessage, type ToolUse } from "../store/messages.js";
+import { toolResultMessage, type ToolUse } from "../conversation/messages.js";
 import type { Tool, ToolResult } from "../tools/types.js";
 import type { CutCall } from "../provider/stream.js";
 import type { PendingCall, ReadProof } from "../store/status.js";

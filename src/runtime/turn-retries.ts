@@ -10,6 +10,7 @@ import type { buildRequest } from "../provider/request.js";
 import { networkPolicy, retryDelayMs, type NetworkPolicy } from "../provider/retry.js";
 import type { TurnResponse } from "../provider/stream.js";
 import { streamLimits, streamTurn } from "../provider/turn.js";
+import { turnRelay } from "./emit.js";
 import type { RunContext, RunProgress } from "./run-context.js";
 import { awaitTurnSync, type Trailing } from "./turn-sync.js";
 
@@ -41,7 +42,7 @@ export async function askModel(ctx: RunContext, request: Request, turn: number, 
     // The last attempt of a window may not wait longer than the window has left.
     const firstEventTimeoutMs = attempt > 1 ? Math.max(1000, Math.min(limits.firstEventTimeoutMs, remaining)) : limits.firstEventTimeoutMs;
     try {
-      return await streamTurn(ctx.client, request, ctx.sink, ctx.signal, { ...limits, firstEventTimeoutMs }, ready);
+      return await streamTurn(ctx.client, request, turnRelay(ctx.sink), ctx.signal, { ...limits, firstEventTimeoutMs }, ready);
     } catch (err) {
       // The session could not be made durable (disk full, I/O error): not a provider fault, never retried.
       if (err instanceof PodError) throw err;

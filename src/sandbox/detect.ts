@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { PodError } from "../errors.js";
+import { hostEnv, podEnv } from "../env-config.js";
 
 /** The sandbox a Bash call runs in, as `run_start.sandbox` names it. */
 export type SandboxKind = "bwrap" | "seatbelt" | "off";
@@ -34,11 +35,11 @@ export function detectSandbox(mode: "required" | "off"): Promise<Detected> {
 }
 
 /** The bubblewrap binary; POD_BWRAP overrides it (tests use it to simulate a machine without one). */
-export const bwrapBinary = () => process.env.POD_BWRAP || "bwrap";
+export const bwrapBinary = () => podEnv().bwrap;
 
 function run(file: string, args: string[]): Promise<string | undefined> {
   return new Promise((resolve) => {
-    execFile(file, args, { timeout: 10_000, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } }, (err, _out, stderr) => {
+    execFile(file, args, { timeout: 10_000, env: { PATH: hostEnv().PATH ?? "/usr/bin:/bin" } }, (err, _out, stderr) => {
       if (!err) return resolve(undefined);
       const code = (err as NodeJS.ErrnoException).code;
       resolve(code === "ENOENT" ? "ENOENT" : (stderr.trim().split("\n")[0] ?? err.message) || err.message);

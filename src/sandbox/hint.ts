@@ -3,6 +3,7 @@ import { homedir } from "node:os";
 import path from "node:path";
 import type { SandboxPolicy } from "./policy.js";
 import { shownBy, type HostSystem } from "./system.js";
+import { hostEnv } from "../env-config.js";
 
 /** Places inside the sandbox that are its own (a path there names the sandbox's, not the host's). */
 const OWN = ["/tmp", "/proc", "/dev"];
@@ -34,7 +35,7 @@ export async function hiddenPathHint(o: {
   const candidates = new Set<string>();
   for (const text of [o.output, o.command]) for (const m of text.matchAll(ABSOLUTE)) candidates.add(m[1]!.replace(/[.,:;]+$/, ""));
   const missing = NOT_FOUND.exec(o.output)?.[1];
-  if (missing) for (const dir of (o.hostPath ?? process.env.PATH ?? "").split(":")) if (path.isAbsolute(dir)) candidates.add(path.join(dir, missing));
+  if (missing) for (const dir of (o.hostPath ?? hostEnv().PATH ?? "").split(":")) if (path.isAbsolute(dir)) candidates.add(path.join(dir, missing));
   let checked = 0;
   for (const c of candidates) {
     if (checked++ >= 32) break;

@@ -7,7 +7,7 @@
  * profile; seccomp.ts: the unix-socket filter) → the runner (spawn.ts: starts it,
  * ends its whole tree at the timeout, on cancel and when pod exits, cleans up).
  *
- * May import: node builtins, ../errors.js, and ../policy/ (the protection policy, a
+ * May import: node builtins, ../errors.js, ../env-config.js, and ../policy/ (the protection policy, a
  * leaf). Never src/tools/ or src/runtime/: they use this, not the other way.
  *
  * - spawn.ts        spawnConfined(), runConfined()

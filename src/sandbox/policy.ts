@@ -1,6 +1,7 @@
 import { homedir } from "node:os";
 import path from "node:path";
 import type { ProtectedView } from "../policy/protection.js";
+import { hostEnv } from "../env-config.js";
 
 /**
  * What one confined process may see and do: plain data, rendered by bwrap.ts (Linux)
@@ -35,7 +36,7 @@ export const SANDBOX_HOME = "/tmp/home";
  * Nothing else of pod's environment (CI secrets, cloud keys) reaches a command.
  * HOME and TMPDIR are set by the runner (spawn.ts) to the private ones.
  */
-export function commandEnv(bash: { env: readonly string[] }, from: NodeJS.ProcessEnv = process.env): Record<string, string> {
+export function commandEnv(bash: { env: readonly string[] }, from: NodeJS.ProcessEnv = hostEnv()): Record<string, string> {
   const env: Record<string, string> = {
     PATH: from.PATH ?? "/usr/local/bin:/usr/bin:/bin",
     HOME: SANDBOX_HOME,

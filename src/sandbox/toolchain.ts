@@ -4,6 +4,7 @@ import { homedir } from "node:os";
 import path from "node:path";
 import { readEntry } from "./hint.js";
 import { shownBy, type HostSystem } from "./system.js";
+import { hostEnv } from "../env-config.js";
 
 /** A project's toolchain: the programs its tests need, by the files that say what it is. */
 const PROGRAMS: Array<{ marker: (names: ReadonlySet<string>) => boolean; programs: string[]; also?: string[] }> = [
@@ -20,7 +21,7 @@ const PROGRAMS: Array<{ marker: (names: ReadonlySet<string>) => boolean; program
  * as a shell would, whose real location is outside the system view — a Node under
  * /opt/hostedtoolcache or ~/.nvm, a pyenv python, a rustup cargo.
  */
-export async function toolchainReads(names: ReadonlySet<string>, host: HostSystem, PATH = process.env.PATH ?? ""): Promise<string[]> {
+export async function toolchainReads(names: ReadonlySet<string>, host: HostSystem, PATH = hostEnv().PATH ?? ""): Promise<string[]> {
   const out = new Set<string>();
   for (const t of PROGRAMS) {
     if (!t.marker(names)) continue;

@@ -4,6 +4,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import lockfile from "proper-lockfile";
 import { PodError } from "../errors.js";
 import { formatIdentity, identityOf, ownerState, parseIdentity, type ProcessIdentity } from "./process-alive.js";
+import { hostEnv } from "../env-config.js";
 
 /**
  * The pod lock: a proper-lockfile lock directory, held for an invocation's whole life,
@@ -26,7 +27,7 @@ import { formatIdentity, identityOf, ownerState, parseIdentity, type ProcessIden
  * A dead owner's lock is taken within about 2.5 s (the state is re-read every 250 ms).
  */
 export const UPDATE_MS = 1_000;
-export const DEAD_OWNER_STALE_MS = deadOwnerStaleMs(process.env.POD_TEST_DEAD_OWNER_STALE_MS);
+export const DEAD_OWNER_STALE_MS = deadOwnerStaleMs(hostEnv().POD_TEST_DEAD_OWNER_STALE_MS);
 export const REMOTE_STALE_MS = 60_000;
 
 /**

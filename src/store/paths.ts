@@ -1,4 +1,5 @@
 import path from "node:path";
+import { hostEnv, podEnv } from "../env-config.js";
 
 /** Where a pod's files live: `<runtime-dir>/<pod name>/`. */
 export interface PodPaths {
@@ -28,8 +29,9 @@ export function isSessionId(id: string): boolean {
 }
 
 /** `--runtime-dir`, else $POD_RUNTIME_DIR, else `.pod/` next to the manifest. */
-export function resolveRuntimeDir(flag: string | undefined, manifestFile: string, env = process.env): string {
+export function resolveRuntimeDir(flag: string | undefined, manifestFile: string, env = hostEnv()): string {
   if (flag) return path.resolve(flag);
-  if (env.POD_RUNTIME_DIR) return path.resolve(env.POD_RUNTIME_DIR);
+  const fromEnv = podEnv(env).runtimeDir;
+  if (fromEnv) return path.resolve(fromEnv);
   return path.join(path.dirname(manifestFile), ".pod");
 }

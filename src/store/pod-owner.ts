@@ -1,16 +1,16 @@
 import { existsSync } from "node:fs";
 import { mkdir, readFile, rename } from "node:fs/promises";
 import { PodError } from "../errors.js";
-import type { EventSink } from "../events/sink.js";
+import type { Redactor } from "../redact/redactor.js";
 import { manifestSnapshot, type Manifest } from "../manifest.js";
-import { unsettledToolUses } from "./messages.js";
+import { unsettledToolUses } from "../conversation/messages.js";
 import { SessionStore, type WriteGuard } from "./session-store.js";
 import { writeFileAtomic } from "./atomic-file.js";
 import { acquirePodLock } from "./lock.js";
 import { podPaths, type PodPaths } from "./paths.js";
 import { freshStatus, readStatus, writeStatus, type Status } from "./status.js";
-import { addUsage, ZERO_USAGE, type Usage } from "../events/schema.js";
-import { addCost, costUsd, type PriceOverrides } from "../provider/pricing.js";
+import { addUsage, ZERO_USAGE, type Usage } from "../conversation/usage.js";
+import { addCost, costUsd, type PriceOverrides } from "../conversation/pricing.js";
 
 /** A pod this process owns: the lock is held until `release()`. */
 export interface OwnedPod {
@@ -23,6 +23,19 @@ export interface OwnedPod {
   /** Makes a stored session current (`--session ID`; the id is checked by the caller). */
   switchSession(id: string): Promise<void>;
   release(): Promise<void>;
+}
+
+/**
+ * What taking a pod tells its caller as it goes. The store emits no events: the runtime
+ * turns these into the envelope's session id and `state_repaired` lines (src/runtime/emit.ts).
+ */
+export interface PodWatch {
+  /** The run's Redactor: session writes go through it. */
+  readonly redactor: Redactor;
+  /** The session this pod's events are now about (known from status.json before the lock, then the loaded one). */
+  session(id: string): void;
+  /** State a process that died left behind was repaired. */
+  repaired(message: string, previousPid: number | null): void;
 }
 
 export interface TakeOptions {
@@ -39,9 +52,9 @@ export interface TakeOptions {
 /**
  * Takes the pod lock and loads status and the current session. Creates the runtime
  * files on first use, and repairs a `running` status left by a process that died
- * (we hold the lock, so its owner is gone) to `paused`, saying so in an event.
+ * (we hold the lock, so its owner is gone) to `paused`, saying so through `watch`.
  */
-export async function takePod(manifest: Manifest, runtimeDir: string, sink: EventSink, opts: TakeOptions): Promise<OwnedPod> {
+export async function takePod(manifest: Manifest, runtimeDir: string, watch: PodWatch, opts: TakeOptions): Promise<OwnedPod> {
   const paths = podPaths(runtimeDir, manifest.data.pod.name);
   const name = manifest.data.pod.name;
   try {
@@ -54,14 +67,14 @@ export async function takePod(manifest: Manifest, runtimeDir: string, sink: Even
     );
   }
   const before = await readStatus(paths.status).catch(() => undefined);
-  if (before?.session_id) sink.sessionId = before.session_id;
+  if (before?.session_id) watch.session(before.session_id);
   const lock = await acquirePodLock(paths.dir, paths.lock, { onCompromised: opts.onLockLost });
   const release = lock.release;
   // Every state write first checks the lock is still ours: a process that lost it stops writing.
-  const guard = { beforeWrite: lock.assertHeld, redactor: sink.redactor };
+  const guard = { beforeWrite: lock.assertHeld, redactor: watch.redactor };
   try {
-    let { status, store } = opts.newSession ? await startFresh(paths, name, sink, guard) : await loadState(paths, name, sink, guard, manifest.data.pricing);
-    sink.sessionId = status.session_id;
+    let { status, store } = opts.newSession ? await startFresh(paths, name, watch, guard) : await loadState(paths, name, watch, guard, manifest.data.pricing);
+    watch.session(status.session_id);
     if (status.status === "running") {
       const previous = status.pid ?? null;
       // The dead process may have stored turns after its last status write (per-turn saves are
@@ -78,10 +91,7 @@ export async function takePod(manifest: Manifest, runtimeDir: string, sink: Even
         cost_usd: addCost(status.cost_usd ?? 0, missed.cost),
       };
       await writeStatus(paths.status, status);
-      sink.emit("state_repaired", {
-        message: `the previous run${previous ? ` (pid ${previous})` : ""} ended without saving its status (killed or crashed); the pod is now paused and can be resumed with \`pod resume\``,
-        previous_pid: previous,
-      });
+      watch.repaired(`the previous run${previous ? ` (pid ${previous})` : ""} ended without saving its status (killed or crashed); the pod is now paused and can be resumed with \`pod resume\``, previous);
     }
     await snapshotManifest(paths, manifest);
 
@@ -100,7 +110,7 @@ export async function takePod(manifest: Manifest, runtimeDir: string, sink: Even
         const next = await SessionStore.openForAppend(paths.sessions, id, guard);
         await owned.store.close();
         owned.store = next;
-        sink.sessionId = id;
+        watch.session(id);
         // Token totals are recounted from the usage stored with the session's model messages.
         await owned.saveStatus(statusOfStoredSession(name, next, manifest.data.pricing));
       },
@@ -121,7 +131,7 @@ export async function takePod(manifest: Manifest, runtimeDir: string, sink: Even
  * damaged but sessions exist: the damaged file is kept as status.json.corrupt-<time>
  * and the newest session becomes current again, so no history is orphaned.
  */
-async function loadState(paths: PodPaths, name: string, sink: EventSink, guard: WriteGuard, pricing: PriceOverrides): Promise<{ status: Status; store: SessionStore }> {
+async function loadState(paths: PodPaths, name: string, watch: PodWatch, guard: WriteGuard, pricing: PriceOverrides): Promise<{ status: Status; store: SessionStore }> {
   const { status, damaged } = await readOrSetAside(paths);
   if (status) return { status, store: await SessionStore.openForAppend(paths.sessions, status.session_id, guard) };
 
@@ -130,7 +140,7 @@ async function loadState(paths: PodPaths, name: string, sink: EventSink, guard: 
     const store = await SessionStore.create(paths.sessions, undefined, guard);
     const fresh = freshStatus(name, store.id);
     await writeStatus(paths.status, fresh);
-    if (damaged) sink.emit("state_repaired", { message: `${paths.status} was damaged; kept it as ${damaged} and started a fresh session`, previous_pid: null });
+    if (damaged) watch.repaired(`${paths.status} was damaged; kept it as ${damaged} and started a fresh session`, null);
     return { status: fresh, store };
   }
   const store = await SessionStore.openForAppend(paths.sessions, latest.id, guard);
@@ -147,11 +157,8 @@ async function loadState(paths: PodPaths, name: string, sink: EventSink, guard: 
     cost_usd: recounted.cost,
   };
   await writeStatus(paths.status, rebuilt);
-  sink.sessionId = store.id;
-  sink.emit("state_repaired", {
-    message: `${paths.status} was ${damaged ? `damaged (kept as ${damaged})` : "missing"}; rebuilt it from session ${store.id} (${interrupted ? "paused" : "idle"}; token totals recounted from the session)`,
-    previous_pid: null,
-  });
+  watch.session(store.id);
+  watch.repaired(`${paths.status} was ${damaged ? `damaged (kept as ${damaged})` : "missing"}; rebuilt it from session ${store.id} (${interrupted ? "paused" : "idle"}; token totals recounted from the session)`, null);
   return { status: rebuilt, store };
 }
 
@@ -171,19 +178,16 @@ async function readOrSetAside(paths: PodPaths): Promise<{ status: Status | undef
  * `pod new`: one fresh session, made current, without reading the old one (it may be
  * the damaged thing being recovered from; it stays in the store as it is).
  */
-async function startFresh(paths: PodPaths, name: string, sink: EventSink, guard: WriteGuard): Promise<{ status: Status; store: SessionStore }> {
+async function startFresh(paths: PodPaths, name: string, watch: PodWatch, guard: WriteGuard): Promise<{ status: Status; store: SessionStore }> {
   const { status: previous, damaged } = await readOrSetAside(paths);
   const store = await SessionStore.create(paths.sessions, undefined, guard);
   const status = freshStatus(name, store.id);
   guard.beforeWrite?.();
   await writeStatus(paths.status, status);
-  sink.sessionId = store.id;
-  if (damaged) sink.emit("state_repaired", { message: `${paths.status} was damaged; kept it as ${damaged} and started a fresh session`, previous_pid: null });
+  watch.session(store.id);
+  if (damaged) watch.repaired(`${paths.status} was damaged; kept it as ${damaged} and started a fresh session`, null);
   else if (previous?.status === "running") {
-    sink.emit("state_repaired", {
-      message: `the previous run${previous.pid ? ` (pid ${previous.pid})` : ""} ended without saving its status (killed or crashed); its session ${previous.session_id} is kept, and a fresh one is current`,
-      previous_pid: previous.pid ?? null,
-    });
+    watch.repaired(`the previous run${previous.pid ? ` (pid ${previous.pid})` : ""} ended without saving its status (killed or crashed); its session ${previous.session_id} is kept, and a fresh one is current`, previous.pid ?? null);
   }
   return { status, store };
 }

@@ -6,7 +6,7 @@ import { z } from "zod";
 import { PodError } from "../errors.js";
 import { appendLine, DurableLines } from "./append-lines.js";
 import { syncDir } from "./atomic-file.js";
-import { Message } from "./messages.js";
+import { Message } from "../conversation/messages.js";
 import { isSessionId } from "./paths.js";
 import type { Redactor } from "../redact/redactor.js";
 
@@ -45,8 +45,8 @@ const CompactionRecord = z.object({
   tokens_before: z.number().int().nonnegative(),
   tokens_after: z.number().int().nonnegative(),
 });
-const Record = z.discriminatedUnion("kind", [SessionHeader, MessageRecord, CompactionRecord]);
-type Record = z.infer<typeof Record>;
+const SessionRecord = z.discriminatedUnion("kind", [SessionHeader, MessageRecord, CompactionRecord]);
+type SessionRecord = z.infer<typeof SessionRecord>;
 export type CompactionInfo = z.infer<typeof CompactionRecord>;
 
 /** A file whose writes can be made durable (SessionStore.syncWith). */
@@ -142,9 +142,9 @@ async function loadFile(file: string, redactor?: Redactor): Promise<Loaded> {
     const line = buf.toString("utf8", pos, nl);
     pos = nl + 1;
     if (line.trim() !== "") {
-      let record: Record;
+      let record: SessionRecord;
       try {
-        record = Record.parse(JSON.parse(line));
+        record = SessionRecord.parse(JSON.parse(line));
       } catch (err) {
         throw new PodError(
           "internal",

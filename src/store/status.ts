@@ -2,7 +2,8 @@ import { readFile } from "node:fs/promises";
 import "../zod-mini.js";
 import * as z from "zod/mini";
 import { PodError } from "../errors.js";
-import { RunResult, Usage, ZERO_USAGE } from "../events/schema.js";
+import { Usage, ZERO_USAGE } from "../conversation/usage.js";
+import { RunResult } from "../events/schema.js";
 import { writeFileAtomic } from "./atomic-file.js";
 import { SESSION_ID } from "./paths.js";
 

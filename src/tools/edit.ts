@@ -6,6 +6,7 @@ import { fail, looksBinary, ok } from "./text.js";
 import { readProofs, type Tracker } from "./tracker.js";
 import type { Tool } from "./types.js";
 import { writeAtomic } from "./write.js";
+import { toolIdentity } from "./registry.js";
 
 const Input = z.object({
   path: z.string().describe("File path, relative to the workspace root"),
@@ -30,7 +31,7 @@ function countOccurrences(text: string, needle: string): number {
  */
 export function editTool(fs: ScopedFs, tracker: Tracker): Tool<z.infer<typeof Input>> {
   return {
-    name: "Edit",
+    ...toolIdentity("Edit"),
     description: "Replace exact text in a file. old_string must match exactly once (or set replace_all). Read the file first in this session.",
     inputSchema: Input,
     readProof: readProofs(fs, tracker),

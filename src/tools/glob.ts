@@ -6,6 +6,7 @@ import { pathRefused } from "./denial.js";
 import { fail, ok } from "./text.js";
 import type { Tool } from "./types.js";
 import { walkFiles } from "./walk.js";
+import { toolIdentity } from "./registry.js";
 
 export const GLOB_MAX_RESULTS = 1000;
 
@@ -20,8 +21,7 @@ const Input = z.object({
  */
 export function globTool(fs: ScopedFs): Tool<z.infer<typeof Input>> {
   return {
-    name: "Glob",
-    readOnly: true,
+    ...toolIdentity("Glob"),
     description: `Find files by glob pattern (e.g. "**/*.test.js"). Respects .gitignore. Returns paths relative to the workspace root, sorted by path, at most ${GLOB_MAX_RESULTS}.`,
     inputSchema: Input,
     async run(input, ctx) {

@@ -8,6 +8,7 @@ import type { ScopedFs } from "./scoped-fs.js";
 import { fail, looksBinary, ok } from "./text.js";
 import type { Tracker } from "./tracker.js";
 import type { Tool } from "./types.js";
+import { toolIdentity } from "./registry.js";
 
 export const DEFAULT_LINE_LIMIT = 2000;
 export const MAX_LINE_CHARS = 2000;
@@ -33,8 +34,7 @@ const CHUNK_BYTES = 256 * 1024;
  */
 export function readTool(fs: ScopedFs, tracker: Tracker): Tool<z.infer<typeof Input>> {
   return {
-    name: "Read",
-    readOnly: true,
+    ...toolIdentity("Read"),
     description: `Read a text file in the workspace. Returns lines prefixed with their line numbers. Use offset/limit for large files (default: the first ${DEFAULT_LINE_LIMIT} lines; at most ${MAX_READ_CHARS / 1024} KiB per call). You must Read a file before you Edit or overwrite it.`,
     inputSchema: Input,
     async run(input, ctx) {

@@ -8,6 +8,7 @@ import type { ScopedFs } from "./scoped-fs.js";
 import { fail, ok } from "./text.js";
 import { readProofs, type Tracker } from "./tracker.js";
 import type { Tool } from "./types.js";
+import { toolIdentity } from "./registry.js";
 
 const Input = z.object({
   path: z.string().describe("File path, relative to the workspace root"),
@@ -38,7 +39,7 @@ export async function writeAtomic(abs: string, content: string): Promise<void> {
 
 export function writeTool(fs: ScopedFs, tracker: Tracker): Tool<z.infer<typeof Input>> {
   return {
-    name: "Write",
+    ...toolIdentity("Write"),
     description: "Create a file or replace its whole content. Overwriting an existing file requires that you Read it first in this session. Prefer Edit for changes to existing files.",
     inputSchema: Input,
     readProof: readProofs(fs, tracker),

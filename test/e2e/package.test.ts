@@ -66,7 +66,7 @@ describe("the package", () => {
     expect(stray).toEqual([]);
     expect(files).toContain("LICENSE");
     expect(files).toContain("dist/grep-worker.cjs");
-    // The proxy client, loaded on demand (src/provider/proxy.ts).
+    // The proxy client, loaded on demand (src/provider/upstream-proxy.ts).
     expect(files).toContain("dist/undici.cjs");
     // Bash's allowlist parser (src/tools/bash/allowlist.ts).
     expect(files).toContain("dist/tree-sitter-bash.wasm");

@@ -1,6 +1,6 @@
 import { cp, readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { priceFor } from "../../src/provider/pricing.js";
+import { priceFor } from "../../src/conversation/pricing.js";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
 import { makeProject, manifest, podEnv, REPO_ROOT, runPod, type PodResult } from "./pod-process.js";
 
@@ -131,7 +131,7 @@ export interface CacheReport {
   cost: { billed: number; noCache: number; ideal: number };
 }
 
-/** Token totals and billed cost (src/provider/pricing.ts prices: writes 1.25×, reads 0.1× input). */
+/** Token totals and billed cost (src/conversation/pricing.ts prices: writes 1.25×, reads 0.1× input). */
 export function cacheReport(requests: readonly SessionRequest[], model = MODEL): CacheReport {
   const p = priceFor(model)!;
   const all = (r: SessionRequest) => r.input_tokens + r.cache_read_input_tokens + r.cache_creation_input_tokens;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { chooseKeepFrom } from "../../src/runtime/compaction.js";
-import { costUsd, priceFor } from "../../src/provider/pricing.js";
-import { textMessage, toolResultMessage, type Message } from "../../src/store/messages.js";
+import { costUsd, priceFor } from "../../src/conversation/pricing.js";
+import { textMessage, toolResultMessage, type Message } from "../../src/conversation/messages.js";
 
 const use = (id: string): Message => ({ role: "assistant", content: [{ type: "tool_use", id, name: "Read", input: {} }] });
 // prompt, A1(use), R1, A2(use), R2, A3(text), prompt2, A4(text)

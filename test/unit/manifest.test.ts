@@ -2,7 +2,8 @@ import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { loadManifest, parseManifestText, starterManifest } from "../../src/manifest.js";
+import { loadManifest, parseManifestText } from "../../src/manifest.js";
+import { starterManifest } from "../../src/commands/init.js";
 
 const parseError = (text: string) => {
   try {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Message, textMessage, toApiMessages, toolResultMessage, unsettledToolUses } from "../../src/store/messages.js";
+import { Message, textMessage, toApiMessages, toolResultMessage, unsettledToolUses } from "../../src/conversation/messages.js";
 
 const use = (id: string, name = "Read"): Message => ({ role: "assistant", content: [{ type: "tool_use", id, name, input: {} }] });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { networkPolicy, retryAfterMs, retryDelayMs } from "../../src/provider/retry.js";
 import { readCredential } from "../../src/provider/credentials.js";
-import { proxyFor } from "../../src/provider/proxy.js";
+import { proxyFor } from "../../src/provider/upstream-proxy.js";
 
 const headers = (h: Record<string, string>) => ({ headers: new Headers(h) });
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { noProxyMatches, normaliseProxy, proxyFor, proxyVariable } from "../../src/provider/proxy.js";
+import { noProxyMatches, normaliseProxy, proxyFor, proxyVariable } from "../../src/provider/upstream-proxy.js";
 
 /**
  * NO_PROXY as curl reads it. The table is curl's own: tests/unit/unit1614.c (curl/curl,

@@ -6,7 +6,7 @@ import { EventSink } from "../../src/events/sink.js";
 import { redact } from "../../src/provider/errors.js";
 import { MIN_SECRET_LENGTH, REDACTED, Redactor } from "../../src/redact/redactor.js";
 import { DEFAULT_SECRET_NAMES } from "../../src/redact/secret-names.js";
-import { textMessage } from "../../src/store/messages.js";
+import { textMessage } from "../../src/conversation/messages.js";
 import { SessionStore } from "../../src/store/session-store.js";
 
 describe("Redactor", () => {

@@ -2,7 +2,7 @@ import { appendFile, mkdtemp, readdir, readFile, writeFile } from "node:fs/promi
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { textMessage } from "../../src/store/messages.js";
+import { textMessage } from "../../src/conversation/messages.js";
 import { SessionStore, sessionFile } from "../../src/store/session-store.js";
 
 async function tempSessions() {

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { EVENT_VERSION, type PodEvent } from "../../src/events/schema.js";
-import { EventSink, eventJson, jsonlWriter } from "../../src/events/sink.js";
+import { EventSink, eventJson } from "../../src/events/sink.js";
+import { jsonlWriter } from "../../src/events/jsonl.js";
 
 describe("event lines", () => {
   it("are exactly JSON.stringify of the event object, envelope first", () => {

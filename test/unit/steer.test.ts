@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { INSTRUCTION_FILE_CAP_BYTES, instructionDirs, loadInstructions } from "../../src/prompt/instructions.js";
-import { costUsd, priceFor } from "../../src/provider/pricing.js";
+import { costUsd, priceFor } from "../../src/conversation/pricing.js";
 import { limitBeforeRequest, parseDuration, requestLimits } from "../../src/runtime/limits.js";
 import { FINAL_ANSWER_TOOL, OutputGate, loadOutputSchema } from "../../src/runtime/structured-output.js";
 import { ZERO_USAGE } from "../../src/events/schema.js";

@@ -8,7 +8,7 @@ export interface ReplayCommandOptions extends GlobalOptions {
 
 /**
  * `pod replay [RUN_ID] [--tools live|recorded]`: the recorded run (default: the last one)
- * driven again offline; src/runs/replay.ts has the rules. Needs no key and no network.
+ * driven again offline; src/runtime/replay.ts has the rules. Needs no key and no network.
  * `load`: as runCommand's (test/helpers/in-process.ts).
  */
 export async function replayCommand(runId: string | undefined, opts: ReplayCommandOptions, load = loadContext): Promise<number> {

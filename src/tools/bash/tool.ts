@@ -5,6 +5,7 @@ import { deny } from "../denial.js";
 import { fail, OUTPUT_CAP_CHARS } from "../text.js";
 import type { BashConfig, Tool } from "../types.js";
 import { Allowlist } from "./allowlist.js";
+import { toolIdentity } from "../registry.js";
 
 const Input = z.object({
   command: z.string().min(1).describe("The command to run (must match one of the pod's allowed commands)"),
@@ -28,7 +29,7 @@ export function bashTool(protection: Protection, config: BashConfig): Tool<z.inf
   const read = (config.read ?? []).map((p) => expandHome(p));
   const net = config.network === true ? "has network access" : Array.isArray(config.network) ? `can reach only ${config.network.join(", ")} (through HTTP(S)_PROXY)` : "has no network";
   return {
-    name: "Bash",
+    ...toolIdentity("Bash"),
     description:
       `Run a shell command in the workspace root, inside a sandbox: only the workspace is writable, it ${net}, /tmp is private and empty at each call, and outside the workspace only the system's directories${read.length ? ` and ${read.join(", ")}` : ""} are visible. ` +
       `Only these commands are allowed: ${config.allow.map((a) => JSON.stringify(a)).join(", ") || "(none)"} (a final * stands for one or more arguments). ` +

@@ -37,6 +37,7 @@ import { capOutput, fail, ok } from "../text.js";
 import type { Tool } from "../types.js";
 import { walkFiles } from "../walk.js";
 import { warmUp } from "./warm-up.js";
+import { toolIdentity } from "../registry.js";
 
 export const GREP_DEFAULT_HEAD_LIMIT = 250;
 /**
@@ -102,8 +103,7 @@ export function grepTool(fs: ScopedFs, options: GrepOptions = {}): Tool<GrepInpu
   let pool: GrepPool | undefined;
   let warming: { stop(): void } | undefined;
   return {
-    name: "Grep",
-    readOnly: true,
+    ...toolIdentity("Grep"),
     prepare() {
       pool ??= GrepPool.start(warnBroken);
       warming ??= warmUp(fs, pool);

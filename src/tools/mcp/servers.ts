@@ -4,12 +4,13 @@ import type { Writable } from "node:stream";
 import { PodError, type ErrorCode } from "../../errors.js";
 import type { ManifestData } from "../../manifest.js";
 import { VERSION } from "../../version.js";
-import { proxyFetch } from "../../provider/proxy.js";
+import { proxyFetch } from "../../provider/upstream-proxy.js";
 import { commandEnv, CREDENTIAL_VARS, hiddenPathHint, hostSystem, type Confinement } from "../../sandbox/index.js";
 import type { Tool } from "../types.js";
 import { expandAll } from "./expand.js";
 import { ConfinedStdioTransport } from "./stdio.js";
 import { mcpTool, type McpToolDef } from "./tool.js";
+import { hostEnv } from "../../env-config.js";
 
 export type McpConfig = ManifestData["mcp"];
 export type McpServerConfig = McpConfig[string];
@@ -52,7 +53,7 @@ const SHUTDOWN_MS = 1000;
  * PID namespace, the workspace as Bash sees it, its `[mcp.*] network`, only its `env`.
  */
 export async function startMcpServers(config: McpConfig, opts: McpStartOptions): Promise<McpServers> {
-  const env = opts.env ?? process.env;
+  const env = opts.env ?? hostEnv();
   const entries = Object.entries(config);
   if (entries.length === 0) return { tools: [], failures: [], close: async () => {} };
   const sdk = await import("./sdk.js");
@@ -149,7 +150,7 @@ async function makeTransport(name: string, server: McpServerConfig, opts: McpSta
   if (server.url) {
     const expanded = expandAll(server.headers, env);
     if ("missing" in expanded) throw new Error(`headers ${expanded.key} refers to $${expanded.missing}, which is not set in pod's environment`);
-    // HTTPS_PROXY/HTTP_PROXY/NO_PROXY apply as they do to the model's requests (provider/proxy.ts).
+    // HTTPS_PROXY/HTTP_PROXY/NO_PROXY apply as they do to the model's requests (provider/upstream-proxy.ts).
     const proxied = await proxyFetch(server.url, env);
     const fetch = proxied
       ? (url: string | URL, init?: RequestInit) => proxied.fetch(url, { ...init, ...proxied.fetchOptions } as RequestInit)

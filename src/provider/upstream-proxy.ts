@@ -1,5 +1,6 @@
 import { isIP } from "node:net";
 import { PodError } from "../errors.js";
+import { hostEnv } from "../env-config.js";
 
 /**
  * HTTPS_PROXY / HTTP_PROXY / ALL_PROXY / NO_PROXY, read exactly as curl reads them
@@ -28,7 +29,7 @@ export interface ProxyFetch {
 const get = (env: NodeJS.ProcessEnv, name: string) => (env[name] ? env[name] : undefined);
 
 /** The proxy variable curl would use for `url`, and its raw value; NO_PROXY not applied. */
-export function proxyVariable(url: string, env: NodeJS.ProcessEnv = process.env): { name: string; value: string } | undefined {
+export function proxyVariable(url: string, env: NodeJS.ProcessEnv = hostEnv()): { name: string; value: string } | undefined {
   const https = url.toLowerCase().startsWith("https:");
   const names = https ? ["https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"] : ["http_proxy", "all_proxy", "ALL_PROXY"];
   for (const name of names) {
@@ -43,7 +44,7 @@ export function proxyVariable(url: string, env: NodeJS.ProcessEnv = process.env)
  * or undefined for a direct connection: no proxy variable, or NO_PROXY matches the host.
  * Throws a PodError naming the variable when its value cannot be a proxy.
  */
-export function proxyFor(url: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+export function proxyFor(url: string, env: NodeJS.ProcessEnv = hostEnv()): string | undefined {
   const chosen = proxyVariable(url, env);
   if (!chosen) return undefined;
   const noProxy = get(env, "no_proxy") ?? get(env, "NO_PROXY");
@@ -206,7 +207,7 @@ function cidr6(address: string, network: string, bits: number): boolean {
  * no proxy variable applies to `baseUrl` (then no proxy code is loaded at all). Each
  * request decides again by its own URL, so a redirect to a NO_PROXY host goes direct.
  */
-export async function proxyFetch(baseUrl: string, env: NodeJS.ProcessEnv = process.env): Promise<ProxyFetch | undefined> {
+export async function proxyFetch(baseUrl: string, env: NodeJS.ProcessEnv = hostEnv()): Promise<ProxyFetch | undefined> {
   const proxy = proxyFor(baseUrl, env);
   if (!proxy) return undefined;
   const undici = await loadUndici();

@@ -1,4 +1,4 @@
-import type { Usage } from "../events/schema.js";
+import type { Usage } from "./usage.js";
 
 /**
  * USD per million tokens, from Anthropic's published model pages (checked 2026-11-25).
@@ -70,9 +70,8 @@ const CONTEXT_WINDOWS: Record<string, number> = {
   "claude-sonnet-4-6": 1_000_000,
 };
 
-/** The model's context window; POD_CONTEXT_WINDOW overrides it. */
-export function contextWindowFor(model: string, env = process.env): number {
-  const n = Number(env.POD_CONTEXT_WINDOW);
-  if (Number.isFinite(n) && n > 0) return n;
+/** The model's context window; `override` (POD_CONTEXT_WINDOW, src/env-config.ts) replaces it. */
+export function contextWindowFor(model: string, override?: number): number {
+  if (override !== undefined && Number.isFinite(override) && override > 0) return override;
   return CONTEXT_WINDOWS[model] ?? 200_000;
 }

@@ -7,17 +7,18 @@ import { ZERO_USAGE, type EventBody, type RunResult } from "../events/schema.js"
 import type { EventSink } from "../events/sink.js";
 import type { Manifest } from "../manifest.js";
 import { buildSystemPrompt, type SystemPrompt } from "../prompt/system-prompt.js";
-import { contextWindowFor, costUsd } from "../provider/pricing.js";
+import { contextWindowFor, costUsd } from "../conversation/pricing.js";
+import { podEnv } from "../env-config.js";
 import { buildRequest, toolDefinitions } from "../provider/request.js";
 import { replayClient, type RecordedAnswer, type RecordedAnswers } from "../provider/replay-client.js";
 import type { TapEndpoint } from "../provider/tap.js";
 import type { Redactor } from "../redact/redactor.js";
 import { pinTrustedInputs, type Pins } from "../contract/pins.js";
-import { compactSession } from "../runtime/compaction.js";
-import { startExtensions, type Extensions } from "../runtime/extensions.js";
-import { requestLimits } from "../runtime/limits.js";
-import { runLoop } from "../runtime/run-loop.js";
-import { compileOutputSchema, FINAL_ANSWER_TOOL, OutputGate } from "../runtime/structured-output.js";
+import { compactSession } from "./compaction.js";
+import { startExtensions, type Extensions } from "./extensions.js";
+import { requestLimits } from "./limits.js";
+import { runLoop } from "./run-loop.js";
+import { compileOutputSchema, FINAL_ANSWER_TOOL, OutputGate } from "./structured-output.js";
 import { acquirePodLock, type HeldLock } from "../store/lock.js";
 import { podPaths } from "../store/paths.js";
 import { SessionStore } from "../store/session-store.js";
@@ -25,11 +26,12 @@ import type { Toolbox } from "../tools/index.js";
 import { sandboxForRun } from "../sandbox/detect.js";
 import { trackChanges } from "../changes/index.js";
 import { reviewOutputSchema } from "../review/index.js";
-import { runToolbox } from "../runtime/invocation.js";
+import { runToolbox } from "./invocation.js";
 import type { Tool, ToolResult } from "../tools/types.js";
-import { runsDir } from "./format.js";
-import { firstDifference } from "./diverge.js";
-import { latestRunId, readRun, type RecordedExchange, type RecordedRun } from "./reader.js";
+import { runsDir } from "../runs/format.js";
+import { firstDifference } from "../runs/diverge.js";
+import { latestRunId, readRun, type RecordedExchange, type RecordedRun } from "../runs/reader.js";
+import { aboutSession } from "./emit.js";
 
 export type ReplayTools = "live" | "recorded";
 
@@ -116,7 +118,7 @@ export async function invokeReplay(opts: ReplayOptions): Promise<number> {
     await pruneReplays(replays, Math.max(0, manifest.data.pod.keep_runs - 1));
     store = await SessionStore.create(replays, undefined, { redactor: sink.redactor });
     for (const m of run.history) await store.append(m, meta.start.turn);
-    sink.sessionId = store.id;
+    aboutSession(sink, store.id);
 
     const warnings = [...systemPrompt.warnings];
     if (!run.ended) warnings.push(`the recording ${meta.run_id} has no end (the run was killed, or is still running): it replays up to its last completed turn`);
@@ -175,7 +177,7 @@ export async function invokeReplay(opts: ReplayOptions): Promise<number> {
         sink,
         signal: controller.signal,
         sessionTurn: meta.start.turn,
-        compactAboveTokens: contextWindowFor(model) * 0.8,
+        compactAboveTokens: contextWindowFor(model, podEnv().contextWindow) * 0.8,
         compactNow: compact,
         onStop: changes ? changes.gateStop(extensions?.onStop) : extensions?.onStop,
         fallbackModel: manifest.data.provider.fallback_model,
