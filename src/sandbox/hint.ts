@@ -1,12 +1,16 @@
 import { lstat } from "node:fs/promises";
 import { homedir } from "node:os";
 import path from "node:path";
-import type { SandboxPolicy } from "./policy.js";
+import { SANDBOX_HOME, type SandboxPolicy } from "./policy.js";
 import { shownBy, type HostSystem } from "./system.js";
 import { hostEnv } from "../env-config.js";
 
-/** Places inside the sandbox that are its own (a path there names the sandbox's, not the host's). */
-const OWN = ["/tmp", "/proc", "/dev"];
+/**
+ * Places inside the sandbox that are its own (a path there names the sandbox's, not the
+ * host's). Not /tmp as a whole: the sandbox's /tmp is private, so a host path under it (a
+ * checkout in /tmp, a script there) is hidden like any other, and a `read` entry shows it.
+ */
+const OWN = ["/proc", "/dev", SANDBOX_HOME];
 const ABSOLUTE = /(?:^|[\s'"`:=(])(\/[A-Za-z0-9._@+-][A-Za-z0-9._@+/-]*)/g;
 const NOT_FOUND = /^(?:[^:\n]*: )*(?:line \d+: )?([A-Za-z0-9._+-]+): (?:command )?not found$/m;
 

@@ -6,7 +6,7 @@
 // through the SDK's StdioClientTransport (pod's stderr inherited, only the direct child
 // killed, 2 s + 2 s of grace) and a crash at start said only "Connection closed".
 import { spawn } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
@@ -132,6 +132,18 @@ describe("an MCP server's whole tree ends with pod", () => {
     expect(error.message).toContain(`Error: Cannot find module '${MCP_FIXTURE}'`);
     expect(error.message).not.toMatch(/^\s+at /m);
     expect(error.message).toContain(`${MCP_FIXTURE} is outside the sandbox's view; add [mcp.hidden] read = ["`);
+  });
+
+  it("a server whose script is in the host's /tmp (a checkout there): hidden by the sandbox's private /tmp, and named so", async () => {
+    server = await startFakeServer({ turns: [text()] });
+    const outside = mkdtempSync(path.join("/tmp", "pod-mcp-script-"));
+    const script = path.join(outside, "server.mjs");
+    writeFileSync(script, "console.log('never runs');\n");
+    const dir = await makeProject(manifest({ extra: `\n[mcp.hidden]\ncommand = [${JSON.stringify(process.execPath)}, ${JSON.stringify(script)}]\n` }));
+    const r = await runPod(["run", "go"], { cwd: dir, env: podEnv(server.url) });
+    const error = ofType(r.events, "error")[0];
+    expect(error.message).toContain(`Cannot find module '${script}'`);
+    expect(error.message).toContain(`${script} is outside the sandbox's view; add [mcp.hidden] read = ["`);
   });
 });
 
