@@ -1,6 +1,3 @@
-import "./zod-mini.js";
-import * as z from "zod/mini";
-
 /**
  * pod's configuration from the environment, read in one place with one default each
  * (docs/environment.md is the table). The rest of src/ never reads process.env:
@@ -17,7 +14,7 @@ import * as z from "zod/mini";
  *   and says why it is no setting). Each takes it as a parameter default, so a test passes
  *   its own environment.
  *
- * May import: zod only. Everything may import it.
+ * May import: nothing. Everything may import it.
  */
 
 /** The environment pod was started with (never changed by pod). */
@@ -25,35 +22,41 @@ export function hostEnv(): NodeJS.ProcessEnv {
   return process.env;
 }
 
+/**
+ * Each variable's reader: the value, checked, else its default. Plain functions, not a
+ * schema: `podEnv()` is read wherever it is needed (each turn's retry policy, every
+ * command's start), and building and running a zod object of twenty variables cost
+ * ~1.7 ms of `pod status`'s start.
+ */
+type Read<T> = (v: string | undefined) => T;
 /** A non-negative number, else the default (the rule every numeric knob has always had). */
-const count = (fallback: number) =>
-  z.pipe(
-    z.optional(z.string()),
-    z.transform((v) => (v !== undefined && v.trim() !== "" && Number.isFinite(Number(v)) && Number(v) >= 0 ? Number(v) : fallback)),
-  );
+const count =
+  (fallback: number): Read<number> =>
+  (v) =>
+    v !== undefined && v.trim() !== "" && Number.isFinite(Number(v)) && Number(v) >= 0 ? Number(v) : fallback;
 /** A positive number, else unset. */
-const positive = () =>
-  z.pipe(
-    z.optional(z.string()),
-    z.transform((v) => (v !== undefined && Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : undefined)),
-  );
+const positive = (): Read<number | undefined> => (v) => (v !== undefined && Number.isFinite(Number(v)) && Number(v) > 0 ? Number(v) : undefined);
 /** "1" turns it on; anything else (unset included) leaves it off. */
-const flag = () => z.pipe(z.optional(z.string()), z.transform((v) => v === "1"));
+const flag = (): Read<boolean> => (v) => v === "1";
 /** A non-empty string, else the default (an empty variable counts as unset). */
-const text = <D extends string | undefined>(fallback: D) => z.pipe(z.optional(z.string()), z.transform((v): string | D => (v ? v : fallback)));
+const text =
+  <D extends string | undefined>(fallback: D): Read<string | D> =>
+  (v) =>
+    v ? v : fallback;
+const raw = (): Read<string | undefined> => (v) => v;
 
-/** The variables, with their defaults. Each line is one row of docs/environment.md. Built on first use. */
-const podEnvSchema = () => z.object({
+/** The variables, with their defaults. Each line is one row of docs/environment.md. */
+const READERS = {
   /** The runtime directory when --runtime-dir is not given (else `.pod/` next to the manifest). */
   POD_RUNTIME_DIR: text(undefined),
   /** Where the Messages API is (the fake server in tests, a gateway in CI). */
-  ANTHROPIC_BASE_URL: z.pipe(z.optional(z.string()), z.transform((v) => v?.trim() || "https://api.anthropic.com")),
+  ANTHROPIC_BASE_URL: ((v) => v?.trim() || "https://api.anthropic.com") as Read<string>,
   // Network limits (docs/reliability.md).
   POD_REQUEST_TIMEOUT_MS: count(30_000),
   POD_STREAM_IDLE_TIMEOUT_MS: count(60_000),
   /** Retries per turn; also the SDK's retries for compaction's request. POD_STREAM_RETRIES is its old name. */
-  POD_MAX_RETRIES: z.optional(z.string()),
-  POD_STREAM_RETRIES: z.optional(z.string()),
+  POD_MAX_RETRIES: raw(),
+  POD_STREAM_RETRIES: raw(),
   POD_RETRY_BASE_MS: count(1000),
   POD_RETRY_AFTER_MAX_MS: count(60_000),
   POD_RETRY_TOTAL_MS: count(120_000),
@@ -75,8 +78,7 @@ const podEnvSchema = () => z.object({
   POD_TIMING: flag(),
   /** Every event checked against its zod schema before it is printed (the tests turn it on). */
   POD_VALIDATE_EVENTS: flag(),
-});
-let schema: ReturnType<typeof podEnvSchema> | undefined;
+};
 
 /** The one default of POD_MAX_RETRIES. */
 export const DEFAULT_MAX_RETRIES = 4;
@@ -106,8 +108,8 @@ export interface PodEnv {
 
 /** pod's own variables from `env`, typed, each with its one default. Cheap: read again wherever it is needed. */
 export function podEnv(env: NodeJS.ProcessEnv = hostEnv()): PodEnv {
-  const v = (schema ??= podEnvSchema()).parse(env);
-  const retries = count(count(DEFAULT_MAX_RETRIES).parse(v.POD_STREAM_RETRIES)).parse(v.POD_MAX_RETRIES);
+  const v = Object.fromEntries(Object.entries(READERS).map(([name, read]) => [name, read(env[name])])) as { [K in keyof typeof READERS]: ReturnType<(typeof READERS)[K]> };
+  const retries = count(count(DEFAULT_MAX_RETRIES)(v.POD_STREAM_RETRIES))(v.POD_MAX_RETRIES);
   return {
     runtimeDir: v.POD_RUNTIME_DIR,
     baseUrl: v.ANTHROPIC_BASE_URL,
