@@ -14,6 +14,7 @@ import { buildPatch } from "../src/changes/patch.ts";
 import { takeSnapshot } from "../src/changes/snapshot.ts";
 import { startFakeServer } from "../test/fake-server/server.ts";
 import { ensureCorpora } from "./corpora.mjs";
+import { gatedServer } from "./grep-cold.mjs";
 import { median } from "./lib.mjs";
 
 const LINUX_DIRS = ["include", "fs", "kernel", "lib", "mm", "net"];
@@ -143,7 +144,11 @@ async function pastTheLimit(trees, rounds) {
 }
 
 /** The built binary on the checkout: Read, Edit, done; POD_TIMING's stamps say what the run paid. */
-async function binary(pod, dir, runs) {
+/**
+ * `thinkMs`: how long the model takes to answer each request after the first (0: at
+ * once, the worst case; a real model takes seconds).
+ */
+async function binary(pod, dir, runs, thinkMs = 0) {
   const file = git(dir, "ls-files", "-z").toString().split("\0").find((f) => f.endsWith(".c") && f.includes("/"));
   const original = readFileSync(path.join(dir, file));
   const firstLine = original.toString("utf8").split("\n").find((l) => l.trim().length > 8);
@@ -153,13 +158,14 @@ async function binary(pod, dir, runs) {
   const stamps = { wait: [], compare: [], snapshot: [], duration: [] };
   try {
     for (let i = 0; i < runs; i++) {
-      const server = await startFakeServer({
+      const script = {
         turns: [
           tool("r", "Read", { path: file }),
           tool("e", "Edit", { path: file, old_string: firstLine, new_string: `${firstLine} /* bench */` }, "r"),
           { expect: { tool_result_for: "e" }, response: { content: [{ type: "text", text: "Done." }], stop_reason: "end_turn", usage } },
         ],
-      });
+      };
+      const server = thinkMs === 0 ? await startFakeServer(script) : await gatedServer(script, (k) => (k > 1 ? new Promise((r) => setTimeout(r, thinkMs)) : undefined));
       try {
         const child = spawn(process.execPath, [pod, "run", "--new", "edit it"], { cwd: dir, env: { ...process.env, ANTHROPIC_API_KEY: "bench-key", ANTHROPIC_BASE_URL: server.url, POD_TIMING: "1" }, stdio: ["ignore", "pipe", "pipe"] });
         let out = "";
@@ -209,5 +215,7 @@ export async function changesBench(pod, root, { rounds = 11, runs = 7 } = {}) {
   const big = await pastTheLimit(trees, Math.min(rounds, 5));
   log("changes: the binary");
   const run = await binary(pod, trees[0].dir, runs);
-  return { rows, noGit, big, run, linux: trees[0] };
+  log("changes: the binary, the model answering after 1 s");
+  const real = await binary(pod, trees[0].dir, runs, 1000);
+  return { rows, noGit, big, run, real, linux: trees[0] };
 }

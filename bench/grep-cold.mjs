@@ -79,7 +79,7 @@ function threadTimes(pid) {
  * The fake server behind a gate: each model request waits for `onRequest(k)` (k from 1)
  * before the fake server sees it. The gate runs rg and the model's latency.
  */
-async function gatedServer(scriptData, onRequest) {
+export async function gatedServer(scriptData, onRequest) {
   const fake = await startFakeServer(scriptData);
   let k = 0;
   const front = http.createServer((req, res) => {
