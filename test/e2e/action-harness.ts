@@ -21,9 +21,10 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
-import { expect } from "vitest";
+import { mkdtemp } from "node:fs/promises";
+import { beforeAll, expect } from "vitest";
 import { parse } from "yaml";
-import { REPO_ROOT } from "../helpers/pod-process.js";
+import { podEnv, REPO_ROOT } from "../helpers/pod-process.js";
 
 export type Contexts = Record<string, any>;
 
@@ -616,4 +617,30 @@ export function testRunId(): string {
   let h = 7;
   for (const c of name) h = (h * 31 + c.charCodeAt(0)) % 1_000_000_007;
   return String(100_000 + (h % 900_000));
+}
+
+/**
+ * A test file's Action runner: in its beforeAll the Action is checked out (a copy of this
+ * working tree, actionCheckout) and its install cache seeded once; `job()` runs a job of
+ * the Action against the fake model at `url()`, with a fresh artifacts directory.
+ */
+export function actionRunner(url: () => string) {
+  let store = "";
+  let actionPath = "";
+  beforeAll(async () => {
+    store = await mkdtemp(path.join(tmpdir(), "pod-cache-store-"));
+    actionPath = await actionCheckout();
+    await seedInstallCache(store, actionPath);
+  }, 120_000);
+  return {
+    get store() {
+      return store;
+    },
+    get actionPath() {
+      return actionPath;
+    },
+    async job(over: Partial<Job> & { workspace: string; inputs: Record<string, string> }): Promise<JobResult> {
+      return runJob({ actionPath, runId: testRunId(), cacheStore: store, artifacts: await mkdtemp(path.join(tmpdir(), "pod-artifacts-")), env: podEnv(url()) as Record<string, string>, ...over });
+    },
+  };
 }

@@ -3,12 +3,12 @@ import { execFileSync } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
 import { runToEnd } from "../helpers/spawn.js";
 import { makeProject, manifest, parseJsonl, podEnv, POD_BIN, REPO_ROOT } from "../helpers/pod-process.js";
-import { actionCheckout, expressionsIn, filesUnder, parseFileCommands, runJob, seedInstallCache, testRunId, type Job, type JobResult } from "./action-harness.js";
+import { actionRunner, expressionsIn, filesUnder, parseFileCommands, testRunId, type JobResult } from "./action-harness.js";
 
 /**
  * The Action's jobs, run in the simulated runner (action-harness.ts) against the fake
@@ -16,25 +16,16 @@ import { actionCheckout, expressionsIn, filesUnder, parseFileCommands, runJob, s
  * pod installed the way the install step leaves it (seeded into the cache once per file, so
  * each job takes the cache-hit path; the build itself is action-install.test.ts).
  */
-let store: string;
 let server: FakeServer | undefined;
-/** The Action's checkout: a copy of this working tree (action-harness.ts, actionCheckout). */
-let actionPath: string;
-
-beforeAll(async () => {
-  store = await mkdtemp(path.join(tmpdir(), "pod-cache-store-"));
-  actionPath = await actionCheckout();
-  await seedInstallCache(store, actionPath);
-}, 120_000);
+/** The Action's checkout and install cache, made once for this file (action-harness.ts). */
+const runner = actionRunner(() => server!.url);
 
 afterEach(async () => {
   await server?.close();
   server = undefined;
 });
 
-async function job(over: Partial<Job> & { workspace: string; inputs: Record<string, string> }): Promise<JobResult> {
-  return runJob({ actionPath, runId: testRunId(), cacheStore: store, artifacts: await mkdtemp(path.join(tmpdir(), "pod-artifacts-")), env: podEnv(server!.url) as Record<string, string>, ...over });
-}
+const job = runner.job;
 
 const step = (r: JobResult, idOrName: string) => r.steps.find((s) => s.id === idOrName || s.name === idOrName)!;
 const writeTurn = (id: string, p: string, content: string) => ({ response: { content: [{ type: "tool_use", id, name: "Write", input: { path: p, content } }], stop_reason: "tool_use" } });

@@ -2,11 +2,11 @@ import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
-import { makeProject, manifest, podEnv } from "../helpers/pod-process.js";
+import { makeProject, manifest } from "../helpers/pod-process.js";
 import { sarifSchemaErrors } from "../helpers/sarif.js";
-import { actionCheckout, CommandProcessor, importAction, runJob, seedInstallCache, testRunId, type Job, type JobResult } from "./action-harness.js";
+import { actionRunner, CommandProcessor, importAction, testRunId } from "./action-harness.js";
 
 /**
  * The Action and issue 25 (items 3 and 4) in the simulated runner (action-harness.ts), from
@@ -15,24 +15,16 @@ import { actionCheckout, CommandProcessor, importAction, runJob, seedInstallCach
  * escaped so that no path or message adds a command or a property; export-file / import-file
  * carry a paused pod to another workflow run, where no cache of the first one is restored.
  */
-let store: string;
-let actionPath: string;
 let server: FakeServer | undefined;
-
-beforeAll(async () => {
-  store = await mkdtemp(path.join(tmpdir(), "pod-cache-store-"));
-  actionPath = await actionCheckout();
-  await seedInstallCache(store, actionPath);
-}, 120_000);
+/** The Action's checkout and install cache, made once for this file (action-harness.ts). */
+const runner = actionRunner(() => server!.url);
 
 afterEach(async () => {
   await server?.close();
   server = undefined;
 });
 
-async function job(over: Partial<Job> & { workspace: string; inputs: Record<string, string> }): Promise<JobResult> {
-  return runJob({ actionPath, runId: testRunId(), cacheStore: store, artifacts: await mkdtemp(path.join(tmpdir(), "pod-artifacts-")), env: podEnv(server!.url) as Record<string, string>, ...over });
-}
+const job = runner.job;
 
 const usage = { input_tokens: 100, output_tokens: 20, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
 

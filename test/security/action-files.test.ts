@@ -2,10 +2,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, symlinkSync, writeFil
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
-import { makeProject, manifest, podEnv, REPO_ROOT } from "../helpers/pod-process.js";
-import { actionCheckout, filesUnder, runJob, seedInstallCache, testRunId, type Job } from "../e2e/action-harness.js";
+import { makeProject, manifest, REPO_ROOT } from "../helpers/pod-process.js";
+import { actionRunner, filesUnder, type Job } from "../e2e/action-harness.js";
 
 /**
  * SPEC Containment: "the Action writes its files outside the workspace and never follows a
@@ -17,25 +17,16 @@ import { actionCheckout, filesUnder, runJob, seedInstallCache, testRunId, type J
  * directory under $RUNNER_TEMP, and a workflow's `events-file` copy is written after pod
  * exited, as a fresh file, through no link.
  */
-let store: string;
-/** The Action's checkout: a copy of this working tree (actionCheckout). */
-let actionPath: string;
 let server: FakeServer | undefined;
-
-beforeAll(async () => {
-  store = await mkdtemp(path.join(tmpdir(), "pod-cache-store-"));
-  actionPath = await actionCheckout();
-  await seedInstallCache(store, actionPath);
-}, 120_000);
+/** The Action's checkout and install cache, made once for this file (action-harness.ts). */
+const runner = actionRunner(() => server!.url);
 
 afterEach(async () => {
   await server?.close();
   server = undefined;
 });
 
-async function job(workspace: string, inputs: Record<string, string>, over: Partial<Job> = {}) {
-  return runJob({ actionPath, workspace, inputs, runId: testRunId(), cacheStore: store, artifacts: await mkdtemp(path.join(tmpdir(), "pod-artifacts-")), env: podEnv(server!.url) as Record<string, string>, ...over });
-}
+const job = (workspace: string, inputs: Record<string, string>, over: Partial<Job> = {}) => runner.job({ workspace, inputs, ...over });
 
 /** A place outside the workspace the runner user can write: what a link would aim at. */
 async function outside() {

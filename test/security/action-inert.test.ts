@@ -1,12 +1,10 @@
 import { readFileSync } from "node:fs";
 import { createRequire } from "node:module";
-import { mkdtemp } from "node:fs/promises";
-import { tmpdir } from "node:os";
 import path from "node:path";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
-import { makeProject, manifest, podEnv, REPO_ROOT } from "../helpers/pod-process.js";
-import { actionCheckout, CommandProcessor, importAction, parseFileCommands, runJob, seedInstallCache, testRunId } from "../e2e/action-harness.js";
+import { makeProject, manifest, REPO_ROOT } from "../helpers/pod-process.js";
+import { actionRunner, CommandProcessor, importAction, parseFileCommands } from "../e2e/action-harness.js";
 
 /**
  * SPEC Containment, "People's output is inert" (issue 22 item 6, for the Action): model text
@@ -16,16 +14,9 @@ import { actionCheckout, CommandProcessor, importAction, parseFileCommands, runJ
  * as the harness implements them): `::cmd::` after any leading Unicode white space, and the
  * legacy `##[cmd]` anywhere in a line.
  */
-let store: string;
-/** The Action's checkout: a copy of this working tree (actionCheckout). */
-let actionPath: string;
 let server: FakeServer | undefined;
-
-beforeAll(async () => {
-  store = await mkdtemp(path.join(tmpdir(), "pod-cache-store-"));
-  actionPath = await actionCheckout();
-  await seedInstallCache(store, actionPath);
-}, 120_000);
+/** The Action's checkout and install cache, made once for this file (action-harness.ts). */
+const runner = actionRunner(() => server!.url);
 
 afterEach(async () => {
   await server?.close();
@@ -53,9 +44,7 @@ const HOSTILE = [
   "::model-token::",
 ];
 
-async function job(workspace: string, inputs: Record<string, string>) {
-  return runJob({ actionPath, workspace, inputs, runId: testRunId(), cacheStore: store, artifacts: await mkdtemp(path.join(tmpdir(), "pod-artifacts-")), env: podEnv(server!.url) as Record<string, string> });
-}
+const job = (workspace: string, inputs: Record<string, string>) => runner.job({ workspace, inputs });
 
 describe("model text in the Action's log, outputs and summary", () => {
   it("runs no workflow command, with or without the stop-commands guard, and leaves every output as pod wrote it", async () => {
