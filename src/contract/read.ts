@@ -1,6 +1,5 @@
 import { createHash } from "node:crypto";
-import { constants, type BigIntStats, type Stats } from "node:fs";
-import { open, realpath } from "node:fs/promises";
+import { closeSync, constants, fstatSync, openSync, readSync, realpathSync, type BigIntStats, type Stats } from "node:fs";
 import { describeKind } from "../tools/regular-file.js";
 
 /** What identifies a file's version without reading it: a change to any of these means "look again". */
@@ -51,17 +50,20 @@ export function sameIdentity(a: FileIdentity, b: FileIdentity): boolean {
  */
 export async function readTrusted(abs: string, shown: string, opts: { keep?: boolean } = {}): Promise<TrustedRead> {
   const keep = opts.keep ?? true;
+  // Synchronous calls: a handful of small files read once at start, where each thread-pool
+  // round trip of the promise API cost more than the read itself (every command reads the
+  // manifest this way, `pod status` included).
   let real: string;
   try {
-    real = await realpath(abs);
+    real = realpathSync(abs);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT" || code === "ENOTDIR") return { ok: false, reason: "missing", message: `${shown} does not exist` };
     return { ok: false, reason: "unreadable", message: `${shown} cannot be read (${code})` };
   }
-  let handle;
+  let fd: number;
   try {
-    handle = await open(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
+    fd = openSync(real, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ELOOP") return { ok: false, reason: "unreadable", message: `${shown} changed into a symlink while pod opened it` };
@@ -69,7 +71,7 @@ export async function readTrusted(abs: string, shown: string, opts: { keep?: boo
     return { ok: false, reason: "unreadable", message: `${shown} cannot be read (${code})` };
   }
   try {
-    const st = await handle.stat({ bigint: true });
+    const st = fstatSync(fd, { bigint: true });
     if (!st.isFile()) return { ok: false, reason: st.isDirectory() ? "directory" : "not_regular", message: `${shown} is ${describeKind(st as unknown as Stats)}, not a regular file` };
     if (keep && st.size > BigInt(MAX_TRUSTED_BYTES)) {
       return { ok: false, reason: "too_large", message: `${shown} is ${st.size} bytes, more than the ${MAX_TRUSTED_BYTES} pod reads` };
@@ -78,7 +80,7 @@ export async function readTrusted(abs: string, shown: string, opts: { keep?: boo
     const chunks: Buffer[] = [];
     for (let pos = 0; ; ) {
       const buf = Buffer.allocUnsafe(CHUNK);
-      const { bytesRead } = await handle.read(buf, 0, CHUNK, pos);
+      const bytesRead = readSync(fd, buf, 0, CHUNK, pos);
       if (bytesRead === 0) break;
       const got = buf.subarray(0, bytesRead);
       hash.update(got);
@@ -92,6 +94,10 @@ export async function readTrusted(abs: string, shown: string, opts: { keep?: boo
   } catch (err) {
     return { ok: false, reason: "unreadable", message: `${shown} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
   } finally {
-    await handle.close().catch(() => {});
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
   }
 }
