@@ -28,8 +28,10 @@ const FAST = [
 ];
 
 /**
- * grep-hostile bounds a Grep call's and a cancel's wall time (its owner is changing it to
- * CPU bounds): until then it gets the machine to itself.
+ * grep-hostile proves Grep's deadline and a cancel's promptness, which are wall-clock
+ * behaviours (a search stops at its 10 s deadline; pod exits within 2 s of SIGTERM); the
+ * main thread's stalls are bounded in CPU time. It runs after the rest, with the machine
+ * to itself, so that other files' processes do not stretch those waits.
  */
 const ALONE = ["test/security/grep-hostile.test.ts"];
 
