@@ -1,12 +1,11 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { startFakeServer } from "../fake-server/server.js";
 import { MANIFEST, SCRIPT } from "../helpers/crash-trial.js";
 import { makeProject, parseJsonl, podEnv, POD_BIN, runPod } from "../helpers/pod-process.js";
-import { parseTrace, type Sys } from "../helpers/strace.js";
+import { hasStrace, tracedPod, type Sys } from "../helpers/strace.js";
 
 /**
  * The durability rule (docs/runtime.md, "Crash safety"), checked on the system calls of
@@ -22,7 +21,6 @@ import { parseTrace, type Sys } from "../helpers/strace.js";
  *
  * strace is part of the machine (as bwrap and rg are); without it this test fails and says so.
  */
-const hasStrace = spawnSync("strace", ["-V"]).status === 0;
 
 describe("durability per turn (strace of the real binary)", () => {
   it("prints no event before its record is written, syncs a side effect's intent before the effect, and syncs once per read-only turn", async () => {
@@ -30,22 +28,17 @@ describe("durability per turn (strace of the real binary)", () => {
     const server = await startFakeServer(SCRIPT);
     const dir = await makeProject(MANIFEST, { "a.txt": "alpha\n" });
     const traceFile = process.env.POD_TRACE_KEEP ?? path.join(dir, "trace.txt");
-    const child = spawn(
-      "strace",
-      ["-f", "-y", "-s", "1000000", "-e", "trace=write,writev,pwrite64,fsync,fdatasync,execve", "-o", traceFile, process.execPath, POD_BIN, "run", "do the work"],
-      { cwd: dir, env: podEnv(server.url) as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const code = await new Promise((resolve) => child.on("close", resolve));
+    const { code, stdout, stderr, calls } = await tracedPod(["run", "do the work"], {
+      cwd: dir,
+      env: podEnv(server.url) as NodeJS.ProcessEnv,
+      syscalls: ["write", "writev", "pwrite64", "fsync", "fdatasync", "execve"],
+      traceFile,
+    });
     await server.close();
     expect(code, stderr).toBe(0);
     const events = parseJsonl(stdout);
     expect(events.at(-1)).toMatchObject({ type: "run_end", result: "finished", turns: 6 });
 
-    const calls = parseTrace(await readFile(traceFile, "utf8"));
     const isSession = (c: Sys) => c.fdPath.includes("/.pod/tester/sessions/") && c.fdPath.endsWith(".jsonl");
     const sessionWrites = calls.filter((c) => isSession(c) && c.name === "write");
     const sessionSyncs = calls.filter((c) => isSession(c) && (c.name === "fdatasync" || c.name === "fsync"));
@@ -129,20 +122,17 @@ describe("a hooked side-effect-free tool (strace of the real binary)", () => {
     const hook = '\n[[hooks.pre_tool_use]]\nmatcher = "^Read$"\ncommand = "sh hooks/mark.sh"\n';
     const dir = await makeProject(MANIFEST + hook, { "a.txt": "alpha\n", "hooks/mark.sh": "echo marked > marker.txt\n" });
     const traceFile = path.join(dir, "trace.txt");
-    const child = spawn("strace", ["-f", "-y", "-s", "4096", "-e", "trace=write,fdatasync,fsync,execve", "-o", traceFile, process.execPath, POD_BIN, "run", "read it"], {
+    const { code, stderr, calls } = await tracedPod(["run", "read it"], {
       cwd: dir,
       env: podEnv(server.url) as NodeJS.ProcessEnv,
-      stdio: ["ignore", "pipe", "pipe"],
+      syscalls: ["write", "fdatasync", "fsync", "execve"],
+      traceFile,
+      strings: 4096,
     });
-    let stderr = "";
-    child.stdout.resume();
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const code = await new Promise((resolve) => child.on("close", resolve));
     await server.close();
     expect(code, stderr).toBe(0);
     expect(readFileSync(path.join(dir, "marker.txt"), "utf8")).toBe("marked\n");
 
-    const calls = parseTrace(await readFile(traceFile, "utf8"));
     const isSession = (c: Sys) => c.fdPath.includes("/.pod/tester/sessions/") && c.fdPath.endsWith(".jsonl");
     const intent = calls.find((c) => isSession(c) && c.name === "write" && c.data.includes('"t2"') && c.data.includes('"assistant"'));
     expect(intent, "the model's message naming the Read is written").toBeDefined();

@@ -1,11 +1,9 @@
-import { spawn, spawnSync } from "node:child_process";
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { startFakeServer } from "../fake-server/server.js";
 import { MANIFEST, SCRIPT } from "../helpers/crash-trial.js";
-import { makeProject, parseJsonl, podEnv, POD_BIN } from "../helpers/pod-process.js";
-import { parseTrace, type Sys } from "../helpers/strace.js";
+import { makeProject, parseJsonl, podEnv } from "../helpers/pod-process.js";
+import { hasStrace, tracedPod, type Sys } from "../helpers/strace.js";
 
 /**
  * The run's recording follows the session's crash-safety rule (docs/runtime.md, "Durability";
@@ -16,7 +14,6 @@ import { parseTrace, type Sys } from "../helpers/strace.js";
  * session's sync points and never once per line, and its last lines are durable before
  * run_end.
  */
-const hasStrace = spawnSync("strace", ["-V"]).status === 0;
 
 describe("the recording's durability (strace of the real binary)", () => {
   it("writes each record before the line that announces it, and syncs per turn, not per line", async () => {
@@ -24,22 +21,17 @@ describe("the recording's durability (strace of the real binary)", () => {
     const server = await startFakeServer(SCRIPT);
     const dir = await makeProject(MANIFEST, { "a.txt": "alpha\n" });
     const traceFile = path.join(dir, "trace.txt");
-    const child = spawn(
-      "strace",
-      ["-f", "-y", "-s", "1000000", "-e", "trace=write,writev,pwrite64,fsync,fdatasync,execve,sendto,sendmsg", "-o", traceFile, process.execPath, POD_BIN, "run", "do the work"],
-      { cwd: dir, env: podEnv(server.url) as NodeJS.ProcessEnv, stdio: ["ignore", "pipe", "pipe"] },
-    );
-    let stdout = "";
-    let stderr = "";
-    child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
-    child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
-    const code = await new Promise((resolve) => child.on("close", resolve));
+    const { code, stdout, stderr, calls } = await tracedPod(["run", "do the work"], {
+      cwd: dir,
+      env: podEnv(server.url) as NodeJS.ProcessEnv,
+      syscalls: ["write", "writev", "pwrite64", "fsync", "fdatasync", "execve", "sendto", "sendmsg"],
+      traceFile,
+    });
     await server.close();
     expect(code, stderr).toBe(0);
     const events = parseJsonl(stdout);
     const runId = events[0].run_id;
 
-    const calls = parseTrace(await readFile(traceFile, "utf8"));
     const isRecords = (c: Sys) => c.fdPath.endsWith(`/runs/${runId}/records.jsonl`);
     const recordWrites = calls.filter((c) => isRecords(c) && c.name === "write");
     const recordSyncs = calls.filter((c) => isRecords(c) && (c.name === "fdatasync" || c.name === "fsync"));

@@ -1,3 +1,7 @@
+import { spawn, spawnSync } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { POD_BIN } from "./pod-process.js";
+
 /**
  * strace's output as data, for the durability tests: which syscall, on which fd's path
  * (strace -y), with which bytes, in which order (a call's entry and return positions).
@@ -60,4 +64,29 @@ export function parseTrace(text: string): Sys[] {
     if (line.endsWith("<unfinished ...>")) open.set(pid, call);
   });
   return calls;
+}
+
+/** Whether strace is on this machine (part of it, as bwrap and rg are: the tests fail without it, never skip). */
+export const hasStrace = spawnSync("strace", ["-V"]).status === 0;
+
+/**
+ * `pod <args>` run under `strace -f -y` tracing `syscalls` into `traceFile`: its exit code,
+ * its stdout and stderr, and the trace as data. `strings` is how many bytes of each buffer
+ * strace prints (enough for a whole session line by default).
+ */
+export async function tracedPod(
+  args: string[],
+  o: { cwd: string; env: NodeJS.ProcessEnv; syscalls: string[]; traceFile: string; strings?: number },
+): Promise<{ code: number | null; stdout: string; stderr: string; calls: Sys[] }> {
+  const child = spawn("strace", ["-f", "-y", "-s", String(o.strings ?? 1_000_000), "-e", `trace=${o.syscalls.join(",")}`, "-o", o.traceFile, process.execPath, POD_BIN, ...args], {
+    cwd: o.cwd,
+    env: o.env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.setEncoding("utf8").on("data", (d: string) => (stdout += d));
+  child.stderr.setEncoding("utf8").on("data", (d: string) => (stderr += d));
+  const code = await new Promise<number | null>((resolve) => child.on("close", resolve));
+  return { code, stdout, stderr, calls: parseTrace(await readFile(o.traceFile, "utf8")) };
 }
