@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
 import { apiHistoryProblems } from "../helpers/api-history.js";
 import { makeProject, manifest, ofType, podEnv, runPod } from "../helpers/pod-process.js";
+import { call, textTurn, toolsTurn, usage } from "../helpers/turns.js";
 
 /**
  * Issue 23, item 0: approved work happens. The Read happened in the process that paused;
@@ -20,10 +21,10 @@ afterEach(async () => {
   server = undefined;
 });
 
-const usage = { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
-const calls = (...blocks: object[]) => ({ response: { content: blocks, stop_reason: "tool_use", usage } });
-const use = (id: string, name: string, input: object) => ({ type: "tool_use", id, name, input });
-const text = (t: string, expect?: object) => ({ ...(expect ? { expect } : {}), response: { content: [{ type: "text", text: t }], stop_reason: "end_turn", usage } });
+// The shared turn builders (test/helpers/turns.ts), with the usage every turn here reports.
+const calls = (...blocks: object[]) => toolsTurn(blocks, { usage: usage() });
+const use = call;
+const text = (t: string, expect?: Record<string, unknown>) => textTurn(t, { usage: usage(), ...(expect ? { expect } : {}) });
 const sha256 = (s: string) => createHash("sha256").update(s).digest("hex");
 const status = async (dir: string) => JSON.parse(await readFile(path.join(dir, ".pod/tester/status.json"), "utf8"));
 const ask = (tools: string[]) => manifest({ extra: `\n[tools]\nask = ${JSON.stringify(tools)}\n` });

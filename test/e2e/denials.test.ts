@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { startFakeServer, type FakeServer } from "../fake-server/server.js";
 import { makeProject, manifest, ofType, POD_BIN, podEnv, REPO_ROOT, runPod } from "../helpers/pod-process.js";
 import { runToEnd } from "../helpers/spawn.js";
+import { call, textTurn, toolsTurn, usage } from "../helpers/turns.js";
 
 /**
  * Issue 23, item 3: run_end.denials lists every tool call the boundary or a person refused
@@ -20,10 +21,10 @@ afterEach(async () => {
   server = undefined;
 });
 
-const usage = { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
-const calls = (...blocks: object[]) => ({ response: { content: blocks, stop_reason: "tool_use", usage } });
-const use = (id: string, name: string, input: object) => ({ type: "tool_use", id, name, input });
-const done = { response: { content: [{ type: "text", text: "Done what I could." }], stop_reason: "end_turn", usage } };
+// The shared turn builders (test/helpers/turns.ts), with the usage every turn here reports.
+const calls = (...blocks: object[]) => toolsTurn(blocks, { usage: usage() });
+const use = call;
+const done = textTurn("Done what I could.", { usage: usage() });
 
 const MANIFEST = manifest({
   extra: [

@@ -7,15 +7,16 @@ import { describe, expect, it } from "vitest";
 import { startFakeServer } from "../fake-server/server.js";
 import { apiHistoryProblems } from "../helpers/api-history.js";
 import { collect, makeProject, manifest, ofType, parseJsonl, podEnv, runPod, spawnPod } from "../helpers/pod-process.js";
+import { call, textTurn, toolsTurn, usage } from "../helpers/turns.js";
 
 /**
  * `pod export` / `pod import` (issue 24, item 4): a paused pod exported in one CI job and
  * imported in the next, another directory at another absolute path, is approved there.
  */
-const usage = { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
-const calls = (...blocks: object[]) => ({ response: { content: blocks, stop_reason: "tool_use", usage } });
-const use = (id: string, name: string, input: object) => ({ type: "tool_use", id, name, input });
-const text = (t: string, expect?: object) => ({ ...(expect ? { expect } : {}), response: { content: [{ type: "text", text: t }], stop_reason: "end_turn", usage } });
+// The shared turn builders (test/helpers/turns.ts), with the usage every turn here reports.
+const calls = (...blocks: object[]) => toolsTurn(blocks, { usage: usage() });
+const use = call;
+const text = (t: string, expect?: Record<string, unknown>) => textTurn(t, { usage: usage(), ...(expect ? { expect } : {}) });
 const ASK_EDIT = manifest({ extra: '\n[tools]\nask = ["Edit"]\n' });
 const OFFLINE = { ANTHROPIC_API_KEY: undefined, ANTHROPIC_BASE_URL: "http://127.0.0.1:9" };
 
