@@ -6,7 +6,7 @@
 // for the snapshot and how long the comparison took, i.e. what the run paid.
 import { execFileSync, spawn, spawnSync } from "node:child_process";
 import { once } from "node:events";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { compareScope } from "../src/changes/compare.ts";
@@ -15,30 +15,17 @@ import { takeSnapshot } from "../src/changes/snapshot.ts";
 import { startFakeServer } from "../test/fake-server/server.ts";
 import { ensureCorpora } from "./corpora.mjs";
 import { gatedServer } from "./grep-cold.mjs";
-import { median } from "./lib.mjs";
+import { cachedCheckout, git, median } from "./lib.mjs";
 
 const LINUX_DIRS = ["include", "fs", "kernel", "lib", "mm", "net"];
 const log = (s) => process.stderr.write(`bench: ${s}\n`);
 // No background gc or maintenance: it would still be writing in .git when the scratch repository is removed.
-const git = (cwd, ...args) => execFileSync("git", ["-c", "user.email=bench@pod", "-c", "user.name=bench", "-c", "core.autocrlf=false", "-c", "gc.auto=0", "-c", "maintenance.auto=false", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 1 << 28 });
 
 /** A git checkout of `dirs` (cached in bench/.corpora/changes-NAME/): committed in a scratch repository, then cloned (a pack, a fresh index). */
 function checkout(root, name, from, dirs) {
-  const base = path.join(root, "bench/.corpora", `changes-${name}`);
-  const out = path.join(base, "checkout");
-  if (existsSync(path.join(base, ".done"))) return out;
-  log(`making the ${name} checkout (first run only)`);
-  rmSync(base, { recursive: true, force: true });
-  const src = path.join(base, "src");
-  mkdirSync(src, { recursive: true });
-  for (const d of dirs) cpSync(path.join(from, d), path.join(src, d), { recursive: true, verbatimSymlinks: true });
-  git(src, "init", "-q");
-  git(src, "add", "-A");
-  git(src, "commit", "-qm", "tree");
-  git(base, "clone", "-q", "--no-local", "src", "checkout");
-  rmSync(src, { recursive: true, force: true });
-  writeFileSync(path.join(base, ".done"), "");
-  return out;
+  return cachedCheckout(root, `changes-${name}`, (src) => {
+    for (const d of dirs) cpSync(path.join(from, d), path.join(src, d), { recursive: true, verbatimSymlinks: true });
+  }, log);
 }
 
 /** A typical run's changes: three files edited, two added in a new directory, one deleted. Returns the undo. */
@@ -94,23 +81,29 @@ async function inProcess(dir, rounds) {
   return { files: size, ...Object.fromEntries(Object.entries(t).map(([k, v]) => [k, median(v)])) };
 }
 
+/** `rounds` snapshots and comparisons of `dir` (after one untimed round): the last snapshot, and the times of each. */
+async function snapshotRounds(dir, rounds) {
+  const snapT = [];
+  const cmpT = [];
+  let snap;
+  for (let i = 0; i <= rounds; i++) {
+    let s = performance.now();
+    snap = await takeSnapshot(scope(dir));
+    if (i > 0) snapT.push(performance.now() - s);
+    s = performance.now();
+    await compareScope(snap);
+    if (i > 0) cmpT.push(performance.now() - s);
+  }
+  return { snap, snapT, cmpT };
+}
+
 /** The same tree without git: a copy outside any repository. The snapshot reads what it keeps, up to its budget. */
 async function withoutGit(from, rounds) {
   const dir = mkdtempSync(path.join(tmpdir(), "pod-bench-changes-nogit-"));
   try {
     execFileSync("cp", ["-r", `${from}/.`, dir]);
     rmSync(path.join(dir, ".git"), { recursive: true, force: true });
-    const snapT = [];
-    const cmpT = [];
-    let snap;
-    for (let i = 0; i <= rounds; i++) {
-      let s = performance.now();
-      snap = await takeSnapshot(scope(dir));
-      if (i > 0) snapT.push(performance.now() - s);
-      s = performance.now();
-      await compareScope(snap);
-      if (i > 0) cmpT.push(performance.now() - s);
-    }
+    const { snap, snapT, cmpT } = await snapshotRounds(dir, rounds);
     if (snap.git) throw new Error("the copy is inside a repository");
     const kept = [...snap.files.values()].reduce((a, e) => a + (e.bytes?.length ?? 0), 0);
     return { files: snap.files.size, truncated: snap.truncated, kept, snapshot: median(snapT), compare: median(cmpT) };
@@ -125,17 +118,7 @@ async function pastTheLimit(trees, rounds) {
   try {
     for (const t of trees) execFileSync("cp", ["-r", "--no-preserve=links", t.dir, path.join(dir, t.name)]);
     for (const t of trees) rmSync(path.join(dir, t.name, ".git"), { recursive: true, force: true });
-    const snapT = [];
-    const cmpT = [];
-    let snap;
-    for (let i = 0; i <= rounds; i++) {
-      let s = performance.now();
-      snap = await takeSnapshot(scope(dir));
-      if (i > 0) snapT.push(performance.now() - s);
-      s = performance.now();
-      await compareScope(snap);
-      if (i > 0) cmpT.push(performance.now() - s);
-    }
+    const { snap, snapT, cmpT } = await snapshotRounds(dir, rounds);
     const total = Number(execFileSync("sh", ["-c", "find . -type f | wc -l"], { cwd: dir, encoding: "utf8" }).trim());
     return { total, files: snap.files.size, truncated: snap.truncated, snapshot: median(snapT), compare: median(cmpT) };
   } finally {

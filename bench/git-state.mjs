@@ -6,32 +6,17 @@
 // (pod's own node_modules — the packages' real files — committed, then `git clone
 // --no-local`: a pack and a fresh index), clean and with one file edited. Interleaved,
 // medians.
-import { execFile, execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import { execFile } from "node:child_process";
+import { cpSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { promisify } from "node:util";
-import { timeInterleaved } from "./lib.mjs";
+import { cachedCheckout, git, timeInterleaved } from "./lib.mjs";
 
 const run = promisify(execFile);
 const log = (s) => process.stderr.write(`bench: ${s}\n`);
-const git = (cwd, ...args) => execFileSync("git", ["-c", "user.email=bench@pod", "-c", "user.name=bench", "-c", "core.autocrlf=false", "-c", "gc.auto=0", "-c", "maintenance.auto=false", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 1 << 28 });
 
 function checkout(root) {
-  const base = path.join(root, "bench/.corpora", "gitstate-deps");
-  const out = path.join(base, "checkout");
-  if (existsSync(path.join(base, ".done"))) return out;
-  log("making the node_modules checkout (first run only)");
-  rmSync(base, { recursive: true, force: true });
-  const src = path.join(base, "src");
-  mkdirSync(src, { recursive: true });
-  cpSync(realpathSync(path.join(root, "node_modules")), path.join(src, "node_modules"), { recursive: true, verbatimSymlinks: true });
-  git(src, "init", "-q", "-b", "main");
-  git(src, "add", "-A");
-  git(src, "commit", "-qm", "tree");
-  git(base, "clone", "-q", "--no-local", "src", "checkout");
-  rmSync(src, { recursive: true, force: true });
-  writeFileSync(path.join(base, ".done"), "");
-  return out;
+  return cachedCheckout(root, "gitstate-deps", (src) => cpSync(realpathSync(path.join(root, "node_modules")), path.join(src, "node_modules"), { recursive: true, verbatimSymlinks: true }), log);
 }
 
 export async function gitStateBench(root) {

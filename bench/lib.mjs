@@ -1,7 +1,9 @@
-// Shared helpers for the benchmarks: timing by median of repeated runs, and the
-// machine description that goes at the top of results.md.
-import { spawnSync } from "node:child_process";
+// Shared helpers for the benchmarks: timing by median of repeated runs, the machine
+// description that goes at the top of results.md, and real trees made git checkouts.
+import { execFileSync, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
+import path from "node:path";
 
 export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -58,3 +60,31 @@ export function machine() {
 
 export const fmt = (ms) => (ms >= 100 ? ms.toFixed(0) : ms.toFixed(1));
 export const ratio = (a, b) => (a / b).toFixed(2);
+
+/** git with an identity and nothing automatic (no gc, no maintenance, no line-ending rewrites). */
+export const git = (cwd, ...args) =>
+  execFileSync("git", ["-c", "user.email=bench@pod", "-c", "user.name=bench", "-c", "core.autocrlf=false", "-c", "gc.auto=0", "-c", "maintenance.auto=false", ...args], { cwd, stdio: ["ignore", "pipe", "pipe"], maxBuffer: 1 << 28 });
+
+/**
+ * A real tree as a git checkout as CI gets one, made once under bench/.corpora/<name>/:
+ * `fill(src)` copies the tree into src/, which is committed and cloned (`--no-local`: a
+ * pack and a fresh index). Returns the checkout's path.
+ */
+export function cachedCheckout(root, name, fill, log = () => {}) {
+  const base = path.join(root, "bench/.corpora", name);
+  const out = path.join(base, "checkout");
+  if (existsSync(path.join(base, ".done"))) return out;
+  log(`making the ${name} checkout (first run only)`);
+  rmSync(base, { recursive: true, force: true });
+  const src = path.join(base, "src");
+  mkdirSync(src, { recursive: true });
+  fill(src);
+  git(src, "init", "-q", "-b", "main");
+  git(src, "add", "-A");
+  git(src, "commit", "-qm", "tree");
+  git(base, "clone", "-q", "--no-local", "src", "checkout");
+  rmSync(src, { recursive: true, force: true });
+  writeFileSync(path.join(base, ".done"), "");
+  return out;
+}
+
