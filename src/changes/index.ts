@@ -42,6 +42,8 @@ export interface RunChanges {
   /** The comparison, for whoever needs more than run_end says (a report's diffstat: `(await patchFor(snapshot, changes)).stats`). */
   changes?: ScopeChanges;
   snapshot?: ScopeSnapshot;
+  /** The patch, when --diff built it (written or not): its stats need not be counted again. */
+  patch?: Patch;
   /** The snapshot failed, or --diff could not be written (the run then ends as an error). */
   error?: PodError;
 }
@@ -110,8 +112,8 @@ export function trackChanges(opts: TrackOptions): ChangeTracker {
       };
       const done = { fields, changes, snapshot: t.snap };
       if (!diff) return done;
-      const error = await writeDiff(t.snap, changes, diff, opts.redactor);
-      return error ? { ...done, error } : done;
+      const { error, patch } = await writeDiff(t.snap, changes, diff, opts.redactor);
+      return { ...done, ...(patch ? { patch } : {}), ...(error ? { error } : {}) };
     },
   };
 }
@@ -154,18 +156,31 @@ export function patchFor(snap: ScopeSnapshot, changes: ScopeChanges): Promise<Pa
 }
 
 /** --diff: the patch, written whole or not at all (a partial patch applied by CI would be worse than none). */
-async function writeDiff(snap: ScopeSnapshot, changes: ScopeChanges, target: OperatorFile, redactor?: Redactor): Promise<PodError | undefined> {
+async function writeDiff(snap: ScopeSnapshot, changes: ScopeChanges, target: OperatorFile, redactor?: Redactor): Promise<{ error?: PodError; patch?: Patch }> {
   const start = performance.now();
   const shown = target.shown;
   if (changes.truncated) {
-    return new PodError("invalid_input", `${shown}: not written: the scope has more untracked files than pod lists (${snap.limits.maxUntracked.toLocaleString("en-US")}), so the patch could miss new files`, "add the build output and other generated files to .gitignore, or narrow [scope] root");
+    return { error: new PodError("invalid_input", `${shown}: not written: the scope has more untracked files than pod lists (${snap.limits.maxUntracked.toLocaleString("en-US")}), so the patch could miss new files`, "add the build output and other generated files to .gitignore, or narrow [scope] root") };
   }
   let patch: Patch;
   try {
     patch = await patchFor(snap, changes);
   } catch (err) {
-    return new PodError("internal", `${shown}: not written: ${asPodError(err).message}`, "report the problem");
+    return { error: new PodError("internal", `${shown}: not written: ${asPodError(err).message}`, "report the problem") };
   }
+  const refused = patchRefused(snap, patch, shown, redactor);
+  if (refused) return { error: refused, patch };
+  try {
+    await writeOperatorFile(target, patch.data);
+  } catch (err) {
+    return { error: asPodError(err), patch };
+  }
+  if (TIMING) timing({ phase: "changes_diff", ms: performance.now() - start, bytes: patch.data.length });
+  return { patch };
+}
+
+/** Why a patch must not be written: files it cannot carry, or a secret it would. */
+function patchRefused(snap: ScopeSnapshot, patch: Patch, shown: string, redactor?: Redactor): PodError | undefined {
   if (patch.missing.length > 0) {
     const list = patch.missing.slice(0, 5).map((m) => `${m.path} (${m.reason})`).join("; ");
     return new PodError(
@@ -184,12 +199,6 @@ async function writeDiff(snap: ScopeSnapshot, changes: ScopeChanges, target: Ope
       "look at those files (files_changed lists them): remove the secret from the workspace, or keep that variable out of the job's environment",
     );
   }
-  try {
-    await writeOperatorFile(target, patch.data);
-  } catch (err) {
-    return asPodError(err);
-  }
-  if (TIMING) timing({ phase: "changes_diff", ms: performance.now() - start, bytes: patch.data.length });
   return undefined;
 }
 
@@ -197,9 +206,10 @@ async function writeDiff(snap: ScopeSnapshot, changes: ScopeChanges, target: Ope
 function filesHolding(patch: Buffer, redactor: Redactor): string[] {
   const files: string[] = [];
   const header = Buffer.from("diff --git ");
+  const nextHeader = Buffer.from("\ndiff --git ");
   let at = patch.indexOf(header);
   while (at !== -1) {
-    const next = patch.indexOf(Buffer.concat([Buffer.from("\n"), header]), at + 1);
+    const next = patch.indexOf(nextHeader, at + 1);
     const part = patch.subarray(at, next === -1 ? patch.length : next + 1);
     if (redactor.foundIn(part)) {
       const line = part.subarray(header.length, part.indexOf(0x0a)).toString("utf8");

@@ -20,7 +20,8 @@ export async function diffstatOf(changed: RunChanges | undefined): Promise<RunMe
   const bytes = changes.files.reduce((n, f) => n + (f.before?.stat.size ?? 0) + (f.after?.size ?? 0), 0);
   if (bytes > DIFFSTAT_MAX_BYTES) return { files: [], uncounted: [], skipped: `the changed files hold ${Math.round(bytes / 1024 / 1024)} MiB, more than the ${DIFFSTAT_MAX_BYTES / 1024 / 1024} MiB pod counts lines of` };
   try {
-    const patch = await patchFor(snapshot, changes);
+    // --diff built it already: the same comparison, counted once.
+    const patch = changed.patch ?? (await patchFor(snapshot, changes));
     return { files: patch.stats.map((s) => ({ path: s.path, change: s.change, added: s.added, removed: s.removed, binary: s.binary })), uncounted: patch.missing };
   } catch (err) {
     return { files: [], uncounted: [], skipped: `the lines could not be counted: ${(err as Error).message}` };

@@ -123,6 +123,14 @@ describe("files_changed and --diff", () => {
       expect(text).not.toContain("build.log");
 
       execFileSync("git", ["apply", "--check", diffFile], { cwd: pristine });
+      // The recording's diffstat (pod report's) counts the same patch: git's own numstat of it.
+      const numstat = execFileSync("git", ["apply", "--numstat", diffFile], { cwd: pristine, encoding: "utf8" })
+        .trim()
+        .split("\n")
+        .map((l) => l.split("\t"))
+        .map(([added, removed, ...file]) => [file.join("\t"), added === "-" ? null : Number(added), removed === "-" ? null : Number(removed)]);
+      const recorded = JSON.parse(readFileSync(path.join(dir, ".pod/tester/runs", r.events[0].run_id, "run.json"), "utf8")).diffstat;
+      expect(recorded.files.map((f: any) => [f.path, f.added, f.removed]).sort()).toEqual(numstat.sort());
       execFileSync("git", ["apply", diffFile], { cwd: pristine });
       const worked = tree(dir);
       // build.log is ignored (*.log): not a change the patch carries, by design (docs/changes.md).
