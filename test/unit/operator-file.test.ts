@@ -1,10 +1,12 @@
+import { execFileSync } from "node:child_process";
+import { lstatSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readFile, rename, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { resolveOperatorFile, writeOperatorFile } from "../../src/store/operator-file.js";
 
-describe("output targets (-o, later --diff/--sarif)", () => {
+describe("the operator's files (-o, --diff, --sarif)", () => {
   it("writes atomically into the directory resolved at start", async () => {
     const dir = await mkdtemp(path.join(tmpdir(), "pod-out-"));
     const t = resolveOperatorFile("-o", path.join(dir, "a.md"));
@@ -45,5 +47,27 @@ describe("output targets (-o, later --diff/--sarif)", () => {
     expect(() => resolveOperatorFile("-o", path.join(dir, "l.md"))).toThrow(expect.objectContaining({ code: "invalid_input", message: expect.stringMatching(/symlink/) }));
     expect(() => resolveOperatorFile("-o", path.join(dir, "d"))).toThrow(expect.objectContaining({ code: "invalid_input", message: expect.stringMatching(/not a regular file/) }));
     expect(() => resolveOperatorFile("-o", path.join(dir, "nope/x.md"))).toThrow(expect.objectContaining({ code: "invalid_input", message: expect.stringMatching(/does not exist/) }));
+  });
+
+  it("a FIFO at the target: refused at start; planted during the run, replaced without being opened (no hang)", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "pod-out-"));
+    execFileSync("mkfifo", [path.join(dir, "early.md")]);
+    expect(() => resolveOperatorFile("--diff", path.join(dir, "early.md"))).toThrow(expect.objectContaining({ code: "invalid_input", message: expect.stringMatching(/not a regular file/) }));
+    const t = resolveOperatorFile("--diff", path.join(dir, "late.md"));
+    execFileSync("mkfifo", [path.join(dir, "late.md")]);
+    await writeOperatorFile(t, "patch");
+    expect(lstatSync(path.join(dir, "late.md")).isFile()).toBe(true);
+    expect(await readFile(path.join(dir, "late.md"), "utf8")).toBe("patch");
+  });
+
+  it("refuses when a directory above the target's was renamed away during the run (the path now names another place)", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "pod-out-"));
+    await mkdir(path.join(dir, "out/reports"), { recursive: true });
+    const t = resolveOperatorFile("--sarif", path.join(dir, "out/reports/r.sarif"));
+    await rename(path.join(dir, "out"), path.join(dir, "moved"));
+    await mkdir(path.join(dir, "out/reports"), { recursive: true });
+    await expect(writeOperatorFile(t, "{}")).rejects.toMatchObject({ code: "contract_changed" });
+    expect(await readdir(path.join(dir, "out/reports"))).toEqual([]);
+    expect(await readdir(path.join(dir, "moved/reports"))).toEqual([]);
   });
 });
