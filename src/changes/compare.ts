@@ -31,10 +31,21 @@ export interface ScopeChanges {
  * directories listed at start whose own stat data moved (an entry was added, removed
  * or renamed there), and in every directory the run created.
  */
-export async function compareScope(snap: ScopeSnapshot): Promise<ScopeChanges> {
+export async function compareScope(snap: ScopeSnapshot): Promise<ScopeChanges>;
+/** With `abandoned`: asked at every pause; true there gives up and returns undefined (a comparison ahead of time that a new tool call made stale). */
+export async function compareScope(snap: ScopeSnapshot, opts: { abandoned: () => boolean }): Promise<ScopeChanges | undefined>;
+export async function compareScope(snap: ScopeSnapshot, opts?: { abandoned: () => boolean }): Promise<ScopeChanges | undefined> {
   const files: FileChange[] = [];
   const root = snap.root;
-  const tick = slicer();
+  const slice = slicer();
+  let gaveUp = false;
+  // The pause itself, then the question: a tool call that started during it makes this comparison stale.
+  const tick = (): Promise<void> | undefined => {
+    if (gaveUp) return undefined;
+    const pause = slice();
+    if (!pause || !opts) return pause;
+    return pause.then(() => void (gaveUp = opts.abandoned()));
+  };
   const realDir = realDirs(root);
   // The directories listed at start, parents before children: whether each is still a real
   // directory (for the files below), and whether its entries changed (then it is listed again).
@@ -42,6 +53,7 @@ export async function compareScope(snap: ScopeSnapshot): Promise<ScopeChanges> {
   for (const [rel, dir] of snap.dirs) {
     const pause = tick();
     if (pause) await pause;
+    if (gaveUp) return undefined;
     const st = realDir(parentOf(rel)) ? lstatSync(root + "/" + rel, { throwIfNoEntry: false }) : undefined;
     realDir.known(rel, st?.isDirectory() ?? false);
     if (st?.isDirectory() && (st.mtimeMs !== dir.mtimeMs || st.ctimeMs !== dir.ctimeMs || st.ino !== dir.ino)) moved.push(rel);
@@ -49,6 +61,7 @@ export async function compareScope(snap: ScopeSnapshot): Promise<ScopeChanges> {
   for (const [rel, before] of snap.files) {
     const pause = tick();
     if (pause) await pause;
+    if (gaveUp) return undefined;
     const st = realDir(parentOf(rel)) ? lstatSync(root + "/" + rel, { throwIfNoEntry: false }) : undefined;
     if (!st || !kindOf(st)) {
       files.push({ path: rel, change: "deleted", before });
@@ -97,11 +110,13 @@ export async function compareScope(snap: ScopeSnapshot): Promise<ScopeChanges> {
   for (const rel of moved) {
     const pause = tick();
     if (pause) await pause;
+    if (gaveUp) return undefined;
     if (!(open = look(rel, snap.dirs.get(rel)!.layers, true))) break;
   }
   while (open && fresh.length > 0) {
     const pause = tick();
     if (pause) await pause;
+    if (gaveUp) return undefined;
     const dir = fresh.pop()!;
     if (realDir(dir.rel)) open = look(dir.rel, dir.layers, false);
   }

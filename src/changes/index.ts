@@ -49,6 +49,8 @@ export interface RunChanges {
 }
 
 export interface ChangeTracker {
+  /** A request is on the wire: the model thinks, and pod's passes over the scope can run. */
+  modelAsked(): void;
   /** The same toolbox, each tool waiting for the snapshot before it runs: nothing changes the scope before it is complete. */
   gate(toolbox: Toolbox | undefined): Toolbox | undefined;
   /** Stop hooks (which may run anything) wait for it too. */
@@ -68,43 +70,104 @@ export interface TrackOptions {
 }
 
 /**
- * Starts the scope's snapshot now and returns at once. The snapshot works in slices
- * on the event loop while pod starts the run and waits for the model's first answer;
- * the first tool call waits for whatever is left (POD_TIMING=1 says how long).
+ * The scope's snapshot and its comparison, done while the model thinks (docs/changes.md,
+ * "When pod looks"): both are a pass over every file, so run while pod itself works
+ * towards a request they would delay it.
+ *
+ * - The snapshot starts when the first request is on the wire (`modelAsked`), or when
+ *   something that may change the scope would run first (a tool, a stop hook): each waits
+ *   for it (POD_TIMING=1's changes_wait says how long).
+ * - Ahead of time: once no tool or hook is running and a request is on the wire again, the
+ *   comparison runs while the model answers. A tool call or hook that starts makes it
+ *   stale (it stops at its next pause); one that is still current when the run ends is
+ *   the run's files_changed, so what the run pays at the end is only what is left of it.
+ *   Nothing that pod runs for the model writes after it: tools and hooks are over, and
+ *   their sandboxes end every process they started.
  */
 export function trackChanges(opts: TrackOptions): ChangeTracker {
-  const started = performance.now();
-  const taken: Promise<{ snap: ScopeSnapshot } | { error: PodError }> = (async () => {
-    const { hidden } = await protectedPaths({ manifestFile: opts.manifestFile, runtimeDir: opts.runtimeDir, scopeRoot: opts.root });
-    const snap = await takeSnapshot({ root: opts.root, deny: opts.deny, hidden }, opts.limits ?? DEFAULT_LIMITS);
-    if (TIMING) timing({ phase: "changes_snapshot", ms: performance.now() - started, files: snap.files.size, git: snap.git !== undefined });
-    return { snap };
-  })().catch((err) => ({ error: new PodError("internal", `could not list the scope's files at the start of the run: ${asPodError(err).message}`, "files_changed and --diff are left out of this run; report the problem") }));
+  let snapshot: Promise<Taken> | undefined;
+  /** Tools and hooks running now, and how many have started in all (a comparison of an older count is stale). */
+  let writers = 0;
+  let started = 0;
+  let asked = false;
+  let ahead: Ahead | undefined;
+
+  const takeNow = (): Promise<Taken> =>
+    (snapshot ??= (async (): Promise<Taken> => {
+      const begun = performance.now();
+      const { hidden } = await protectedPaths({ manifestFile: opts.manifestFile, runtimeDir: opts.runtimeDir, scopeRoot: opts.root });
+      const snap = await takeSnapshot({ root: opts.root, deny: opts.deny, hidden }, opts.limits ?? DEFAULT_LIMITS);
+      if (TIMING) timing({ phase: "changes_snapshot", ms: performance.now() - begun, files: snap.files.size, git: snap.git !== undefined });
+      return { snap };
+    })().catch((err) => ({ error: new PodError("internal", `could not list the scope's files at the start of the run: ${asPodError(err).message}`, "files_changed and --diff are left out of this run; report the problem") })));
+
+  const compareAhead = (t: Taken) => {
+    if (!asked || writers > 0 || "error" in t || ahead?.started === started) return;
+    const at = started;
+    const begun = performance.now();
+    const entry: Ahead = {
+      started: at,
+      // A failure here is met again by the comparison at the end, which reports it.
+      changes: compareScope(t.snap, { abandoned: () => started !== at })
+        .then((c) => ((entry.ms = performance.now() - begun), c))
+        .catch(() => undefined),
+    };
+    ahead = entry;
+  };
+
   const ready = async () => {
     const t = performance.now();
-    await taken;
+    await takeNow();
     if (TIMING) timing({ phase: "changes_wait", ms: performance.now() - t });
   };
+  /** A tool call or a hook: counted from before it waits for the snapshot until it has ended. */
+  const asWriter = async <T>(run: () => Promise<T>): Promise<T> => {
+    writers++;
+    started++;
+    try {
+      await ready();
+      return await run();
+    } finally {
+      writers--;
+    }
+  };
+
   return {
+    modelAsked() {
+      asked = true;
+      if (!snapshot) void takeNow().then(compareAhead);
+      else void snapshot.then(compareAhead);
+    },
     gate(toolbox) {
       if (!toolbox) return toolbox;
-      return { ...toolbox, tools: toolbox.tools.map((tool) => ({ ...tool, run: async (input, ctx) => (await ready(), tool.run(input, ctx)) })) };
+      return { ...toolbox, tools: toolbox.tools.map((tool) => ({ ...tool, run: (input, ctx) => asWriter(() => tool.run(input, ctx)) })) };
     },
     gateStop(onStop) {
       if (!onStop) return onStop;
-      return (async (signal: AbortSignal) => (await ready(), onStop(signal))) as typeof onStop;
+      return ((signal: AbortSignal) => asWriter(() => onStop(signal))) as typeof onStop;
     },
     async finish(diff) {
-      const t = await taken;
+      const t = await takeNow();
       if ("error" in t) return { fields: {}, error: diff ? new PodError(t.error.code, `${diff.shown}: not written: ${t.error.message}`, t.error.hint) : t.error };
-      const compareStart = performance.now();
-      let changes: ScopeChanges;
+      const endStart = performance.now();
+      let changes: ScopeChanges | undefined;
+      let timed: { ms: number; ahead: boolean } | undefined;
       try {
-        changes = await compareScope(t.snap);
+        const early = ahead?.started === started && writers === 0 ? ahead : undefined;
+        changes = early ? await early.changes : undefined;
+        if (early && changes) timed = { ms: early.ms ?? 0, ahead: true };
+        if (!changes) {
+          changes = await compareScope(t.snap);
+          timed = { ms: performance.now() - endStart, ahead: false };
+        }
       } catch (err) {
         return { fields: {}, error: new PodError("internal", `could not compare the scope with its state at the start of the run: ${asPodError(err).message}`, "report the problem") };
       }
-      if (TIMING) timing({ phase: "changes_compare", ms: performance.now() - compareStart, changed: changes.files.length });
+      if (TIMING) {
+        // changes_compare: the comparison's own time (ahead: while the model answered); changes_end_wait: what the run's end waited for it.
+        timing({ phase: "changes_compare", ms: timed!.ms, ahead: timed!.ahead, changed: changes.files.length });
+        timing({ phase: "changes_end_wait", ms: performance.now() - endStart });
+      }
       changes = withoutOwnOutput(changes, opts.root);
       const fields: ChangeFields = {
         files_changed: changes.files.map((f) => ({ path: f.path, change: f.change })),
@@ -116,6 +179,15 @@ export function trackChanges(opts: TrackOptions): ChangeTracker {
       return { ...done, ...(patch ? { patch } : {}), ...(error ? { error } : {}) };
     },
   };
+}
+
+type Taken = { snap: ScopeSnapshot } | { error: PodError };
+
+/** A comparison started ahead of the end: current while no tool or hook has started since (`started` is the count then). */
+interface Ahead {
+  started: number;
+  changes: Promise<ScopeChanges | undefined>;
+  ms?: number;
 }
 
 /**

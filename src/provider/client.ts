@@ -10,6 +10,28 @@ import { hostEnv, podEnv } from "../env-config.js";
 export type ModelClient = Anthropic;
 export type ProviderConfig = ManifestData["provider"];
 
+export interface ClientHooks {
+  /**
+   * A request has been handed to the network: the model is thinking, and work pod does in
+   * the background (the scope's snapshot, src/changes/) no longer delays the request.
+   * Exact with pod's own fetch (when the body is written); with the others, just after
+   * fetch was called.
+   */
+  onRequestSent?: (() => void) | undefined;
+}
+
+type Fetch = typeof globalThis.fetch;
+
+/** `fetch`, telling `onSent` once each request is on its way. */
+function announced(fetch: Fetch, onSent: (() => void) | undefined): Fetch {
+  if (!onSent) return fetch;
+  return (input, init) => {
+    const response = fetch(input, init);
+    setImmediate(onSent);
+    return response;
+  };
+}
+
 /**
  * Creates the SDK client. The SDK is imported here, not at the top of the module,
  * so commands that never call the model (status, history, --version) start fast.
@@ -17,7 +39,7 @@ export type ProviderConfig = ManifestData["provider"];
  * checked before any request (credentials.ts); the base URL from ANTHROPIC_BASE_URL
  * (src/env-config.ts); a proxy from HTTPS_PROXY/HTTP_PROXY/NO_PROXY (upstream-proxy.ts).
  */
-export async function createModelClient(env = hostEnv()): Promise<ModelClient> {
+export async function createModelClient(env = hostEnv(), hooks: ClientHooks = {}): Promise<ModelClient> {
   const credential = readCredential(env);
   const { default: AnthropicClient } = await import("@anthropic-ai/sdk");
   const settings = podEnv(env);
@@ -35,7 +57,7 @@ export async function createModelClient(env = hostEnv()): Promise<ModelClient> {
     logLevel: "off",
     // Without a proxy, node:http (lean-fetch.ts), cheaper per request than the global fetch;
     // POD_FETCH_GLOBAL=1 goes back to the global fetch (an escape hatch, and the bench's baseline).
-    ...(proxied ? { fetch: proxied.fetch, fetchOptions: proxied.fetchOptions as Record<string, unknown> } : settings.fetchGlobal ? {} : { fetch: leanFetch() }),
+    ...(proxied ? { fetch: announced(proxied.fetch, hooks.onRequestSent), fetchOptions: proxied.fetchOptions as Record<string, unknown> } : settings.fetchGlobal ? { fetch: announced(globalThis.fetch, hooks.onRequestSent) } : { fetch: leanFetch(hooks.onRequestSent) }),
   });
 }
 
@@ -53,12 +75,12 @@ const SDK_TIMEOUT_MS = 10 * 60_000;
  * ~/.aws; GOOGLE_APPLICATION_CREDENTIALS / gcloud ADC). Each SDK is loaded only
  * when it is used.
  */
-export async function createProviderClient(provider: ProviderConfig, env = hostEnv()): Promise<ModelClient> {
+export async function createProviderClient(provider: ProviderConfig, env = hostEnv(), hooks: ClientHooks = {}): Promise<ModelClient> {
   // As createModelClient: the SDK retries only compaction's request (turns retry visibly, run-loop.ts).
-  const common = { maxRetries: podEnv(env).maxRetries, timeout: SDK_TIMEOUT_MS, logLevel: "off" as const };
+  const common = { maxRetries: podEnv(env).maxRetries, timeout: SDK_TIMEOUT_MS, logLevel: "off" as const, ...(hooks.onRequestSent ? { fetch: announced(globalThis.fetch, hooks.onRequestSent) } : {}) };
   switch (provider.name) {
     case "anthropic":
-      return createModelClient(env);
+      return createModelClient(env, hooks);
     case "bedrock": {
       const awsRegion = provider.region ?? podEnv(env).awsRegion;
       if (!awsRegion) throw new PodError("invalid_input", "Bedrock needs an AWS region", 'set [provider] region = "us-east-1" in pod.toml, or export AWS_REGION');

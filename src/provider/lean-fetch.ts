@@ -19,8 +19,9 @@ import { epochMs, TIMING, timing } from "../timing.js";
  * failed"), an aborted signal aborts the request or the body stream, compressed bodies
  * are decoded. A body that is not a string (never sent by pod) goes to the global fetch.
  * With a proxy set, upstream-proxy.ts's undici fetch is used instead (EnvHttpProxyAgent).
+ * `onSent`: called each time a request's body has been written (client.ts's ClientHooks).
  */
-export function leanFetch(): typeof globalThis.fetch {
+export function leanFetch(onSent?: () => void): typeof globalThis.fetch {
   const agents = { http: new http.Agent({ keepAlive: true }), https: new https.Agent({ keepAlive: true }) };
   // The body is encoded into one buffer kept across requests. Written as a string, it
   // was encoded into fresh memory each time: the history grows every turn, so each
@@ -77,6 +78,7 @@ export function leanFetch(): typeof globalThis.fetch {
       req.once("finish", () => {
         encoded?.release();
         if (TIMING) timing({ http: "request_sent", at: epochMs() });
+        onSent?.();
       });
       req.once("close", () => encoded?.release());
       req.on("error", (err) => {

@@ -149,13 +149,13 @@ interface Prepared {
 async function prepare(opts: InvocationOptions, run: RunOptions): Promise<Prepared> {
   const { manifest, sink } = opts;
   const model = opts.model ?? manifest.data.pod.model;
-  // Started first, so they work while the rest of the start-up waits on I/O.
+  // The sandbox's probe starts first, to work while the rest of the start-up waits on I/O; the scope's snapshot once the first request is out (src/changes/).
   const sandbox = sandboxForRun(manifest.scopeRoot === undefined ? undefined : manifest.data.tools);
   const scopeRules = manifest.scopeRoot === undefined ? undefined : { root: manifest.scopeRoot, deny: manifest.data.scope?.deny ?? [], runtimeDir: opts.runtimeDir, manifestFile: manifest.file };
   const changes = scopeRules && trackChanges({ ...scopeRules, redactor: sink.redactor });
   const limits = requestLimits({ model, maxTurns: opts.maxTurns ?? manifest.data.pod.max_turns, maxCostUsd: run.maxCostUsd, pricing: manifest.data.pricing });
   // Fail on a missing key before touching the runtime directory.
-  const client = await createProviderClient(manifest.data.provider);
+  const client = await createProviderClient(manifest.data.provider, undefined, { onRequestSent: changes && (() => changes.modelAsked()) });
   const systemPrompt = await buildSystemPrompt({ manifest, runtimeDir: opts.runtimeDir, redactor: sink.redactor, review: run.review });
   // The operator's inputs as they are now, before the lock: a bad one refuses the run here (src/contract/).
   const pins = await pinTrustedInputs({ manifest, runtimeDir: opts.runtimeDir, outputSchema: run.outputSchema?.source, instructions: systemPrompt.sources });
