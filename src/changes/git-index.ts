@@ -119,26 +119,29 @@ export function parseIndex(buf: Buffer): { entries: Map<string, number>; conflic
     const isExtended = version >= 3 && (flags & 0x4000) !== 0;
     const nameStart = o + (isExtended ? 64 : 62);
     let path: string;
-    let raw: Buffer;
     if (version === 4) {
       // Strip N bytes from the previous path's end, then append the NUL-terminated suffix.
       const { value: strip, next } = readVarint(buf, nameStart);
       const nul = buf.indexOf(0, next);
       if (nul < 0 || nul >= end || strip > previous.length) throw new Error("bad path in entry");
-      raw = Buffer.concat([previous.subarray(0, previous.length - strip), buf.subarray(next, nul)]);
+      const raw = Buffer.concat([previous.subarray(0, previous.length - strip), buf.subarray(next, nul)]);
       path = raw.toString("utf8");
+      previous = raw;
       o = nul + 1;
+      // A name that is not UTF-8 cannot be named in run_end or opened by its decoded form: left out (docs/changes.md).
+      if (path.length !== raw.length && !Buffer.from(path).equals(raw)) continue;
     } else {
-      const nul = buf.indexOf(0, nameStart);
-      if (nul < 0 || nul >= end) throw new Error("bad path in entry");
-      raw = buf.subarray(nameStart, nul);
-      path = raw.toString("utf8");
+      // The flags hold the name's length below 0xfff (no search for its NUL, no Buffer made per
+      // entry: this loop is on a run's path before its first request, through the git line).
+      const short = flags & 0xfff;
+      const nul = short < 0xfff ? nameStart + short : buf.indexOf(0, nameStart + 0xfff);
+      if (nul < 0 || nul >= end || buf[nul] !== 0) throw new Error("bad path in entry");
+      path = buf.toString("utf8", nameStart, nul);
+      if (path.includes("\0")) throw new Error("bad path in entry");
       // The entry is padded with 1-8 NULs to a multiple of 8 bytes.
-      o += (nameStart - o + raw.length + 8) & ~7;
+      o += (nul - o + 8) & ~7;
+      if (path.length !== nul - nameStart && !Buffer.from(path).equals(buf.subarray(nameStart, nul))) continue;
     }
-    previous = raw;
-    // A name that is not UTF-8 cannot be named in run_end or opened by its decoded form: left out (docs/changes.md).
-    if (path.length !== raw.length && !Buffer.from(path).equals(raw)) continue;
     if (((flags >> 12) & 3) !== 0) {
       conflicted.add(path);
       continue;

@@ -120,18 +120,23 @@ function indexEntries(index: GitIndex): Array<[string, number]> {
 async function worktree(repo: GitRepo, index: GitIndex, deadline: number): Promise<Verdict> {
   const tick = slicer();
   let budget = READ_BUDGET;
+  // One lstat per entry is most of the time: from the work tree's top (the usual CI job), a
+  // relative name spares the kernel the top's own path components on every lookup.
+  const base = process.cwd() === repo.workTree ? "" : repo.workTree + "/";
   // Whether a directory on the way is a real directory (a symlink or a file there means the entry is gone, as git sees it).
   const dirs = new Map<string, boolean>();
   const realDir = (rel: string): boolean => {
     if (rel === "") return true;
     let ok = dirs.get(rel);
     if (ok === undefined) {
-      const parent = rel.includes("/") ? rel.slice(0, rel.lastIndexOf("/")) : "";
-      ok = realDir(parent) && lstatSync(path.join(repo.workTree, rel), { throwIfNoEntry: false })?.isDirectory() === true;
+      const slash = rel.lastIndexOf("/");
+      ok = realDir(slash < 0 ? "" : rel.slice(0, slash)) && lstatSync(base + rel, { throwIfNoEntry: false })?.isDirectory() === true;
       dirs.set(rel, ok);
     }
     return ok;
   };
+  // Entries come sorted, so most share the previous one's directory.
+  let lastParent: string | undefined;
   for (const [rel, at] of index.entries) {
     const p = tick();
     if (p) {
@@ -142,11 +147,14 @@ async function worktree(repo: GitRepo, index: GitIndex, deadline: number): Promi
     if (mode === 0o160000 || mode === 0o040000 || index.skipWorktree(at)) continue;
     if (index.intentToAdd(at)) return "dirty";
     // An index names paths inside its work tree; one that does not is not an index pod trusts.
-    if (rel.startsWith("/") || rel.split("/").some((c) => c === ".." || c === "." || c === "")) return "unknown";
-    const parent = rel.includes("/") ? rel.slice(0, rel.lastIndexOf("/")) : "";
-    if (!realDir(parent)) return "dirty";
-    const abs = path.join(repo.workTree, rel);
-    const st = lstatSync(abs, { throwIfNoEntry: false });
+    if (OUTSIDE.test(rel)) return "unknown";
+    const slash = rel.lastIndexOf("/");
+    const parent = slash < 0 ? "" : rel.slice(0, slash);
+    if (parent !== lastParent) {
+      if (!realDir(parent)) return "dirty";
+      lastParent = parent;
+    }
+    const st = lstatSync(base + rel, { throwIfNoEntry: false });
     if (!st) return "dirty";
     if (index.matches(at, st)) continue;
     const isLink = mode === 0o120000;
@@ -155,12 +163,16 @@ async function worktree(repo: GitRepo, index: GitIndex, deadline: number): Promi
     if (st.size % 2 ** 32 !== index.size(at) && index.size(at) !== 0) return "dirty";
     budget -= st.size;
     if (budget < 0) return "unknown";
+    const abs = path.join(repo.workTree, rel);
     const content = isLink ? readlinkBuffer(abs) : readRegular(abs, st);
     if (content === undefined) return "unknown";
     if (blobId(content) !== index.oid(at)) return "dirty";
   }
   return "clean";
 }
+
+/** A path that is absolute, empty, or has a `.`, `..` or empty component. */
+const OUTSIDE = /^\/|^$|(^|\/)\.{1,2}(\/|$)|\/\/|\/$/;
 
 /** HEAD's tree against the index, entry by entry (when the cache tree does not settle it). */
 async function indexMatchesTree(index: GitIndex, store: ObjectStore, root: string, deadline: number): Promise<Verdict> {

@@ -69,6 +69,10 @@ describe("git's index, read without git", () => {
     it(`version ${version}: the same entries as git ls-files -s`, () => {
       const { dir, git } = repo();
       for (const f of ["a.txt", "src/deep/b.js", "src/deep/c.js", "naïve café.txt", "x/y/z/long-name-that-shares-a-prefix-1", "x/y/z/long-name-that-shares-a-prefix-2"]) write(dir, f, `${f}\n`);
+      // Names of 4094 and 4095 bytes: the entry's flags hold a length below 0xfff, and 0xfff means "longer: find the NUL".
+      // Made from inside the repository (relative names), since with the directory in front they would pass PATH_MAX.
+      const deep = Array.from({ length: 20 }, (_, i) => `${String(i).padStart(2, "0")}${"d".repeat(198)}`).join("/");
+      for (const len of [4094, 4095]) execFileSync("sh", ["-c", 'mkdir -p "$1" && printf x > "$1/$2"', "sh", deep, `${len}`.padEnd(len - deep.length - 1, "f")], { cwd: dir });
       git("add", "-A");
       git("update-index", "--chmod=+x", "src/deep/b.js");
       if (version === 3) {
