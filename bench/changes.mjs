@@ -132,13 +132,14 @@ async function pastTheLimit(trees, rounds) {
  * once, the worst case; a real model takes seconds).
  */
 async function binary(pod, dir, runs, thinkMs = 0) {
-  const file = git(dir, "ls-files", "-z").toString().split("\0").find((f) => f.endsWith(".c") && f.includes("/"));
+  const listed = git(dir, "ls-files", "-z").toString().split("\0");
+  const file = listed.find((f) => f.endsWith(".c") && f.includes("/")) ?? listed.find((f) => f.endsWith(".js") && f.includes("/"));
   const original = readFileSync(path.join(dir, file));
   const firstLine = original.toString("utf8").split("\n").find((l) => l.trim().length > 8);
   writeFileSync(path.join(dir, "pod.toml"), '[pod]\nname = "bench"\nmodel = "claude-sonnet-5-5"\nsystem_prompt = "You fix code."\n\n[scope]\nroot = "."\n');
   const usage = { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
   const tool = (id, name, input, after) => ({ ...(after ? { expect: { tool_result_for: after } } : {}), response: { content: [{ type: "tool_use", id, name, input }], stop_reason: "tool_use", usage } });
-  const stamps = { wait: [], compare: [], snapshot: [], duration: [] };
+  const stamps = { wait: [], compare: [], endWait: [], ahead: [], snapshot: [], firstRequest: [], duration: [] };
   try {
     for (let i = 0; i < runs; i++) {
       const script = {
@@ -148,8 +149,10 @@ async function binary(pod, dir, runs, thinkMs = 0) {
           { expect: { tool_result_for: "e" }, response: { content: [{ type: "text", text: "Done." }], stop_reason: "end_turn", usage } },
         ],
       };
-      const server = thinkMs === 0 ? await startFakeServer(script) : await gatedServer(script, (k) => (k > 1 ? new Promise((r) => setTimeout(r, thinkMs)) : undefined));
+      // Every request answered after thinkMs, the first one too (a real model's first answer takes longest).
+      const server = thinkMs === 0 ? await startFakeServer(script) : await gatedServer(script, () => new Promise((r) => setTimeout(r, thinkMs)));
       try {
+        const spawnedAt = performance.timeOrigin + performance.now();
         const child = spawn(process.execPath, [pod, "run", "--new", "edit it"], { cwd: dir, env: { ...process.env, ANTHROPIC_API_KEY: "bench-key", ANTHROPIC_BASE_URL: server.url, POD_TIMING: "1" }, stdio: ["ignore", "pipe", "pipe"] });
         let out = "";
         let err = "";
@@ -163,6 +166,9 @@ async function binary(pod, dir, runs, thinkMs = 0) {
         const phase = (p) => t.filter((x) => x.phase === p).reduce((a, x) => a + x.ms, 0);
         stamps.wait.push(phase("changes_wait"));
         stamps.compare.push(phase("changes_compare"));
+        stamps.endWait.push(phase("changes_end_wait"));
+        stamps.ahead.push(t.find((x) => x.phase === "changes_compare")?.ahead ? 1 : 0);
+        stamps.firstRequest.push(t.find((x) => x.http === "request_sent").at - spawnedAt);
         stamps.snapshot.push(phase("changes_snapshot"));
         stamps.duration.push(end.duration_ms);
       } finally {
@@ -174,7 +180,22 @@ async function binary(pod, dir, runs, thinkMs = 0) {
     rmSync(path.join(dir, "pod.toml"), { force: true });
     rmSync(path.join(dir, ".pod"), { recursive: true, force: true });
   }
-  return Object.fromEntries(Object.entries(stamps).map(([k, v]) => [k, median(v)]));
+  return stamps;
+}
+
+/** Medians of binary()'s stamps; `ahead`: how many runs used the comparison made while the model answered. */
+function summary(stamps) {
+  const out = Object.fromEntries(Object.entries(stamps).map(([k, v]) => [k, median(v)]));
+  out.ahead = stamps.ahead.reduce((a, b) => a + b, 0);
+  return out;
+}
+
+/** A checkout of one file: the same runs there show what pod's start-up takes without a tree to look at. */
+function tinyCheckout(root) {
+  return cachedCheckout(root, "changes-tiny", (src) => {
+    mkdirSync(path.join(src, "src"), { recursive: true });
+    writeFileSync(path.join(src, "src/a.c"), "int a(void) {\n  return 1;\n}\n");
+  }, log);
 }
 
 export async function changesBench(pod, root, { rounds = 11, runs = 7 } = {}) {
@@ -196,9 +217,20 @@ export async function changesBench(pod, root, { rounds = 11, runs = 7 } = {}) {
   }
   log("changes: past the listing limit, without git");
   const big = await pastTheLimit(trees, Math.min(rounds, 5));
-  log("changes: the binary");
-  const run = await binary(pod, trees[0].dir, runs);
-  log("changes: the binary, the model answering after 1 s");
-  const real = await binary(pod, trees[0].dir, runs, 1000);
-  return { rows, noGit, big, run, real, linux: trees[0] };
+  const tiny = tinyCheckout(root);
+  const bins = {};
+  for (const think of [0, 1000]) {
+    log(`changes: the binary, the model answering ${think ? `after ${think} ms` : "at once"}`);
+    // Interleaved, one run of each at a time: a slow spell of the machine hits all three.
+    const raw = {};
+    for (let i = 0; i < runs; i++) {
+      for (const [name, dir] of [["linux", trees[0].dir], ["deps", trees[1].dir], ["tiny", tiny]]) {
+        const one = await binary(pod, dir, 1, think);
+        raw[name] ??= Object.fromEntries(Object.keys(one).map((k) => [k, []]));
+        for (const [k, v] of Object.entries(one)) raw[name][k].push(...v);
+      }
+    }
+    for (const [name, stamps] of Object.entries(raw)) bins[`${name}${think}`] = summary(stamps);
+  }
+  return { rows, noGit, big, bins, trees };
 }

@@ -30,7 +30,16 @@ export async function gitStateBench(root) {
     const [ref, status] = await Promise.all([run("git", ["symbolic-ref", "--short", "-q", "HEAD"], { cwd: dir, env }), run("git", ["status", "--porcelain", "--untracked-files=no"], { cwd: dir, env, maxBuffer: 1 << 20 })]);
     return `branch ${ref.stdout.trim()}, ${status.stdout.trim() === "" ? "no uncommitted changes to tracked files" : "uncommitted changes to tracked files"}`;
   };
-  const asData = () => readGitState(dir);
+  // From the tree's root, as `pod run` in a CI job (the reader then names files relative to it).
+  const asData = async () => {
+    const cwd = process.cwd();
+    process.chdir(dir);
+    try {
+      return await readGitState(dir);
+    } finally {
+      process.chdir(cwd);
+    }
+  };
   const check = async (want) => {
     const [a, b] = [await asData(), await viaGit()];
     if (a !== b || a !== want) throw new Error(`git state differs: pod "${a}", git "${b}", expected "${want}"`);
