@@ -263,8 +263,10 @@ function patchRefused(snap: ScopeSnapshot, patch: Patch, shown: string, redactor
   }
   // A secret cannot be [redacted] in a patch (it would no longer apply), so a patch that
   // holds one is not written: the operator learns which files, and decides.
-  if (redactor?.foundIn(patch.data)) {
-    const files = filesHolding(patch.data, redactor);
+  const inBinaries = redactor ? patch.encoded.filter((e) => e.content.some((c) => redactor.foundIn(c))).map((e) => e.path) : [];
+  if (redactor?.foundIn(patch.data) || inBinaries.length > 0) {
+    const inText = redactor!.foundIn(patch.data) ? filesHolding(patch.data, redactor!) : [];
+    const files = [...new Set([...inText, ...inBinaries])];
     return new PodError(
       "invalid_input",
       `${shown}: not written: the changes hold the value of a secret (one of [pod] secrets or the provider credential) in ${files.slice(0, 5).join(", ")}${files.length > 5 ? ", …" : ""}; pod never writes a secret to a file`,

@@ -29,6 +29,11 @@ export interface Patch {
   stats: FileStats[];
   /** Files the patch cannot carry, with the reason: a patch with any is incomplete. */
   missing: Array<{ path: string; reason: string }>;
+  /**
+   * The content of the files the patch carries as binary literals (deflated, base85): a
+   * search of `data` does not see what they hold, so a check for secrets looks here too.
+   */
+  encoded: Array<{ path: string; content: Buffer[] }>;
 }
 
 export interface FileStats {
@@ -57,6 +62,7 @@ export async function buildPatch(snap: ScopeSnapshot, changes: ScopeChanges, rea
   const parts: Buffer[] = [];
   const stats: FileStats[] = [];
   const missing: Patch["missing"] = [];
+  const encoded: Patch["encoded"] = [];
   try {
     for (const c of changes.files) {
       const abs = path.join(snap.root, c.path);
@@ -91,16 +97,18 @@ export async function buildPatch(snap: ScopeSnapshot, changes: ScopeChanges, rea
         const add = fileDiff(c.path, undefined, after);
         parts.push(del.data, add.data);
         stats.push({ path: c.path, change: c.change, binary: del.binary || add.binary, added: add.added, removed: del.removed });
+        if (del.binary || add.binary) encoded.push({ path: c.path, content: [before!.bytes, after!.bytes] });
       } else {
         const d = fileDiff(c.path, before, after);
         parts.push(d.data);
         stats.push({ path: c.path, change: c.change, binary: d.binary, added: d.added, removed: d.removed });
+        if (d.binary) encoded.push({ path: c.path, content: [before?.bytes, after?.bytes].filter((b): b is Buffer => b !== undefined) });
       }
     }
   } finally {
     store?.close();
   }
-  return { data: Buffer.concat(parts), stats, missing };
+  return { data: Buffer.concat(parts), stats, missing, encoded };
 }
 
 interface Side {

@@ -89,7 +89,7 @@ export async function runPod(args: string[], opts: PodOptions): Promise<PodResul
 }
 
 /** A temp project with a pod.toml (and optional files), returned as its directory. */
-export async function makeProject(manifest: string, files: Record<string, string> = {}): Promise<string> {
+export async function makeProject(manifest: string, files: Record<string, string | Buffer> = {}): Promise<string> {
   const dir = await mkdtemp(path.join(tmpdir(), "pod-e2e-"));
   await writeFile(path.join(dir, "pod.toml"), manifest);
   for (const [name, content] of Object.entries(files)) {

@@ -42,6 +42,23 @@ describe("a secret in a report file", () => {
     expect(r.events.at(-1)).toMatchObject({ type: "run_end", result: "error", files_changed: expect.arrayContaining([expect.objectContaining({ path: "notes.txt" })]) });
   });
 
+  it("--diff: a binary file that holds a secret's value is not put in a patch either (a binary patch carries it deflated and in base85, where no text search sees it)", async () => {
+    server = await startFakeServer({
+      turns: [
+        { response: { content: [{ type: "tool_use", id: "b1", name: "Bash", input: { command: "cp data/blob.bin copy.bin" } }], stop_reason: "tool_use", usage } },
+        { expect: { tool_result_for: "b1" }, response: { content: [{ type: "text", text: "copied" }], stop_reason: "end_turn", usage } },
+      ],
+    });
+    const blob = Buffer.concat([Buffer.from([0, 1, 2, 3]), Buffer.from(`token=${GITHUB_TOKEN}`), Buffer.from([0, 255])]);
+    const dir = await makeProject(manifest({ extra: '\n[tools.bash]\nenabled = true\nallow = ["cp *"]\n' }), { "data/blob.bin": blob, "a.txt": "a\n" });
+    const out = mkdtempSync(path.join(tmpdir(), "pod-diff-"));
+    const r = await runPod(["run", "copy", "--diff", path.join(out, "changes.diff")], { cwd: dir, env: podEnv(server.url, { GITHUB_TOKEN }) });
+    expect(readFileSync(path.join(dir, "copy.bin")).includes(GITHUB_TOKEN)).toBe(true);
+    expect(r.code, r.stderr).toBe(1);
+    expect(ofType(r.events, "error").at(-1).message).toMatch(/--diff .*changes\.diff: not written: .*secret.*copy\.bin/);
+    expect(existsSync(path.join(out, "changes.diff"))).toBe(false);
+  });
+
   it("--sarif: a finding that repeats a secret's value is written with it [redacted]", async () => {
     const findings = {
       summary: `The token ${GITHUB_TOKEN} is committed.`,
