@@ -2,7 +2,7 @@ import { lstatSync } from "node:fs";
 import path from "node:path";
 import type { IgnoreLayer } from "../tools/walk.js";
 import { blobId } from "./git-objects.js";
-import { entryOid, kindOf, listDir, parentOf, readContent, realDirs, slicer, statOf, type FileStat, type ScopeSnapshot, type SnapshotEntry } from "./snapshot.js";
+import { entryOid, kindOf, listDir, namer, parentOf, readContent, realDirs, slicer, statOf, type FileStat, type ScopeSnapshot, type SnapshotEntry } from "./snapshot.js";
 
 export type ChangeKind = "added" | "modified" | "deleted";
 
@@ -47,6 +47,7 @@ export async function compareScope(snap: ScopeSnapshot, opts?: { abandoned: () =
     return pause.then(() => void (gaveUp = opts.abandoned()));
   };
   const realDir = realDirs(root);
+  const name = namer(root);
   // The directories listed at start, parents before children: whether each is still a real
   // directory (for the files below), and whether its entries changed (then it is listed again).
   const moved: string[] = [];
@@ -54,7 +55,7 @@ export async function compareScope(snap: ScopeSnapshot, opts?: { abandoned: () =
     const pause = tick();
     if (pause) await pause;
     if (gaveUp) return undefined;
-    const st = realDir(parentOf(rel)) ? lstatSync(root + "/" + rel, { throwIfNoEntry: false }) : undefined;
+    const st = realDir(parentOf(rel)) ? lstatSync(name(rel), { throwIfNoEntry: false }) : undefined;
     realDir.known(rel, st?.isDirectory() ?? false);
     if (st?.isDirectory() && (st.mtimeMs !== dir.mtimeMs || st.ctimeMs !== dir.ctimeMs || st.ino !== dir.ino)) moved.push(rel);
   }
@@ -62,7 +63,7 @@ export async function compareScope(snap: ScopeSnapshot, opts?: { abandoned: () =
     const pause = tick();
     if (pause) await pause;
     if (gaveUp) return undefined;
-    const st = realDir(parentOf(rel)) ? lstatSync(root + "/" + rel, { throwIfNoEntry: false }) : undefined;
+    const st = realDir(parentOf(rel)) ? lstatSync(name(rel), { throwIfNoEntry: false }) : undefined;
     if (!st || !kindOf(st)) {
       files.push({ path: rel, change: "deleted", before });
       continue;
@@ -89,7 +90,7 @@ export async function compareScope(snap: ScopeSnapshot, opts?: { abandoned: () =
       truncated = true;
       return false;
     }
-    const st = realDir(parentOf(rel)) ? lstatSync(root + "/" + rel, { throwIfNoEntry: false }) : undefined;
+    const st = realDir(parentOf(rel)) ? lstatSync(name(rel), { throwIfNoEntry: false }) : undefined;
     if (!st || !kindOf(st)) return true;
     found.add(rel);
     added++;

@@ -74,6 +74,16 @@ export class GitIndex {
   }
 }
 
+/**
+ * An index names paths inside its work tree, relative, with forward slashes. One that is
+ * absolute, empty, or has a `.`, `..` or empty component would name something else (a
+ * file outside the scope): pod trusts no index that holds one for it.
+ */
+export function outsideWorkTree(p: string): boolean {
+  return OUTSIDE.test(p);
+}
+const OUTSIDE = /^\/|^$|(^|\/)\.{1,2}(\/|$)|\/\/|\/$/;
+
 export type IndexRead = { ok: true; index: GitIndex } | { ok: false; reason: string };
 
 const OID_BYTES = 20;

@@ -3,7 +3,7 @@ import path from "node:path";
 import { ScopedFs } from "../tools/scoped-fs.js";
 import type { ScopeConfig } from "../tools/types.js";
 import { isIgnored, layerFromText, type IgnoreLayer } from "../tools/walk.js";
-import { readGitIndex, type GitIndex } from "./git-index.js";
+import { outsideWorkTree, readGitIndex, type GitIndex } from "./git-index.js";
 import { blobId } from "./git-objects.js";
 import { findRepo, type GitRepo } from "./git-repo.js";
 
@@ -120,6 +120,7 @@ export async function takeSnapshot(scope: SnapshotScope, limits: SnapshotLimits 
 
   const tracked = trackedUnderScope(snap);
   const realDir = realDirs(scope.root);
+  const name = namer(scope.root);
 
   // Untracked files, by listing every directory that is not ignored.
   let untracked = 0;
@@ -129,7 +130,7 @@ export async function takeSnapshot(scope: SnapshotScope, limits: SnapshotLimits 
     if (pause) await pause;
     const dir = stack.pop()!;
     // Stat before listing: an entry added after the stat changes it, so the end sees it.
-    const dst = lstatSync(scope.root + "/" + dir.rel, { throwIfNoEntry: false });
+    const dst = lstatSync(name(dir.rel), { throwIfNoEntry: false });
     const listed = dst?.isDirectory() ? listDir(snap, dir.rel, dir.layers, (rel) => tracked.has(rel), true) : undefined;
     if (!dst || !listed) continue;
     // Entered only from a real directory's listing: a real directory too (no symlink on the way).
@@ -143,7 +144,7 @@ export async function takeSnapshot(scope: SnapshotScope, limits: SnapshotLimits 
     untracked += listed.files.length;
     snap.dirs.set(dir.rel, { mtimeMs: dst.mtimeMs, ctimeMs: dst.ctimeMs, ino: dst.ino, layers: listed.layers });
     for (const f of listed.files) {
-      const st = lstatSync(scope.root + "/" + f, { throwIfNoEntry: false });
+      const st = lstatSync(name(f), { throwIfNoEntry: false });
       if (st && kindOf(st)) keep(f, st, undefined);
     }
     for (const sub of listed.dirs) if (!listed.skipped.has(sub)) stack.push({ rel: sub, layers: listed.layers });
@@ -156,7 +157,7 @@ export async function takeSnapshot(scope: SnapshotScope, limits: SnapshotLimits 
     if (pause) await pause;
     if (denied(rel)) continue;
     // A path through a symlinked directory is not that file: lstat would follow the link, maybe out of the scope.
-    const st = realDir(parentOf(rel)) ? lstatSync(scope.root + "/" + rel, { throwIfNoEntry: false }) : undefined;
+    const st = realDir(parentOf(rel)) ? lstatSync(name(rel), { throwIfNoEntry: false }) : undefined;
     if (!st || !kindOf(st)) {
       snap.trackedAbsent.push(rel);
       continue;
@@ -246,11 +247,12 @@ function trackedUnderScope(snap: ScopeSnapshot): Map<string, number | undefined>
   const cut = prefix ? prefix.length + 1 : 0;
   const inScope = (p: string) => !prefix || (p.startsWith(prefix) && p[prefix.length] === "/");
   for (const [p, at] of index.entries) {
-    if (!inScope(p) || index.skipWorktree(at)) continue;
+    // A path that would lead out of the work tree is never stat'ed or read (nor can it be a file of the scope).
+    if (!inScope(p) || index.skipWorktree(at) || outsideWorkTree(p)) continue;
     const mode = index.mode(at);
     if (mode === 0o100644 || mode === 0o100755 || mode === 0o120000) out.set(p.slice(cut), at);
   }
-  for (const p of index.conflicted) if (inScope(p)) out.set(p.slice(cut), undefined);
+  for (const p of index.conflicted) if (inScope(p) && !outsideWorkTree(p)) out.set(p.slice(cut), undefined);
   return out;
 }
 
@@ -280,10 +282,11 @@ export function denialCache(fs: ScopedFs): (rel: string) => boolean {
  */
 export function realDirs(root: string): ((relDir: string) => boolean) & { known(relDir: string, real: boolean): void } {
   const cache = new Map<string, boolean>([["", true]]);
+  const name = namer(root);
   const check = (d: string): boolean => {
     let v = cache.get(d);
     if (v === undefined) {
-      v = check(parentOf(d)) && (lstatSync(root + "/" + d, { throwIfNoEntry: false })?.isDirectory() ?? false);
+      v = check(parentOf(d)) && (lstatSync(name(d), { throwIfNoEntry: false })?.isDirectory() ?? false);
       cache.set(d, v);
     }
     return v;
@@ -291,6 +294,16 @@ export function realDirs(root: string): ((relDir: string) => boolean) & { known(
   /** What a caller found out itself (a directory it stat'ed on a real path). */
   check.known = (d: string, real: boolean) => void cache.set(d, real);
   return check;
+}
+
+/**
+ * How the scope's files are named to the kernel: relative to the working directory when
+ * pod runs from the scope's root (the usual CI job), which spares every lookup the root's
+ * own path components (one lstat per file is most of a pass); absolute otherwise.
+ */
+export function namer(root: string): (rel: string) => string {
+  if (process.cwd() !== root) return (rel) => root + "/" + rel;
+  return (rel) => (rel === "" ? "." : rel);
 }
 
 export function parentOf(rel: string): string {

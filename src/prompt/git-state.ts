@@ -1,6 +1,6 @@
 import { closeSync, constants, fstatSync, lstatSync, openSync, readlinkSync, readSync, statSync, type Stats } from "node:fs";
 import path from "node:path";
-import { readGitIndex, type GitIndex } from "../changes/git-index.js";
+import { outsideWorkTree, readGitIndex, type GitIndex } from "../changes/git-index.js";
 import { blobId, ObjectStore } from "../changes/git-objects.js";
 import { findRepo, type GitRepo } from "../changes/git-repo.js";
 import { slicer } from "../changes/snapshot.js";
@@ -147,7 +147,7 @@ async function worktree(repo: GitRepo, index: GitIndex, deadline: number): Promi
     if (mode === 0o160000 || mode === 0o040000 || index.skipWorktree(at)) continue;
     if (index.intentToAdd(at)) return "dirty";
     // An index names paths inside its work tree; one that does not is not an index pod trusts.
-    if (OUTSIDE.test(rel)) return "unknown";
+    if (outsideWorkTree(rel)) return "unknown";
     const slash = rel.lastIndexOf("/");
     const parent = slash < 0 ? "" : rel.slice(0, slash);
     if (parent !== lastParent) {
@@ -170,9 +170,6 @@ async function worktree(repo: GitRepo, index: GitIndex, deadline: number): Promi
   }
   return "clean";
 }
-
-/** A path that is absolute, empty, or has a `.`, `..` or empty component. */
-const OUTSIDE = /^\/|^$|(^|\/)\.{1,2}(\/|$)|\/\/|\/$/;
 
 /** HEAD's tree against the index, entry by entry (when the cache tree does not settle it). */
 async function indexMatchesTree(index: GitIndex, store: ObjectStore, root: string, deadline: number): Promise<Verdict> {
