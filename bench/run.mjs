@@ -198,7 +198,7 @@ if (want("changes")) {
       ],
     ),
     "",
-    `Load average (1 min) before / after this section: ${loadBefore.toFixed(1)} / ${loadAfter.toFixed(1)} (2 cores). Both passes are bound by one lstat per file (on this VM ~2–3 µs each in C when quiet, ~30 ms for 11,000 files from Node): the comparison is the one on the run's path, and costs about what one \`git status\` does (${(r.rows[0].compare / r.rows[0].status).toFixed(2)}× here); a busy machine stretches both alike.`,
+    `Load average (1 min) before / after this section: ${loadBefore.toFixed(1)} / ${loadAfter.toFixed(1)} (2 cores). Both passes are bound by one lstat per file (on this VM ~2–3 µs each in C when quiet, ~30 ms for 11,000 files from Node, and about twice that when the caches went cold during the model's wait). Neither is on the run's path any more when the model takes as long as a real one: the first tool call waits for the snapshot, and the end for the comparison, only for what the model's answer left undone. With a model that answers at once the first tool call waits for nearly the whole snapshot: taken during start-up, as before, it delayed the first request by as much. The comparison costs about a tenth of one \`git status\` (${(r.rows[0].compare / r.rows[0].status).toFixed(2)}× here).`,
     "",
     "Without git (a copy of the checkout outside any repository): every file is listed and stat'ed, and read at start within the 32 MiB budget (kept for --diff).",
     "",
