@@ -1,4 +1,4 @@
-import { realpath, stat } from "node:fs/promises";
+import { realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-toml";
 import "./zod-mini.js";
@@ -398,9 +398,11 @@ async function resolveScopeRoot(root: string, dir: string, file: string, text: s
       `${file}${lineSuffix(text, ["scope", "root"])}: [scope] root: ${abs} ${why}`,
       "point scope.root at an existing directory (relative to pod.toml)",
     );
+  // Synchronous, as the manifest itself is read (src/contract/read.ts): one stat at start,
+  // and `pod status` then never loads node:fs/promises.
   try {
-    if (!(await stat(abs)).isDirectory()) throw fail("is not a directory");
-    return await realpath(abs);
+    if (!statSync(abs).isDirectory()) throw fail("is not a directory");
+    return realpathSync.native(abs); // the same call fs/promises realpath makes
   } catch (err) {
     if (err instanceof PodError) throw err;
     throw fail("does not exist");
