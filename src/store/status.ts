@@ -31,7 +31,12 @@ export const PendingCall = z.object({
 });
 export type PendingCall = z.infer<typeof PendingCall>;
 
-export const StatusSchema = z.object({
+/**
+ * status.json's schema, built on first use: `pod status` in a pod that has never run
+ * (no status.json) then builds none of it (~1 ms of its start).
+ */
+function buildStatusSchema() {
+  return z.object({
   pod: z.string(),
   /** Used as a file name: only a real session id is accepted (`../../x` makes the file damaged, not a path to follow). */
   session_id: z.string().check(z.regex(SESSION_ID, "not a session id")),
@@ -48,8 +53,11 @@ export const StatusSchema = z.object({
   /** The tool call waiting for `pod resume --approve|--deny`. */
   pending: z.nullable(PendingCall),
   updated_at: z.iso.datetime(),
-});
-export type Status = z.infer<typeof StatusSchema>;
+  });
+}
+let built: ReturnType<typeof buildStatusSchema> | undefined;
+const statusSchema = () => (built ??= buildStatusSchema());
+export type Status = z.infer<ReturnType<typeof buildStatusSchema>>;
 
 export function freshStatus(pod: string, sessionId: string): Status {
   return {
@@ -82,7 +90,7 @@ export async function readStatus(file: string): Promise<Status | undefined> {
   } catch {
     throw new PodError("internal", `${file} is not valid JSON (damaged)`, "`pod run` or `pod resume` rebuilds it from the session store and keeps the damaged file as status.json.corrupt-<time>");
   }
-  const parsed = StatusSchema.safeParse(raw);
+  const parsed = statusSchema().safeParse(raw);
   if (!parsed.success) {
     const issue = parsed.error.issues[0]!;
     throw new PodError(
