@@ -1,4 +1,4 @@
-import { realpath, stat } from "node:fs/promises";
+import { realpathSync, statSync } from "node:fs";
 import path from "node:path";
 import { parse as parseToml, stringify as stringifyToml, TomlError } from "smol-toml";
 import "./zod-mini.js";
@@ -79,6 +79,13 @@ function hook() {
   });
 }
 
+/**
+ * A table other than [pod], its schema built the first time a manifest has it. Building
+ * every zod schema of the manifest was ~6 ms of each command's start (`pod status`'s
+ * most of all, bench/results.md), and an absent table takes its default unparsed.
+ */
+const table = <T extends z.ZodMiniType>(build: () => T) => z.lazy(build);
+
 const ManifestSchema = z.strictObject({
   pod: z
     .strictObject({
@@ -115,17 +122,17 @@ const ManifestSchema = z.strictObject({
       }),
     ),
   provider: z._default(
-    z.strictObject({
+    table(() => z.strictObject({
       name: z._default(z.enum(["anthropic", "bedrock", "vertex"]), "anthropic"),
       region: z.optional(nonEmpty()),
       project_id: z.optional(nonEmpty()),
       fallback_model: z.optional(nonEmpty()),
-    }),
+    })),
     { name: "anthropic" },
   ),
   /** USD per million tokens, for models pod has no price for (or to override one). */
   pricing: z._default(
-    z.record(
+    table(() => z.record(
       z.string(),
       z.strictObject({
         input: z.number().check(z.nonnegative()),
@@ -133,18 +140,18 @@ const ManifestSchema = z.strictObject({
         cache_read: z.optional(z.number().check(z.nonnegative())),
         cache_write: z.optional(z.number().check(z.nonnegative())),
       }),
-    ),
+    )),
     {},
   ),
   scope: z.optional(
-    z.strictObject({
+    table(() => z.strictObject({
       root: z._default(nonEmpty(), "."),
       writable: z.optional(z.array(nonEmpty())),
       deny: z._default(z.array(nonEmpty()), []),
-    }),
+    })),
   ),
   tools: z._default(
-    z.strictObject({
+    table(() => z.strictObject({
       ask: z._default(z.array(toolName()), []),
       disabled: z._default(z.array(toolName()), []),
       bash: z._default(
@@ -160,12 +167,12 @@ const ManifestSchema = z.strictObject({
         }),
         { enabled: false, allow: [], timeout_s: 120, sandbox: "required", network: false, env: [], read: [] },
       ),
-    }),
+    })),
     { ask: [], disabled: [], bash: { enabled: false, allow: [], timeout_s: 120, sandbox: "required", network: false, env: [], read: [] } },
   ),
   /** MCP servers: stdio (`command`) or streamable HTTP (`url`). "$VAR" values come from pod's environment. */
   mcp: z._default(
-    z.record(
+    table(() => z.record(
       z.string().check(z.regex(/^[A-Za-z0-9_-]+$/, "MCP server names use only letters, digits, _ and -")),
       z.strictObject({
         command: z.optional(z.array(nonEmpty()).check(z.minLength(1))),
@@ -192,23 +199,23 @@ const ManifestSchema = z.strictObject({
           message: "set exactly one of command (a stdio server) or url (a streamable HTTP server)",
         }),
       ),
-    ),
+    )),
     {},
   ),
   /** The user's own checks around tool calls (docs/extending.md). */
   hooks: z._default(
-    z.strictObject({
+    table(() => z.strictObject({
       pre_tool_use: z._default(z.array(hook()), []),
       post_tool_use: z._default(z.array(hook()), []),
       stop: z._default(z.array(hook()), []),
-    }),
+    })),
     { pre_tool_use: [], post_tool_use: [], stop: [] },
   ),
   compaction: z._default(
-    z.strictObject({
+    table(() => z.strictObject({
       threshold_tokens: z._default(positiveInt(), 120_000),
       keep_recent_turns: z._default(z.int().check(z.nonnegative()), 4),
-    }),
+    })),
     { threshold_tokens: 120_000, keep_recent_turns: 4 },
   ),
 });
@@ -312,16 +319,22 @@ function fixFor(issue: z.core.$ZodIssue, keyPath: string[]): string {
 
 /** The keys the schema allows at `keyPath` (a table), read from the schema itself so the two never drift. */
 function knownKeys(keyPath: string[]): string[] {
-  type Def = { type: string; shape?: Record<string, { _zod: { def: Def } }>; innerType?: { _zod: { def: Def } }; valueType?: { _zod: { def: Def } }; element?: { _zod: { def: Def } } };
-  const unwrap = (d: Def): Def => (d.innerType && (d.type === "default" || d.type === "optional" || d.type === "nullable") ? unwrap(d.innerType._zod.def) : d);
-  let def = unwrap((ManifestSchema as unknown as { _zod: { def: Def } })._zod.def);
+  type Schema = { _zod: { def: Def; innerType?: Schema } };
+  type Def = { type: string; shape?: Record<string, Schema>; innerType?: Schema; valueType?: Schema; element?: Schema };
+  // A table() is a lazy schema: its _zod.innerType is the table's schema (built once).
+  const unwrap = (s: Schema): Def => {
+    const d = s._zod.def;
+    if (d.type === "lazy" && s._zod.innerType) return unwrap(s._zod.innerType);
+    return d.innerType && (d.type === "default" || d.type === "optional" || d.type === "nullable") ? unwrap(d.innerType) : d;
+  };
+  let def = unwrap(ManifestSchema as unknown as Schema);
   for (const key of keyPath) {
     if (def.type === "object") {
       const next = def.shape?.[key];
       if (!next) return [];
-      def = unwrap(next._zod.def);
-    } else if (def.type === "record" && def.valueType) def = unwrap(def.valueType._zod.def);
-    else if (def.type === "array" && def.element) def = unwrap(def.element._zod.def);
+      def = unwrap(next);
+    } else if (def.type === "record" && def.valueType) def = unwrap(def.valueType);
+    else if (def.type === "array" && def.element) def = unwrap(def.element);
     else return [];
   }
   return def.type === "object" ? Object.keys(def.shape ?? {}) : [];
@@ -398,9 +411,11 @@ async function resolveScopeRoot(root: string, dir: string, file: string, text: s
       `${file}${lineSuffix(text, ["scope", "root"])}: [scope] root: ${abs} ${why}`,
       "point scope.root at an existing directory (relative to pod.toml)",
     );
+  // Synchronous, as the manifest itself is read (src/contract/read.ts): one stat at start,
+  // and `pod status` then never loads node:fs/promises.
   try {
-    if (!(await stat(abs)).isDirectory()) throw fail("is not a directory");
-    return await realpath(abs);
+    if (!statSync(abs).isDirectory()) throw fail("is not a directory");
+    return realpathSync.native(abs); // the same call fs/promises realpath makes
   } catch (err) {
     if (err instanceof PodError) throw err;
     throw fail("does not exist");

@@ -21,6 +21,7 @@ export interface TrustedFile {
   /** The bytes pod uses (the system prompt, the schema, …): never read a second time. Empty when not kept. */
   bytes: Buffer;
   identity: FileIdentity;
+  /** Hex SHA-256 of the file as read; a kept file's is computed from `bytes` when first read. */
   sha256: string;
 }
 
@@ -76,21 +77,38 @@ export async function readTrusted(abs: string, shown: string, opts: { keep?: boo
     if (keep && st.size > BigInt(MAX_TRUSTED_BYTES)) {
       return { ok: false, reason: "too_large", message: `${shown} is ${st.size} bytes, more than the ${MAX_TRUSTED_BYTES} pod reads` };
     }
-    const hash = createHash("sha256");
+    // A kept file is hashed when its hash is first asked for (the run's pins do; `pod status`
+    // never does, and node:crypto costs it 4 ms to load): the same bytes, the same hash.
+    const hash = keep ? undefined : createHash("sha256");
     const chunks: Buffer[] = [];
     for (let pos = 0; ; ) {
       const buf = Buffer.allocUnsafe(CHUNK);
       const bytesRead = readSync(fd, buf, 0, CHUNK, pos);
       if (bytesRead === 0) break;
       const got = buf.subarray(0, bytesRead);
-      hash.update(got);
+      hash?.update(got);
       if (keep) {
         chunks.push(got);
         if (pos + bytesRead > MAX_TRUSTED_BYTES) return { ok: false, reason: "too_large", message: `${shown} grew past ${MAX_TRUSTED_BYTES} bytes while pod read it` };
       }
       pos += bytesRead;
     }
-    return { ok: true, file: { path: abs, real, bytes: keep ? Buffer.concat(chunks) : Buffer.alloc(0), identity: identityOf(st), sha256: hash.digest("hex") } };
+    const identity = identityOf(st);
+    if (hash) return { ok: true, file: { path: abs, real, bytes: Buffer.alloc(0), identity, sha256: hash.digest("hex") } };
+    const bytes = Buffer.concat(chunks);
+    let sha256: string | undefined;
+    return {
+      ok: true,
+      file: {
+        path: abs,
+        real,
+        bytes,
+        identity,
+        get sha256() {
+          return (sha256 ??= createHash("sha256").update(bytes).digest("hex"));
+        },
+      },
+    };
   } catch (err) {
     return { ok: false, reason: "unreadable", message: `${shown} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` };
   } finally {

@@ -1,4 +1,5 @@
-import { EVENT_VERSION, type EventOf, type PodEvent } from "./schema.js";
+import { EVENT_VERSION } from "./event-version.js";
+import type { EventOf, PodEvent } from "./schema.js";
 import type { EventWriter } from "./sink.js";
 
 /**

@@ -2,6 +2,7 @@ import "../zod-mini.js";
 import * as z from "zod/mini";
 import { ERROR_CODES } from "../errors.js";
 import { Usage } from "../conversation/usage.js";
+import { EVENT_VERSION } from "./event-version.js";
 
 /**
  * The event lines pod prints on stdout, one JSON object per line. These zod
@@ -9,7 +10,7 @@ import { Usage } from "../conversation/usage.js";
  * `pod schema` prints their JSON Schema. Adding a field is fine; renaming or
  * removing one needs EVENT_VERSION bumped and a note in docs/events.md.
  */
-export const EVENT_VERSION = 1;
+export { EVENT_VERSION };
 
 const count = () => z.int().check(z.nonnegative());
 

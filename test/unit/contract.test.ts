@@ -1,4 +1,5 @@
 import { execFileSync } from "node:child_process";
+import { createHash } from "node:crypto";
 import { mkdir, mkdtemp, rename, symlink, writeFile, utimes, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -58,6 +59,21 @@ describe("readTrusted", () => {
     const r = await readTrusted(path.join(dir, "fifo"), "fifo");
     expect(r).toMatchObject({ ok: false, reason: "not_regular" });
     expect(!r.ok && r.message).toMatch(/named pipe/);
+  });
+
+  it("hashes what it read: a kept file's hash (computed when first asked for) and a hashed-only one's are the bytes' SHA-256", async () => {
+    const dir = await mkdtemp(path.join(tmpdir(), "pod-read-"));
+    // Past one 64 KiB read, so the hash covers more than the first chunk.
+    const content = Buffer.from("pod\n".repeat(50_000));
+    await writeFile(path.join(dir, "f"), content);
+    const expected = createHash("sha256").update(content).digest("hex");
+    const kept = await readTrusted(path.join(dir, "f"), "f");
+    const hashed = await readTrusted(path.join(dir, "f"), "f", { keep: false });
+    expect(kept.ok && kept.file.bytes.equals(content)).toBe(true);
+    expect(kept.ok && kept.file.sha256).toBe(expected);
+    expect(kept.ok && kept.file.sha256).toBe(expected);
+    expect(hashed.ok && hashed.file.bytes.length).toBe(0);
+    expect(hashed.ok && hashed.file.sha256).toBe(expected);
   });
 });
 
