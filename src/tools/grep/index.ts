@@ -176,7 +176,8 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
   const inputSpec: SearchSpec = { pattern: input.pattern, caseInsensitive: input.case_insensitive ?? false, multiline: input.multiline ?? false, mode: input.output_mode ?? "files_with_matches", context: input.context ?? 0 };
   const specs = background?.specs ?? [inputSpec];
   let sent = 0;
-  let left = background?.limit ?? Infinity;
+  // A small integer either way: a double here (Infinity) made V8 deoptimize the walk's callback.
+  let left = background?.limit ?? 0x3fffffff;
   // A background search keeps one small batch per worker, so a real call waits behind little (~1 ms).
   const perWorker = background ? 1 : 2;
   const batchFiles = background ? WARM_BATCH_FILES : BATCH_FILES;
@@ -278,14 +279,16 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
         fs,
         base.abs,
         (files) => {
+          // The walk builds both paths from the same names: abs ends with rel, so one
+          // directory's files share a prefix (slicing each file's path flattened it: a copy per file).
+          const first = files[0]!;
+          const prefix = shorten(first.abs.slice(0, first.abs.length - first.rel.length));
           for (const f of files) {
             if (!filter(f.rel)) continue;
             if (left-- <= 0) {
               halt.abort(); // a background search's limit: the walk ends, what was found is searched
               break;
             }
-            // The walk builds both paths from the same names: abs ends with rel.
-            const prefix = shorten(f.abs.slice(0, f.abs.length - f.rel.length));
             if (prefix !== batch.prefix || batch.rel.length === batchFiles) {
               if (batch.rel.length) dispatch(batch);
               batch = { prefix, rel: [] };

@@ -97,7 +97,8 @@ function latin1Safe(pattern: string, caseInsensitive: boolean): boolean {
 const KELVIN_UTF8 = Buffer.from("\u212a");
 const LONG_S_UTF8 = Buffer.from("\u017f");
 
-const INITIAL_BYTES = 256 * 1024;
+/** Small, so the warm-up's files already take the grow path (a path V8 has not seen deoptimizes the reader). */
+const INITIAL_BYTES = 64 * 1024;
 /**
  * A worker keeps a buffer up to this size between batches: big files recur in a
  * tree (and in every search of it), and a regrown buffer is fresh memory, whose

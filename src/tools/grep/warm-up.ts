@@ -10,25 +10,30 @@ export const WARM_FILES = 2000;
  * on the real binary, with one round of 2,000 files, most of V8's optimizing still ran
  * during the first call, on the same two cores as the search (~150 ms of CPU).
  */
-export const WARM_ROUNDS = Number(process.env.POD_WARM_ROUNDS ?? 6);
+export const WARM_ROUNDS = 4;
 const MAX_BYTES = 64 * 1024;
+const LARGE_BYTES = 1024 * 1024;
 /**
  * What the warm-up searches with, a batch each in turn: each of the paths a call
- * takes in a worker. A regex checked as most are, at its literal's occurrences (the
- * literal "function" is in most source files, the `\x00` after it in no text file); a
- * plain literal, most files holding it (so the hit path, and the link count read for
- * each, run too); a plain literal counted in the bytes, with files up to 1 MB (a file
- * larger than the read buffer takes a path of its own); a regex counted line by line;
- * a case-insensitive literal (the WebAssembly finder). Other files over 64 KB are
- * skipped after one read: a minified bundle holds "function" tens of thousands of
- * times, and a real call must never wait long behind a warm-up batch.
+ * takes in a worker, with patterns that do match (V8 compiles only the code that has
+ * run: a branch first taken in a real call throws the optimized function away and
+ * compiles it again, on the cores the search needs). A regex checked at its literal's
+ * occurrences; a plain literal (the hit path, and the link count read for each hit);
+ * a plain literal counted in the bytes and a regex counted line by line, both with
+ * files up to 1 MB (a file larger than the read buffer, and lines over 64 KB checked
+ * in part, take paths of their own); a case-insensitive literal (the WebAssembly
+ * finder); a regex whose literal is not the rarest byte's start, with an optional
+ * group; a regex without a literal (decoded whole). Other files over 64 KB are
+ * skipped after one read: a real call must never wait long behind a warm-up batch.
  */
 export const WARM_SPECS: readonly SearchSpec[] = [
-  { pattern: "function\\s+\\x00", caseInsensitive: false, multiline: false, mode: "files_with_matches", context: 0, maxBytes: MAX_BYTES },
+  { pattern: "function\\s+\\w+\\s*\\(", caseInsensitive: false, multiline: false, mode: "files_with_matches", context: 0, maxBytes: MAX_BYTES },
   { pattern: "function", caseInsensitive: false, multiline: false, mode: "files_with_matches", context: 0, maxBytes: MAX_BYTES },
-  { pattern: "return", caseInsensitive: false, multiline: false, mode: "count", context: 0, maxBytes: 1024 * 1024 },
-  { pattern: "pod_warm_up", caseInsensitive: true, multiline: false, mode: "files_with_matches", context: 0, maxBytes: MAX_BYTES },
-  { pattern: "err(or)?\\s*\\x00", caseInsensitive: false, multiline: false, mode: "count", context: 0, maxBytes: MAX_BYTES },
+  { pattern: "return", caseInsensitive: false, multiline: false, mode: "count", context: 0, maxBytes: LARGE_BYTES },
+  { pattern: "license", caseInsensitive: true, multiline: false, mode: "files_with_matches", context: 0, maxBytes: MAX_BYTES },
+  { pattern: "require\\(['\"][^'\"]*['\"]\\)", caseInsensitive: false, multiline: false, mode: "count", context: 0, maxBytes: LARGE_BYTES },
+  { pattern: "typeof\\s+(\\w+)\\s*===?\\s*['\"]undefined", caseInsensitive: false, multiline: false, mode: "files_with_matches", context: 0, maxBytes: MAX_BYTES },
+  { pattern: "(export|module)s?\\.\\w+\\s*=", caseInsensitive: false, multiline: false, mode: "files_with_matches", context: 0, maxBytes: MAX_BYTES },
 ];
 
 /**
