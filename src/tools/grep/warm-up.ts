@@ -9,6 +9,9 @@ export const WARM_FILES = 2000;
  * ~14,000 files, more than one call of an 11,500-file tree gives a worker. Profiled
  * on the real binary, with one round of 2,000 files, most of V8's optimizing still ran
  * during the first call, on the same two cores as the search (~150 ms of CPU).
+ * Measured on deps (CPU of the first call, err(or)?\s*= / a common literal): one
+ * round 406-426 / 348-396 ms, three 271-282 / 219-271, six 247-261 / 195-210; a run
+ * that never greps spends more CPU with each (bench/results.md); four chosen.
  */
 export const WARM_ROUNDS = 4;
 const MAX_BYTES = 64 * 1024;
