@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { assemble, generated } from "../../scripts/build-wasm.mjs";
-import { CaseInsensitiveLiteral, rarestPair } from "../../src/tools/grep/ci-literal.js";
+import { CaseInsensitiveLiteral, CHUNK, rarestPair } from "../../src/tools/grep/ci-literal.js";
 
 const escape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 
@@ -50,11 +50,11 @@ describe("case-insensitive literal search (WebAssembly)", () => {
     }
   });
 
-  it("searches haystacks over 8 MiB piece by piece, a needle across two pieces included", () => {
+  it("searches haystacks larger than a piece piece by piece, a needle across two pieces included", () => {
     const finder = CaseInsensitiveLiteral.create("NeedleCase")!;
-    const big = Buffer.alloc(20 * 1024 * 1024 + 7, "x");
+    const big = Buffer.alloc(2 * CHUNK + 7, "x");
     expect(finder.mayContain(big)).toBe(false);
-    for (const at of [0, 8 * 1024 * 1024 - 5, 8 * 1024 * 1024 - 9, 16 * 1024 * 1024 - 1, big.length - 10]) {
+    for (const at of [0, CHUNK - 5, CHUNK - 9, CHUNK, 2 * CHUNK - 4, big.length - 10]) {
       const hay = Buffer.from(big);
       hay.write("nEEDLEcASE", at, "latin1");
       expect(finder.mayContain(hay), `at ${at}`).toBe(true);

@@ -161,6 +161,29 @@ describe("literal search from the rarest byte", () => {
   });
 });
 
+describe("the case-insensitive prefilter of a long case-sensitive literal", () => {
+  it("rejects files without the literal in any case, and decides exactly on the rest", () => {
+    const exact = compileMatcher("ReadableStream", false) as Matcher;
+    const regex = compileMatcher("ReadableStream\\w*\\(", false) as Matcher;
+    expect(exact.prefilter).toBeDefined();
+    expect(compileMatcher("\\w+Sync\\(", false)).toMatchObject({ prefilter: undefined }); // short: Buffer.indexOf alone
+    const piece = 256 * 1024;
+    const at = (text: string, offset: number) => {
+      const b = Buffer.alloc(2 * piece + 64, "x");
+      b.write(`\n${text}(\n`, offset, "latin1");
+      return b;
+    };
+    for (const offset of [0, piece - 7, piece, 2 * piece]) {
+      expect(fileMatches(at("ReadableStream", offset), exact), `at ${offset}`).toBe(true);
+      expect(fileMatches(at("ReadableStreamDefault", offset), regex), `at ${offset}`).toBe(true);
+      // The same letters in another case pass the prefilter and are then refused.
+      expect(fileMatches(at("readablestream", offset), exact), `at ${offset}`).toBe(false);
+      expect(fileMatches(at("READABLESTREAMX", offset), regex), `at ${offset}`).toBe(false);
+    }
+    expect(fileMatches(Buffer.alloc(3 * piece, "y"), exact)).toBe(false);
+  });
+});
+
 describe("case-insensitive matching beyond latin1", () => {
   it("finds k and s written as the Kelvin sign and long s, as ripgrep -i does", () => {
     const k = compileMatcher("xky", true) as Matcher;

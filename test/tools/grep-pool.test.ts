@@ -3,7 +3,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { FILE_TYPES, grepFiles, type GrepInput } from "../../src/tools/grep/index.js";
 import { compileMatcher, FileReader, type Matcher } from "../../src/tools/grep/matcher.js";
 import { searchBatch, type FileBatch } from "../../src/tools/grep/search.js";
-import { WARM_FILES, WARM_SPECS, warmUp } from "../../src/tools/grep/warm-up.js";
+import { WARM_FILES, WARM_ROUNDS, WARM_SPECS, warmUp } from "../../src/tools/grep/warm-up.js";
 import { walkFiles, type WalkedFile } from "../../src/tools/walk.js";
 import { GrepPool } from "../../src/tools/grep/pool.js";
 import { ScopedFs } from "../../src/tools/scoped-fs.js";
@@ -216,41 +216,54 @@ describe("the warm-up: a search nobody waits for, run with the first model reque
     const warmBatches = () => batches.filter((b) => warm.has(b)).length;
     const warm = new WeakSet<FileBatch>();
     const search = p.search.bind(p);
-    p.search = (spec, batch, id) => {
+    p.search = (spec, batch, id, keepAlive) => {
       batches.push(batch);
       if (WARM_SPECS.includes(spec)) warm.add(batch);
-      return search(spec, batch, id);
+      return search(spec, batch, id, keepAlive);
     };
     return { p, batches, warmBatches };
   };
+  /** The warm-up as the tool starts it: grepFiles, run in the background. */
+  const warmOn = (p: GrepPool, limit?: number, rounds?: number) =>
+    warmUp((background, signal) => grepFiles(fs, base, { pattern: "-" }, p, signal, undefined, background), limit, rounds);
 
-  it("searches only what a real call may (.gitignore, deny), each file once, and stops at its limit", async () => {
+  it("searches only what a real call may (.gitignore, deny), each file once a round, and stops at its limit", async () => {
     const files: WalkedFile[] = [];
     await walkFiles(fs, sb.root, (f) => void files.push(...f));
-    const all = recorded();
-    await warmUp(fs, all.p).done;
-    const rels = all.batches.flatMap((b) => b.rel);
     const walked = new Set(files.map((f) => f.rel));
+    const one = recorded();
+    await warmOn(one.p, undefined, 1).done;
+    const rels = one.batches.flatMap((b) => b.rel);
     expect(rels.length).toBe(Math.min(WARM_FILES, files.length));
     expect(new Set(rels).size).toBe(rels.length);
     expect(rels.every((r) => walked.has(r))).toBe(true);
     expect(rels.some((r) => /^(build|secret)\//.test(r))).toBe(false);
+    // Every batch was the warm-up's, with each of its specs in turn.
+    expect(one.warmBatches()).toBe(one.batches.length);
+    await one.p.close();
+
+    const all = recorded();
+    await warmOn(all.p).done;
+    const allRels = all.batches.flatMap((b) => b.rel);
+    expect(WARM_ROUNDS).toBeGreaterThan(1);
+    expect(allRels.length).toBe(WARM_ROUNDS * Math.min(WARM_FILES, files.length));
+    expect(allRels.every((r) => walked.has(r))).toBe(true);
     await all.p.close();
 
     const more = recorded();
-    await warmUp(fs, more.p, 10_000).done;
+    await warmOn(more.p, 10_000, 1).done;
     expect(new Set(more.batches.flatMap((b) => b.rel))).toEqual(walked);
     await more.p.close();
 
     const some = recorded();
-    await warmUp(fs, some.p, 1000).done;
-    expect(some.batches.flatMap((b) => b.rel).length).toBe(1000);
+    await warmOn(some.p, 1000, 2).done;
+    expect(some.batches.flatMap((b) => b.rel).length).toBe(2000);
     await some.p.close();
   });
 
   it("stops when a real call starts, and the call finds what it would have", async () => {
     const { p, warmBatches } = recorded();
-    const warm = warmUp(fs, p);
+    const warm = warmOn(p);
     await p.ready();
     await new Promise((resolve) => setImmediate(resolve)); // the warm-up's walk has begun
     warm.stop();
@@ -261,7 +274,7 @@ describe("the warm-up: a search nobody waits for, run with the first model reque
     expect(found.hits).toEqual(threaded);
     // Nothing more of the warm-up's was sent after its stop, and it had not searched everything.
     expect(warmBatches()).toBe(atStop);
-    expect(atStop).toBeLessThan(Math.ceil(2700 / 32));
+    expect(atStop).toBeLessThan(WARM_ROUNDS * Math.ceil(2700 / 32));
     await p.close();
   });
 });

@@ -32,7 +32,7 @@ import { pathRefused } from "../denial.js";
 import { globMatcher, type ScopedFs } from "../scoped-fs.js";
 import { compileMatcher } from "./matcher.js";
 import { GrepPool, SearchStopped } from "./pool.js";
-import type { FileBatch, FileHit, SearchSpec } from "./search.js";
+import type { Background, FileBatch, FileHit, SearchSpec } from "./search.js";
 import { capOutput, fail, ok } from "../text.js";
 import type { Tool } from "../types.js";
 import { walkFiles } from "../walk.js";
@@ -50,6 +50,7 @@ export const GREP_DEADLINE_MS = 10_000;
 const MAX_PATTERN_CHARS = 4096;
 /** Files per worker message: big enough to amortise the message, small enough to balance and to stop soon on cancel. */
 const BATCH_FILES = 128;
+const WARM_BATCH_FILES = 32;
 
 /** File types for `type`, as in ripgrep's --type. */
 export const FILE_TYPES: Record<string, string[]> = {
@@ -106,7 +107,9 @@ export function grepTool(fs: ScopedFs, options: GrepOptions = {}): Tool<GrepInpu
     ...toolIdentity("Grep"),
     prepare() {
       pool ??= GrepPool.start(warnBroken);
-      warming ??= warmUp(fs, pool);
+      const started = pool;
+      // The warm-up runs the very code a call runs (grepFiles), so V8 has compiled that too.
+      warming ??= warmUp((background, signal) => grepFiles(fs, { abs: fs.root, rel: "" }, { pattern: "-" }, started, signal, GREP_DEADLINE_MS, background));
     },
     description: `Search file contents with a regular expression (JavaScript syntax), line by line as ripgrep does (multiline: true lets a match span lines). Respects .gitignore; skips binary files. output_mode: files_with_matches (default), content (path:line:text, with optional context lines), count. A search stops after ${deadlineMs / 1000} s and returns what it found.`,
     inputSchema: Input,
@@ -167,10 +170,17 @@ export interface GrepFound {
  * walking and uses every core. At the deadline or on cancel the walk stops and the
  * call's workers are terminated mid-batch; the hits already back are returned.
  */
-export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }, input: GrepInput, pool: GrepPool, signal: AbortSignal, deadlineMs = GREP_DEADLINE_MS): Promise<GrepFound> {
+export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }, input: GrepInput, pool: GrepPool, signal: AbortSignal, deadlineMs = GREP_DEADLINE_MS, background?: Background): Promise<GrepFound> {
   const started = performance.now();
   const filter = fileFilter(input);
-  const spec: SearchSpec = { pattern: input.pattern, caseInsensitive: input.case_insensitive ?? false, multiline: input.multiline ?? false, mode: input.output_mode ?? "files_with_matches", context: input.context ?? 0 };
+  const inputSpec: SearchSpec = { pattern: input.pattern, caseInsensitive: input.case_insensitive ?? false, multiline: input.multiline ?? false, mode: input.output_mode ?? "files_with_matches", context: input.context ?? 0 };
+  const specs = background?.specs ?? [inputSpec];
+  let sent = 0;
+  // A small integer either way: a double here (Infinity) made V8 deoptimize the walk's callback.
+  let left = background?.limit ?? 0x3fffffff;
+  // A background search keeps one small batch per worker, so a real call waits behind little (~1 ms).
+  const perWorker = background ? 1 : 2;
+  const batchFiles = background ? WARM_BATCH_FILES : BATCH_FILES;
   const search = pool.begin();
   const hits: FileHit[] = [];
   let unsearched = 0;
@@ -182,9 +192,17 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
   let wake: () => void = () => {};
   const halted = new Promise<void>((resolve) => (wake = resolve));
   const stop = (why: "deadline" | "cancelled") => {
-    if (halt.signal.aborted) return;
+    // (A background search's walk may have ended at its limit: it is stopped all the same.)
+    if (stopped) return;
     stopped = why;
     halt.abort();
+    // A background search is never terminated (that would throw away what V8 compiled):
+    // it sends nothing more, and the batches in flight just finish.
+    if (background) {
+      waiting.length = 0;
+      if (inFlight === 0) allDone();
+      return;
+    }
     pool.stop(search);
     wake();
   };
@@ -195,9 +213,11 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
   // not wait for them: the first batches wait in the threads' queues while they load.
   let timer: NodeJS.Timeout | undefined;
   let finished = false;
-  void Promise.race([pool.ready(), halted]).then(() => {
-    if (!finished && !halt.signal.aborted) timer = setTimeout(() => stop("deadline"), deadlineMs);
-  });
+  // (A background search has no deadline, and must not hold the process open waiting for the threads.)
+  if (!background)
+    void Promise.race([pool.ready(), halted]).then(() => {
+      if (!finished && !halt.signal.aborted) timer = setTimeout(() => stop("deadline"), deadlineMs);
+    });
 
   // Batches wait here until a worker has room: each worker holds at most two (one
   // searched, one ready), so a worker that drew a batch of big files does not keep
@@ -213,11 +233,15 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
   };
   const pump = () => {
     // A directory the walk was reading when the call stopped must not start new work.
-    if (halt.signal.aborted) return;
-    while (inFlight < 2 * pool.size && waiting.length > 0) {
+    if (halt.signal.aborted && !(background && !stopped)) {
+      if (background && inFlight === 0) allDone();
+      return;
+    }
+    while (inFlight < perWorker * pool.size && waiting.length > 0) {
       const b = waiting.shift()!;
       inFlight++;
-      pool.search(spec, b, search).then(
+      const spec = specs[sent++ % specs.length]!;
+      pool.search(spec, b, search, !background).then(
         (found) => {
           for (const h of found) hits.push(h);
           settleOne();
@@ -255,11 +279,17 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
         fs,
         base.abs,
         (files) => {
+          // The walk builds both paths from the same names: abs ends with rel, so one
+          // directory's files share a prefix (slicing each file's path flattened it: a copy per file).
+          const first = files[0]!;
+          const prefix = shorten(first.abs.slice(0, first.abs.length - first.rel.length));
           for (const f of files) {
             if (!filter(f.rel)) continue;
-            // The walk builds both paths from the same names: abs ends with rel.
-            const prefix = shorten(f.abs.slice(0, f.abs.length - f.rel.length));
-            if (prefix !== batch.prefix || batch.rel.length === BATCH_FILES) {
+            if (left-- <= 0) {
+              halt.abort(); // a background search's limit: the walk ends, what was found is searched
+              break;
+            }
+            if (prefix !== batch.prefix || batch.rel.length === batchFiles) {
               if (batch.rel.length) dispatch(batch);
               batch = { prefix, rel: [] };
             }

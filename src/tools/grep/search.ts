@@ -41,6 +41,16 @@ export interface SearchSpec {
 }
 
 /**
+ * A search nobody waits for (the warm-up, warm-up.ts): its batches take `specs` in
+ * turn, it stops after `limit` files, keeps no thread alive, has no deadline, and a
+ * stop lets its batches in flight finish rather than terminate the threads.
+ */
+export interface Background {
+  specs: readonly SearchSpec[];
+  limit: number;
+}
+
+/**
  * Searches one batch synchronously, in the order given: a worker thread's job, and
  * only a worker's: the pattern is the model's, and a catastrophic one may run until
  * the pool terminates the thread (pool.ts).

@@ -1,106 +1,74 @@
-import type { ScopedFs } from "../scoped-fs.js";
-import { walkFiles } from "../walk.js";
-import type { GrepPool } from "./pool.js";
-import type { FileBatch, SearchSpec } from "./search.js";
+import type { Background, SearchSpec } from "./search.js";
 
-/** Files the warm-up searches, at most: enough for V8 to optimize the per-file path (see below). */
+/** Files each round of the warm-up searches, at most. */
 export const WARM_FILES = 2000;
-/** Small batches, so a real call waits at most one (~1 ms) per worker behind the warm-up. */
-const WARM_BATCH = 32;
-const MAX_BYTES = 64 * 1024;
 /**
- * What the warm-up searches with, a batch each in turn: the paths most calls take.
- * A pattern checked as most regexes are (its literal "function" occurs in most
- * source files, and each line holding it is decoded and tested; the `\x00` after it
- * is in no text file); a plain literal counted line by line in the bytes; a
- * case-insensitive literal (the WebAssembly finder). Files over 64 KB are skipped
- * after one read: a minified bundle holds "function" tens of thousands of times, and
- * a real call must never wait long behind a warm-up batch.
+ * Rounds of the warm-up, each a walk and a search of up to WARM_FILES files. V8
+ * optimizes a function once it has run enough (its bytecode times its calls): the
+ * per-file path of a worker (read, the literal search, the line check) only after
+ * ~14,000 files, more than one call of an 11,500-file tree gives a worker. Profiled
+ * on the real binary, with one round of 2,000 files, most of V8's optimizing still ran
+ * during the first call, on the same two cores as the search (~150 ms of CPU).
+ * Measured on deps (CPU of the first call, err(or)?\s*= / a common literal): one
+ * round 406-426 / 348-396 ms, three 271-282 / 219-271, six 247-261 / 195-210; a run
+ * that never greps spends more CPU with each (bench/results.md); four chosen.
+ */
+export const WARM_ROUNDS = 4;
+const MAX_BYTES = 64 * 1024;
+const LARGE_BYTES = 1024 * 1024;
+/**
+ * What the warm-up searches with, a batch each in turn: each of the paths a call
+ * takes in a worker, with patterns that do match (V8 compiles only the code that has
+ * run: a branch first taken in a real call throws the optimized function away and
+ * compiles it again, on the cores the search needs). A regex checked at its literal's
+ * occurrences; a plain literal (the hit path, and the link count read for each hit);
+ * a plain literal counted in the bytes and a regex counted line by line, both with
+ * files up to 1 MB (a file larger than the read buffer, and lines over 64 KB checked
+ * in part, take paths of their own); a case-insensitive literal (the WebAssembly
+ * finder); a regex whose literal is not the rarest byte's start, with an optional
+ * group; a regex without a literal (decoded whole). Other files over 64 KB are
+ * skipped after one read: a real call must never wait long behind a warm-up batch.
  */
 export const WARM_SPECS: readonly SearchSpec[] = [
-  { pattern: "function\\s+\\x00", caseInsensitive: false, multiline: false, mode: "files_with_matches", context: 0, maxBytes: MAX_BYTES },
-  { pattern: "return", caseInsensitive: false, multiline: false, mode: "count", context: 0, maxBytes: MAX_BYTES },
-  { pattern: "pod_warm_up", caseInsensitive: true, multiline: false, mode: "files_with_matches", context: 0, maxBytes: MAX_BYTES },
+  { pattern: "function\\s+\\w+\\s*\\(", caseInsensitive: false, multiline: false, mode: "files_with_matches", context: 0, maxBytes: MAX_BYTES },
+  { pattern: "function", caseInsensitive: false, multiline: false, mode: "files_with_matches", context: 0, maxBytes: MAX_BYTES },
+  { pattern: "return", caseInsensitive: false, multiline: false, mode: "count", context: 0, maxBytes: LARGE_BYTES },
+  { pattern: "license", caseInsensitive: true, multiline: false, mode: "files_with_matches", context: 0, maxBytes: MAX_BYTES },
+  { pattern: "require\\(['\"][^'\"]*['\"]\\)", caseInsensitive: false, multiline: false, mode: "count", context: 0, maxBytes: LARGE_BYTES },
+  { pattern: "typeof\\s+(\\w+)\\s*===?\\s*['\"]undefined", caseInsensitive: false, multiline: false, mode: "files_with_matches", context: 0, maxBytes: MAX_BYTES },
+  { pattern: "(export|module)s?\\.\\w+\\s*=", caseInsensitive: false, multiline: false, mode: "files_with_matches", context: 0, maxBytes: MAX_BYTES },
 ];
 
 /**
  * A search nobody waits for, run while the first model request is in flight: the
  * first real Grep of a process otherwise pays for V8 compiling its hot path (open,
- * read, the literal search, the line check, in every worker; the walk in the main
- * thread) while it runs — profiled on the real binary, the first call used ~120 ms
- * more CPU than the fifth on an 11,500-file tree, most of it the optimizing compiler.
+ * read, the literal search, the line check, in every worker; the walk and the
+ * batching in the main thread) while it runs.
  *
- * Up to `limit` files of the scope, walked as a real call walks them (.gitignore,
- * deny), searched and forgotten; the walk starts at once, its batches wait in the
- * threads' queues while they load, and none keeps the process alive. Stopped by stop() (the first real call) or at the
- * limit; its batches are never terminated (that would throw the compiled code away),
- * the one in flight per worker just finishes.
+ * `search` is grepFiles, run as a background search (search.ts: Background): the
+ * main thread's code is then the very code a call runs, walked as a real call walks
+ * (.gitignore, deny). WARM_ROUNDS rounds of up to `limit` files each, searched and
+ * forgotten; the first round's batches wait in the threads' queues while they load.
+ * Stopped by stop() (the first real call) or after its rounds; its batches are never
+ * terminated (that would throw the compiled code away), the one in flight per worker
+ * just finishes.
  */
-export function warmUp(fs: ScopedFs, pool: GrepPool, limit = WARM_FILES): { stop(): void; done: Promise<void> } {
-  // halt ends the walk (at the limit, or on stop); stopped ends the batches too.
+export function warmUp(
+  search: (background: Background, signal: AbortSignal) => Promise<unknown>,
+  limit = WARM_FILES,
+  rounds = WARM_ROUNDS,
+): { stop(): void; done: Promise<void> } {
   const halt = new AbortController();
-  let stopped = false;
-  let walked = false;
-  const search = pool.begin();
-  const waiting: FileBatch[] = [];
-  let sent = 0;
-  let inFlight = 0;
-  let left = limit;
-  let finished: () => void = () => {};
-  const done = new Promise<void>((resolve) => (finished = resolve));
-  const settle = () => {
-    if (inFlight === 0 && (stopped || (walked && waiting.length === 0))) finished();
-  };
-  const pump = () => {
-    while (!stopped && inFlight < pool.size && waiting.length > 0) {
-      inFlight++;
-      // Nobody waits for these: they never keep the process alive.
-      pool.search(WARM_SPECS[sent++ % WARM_SPECS.length]!, waiting.shift()!, search, false).then(
-        () => {
-          inFlight--;
-          pump();
-          settle();
-        },
-        () => {
-          // A worker failed: the real call will say so.
-          inFlight--;
-          stopped = true;
-          halt.abort();
-          settle();
-        },
-      );
+  const done = (async () => {
+    for (let r = 0; r < rounds && !halt.signal.aborted; r++) {
+      // Each round starts the specs at another place, so every file meets every path.
+      const specs = WARM_SPECS.map((_, i) => WARM_SPECS[(i + r) % WARM_SPECS.length]!);
+      await search({ specs, limit }, halt.signal).catch(() => {});
     }
-  };
-  const walk = async () => {
-    // As a real call does (index.ts): relative to the cwd when that is the scope root.
-    const prefix = process.cwd() === fs.root ? "" : `${fs.root}/`;
-    await walkFiles(
-      fs,
-      fs.root,
-      (files) => {
-        for (let i = 0; i < files.length && left > 0; i += WARM_BATCH) {
-          const rel = files.slice(i, i + Math.min(WARM_BATCH, left)).map((f) => f.rel);
-          left -= rel.length;
-          waiting.push({ prefix, rel });
-        }
-        if (left <= 0) halt.abort();
-        pump();
-      },
-      halt.signal,
-    );
-  };
-  walk()
-    .catch(() => {})
-    .finally(() => {
-      walked = true;
-      settle();
-    });
+  })();
   return {
     stop() {
-      stopped = true;
       halt.abort();
-      waiting.length = 0;
-      settle();
     },
     /** Resolves when the warm-up has ended (its last batch back, or stopped). */
     done,

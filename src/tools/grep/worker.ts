@@ -22,6 +22,14 @@ export type WorkerReply = { id: number; hits: FileHit[] } | { id: number; error:
 
 const port = parentPort;
 if (port) {
+  // V8 assumes no ArrayBuffer has been detached until one is, and then throws away
+  // every optimized function that reads a typed array. A WebAssembly memory that grows
+  // detaches its old buffer: the case-insensitive finder's did so on the first file
+  // larger than its memory, in the middle of a user's first search (profiled: every
+  // hot function of both threads deoptimized at once). Detached here, before anything
+  // is optimized, that cost is paid at start.
+  const first = new ArrayBuffer(8);
+  structuredClone(first, { transfer: [first] });
   const reader = new FileReader();
   let compiled: { key: string; matcher: Matcher } | undefined;
   port.on("message", ({ id, spec, batch, counts }: WorkerRequest) => {
