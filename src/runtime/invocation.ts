@@ -140,6 +140,8 @@ interface Prepared {
   scopeRules: TrackOptions | undefined;
   /** The scope's snapshot (src/changes/), taken in slices while the run starts. */
   changes: ChangeTracker | undefined;
+  /** Settles when the run's first request is on the wire: work the first request need not wait for starts then. */
+  firstRequestOut: Promise<void>;
 }
 
 /**
@@ -155,11 +157,17 @@ async function prepare(opts: InvocationOptions, run: RunOptions): Promise<Prepar
   const changes = scopeRules && trackChanges({ ...scopeRules, redactor: sink.redactor });
   const limits = requestLimits({ model, maxTurns: opts.maxTurns ?? manifest.data.pod.max_turns, maxCostUsd: run.maxCostUsd, pricing: manifest.data.pricing });
   // Fail on a missing key before touching the runtime directory.
-  const client = await createProviderClient(manifest.data.provider, undefined, { onRequestSent: changes && (() => changes.modelAsked()) });
+  let out!: () => void;
+  const firstRequestOut = new Promise<void>((resolve) => (out = resolve));
+  const onRequestSent = () => {
+    changes?.modelAsked();
+    out();
+  };
+  const client = await createProviderClient(manifest.data.provider, undefined, { onRequestSent });
   const systemPrompt = await buildSystemPrompt({ manifest, runtimeDir: opts.runtimeDir, redactor: sink.redactor, review: run.review });
   // The operator's inputs as they are now, before the lock: a bad one refuses the run here (src/contract/).
   const pins = await pinTrustedInputs({ manifest, runtimeDir: opts.runtimeDir, outputSchema: run.outputSchema?.source, instructions: systemPrompt.sources });
-  return { run, model, limits, client, systemPrompt, pins, sandbox, scopeRules, changes };
+  return { run, model, limits, client, systemPrompt, pins, sandbox, scopeRules, changes, firstRequestOut };
 }
 
 /** Step 2: the lock, status and the current session (src/store/pod-owner.ts). Losing the lock later stops the run. */
@@ -285,9 +293,12 @@ async function assemble(opts: InvocationOptions, ready: Prepared, pod: OwnedPod,
   const { manifest, sink } = opts;
   const { model, systemPrompt } = ready;
   const toolbox = await runToolbox(manifest, opts.runtimeDir, ready.pins, extensions, ready.changes);
-  // What the model can call starts loading now, while the first request is in flight
-  // (Grep's threads: ~50 ms of start-up its first call would otherwise wait for).
-  for (const tool of toolbox?.tools ?? []) tool.prepare?.();
+  // What the model can call starts loading once the first request is in flight (Grep's
+  // threads and warm-up: start-up its first call would otherwise wait for, which before
+  // the request is sent would delay the request). A call made before then starts it itself.
+  void ready.firstRequestOut.then(() => {
+    for (const tool of toolbox?.tools ?? []) tool.prepare?.();
+  });
   const compact = async (): Promise<boolean> => {
     try {
       const done = await compactSession({
