@@ -5,7 +5,8 @@ import { podEnv } from "./env-config.js";
  * POD_TIMING=1: `pod-timing {json}` lines on stderr, for the benchmarks: each tool
  * call's start and end, the duration of each of pod's own steps between turns (store
  * appends, the status save, building the request, the sync), and when each request was
- * handed to the socket and each response had fully arrived (epoch ms, high resolution).
+ * handed to the socket and each response had fully arrived (epoch ms, high resolution),
+ * and when each step of a run's start-up was done (`startup`, ms since the process started).
  * Never stdout.
  */
 export const TIMING = podEnv().timing;

@@ -1,4 +1,5 @@
 import { EXIT, PodError, asPodError } from "../errors.js";
+import { timing, TIMING } from "../timing.js";
 import { refuse } from "../events/refuse.js";
 import { addUsage, ZERO_USAGE, type RunResult, type Usage } from "../events/schema.js";
 import type { EventSink } from "../events/sink.js";
@@ -75,9 +76,13 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
   const timeLimit = startTimeLimit(run.timeoutMs, controller);
   let ready: Prepared;
   let pod: OwnedPod;
+  const stamp = (step: string) => TIMING && timing({ startup: step, ms: performance.now() });
+  stamp("invoked");
   try {
     ready = await prepare(opts, run);
+    stamp("prepared");
     pod = await takeThePod(opts, run, controller);
+    stamp("locked");
   } catch (err) {
     timeLimit.clear();
     return refuse(sink, err);
@@ -93,9 +98,12 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     } catch (err) {
       return refuse(sink, err);
     }
+    stamp("extensions");
     const begun = await beginRun(req, opts, ready, pod, extensions);
+    stamp("begun");
     recording = begun.recording;
     const kit = await assemble(opts, ready, pod, begun, extensions, controller.signal);
+    stamp("assembled");
     const loopOutcome = await runTheLoop(req, opts, ready, pod, begun, kit, controller.signal);
     // Stopped by the time limit (not by a cancel or an approval gate): a limit, not a pause.
     const timedOut = timeLimit.timedOut() && loopOutcome.result === "paused" && !loopOutcome.pending;
