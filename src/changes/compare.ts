@@ -41,7 +41,6 @@ export async function compareScope(snap: ScopeSnapshot, opts?: { abandoned: () =
   let gaveUp = false;
   // The pause itself, then the question: a tool call that started during it makes this comparison stale.
   const tick = (): Promise<void> | undefined => {
-    if (gaveUp) return undefined;
     const pause = slice();
     if (!pause || !opts) return pause;
     return pause.then(() => void (gaveUp = opts.abandoned()));

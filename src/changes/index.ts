@@ -89,7 +89,6 @@ export function trackChanges(opts: TrackOptions): ChangeTracker {
   /** Tools and hooks running now, and how many have started in all (a comparison of an older count is stale). */
   let writers = 0;
   let started = 0;
-  let asked = false;
   let ahead: Ahead | undefined;
 
   const takeNow = (): Promise<Taken> =>
@@ -101,8 +100,9 @@ export function trackChanges(opts: TrackOptions): ChangeTracker {
       return { snap };
     })().catch((err) => ({ error: new PodError("internal", `could not list the scope's files at the start of the run: ${asPodError(err).message}`, "files_changed and --diff are left out of this run; report the problem") })));
 
+  /** Called only once a request is out (modelAsked): the model is thinking. */
   const compareAhead = (t: Taken) => {
-    if (!asked || writers > 0 || "error" in t || ahead?.started === started) return;
+    if (writers > 0 || "error" in t || ahead?.started === started) return;
     const at = started;
     const begun = performance.now();
     const entry: Ahead = {
@@ -134,9 +134,7 @@ export function trackChanges(opts: TrackOptions): ChangeTracker {
 
   return {
     modelAsked() {
-      asked = true;
-      if (!snapshot) void takeNow().then(compareAhead);
-      else void snapshot.then(compareAhead);
+      void takeNow().then(compareAhead);
     },
     gate(toolbox) {
       if (!toolbox) return toolbox;
@@ -150,23 +148,20 @@ export function trackChanges(opts: TrackOptions): ChangeTracker {
       const t = await takeNow();
       if ("error" in t) return { fields: {}, error: diff ? new PodError(t.error.code, `${diff.shown}: not written: ${t.error.message}`, t.error.hint) : t.error };
       const endStart = performance.now();
-      let changes: ScopeChanges | undefined;
-      let timed: { ms: number; ahead: boolean } | undefined;
+      // The comparison made while the model answered, if nothing has started since; else one now.
+      const current = ahead?.started === started && writers === 0 ? ahead : undefined;
+      const early = current && (await current.changes);
+      let changes: ScopeChanges;
       try {
-        const early = ahead?.started === started && writers === 0 ? ahead : undefined;
-        changes = early ? await early.changes : undefined;
-        if (early && changes) timed = { ms: early.ms ?? 0, ahead: true };
-        if (!changes) {
-          changes = await compareScope(t.snap);
-          timed = { ms: performance.now() - endStart, ahead: false };
-        }
+        changes = early || (await compareScope(t.snap));
       } catch (err) {
         return { fields: {}, error: new PodError("internal", `could not compare the scope with its state at the start of the run: ${asPodError(err).message}`, "report the problem") };
       }
       if (TIMING) {
         // changes_compare: the comparison's own time (ahead: while the model answered); changes_end_wait: what the run's end waited for it.
-        timing({ phase: "changes_compare", ms: timed!.ms, ahead: timed!.ahead, changed: changes.files.length });
-        timing({ phase: "changes_end_wait", ms: performance.now() - endStart });
+        const waited = performance.now() - endStart;
+        timing({ phase: "changes_compare", ms: early ? current!.ms : waited, ahead: early !== undefined, changed: changes.files.length });
+        timing({ phase: "changes_end_wait", ms: waited });
       }
       changes = withoutOwnOutput(changes, opts.root);
       const fields: ChangeFields = {
@@ -263,10 +258,12 @@ function patchRefused(snap: ScopeSnapshot, patch: Patch, shown: string, redactor
   }
   // A secret cannot be [redacted] in a patch (it would no longer apply), so a patch that
   // holds one is not written: the operator learns which files, and decides.
-  const inBinaries = redactor ? patch.encoded.filter((e) => e.content.some((c) => redactor.foundIn(c))).map((e) => e.path) : [];
-  if (redactor?.foundIn(patch.data) || inBinaries.length > 0) {
-    const inText = redactor!.foundIn(patch.data) ? filesHolding(patch.data, redactor!) : [];
-    const files = [...new Set([...inText, ...inBinaries])];
+  if (!redactor) return undefined;
+  // Binary files' content is in the patch deflated and in base85: it is searched as it was.
+  const inText = redactor.foundIn(patch.data) ? filesHolding(patch.data, redactor) : [];
+  const inBinaries = patch.encoded.filter((e) => e.content.some((c) => redactor.foundIn(c))).map((e) => e.path);
+  const files = [...new Set([...inText, ...inBinaries])];
+  if (files.length > 0) {
     return new PodError(
       "invalid_input",
       `${shown}: not written: the changes hold the value of a secret (one of [pod] secrets or the provider credential) in ${files.slice(0, 5).join(", ")}${files.length > 5 ? ", …" : ""}; pod never writes a secret to a file`,

@@ -97,13 +97,12 @@ export async function buildPatch(snap: ScopeSnapshot, changes: ScopeChanges, rea
         const add = fileDiff(c.path, undefined, after);
         parts.push(del.data, add.data);
         stats.push({ path: c.path, change: c.change, binary: del.binary || add.binary, added: add.added, removed: del.removed });
-        if (del.binary || add.binary) encoded.push({ path: c.path, content: [before!.bytes, after!.bytes] });
       } else {
         const d = fileDiff(c.path, before, after);
         parts.push(d.data);
         stats.push({ path: c.path, change: c.change, binary: d.binary, added: d.added, removed: d.removed });
-        if (d.binary) encoded.push({ path: c.path, content: [before?.bytes, after?.bytes].filter((b): b is Buffer => b !== undefined) });
       }
+      if (stats.at(-1)!.binary) encoded.push({ path: c.path, content: [before?.bytes, after?.bytes].filter((b): b is Buffer => b !== undefined) });
     }
   } finally {
     store?.close();

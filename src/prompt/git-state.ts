@@ -3,7 +3,7 @@ import path from "node:path";
 import { outsideWorkTree, readGitIndex, type GitIndex } from "../changes/git-index.js";
 import { blobId, ObjectStore } from "../changes/git-objects.js";
 import { findRepo, type GitRepo } from "../changes/git-repo.js";
-import { slicer } from "../changes/snapshot.js";
+import { namer, parentOf, realDirs, slicer } from "../changes/snapshot.js";
 
 /**
  * The system prompt's git line — the branch, and whether tracked files have
@@ -120,21 +120,11 @@ function indexEntries(index: GitIndex): Array<[string, number]> {
 async function worktree(repo: GitRepo, index: GitIndex, deadline: number): Promise<Verdict> {
   const tick = slicer();
   let budget = READ_BUDGET;
-  // One lstat per entry is most of the time: from the work tree's top (the usual CI job), a
-  // relative name spares the kernel the top's own path components on every lookup.
-  const base = process.cwd() === repo.workTree ? "" : repo.workTree + "/";
-  // Whether a directory on the way is a real directory (a symlink or a file there means the entry is gone, as git sees it).
-  const dirs = new Map<string, boolean>();
-  const realDir = (rel: string): boolean => {
-    if (rel === "") return true;
-    let ok = dirs.get(rel);
-    if (ok === undefined) {
-      const slash = rel.lastIndexOf("/");
-      ok = realDir(slash < 0 ? "" : rel.slice(0, slash)) && lstatSync(base + rel, { throwIfNoEntry: false })?.isDirectory() === true;
-      dirs.set(rel, ok);
-    }
-    return ok;
-  };
+  // Names and real-directory checks as the files_changed snapshot makes them (relative to the
+  // working directory at the work tree's top, the usual CI job): a symlink or a file on the
+  // way means the entry is gone, as git sees it.
+  const name = namer(repo.workTree);
+  const realDir = realDirs(repo.workTree);
   // Entries come sorted, so most share the previous one's directory.
   let lastParent: string | undefined;
   for (const [rel, at] of index.entries) {
@@ -148,13 +138,12 @@ async function worktree(repo: GitRepo, index: GitIndex, deadline: number): Promi
     if (index.intentToAdd(at)) return "dirty";
     // An index names paths inside its work tree; one that does not is not an index pod trusts.
     if (outsideWorkTree(rel)) return "unknown";
-    const slash = rel.lastIndexOf("/");
-    const parent = slash < 0 ? "" : rel.slice(0, slash);
+    const parent = parentOf(rel);
     if (parent !== lastParent) {
       if (!realDir(parent)) return "dirty";
       lastParent = parent;
     }
-    const st = lstatSync(base + rel, { throwIfNoEntry: false });
+    const st = lstatSync(name(rel), { throwIfNoEntry: false });
     if (!st) return "dirty";
     if (index.matches(at, st)) continue;
     const isLink = mode === 0o120000;

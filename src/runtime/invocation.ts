@@ -146,7 +146,7 @@ interface Prepared {
   sandbox: ReturnType<typeof sandboxForRun>;
   /** The scope as the change tracker and --review see it; undefined without [scope]. */
   scopeRules: TrackOptions | undefined;
-  /** The scope's snapshot (src/changes/), taken in slices while the run starts. */
+  /** The scope's snapshot and comparison (src/changes/), made while the model answers. */
   changes: ChangeTracker | undefined;
   /** Settles when the run's first request is on the wire: work the first request need not wait for starts then. */
   firstRequestOut: Promise<void>;
