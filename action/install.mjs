@@ -16,7 +16,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { addPath, command, setOutputs } from "./io.mjs";
+import { addPath, runStep, setOutputs } from "./io.mjs";
 
 const STAMP = "pod-action-install.json";
 const PACKAGE = "pod-ci-agent";
@@ -97,11 +97,4 @@ function main(env = process.env) {
   return 0;
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  try {
-    process.exitCode = main();
-  } catch (err) {
-    process.stdout.write(`${command("error", { title: "pod: install" }, String(err.message))}\n`);
-    process.exitCode = 1;
-  }
-}
+runStep(import.meta.url, "pod: install", main);

@@ -4,6 +4,7 @@
 import { randomBytes } from "node:crypto";
 import { appendFileSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, realpathSync, rmSync, writeSync } from "node:fs";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 
 /**
  * `name<<DELIM … DELIM` blocks for GITHUB_OUTPUT / GITHUB_ENV, the runner's multi-line
@@ -136,5 +137,20 @@ export function writeFresh(target, data, workspace) {
     writeSync(fd, data);
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * A step script's entry: when `moduleUrl` is the script node was asked to run (not an
+ * import from a test), runs `main` and makes a thrown error the step's `::error::` line
+ * (titled `title`) and exit code 1.
+ */
+export function runStep(moduleUrl, title, main) {
+  if (!process.argv[1] || path.resolve(process.argv[1]) !== fileURLToPath(moduleUrl)) return;
+  try {
+    process.exitCode = main();
+  } catch (err) {
+    process.stdout.write(`${command("error", { title }, String(err.message))}\n`);
+    process.exitCode = 1;
   }
 }

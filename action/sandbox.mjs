@@ -20,8 +20,7 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { command, setOutputs } from "./io.mjs";
+import { runStep, setOutputs } from "./io.mjs";
 
 const input = (env, name) => (env[`INPUT_${name.toUpperCase().replaceAll("-", "_")}`] ?? "").trim();
 
@@ -196,11 +195,4 @@ function main() {
   return 0;
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  try {
-    process.exitCode = main();
-  } catch (err) {
-    process.stdout.write(`${command("error", { title: "pod: sandbox" }, String(err.message))}\n`);
-    process.exitCode = 1;
-  }
-}
+runStep(import.meta.url, "pod: sandbox", main);

@@ -19,7 +19,7 @@ import { createHash } from "node:crypto";
 import { lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync } from "node:fs";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { command, setOutputs } from "./io.mjs";
+import { command, runStep, setOutputs } from "./io.mjs";
 
 const input = (env, name) => (env[`INPUT_${name.toUpperCase().replaceAll("-", "_")}`] ?? "").trim();
 
@@ -159,11 +159,4 @@ function main() {
   return 0;
 }
 
-if (process.argv[1] && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url)) {
-  try {
-    process.exitCode = main();
-  } catch (err) {
-    process.stdout.write(`${command("error", { title: "pod" }, String(err.message))}\n`);
-    process.exitCode = 1;
-  }
-}
+runStep(import.meta.url, "pod", main);
