@@ -59,6 +59,24 @@ describe("a secret in a report file", () => {
     expect(existsSync(path.join(out, "changes.diff"))).toBe(false);
   });
 
+  it("--diff: a deleted binary file that held a secret's value is not put in a patch (the reverse literal would carry its old content)", async () => {
+    server = await startFakeServer({
+      turns: [
+        { response: { content: [{ type: "tool_use", id: "b1", name: "Bash", input: { command: "rm data/blob.bin" } }], stop_reason: "tool_use", usage } },
+        { expect: { tool_result_for: "b1" }, response: { content: [{ type: "text", text: "removed" }], stop_reason: "end_turn", usage } },
+      ],
+    });
+    const blob = Buffer.concat([Buffer.from([0, 1, 2, 3]), Buffer.from(`token=${GITHUB_TOKEN}`), Buffer.from([0, 255])]);
+    const dir = await makeProject(manifest({ extra: '\n[tools.bash]\nenabled = true\nallow = ["rm *"]\n' }), { "data/blob.bin": blob, "a.txt": "a\n" });
+    const out = mkdtempSync(path.join(tmpdir(), "pod-diff-"));
+    const r = await runPod(["run", "remove", "--diff", path.join(out, "changes.diff")], { cwd: dir, env: podEnv(server.url, { GITHUB_TOKEN }) });
+    expect(existsSync(path.join(dir, "data/blob.bin"))).toBe(false);
+    expect(r.code, r.stderr).toBe(1);
+    expect(ofType(r.events, "error").at(-1).message).toMatch(/--diff .*changes\.diff: not written: .*secret.*data\/blob\.bin/);
+    expect(existsSync(path.join(out, "changes.diff"))).toBe(false);
+    expect(r.events.at(-1)).toMatchObject({ type: "run_end", files_changed: [{ path: "data/blob.bin", change: "deleted" }] });
+  });
+
   it("--sarif: a finding that repeats a secret's value is written with it [redacted]", async () => {
     const findings = {
       summary: `The token ${GITHUB_TOKEN} is committed.`,
