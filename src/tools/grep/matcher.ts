@@ -1,6 +1,5 @@
 import { closeSync, constants, fstatSync, openSync, readSync } from "node:fs";
-import { BYTE_RANKS } from "./byte-ranks.js";
-import { CaseInsensitiveLiteral } from "./ci-literal.js";
+import { LiteralFinder, Scanner } from "./finder.js";
 import { anchoredCheck, lineHoldsMatch, literalSplit } from "./literal.js";
 import { reachOf, window, type Reach } from "./reach.js";
 import { toEngineSource } from "./syntax.js";
@@ -27,16 +26,7 @@ export interface Matcher {
   /** Bytes every match contains, if the pattern has such a literal; files without it are skipped undecoded. */
   required: Literal | undefined;
   /** The same for a case-insensitive pattern: a literal every match contains in some mix of case. */
-  requiredAnyCase: CaseInsensitiveLiteral | undefined;
-  /**
-   * A case-sensitive pattern's `required`, as the case-insensitive finder: a file
-   * without it in any case has no match, and the finder (WebAssembly SIMD, 16
-   * positions at a time) says so several times faster than Buffer.indexOf, whose
-   * Boyer–Moore–Horspool was a third of a worker's time on the Linux tree (a rare
-   * literal's every byte read one at a time). A file it passes is searched exactly.
-   * Only for literals of PREFILTER_MIN bytes or more (see there).
-   */
-  prefilter: CaseInsensitiveLiteral | undefined;
+  requiredAnyCase: LiteralFinder | undefined;
   /**
    * Line mode, case-sensitive, with a required literal: set at an occurrence of the
    * literal (`required.text`), says whether a match holds it (literal.ts). Lines
@@ -59,7 +49,7 @@ export interface Matcher {
  * Compiles a pattern. Only compiles: V8 parses a regex here in linear time, and runs
  * it only in a Grep worker thread (pool.ts), never in pod's main thread.
  */
-export function compileMatcher(pattern: string, caseInsensitive: boolean, multiline = false): Matcher | { error: string } {
+export function compileMatcher(pattern: string, caseInsensitive: boolean, multiline = false, scanner?: Scanner): Matcher | { error: string } {
   const engine = toEngineSource(pattern, multiline);
   if ("error" in engine) return engine;
   let regex: RegExp;
@@ -81,9 +71,8 @@ export function compileMatcher(pattern: string, caseInsensitive: boolean, multil
     multiline,
     exact: !caseInsensitive && literal === pattern && !/[\\^$.*+?()[\]{}|]/.test(pattern),
     exactAnyCase: caseInsensitive && literal === pattern && !/[\\^$.*+?()[\]{}|]/.test(pattern) && /^[\x20-\x7e]+$/.test(pattern),
-    required: useful && !caseInsensitive ? toLiteral(literal) : undefined,
-    requiredAnyCase: useful && caseInsensitive ? CaseInsensitiveLiteral.create(literal) : undefined,
-    prefilter: useful && !caseInsensitive && literal.length >= PREFILTER_MIN ? CaseInsensitiveLiteral.create(literal) : undefined,
+    required: useful && !caseInsensitive ? toLiteral(literal, scanner) : undefined,
+    requiredAnyCase: useful && caseInsensitive ? LiteralFinder.create(literal, true, scanner) : undefined,
     anchored,
     reach: anchored ? reachOf(pattern, split!.start, split!.end, regex.flags) : undefined,
     latin1Safe: latin1Safe(pattern, caseInsensitive),
@@ -104,14 +93,6 @@ function latin1Safe(pattern: string, caseInsensitive: boolean): boolean {
   return !(caseInsensitive && /\\[wbB]/.test(pattern));
 }
 
-/**
- * Shorter literals skip the prefilter: Buffer.indexOf searches them with memchr, not
- * Boyer–Moore–Horspool (Node switches at 7 bytes), and their two rarest bytes are
- * common ones, which the finder then stops at everywhere. Measured on the Linux tree,
- * CPU per call: a 27-byte literal -28%, "function" -8%; "err" +35%, "Sync(" +12%.
- */
-const PREFILTER_MIN = 7;
-
 const KELVIN_UTF8 = Buffer.from("\u212a");
 const LONG_S_UTF8 = Buffer.from("\u017f");
 
@@ -130,13 +111,21 @@ const KEEP_BYTES = 32 * 1024 * 1024;
  * fifth of the read cost on a tree of small files). A read that comes back short
  * is taken as the end of the file, which it is for regular files; a full buffer
  * is grown and read on until EOF. Not shared across concurrent users.
+ *
+ * The buffer is the scanner's memory (finder.ts), so the literal finders search a
+ * file where it was read, without a copy.
  */
 export class FileReader {
-  private buf = Buffer.allocUnsafe(INITIAL_BYTES);
+  constructor(private readonly scanner: Scanner = new Scanner()) {
+    scanner.room(INITIAL_BYTES);
+  }
 
-  /** Drops a buffer grown for one big file, so a long-lived reader (a worker's) stays small. */
+  /** Drops a memory grown for one big file, so a long-lived reader (a worker's) stays small. */
   shrink(): void {
-    if (this.buf.length > KEEP_BYTES) this.buf = Buffer.allocUnsafe(INITIAL_BYTES);
+    if (this.scanner.capacity > KEEP_BYTES) {
+      this.scanner.reset();
+      this.scanner.room(INITIAL_BYTES);
+    }
   }
 
   /** The file's bytes (valid until the next read), or undefined if unreadable or larger than max. */
@@ -148,23 +137,21 @@ export class FileReader {
       return undefined;
     }
     try {
+      let buf = this.scanner.room(INITIAL_BYTES);
       let n = 0;
       for (;;) {
-        const r = readSync(fd, this.buf, n, this.buf.length - n, null);
+        const r = readSync(fd, buf, n, buf.length - n, null);
         n += r;
         if (n > max) return undefined;
-        if (n < this.buf.length) break;
-        // A file larger than the buffer: size the new one from fstat, so a 9 MB file
-        // costs one copy, not five doublings (a quarter of a worker's time on node_modules).
+        if (n < buf.length) break;
+        // A file larger than the buffer: size it from fstat, so a 9 MB file costs one
+        // grow, not five doublings (a quarter of a worker's time on node_modules).
+        // Growing keeps the bytes read so far where they are.
         const size = fstatSync(fd).size;
         if (size > max) return undefined;
-        // Doubled (for files that come later) only while that stays within what is kept.
-        const doubled = this.buf.length * 2;
-        const bigger = Buffer.allocUnsafe(Math.max(size + 1, doubled <= KEEP_BYTES ? doubled : 0));
-        this.buf.copy(bigger, 0, 0, n);
-        this.buf = bigger;
+        buf = this.scanner.room(Math.max(size + 1, buf.length + 1));
       }
-      return this.buf.subarray(0, n);
+      return buf.subarray(0, n);
     } catch {
       return undefined;
     } finally {
@@ -173,42 +160,26 @@ export class FileReader {
   }
 }
 
-/**
- * A literal to look for, split at its rarest byte (by BYTE_RANKS): Buffer.indexOf
- * finds candidates by scanning for the first byte of what it is given, so searching
- * for the tail that starts with a rare byte and then checking the head costs far less
- * than searching for a needle that starts with "p" or "e".
- */
+/** A literal every match contains, as text and bytes, with its finder (finder.ts). */
 export interface Literal {
   /** The literal as text (in latin1 decoding too: it comes from an ASCII-only pattern then). */
   text: string;
   bytes: Buffer;
-  /** Offset of the rarest byte; bytes[anchor..] is searched, bytes[..anchor] checked. */
-  anchor: number;
-  tail: Buffer;
+  finder: LiteralFinder;
 }
 
-export function toLiteral(text: string): Literal {
-  const bytes = Buffer.from(text);
-  let anchor = 0;
-  for (let i = 1; i < bytes.length; i++) if (BYTE_RANKS[bytes[i]!]! < BYTE_RANKS[bytes[anchor]!]!) anchor = i;
-  return { text, bytes, anchor, tail: bytes.subarray(anchor) };
+export function toLiteral(text: string, scanner?: Scanner): Literal {
+  return { text, bytes: Buffer.from(text), finder: LiteralFinder.create(text, false, scanner)! };
 }
 
 export function containsLiteral(hay: Buffer, lit: Literal): boolean {
-  for (let from = lit.anchor; ; ) {
-    const at = hay.indexOf(lit.tail, from);
-    if (at === -1) return false;
-    if (lit.anchor === 0 || hay.compare(lit.bytes, 0, lit.anchor, at - lit.anchor, at) === 0) return true;
-    from = at + 1;
-  }
+  return lit.finder.includes(hay);
 }
 
 /** Whether the file's bytes contain a match, deciding as cheaply as possible. */
 export function fileMatches(bytes: Buffer, m: Matcher): boolean {
   if (bytes.subarray(0, 8192).includes(0)) return false; // binary
   if (m.required) {
-    if (m.prefilter && !m.prefilter.mayContain(bytes)) return false;
     if (m.exact) return containsLiteral(bytes, m.required);
     // Line-oriented: a match lies within one line and contains the literal, so only
     // the lines holding the literal need the regex (as in ripgrep). `\w+Sync\(` then
@@ -222,8 +193,8 @@ export function fileMatches(bytes: Buffer, m: Matcher): boolean {
   // The any-case literal is ASCII, so it cannot see a Kelvin sign or long s: such files go to the regex.
   if (m.requiredAnyCase && !unicodeFolds) {
     // A plain literal found in some mix of case is a match: no decoding, no regex.
-    if (m.exactAnyCase) return m.requiredAnyCase.mayContain(bytes);
-    if (!m.requiredAnyCase.mayContain(bytes)) return false;
+    if (m.exactAnyCase) return m.requiredAnyCase.includes(bytes);
+    if (!m.requiredAnyCase.includes(bytes)) return false;
   }
   const latin1 = m.latin1Safe && !unicodeFolds;
   return hasMatch(bytes.toString(latin1 ? "latin1" : "utf8"), m.regex);
@@ -255,22 +226,17 @@ function someLineMatches(bytes: Buffer, m: Matcher, encoding: "latin1" | "utf8")
 export function countMatchingLines(bytes: Buffer, m: Matcher, encoding: "latin1" | "utf8", limit = Infinity): number {
   const lit = m.required!;
   let count = 0;
-  for (let from = lit.anchor; ; ) {
-    const at = bytes.indexOf(lit.tail, from);
-    if (at === -1) return count;
-    const start = at - lit.anchor;
-    if (lit.anchor > 0 && bytes.compare(lit.bytes, 0, lit.anchor, start, at) !== 0) {
-      from = at + 1;
-      continue;
-    }
+  for (let from = 0; ; ) {
+    const start = lit.finder.indexOf(bytes, from);
+    if (start === -1) return count;
     const lineStart = start === 0 ? 0 : bytes.lastIndexOf(10, start - 1) + 1;
-    let lineEnd = bytes.indexOf(10, at);
+    let lineEnd = bytes.indexOf(10, start);
     if (lineEnd === -1) lineEnd = bytes.length;
     let matched: boolean;
     if (m.reach && lineEnd - lineStart > LONG_LINE) {
       matched = windowHoldsMatch(bytes, start, lineStart, lineEnd, m, encoding);
       if (!matched) {
-        from = at + 1; // the next occurrence, on this line or a later one
+        from = start + 1; // the next occurrence, on this line or a later one
         continue;
       }
     } else {
@@ -282,7 +248,7 @@ export function countMatchingLines(bytes: Buffer, m: Matcher, encoding: "latin1"
       }
     }
     if (matched && ++count >= limit) return count;
-    from = lineEnd + 1 + lit.anchor;
+    from = lineEnd + 1;
   }
 }
 

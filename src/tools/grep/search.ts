@@ -110,17 +110,13 @@ function matchFile(reader: FileReader, abs: string, rel: string, m: Matcher, spe
 /** How many lines hold the literal (a literal never holds a newline in line mode). */
 function countLiteralLines(bytes: Buffer, lit: Literal): number {
   let count = 0;
-  for (let from = lit.anchor; ; ) {
-    const at = bytes.indexOf(lit.tail, from);
+  for (let from = 0; ; ) {
+    const at = lit.finder.indexOf(bytes, from);
     if (at === -1) return count;
-    if (lit.anchor > 0 && bytes.compare(lit.bytes, 0, lit.anchor, at - lit.anchor, at) !== 0) {
-      from = at + 1;
-      continue;
-    }
     count++;
-    const nl = bytes.indexOf(10, at + lit.tail.length);
+    const nl = bytes.indexOf(10, at + lit.bytes.length);
     if (nl === -1) return count;
-    from = nl + 1 + lit.anchor;
+    from = nl + 1;
   }
 }
 

@@ -3,6 +3,7 @@
 // from any Grep call can go to any worker, and a worker stopped mid-batch (a
 // pattern past its deadline, a cancel) is replaced by a fresh one at no loss.
 import { parentPort } from "node:worker_threads";
+import { Scanner } from "./finder.js";
 import { compileMatcher, FileReader, type Matcher } from "./matcher.js";
 import { searchBatch, type FileBatch, type FileHit, type SearchSpec } from "./search.js";
 
@@ -30,14 +31,16 @@ if (port) {
   // is optimized, that cost is paid at start.
   const first = new ArrayBuffer(8);
   structuredClone(first, { transfer: [first] });
-  const reader = new FileReader();
+  // Files are read into the finder's memory, and searched there (finder.ts).
+  const scanner = new Scanner();
+  const reader = new FileReader(scanner);
   let compiled: { key: string; matcher: Matcher } | undefined;
   port.on("message", ({ id, spec, batch, counts }: WorkerRequest) => {
     let reply: WorkerReply;
     try {
       const key = `${spec.caseInsensitive ? "i" : "-"}${spec.multiline ? "U" : "-"}${spec.pattern}`;
       if (compiled?.key !== key) {
-        const m = compileMatcher(spec.pattern, spec.caseInsensitive, spec.multiline);
+        const m = compileMatcher(spec.pattern, spec.caseInsensitive, spec.multiline, scanner);
         if ("error" in m) throw new Error(m.error);
         compiled = { key, matcher: m };
       }
