@@ -1,6 +1,6 @@
 import { lstatSync } from "node:fs";
 import path from "node:path";
-import type { IgnoreLayer } from "../tools/walk.js";
+import type { Layers } from "../tools/walk.js";
 import { blobId } from "./git-objects.js";
 import { entryOid, kindOf, listDir, namer, parentOf, readContent, realDirs, slicer, statOf, type FileStat, type ScopeSnapshot, type SnapshotEntry } from "./snapshot.js";
 
@@ -97,8 +97,8 @@ export async function compareScope(snap: ScopeSnapshot, opts?: { abandoned: () =
     return true;
   };
   const known = (rel: string) => snap.files.has(rel);
-  const fresh: Array<{ rel: string; layers: IgnoreLayer[] }> = [];
-  const look = (rel: string, layers: IgnoreLayer[], listedAtStart: boolean): boolean => {
+  const fresh: Array<{ rel: string; layers: Layers | undefined }> = [];
+  const look = (rel: string, layers: Layers | undefined, listedAtStart: boolean): boolean => {
     // A directory listed at start keeps its start rules (a run that edits a .gitignore does not make files appear or vanish); a new one brings its own.
     const listed = listDir(snap, rel, layers, known, !listedAtStart);
     if (!listed) return true;

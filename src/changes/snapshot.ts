@@ -2,7 +2,7 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, readdirSync, read
 import path from "node:path";
 import { ScopedFs } from "../tools/scoped-fs.js";
 import type { ScopeConfig } from "../tools/types.js";
-import { isIgnored, layerFromText, type IgnoreLayer } from "../tools/walk.js";
+import { isIgnored, layerFromText, withLayer, type IgnoreLayer, type Layers } from "../tools/walk.js";
 import { outsideWorkTree, readGitIndex, type GitIndex } from "./git-index.js";
 import { blobId } from "./git-objects.js";
 import { findRepo, type GitRepo } from "./git-repo.js";
@@ -66,7 +66,7 @@ export interface DirState {
   ctimeMs: number;
   ino: number;
   /** The ignore rules that applied to its entries (its own .gitignore included). */
-  layers: IgnoreLayer[];
+  layers: Layers | undefined;
 }
 
 export interface ScopeSnapshot {
@@ -124,7 +124,7 @@ export async function takeSnapshot(scope: SnapshotScope, limits: SnapshotLimits 
 
   // Untracked files, by listing every directory that is not ignored.
   let untracked = 0;
-  const stack: Array<{ rel: string; layers: IgnoreLayer[] }> = [{ rel: "", layers: rootLayers(snap) }];
+  const stack: Array<{ rel: string; layers: Layers | undefined }> = [{ rel: "", layers: rootLayers(snap) }];
   while (stack.length > 0) {
     const pause = tick();
     if (pause) await pause;
@@ -178,7 +178,7 @@ export interface Listing {
   files: string[];
   dirs: string[];
   skipped: Set<string>;
-  layers: IgnoreLayer[];
+  layers: Layers | undefined;
 }
 
 /**
@@ -186,7 +186,7 @@ export interface Listing {
  * plus its own .gitignore when `ownRules`. undefined when it cannot be read or is a
  * nested repository. Files for which `known` is true are left out of `files`.
  */
-export function listDir(snap: ScopeSnapshot, rel: string, inherited: IgnoreLayer[], known: (rel: string) => boolean, ownRules: boolean): Listing | undefined {
+export function listDir(snap: ScopeSnapshot, rel: string, inherited: Layers | undefined, known: (rel: string) => boolean, ownRules: boolean): Listing | undefined {
   let entries: Dirent[];
   try {
     entries = readdirSync(path.join(snap.root, rel), { withFileTypes: true });
@@ -200,8 +200,7 @@ export function listDir(snap: ScopeSnapshot, rel: string, inherited: IgnoreLayer
   const wt = prefix ? (r: string) => `${prefix}/${r}` : (r: string) => r;
   let layers = inherited;
   if (ownRules && entries.some((e) => e.name === ".gitignore" && e.isFile())) {
-    const layer = readIgnoreFile(path.join(snap.root, rel, ".gitignore"), wt(rel));
-    if (layer) layers = [...layers, layer];
+    layers = withLayer(layers, readIgnoreFile(path.join(snap.root, rel, ".gitignore"), wt(rel)));
   }
   const out: Listing = { files: [], dirs: [], skipped: new Set(), layers };
   for (const e of entries) {
@@ -219,16 +218,13 @@ export function listDir(snap: ScopeSnapshot, rel: string, inherited: IgnoreLayer
 }
 
 /** .git/info/exclude and the .gitignore files between the work tree's top and the scope root. */
-function rootLayers(snap: ScopeSnapshot): IgnoreLayer[] {
-  const layers: IgnoreLayer[] = [];
-  if (!snap.git) return layers;
-  const exclude = readIgnoreFile(path.join(snap.git.repo.gitDir, "info/exclude"), "");
-  if (exclude) layers.push(exclude);
+function rootLayers(snap: ScopeSnapshot): Layers | undefined {
+  if (!snap.git) return undefined;
+  let layers = withLayer(undefined, readIgnoreFile(path.join(snap.git.repo.gitDir, "info/exclude"), ""));
   const parts = snap.git.prefix ? snap.git.prefix.split("/") : [];
   for (let i = 0; i < parts.length; i++) {
     const base = parts.slice(0, i).join("/");
-    const layer = readIgnoreFile(path.join(snap.git.repo.workTree, base, ".gitignore"), base);
-    if (layer) layers.push(layer);
+    layers = withLayer(layers, readIgnoreFile(path.join(snap.git.repo.workTree, base, ".gitignore"), base));
   }
   return layers;
 }

@@ -21,9 +21,27 @@ export interface IgnoreLayer {
    * every path it sees and checks its parents): two thirds of Glob's time on a
    * 50k-file tree.
    */
-  byName?: { files: (name: string) => boolean; dirs: (name: string) => boolean };
+  byName: { files: (name: string) => boolean; dirs: (name: string) => boolean } | undefined;
   /** The other rules (or all of them if any is a negation, whose order matters), matched on the path. */
-  byPath?: Ignore;
+  byPath: Ignore | undefined;
+}
+
+/**
+ * The ignore rules that apply in a directory: its own .gitignore's layer first, then
+ * its parents' (git's precedence, isIgnored), as a chain. A chain, not an array,
+ * because every link has one hidden class: arrays of layers had several (an empty
+ * literal's, a spread's), and each new one met in a user's call threw away the
+ * walk's compiled code (~45 ms of V8's optimizing compiler, on the cores the search
+ * needs). `undefined` is no rules.
+ */
+export interface Layers {
+  readonly layer: IgnoreLayer;
+  readonly up: Layers | undefined;
+}
+
+/** `layers` with `layer` (a deeper directory's, or a later file's) taking precedence. */
+export function withLayer(layers: Layers | undefined, layer: IgnoreLayer | undefined): Layers | undefined {
+  return layer ? { layer, up: layers } : layers;
 }
 
 const PARALLEL_DIRS = 16;
@@ -47,7 +65,29 @@ export async function walkFiles(
 ): Promise<void> {
   const startRel = fs.relative(startAbs);
   const layers = await ancestorLayers(fs, startRel);
-  const queue: Array<{ abs: string; rel: string; layers: IgnoreLayer[] }> = [{ abs: startAbs, rel: startRel, layers }];
+  // The signal, read as a flag of one shape: an AbortSignal's hidden class changes as
+  // it is listened to and aborted, and each new one deoptimized the walk's compiled
+  // code in a run's first Grep calls (the warm-up's signal, then each call's): ~45 ms
+  // of V8's optimizing compiler each time, on the cores the search needs.
+  const stop = { aborted: signal?.aborted ?? false };
+  const onAbort = () => {
+    stop.aborted = true;
+  };
+  signal?.addEventListener("abort", onAbort, { once: true });
+  try {
+    await walkTree(fs, { abs: startAbs, rel: startRel, layers }, onFiles, stop);
+  } finally {
+    signal?.removeEventListener("abort", onAbort);
+  }
+}
+
+async function walkTree(
+  fs: ScopedFs,
+  start: { abs: string; rel: string; layers: Layers | undefined },
+  onFiles: (files: WalkedFile[]) => void | Promise<void>,
+  stop: { aborted: boolean },
+): Promise<void> {
+  const queue: Array<{ abs: string; rel: string; layers: Layers | undefined }> = [start];
   let active = 0;
   let failure: unknown;
   let sliceEnd = performance.now() + SLICE_MS;
@@ -68,7 +108,7 @@ export async function walkFiles(
 
   await new Promise<void>((resolve) => {
     const pump = () => {
-      if (failure !== undefined || signal?.aborted) {
+      if (failure !== undefined || stop.aborted) {
         if (active === 0) resolve();
         return;
       }
@@ -85,15 +125,11 @@ export async function walkFiles(
       if (active === 0 && queue.length === 0) resolve();
     };
 
-    const visit = async (dir: { abs: string; rel: string; layers: IgnoreLayer[] }) => {
+    const visit = async (dir: { abs: string; rel: string; layers: Layers | undefined }) => {
       // Directories are read synchronously, in slices of SLICE_MS between which the
       // event loop runs (a cancel lands there): through the thread pool, readdir cost
       // a round trip per directory and put more threads on the cores (Grep's workers
       // need them); Glob measured slower that way too, even with the cores to itself.
-      if (performance.now() > sliceEnd) {
-        await nextTurn();
-        if (signal?.aborted) return;
-      }
       let entries;
       try {
         entries = readdirSync(dir.abs, { withFileTypes: true });
@@ -102,16 +138,18 @@ export async function walkFiles(
       }
       let here = dir.layers;
       if (entries.some((e) => e.name === ".gitignore" && e.isFile())) {
-        const layer = await readLayer(path.join(dir.abs, ".gitignore"), dir.rel);
-        if (layer) here = [...here, layer];
+        here = withLayer(here, await readLayer(path.join(dir.abs, ".gitignore"), dir.rel));
       }
       const files: WalkedFile[] = [];
       for (let i = 0; i < entries.length; i++) {
-        // A directory with a million entries is a long synchronous loop: yield now
-        // and then so a cancel (a signal handler on this event loop) can land.
-        if ((i & 1023) === 1023 && performance.now() > sliceEnd) {
+        // Once the slice is over, the event loop turns (a cancel lands there): checked as
+        // a directory's entries start, and every 1024 of them, since a directory with a
+        // million entries is a long synchronous loop. (One place for both: a call site
+        // that only huge directories reach was first run in a user's call, and V8
+        // threw the walk's compiled code away there.)
+        if ((i & 1023) === 0 && performance.now() > sliceEnd) {
           await nextTurn();
-          if (signal?.aborted) return;
+          if (stop.aborted) return;
         }
         const e = entries[i]!;
         const rel = dir.rel ? `${dir.rel}/${e.name}` : e.name;
@@ -137,9 +175,9 @@ export async function walkFiles(
  * `!keep.log` in a subdirectory re-includes what the root's `*.log` excludes), and
  * within one file the last matching rule does.
  */
-export function isIgnored(layers: IgnoreLayer[], rel: string, isDir: boolean): boolean {
-  for (let i = layers.length - 1; i >= 0; i--) {
-    const { base, byName, byPath } = layers[i]!;
+export function isIgnored(layers: Layers | undefined, rel: string, isDir: boolean): boolean {
+  for (let l = layers; l !== undefined; l = l.up) {
+    const { base, byName, byPath } = l.layer;
     const sub = base ? rel.slice(base.length + 1) : rel;
     if (byName && (isDir ? byName.dirs : byName.files)(sub.slice(sub.lastIndexOf("/") + 1))) return true;
     if (byPath) {
@@ -178,12 +216,14 @@ export async function readLayer(file: string, base: string): Promise<IgnoreLayer
   return layerFromText(text, base);
 }
 
+const never = () => false;
+
 /** The rules of one .gitignore's text, for paths under `base`. */
 export function layerFromText(text: string, base: string): IgnoreLayer {
   const rules = text.split(/\r?\n/).filter((l) => l.trim() !== "" && !l.startsWith("#"));
   // With a negation, the last matching rule decides: keep every rule together, in order.
   // Braces and parentheses mean something to picomatch and nothing to git: those too.
-  if (rules.some((r) => r.startsWith("!") || /[{}()]/.test(r))) return { base, byPath: ignore().add(text) };
+  if (rules.some((r) => r.startsWith("!") || /[{}()]/.test(r))) return { base, byName: undefined, byPath: ignore().add(text) };
   const names: string[] = [];
   const dirNames: string[] = [];
   const paths: string[] = [];
@@ -196,23 +236,24 @@ export function layerFromText(text: string, base: string): IgnoreLayer {
     else (r.endsWith("/") ? dirNames : names).push(name);
   }
   const options = { dot: true, nobrace: true, noextglob: true, nonegate: true };
-  const files = names.length ? picomatch(names, options) : () => false;
-  const dirs = names.length + dirNames.length ? picomatch([...names, ...dirNames], options) : () => false;
+  const files = names.length ? picomatch(names, options) : never;
+  const dirs = names.length + dirNames.length ? picomatch([...names, ...dirNames], options) : never;
+  // Every layer has the same three fields, in the same order: one hidden class for the
+  // walk's compiled code (a new shape met deep in a tree deoptimized it mid-call).
   return {
     base,
-    ...(names.length + dirNames.length ? { byName: { files, dirs } } : {}),
-    ...(paths.length ? { byPath: ignore().add(paths) } : {}),
+    byName: names.length + dirNames.length ? { files, dirs } : undefined,
+    byPath: paths.length ? ignore().add(paths) : undefined,
   };
 }
 
 /** .gitignore files of the directories between the root and a start below it. */
-async function ancestorLayers(fs: ScopedFs, startRel: string): Promise<IgnoreLayer[]> {
-  const layers: IgnoreLayer[] = [];
+async function ancestorLayers(fs: ScopedFs, startRel: string): Promise<Layers | undefined> {
+  let layers: Layers | undefined;
   const parts = startRel ? startRel.split("/") : [];
   for (let i = 0; i < parts.length; i++) {
     const base = parts.slice(0, i).join("/");
-    const layer = await readLayer(path.join(fs.root, base, ".gitignore"), base);
-    if (layer) layers.push(layer);
+    layers = withLayer(layers, await readLayer(path.join(fs.root, base, ".gitignore"), base));
   }
   return layers;
 }

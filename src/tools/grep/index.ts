@@ -20,9 +20,10 @@
 //   reach.ts      how far a match can reach from that literal (long lines decoded in part).
 //   syntax.ts     the one tokenizer every reader of a pattern goes through, and
 //                 ripgrep's line semantics as a JavaScript regex source.
-//   ci-literal.ts the case-insensitive literal finder, WebAssembly SIMD (wasm/).
+//   finder.ts     the literal finder (exact or any case), WebAssembly SIMD (wasm/), and the
+//                 memory files are read into, so it searches them where they lie.
 //   byte-ranks.ts how rare each byte is in source code (generated: scripts/byte-ranks.mjs).
-//   wasm/         ci-literal.wat and its assembled bytes (generated: scripts/build-wasm.mjs).
+//   wasm/         finder.wat and its assembled bytes (generated: scripts/build-wasm.mjs).
 //
 // Built, worker.ts is its own bundle (dist/grep-worker.cjs, scripts/build.mjs).
 import { stat } from "node:fs/promises";
@@ -187,15 +188,22 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
   let failure: string | undefined;
   let stopped: GrepFound["stopped"];
 
-  // One controller ends the walk and the batches, whichever comes first.
+  // One controller ends the walk and the batches, whichever comes first. `ended` is its
+  // state as a plain flag: read in the loop, an AbortSignal's changing hidden class
+  // deoptimized this code in each of a run's first calls.
   const halt = new AbortController();
+  let ended = false;
+  const end = () => {
+    ended = true;
+    halt.abort();
+  };
   let wake: () => void = () => {};
   const halted = new Promise<void>((resolve) => (wake = resolve));
   const stop = (why: "deadline" | "cancelled") => {
     // (A background search's walk may have ended at its limit: it is stopped all the same.)
     if (stopped) return;
     stopped = why;
-    halt.abort();
+    end();
     // A background search is never terminated (that would throw away what V8 compiled):
     // it sends nothing more, and the batches in flight just finish.
     if (background) {
@@ -216,7 +224,7 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
   // (A background search has no deadline, and must not hold the process open waiting for the threads.)
   if (!background)
     void Promise.race([pool.ready(), halted]).then(() => {
-      if (!finished && !halt.signal.aborted) timer = setTimeout(() => stop("deadline"), deadlineMs);
+      if (!finished && !ended) timer = setTimeout(() => stop("deadline"), deadlineMs);
     });
 
   // Batches wait here until a worker has room: each worker holds at most two (one
@@ -233,7 +241,7 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
   };
   const pump = () => {
     // A directory the walk was reading when the call stopped must not start new work.
-    if (halt.signal.aborted && !(background && !stopped)) {
+    if (ended && !(background && !stopped)) {
       if (background && inFlight === 0) allDone();
       return;
     }
@@ -286,7 +294,7 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
           for (const f of files) {
             if (!filter(f.rel)) continue;
             if (left-- <= 0) {
-              halt.abort(); // a background search's limit: the walk ends, what was found is searched
+              end(); // a background search's limit: the walk ends, what was found is searched
               break;
             }
             if (prefix !== batch.prefix || batch.rel.length === batchFiles) {
