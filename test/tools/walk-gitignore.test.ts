@@ -7,7 +7,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { ScopedFs } from "../../src/tools/scoped-fs.js";
-import { walkFiles } from "../../src/tools/walk.js";
+import { isIgnored, layerFromText, walkFiles, withLayer } from "../../src/tools/walk.js";
 import { sandbox } from "./helpers.js";
 
 const IGNORES: Record<string, string> = {
@@ -39,5 +39,25 @@ describe("the walk ignores what git ignores", () => {
     await walkFiles(fs, sb.root, (files) => void walked.push(...files.map((f) => f.rel)));
     expect(git.length).toBeGreaterThan(50); // the tree is not all ignored
     expect(walked.sort()).toEqual(git);
+  });
+});
+
+describe("the walk's data keeps one shape", () => {
+  // V8 compiles the walk for the object shapes it has seen; a layer of another shape met
+  // deep in a tree (fields present or not) threw that code away in a user's call.
+  it("builds every ignore layer with the same fields in the same order, whatever its rules", () => {
+    const shapes = ["*.log\n", "/build\nsrc/gen/\n", "*.log\n/build\n", "*.js\n!keep.js\n", "{a,b}.ts\n", "# only a comment\n"].map((text) => Object.keys(layerFromText(text, "sub")));
+    for (const keys of shapes) expect(keys).toEqual(["base", "byName", "byPath"]);
+  });
+
+  it("chains layers deepest first, as git's precedence reads them", () => {
+    const root = layerFromText("*.log\n", "");
+    const sub = layerFromText("!keep.log\n", "lib");
+    const chain = withLayer(withLayer(undefined, root), sub);
+    expect(isIgnored(chain, "lib/keep.log", false)).toBe(false); // the deeper file re-includes it
+    expect(isIgnored(chain, "lib/other.log", false)).toBe(true);
+    expect(isIgnored(withLayer(undefined, root), "lib/keep.log", false)).toBe(true);
+    expect(withLayer(chain, undefined)).toBe(chain); // no .gitignore: the same chain
+    expect(isIgnored(undefined, "x.log", false)).toBe(false);
   });
 });
