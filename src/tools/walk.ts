@@ -90,22 +90,7 @@ async function walkTree(
   const queue: Array<{ abs: string; rel: string; layers: Layers | undefined }> = [start];
   let active = 0;
   let failure: unknown;
-  let sliceEnd = performance.now() + SLICE_MS;
-  // One event-loop turn for the whole walk when a slice is over, however many
-  // directories are in flight: every visit that finds the slice over waits for the same
-  // turn, and the next slice starts once. (A turn per visit let each of the
-  // PARALLEL_DIRS resumed visits start a slice of its own within one check phase:
-  // 16 × 5 ms without a turn, in which Grep's workers sat idle, their replies unread.)
-  let turn: Promise<void> | undefined;
-  const nextTurn = () =>
-    (turn ??= new Promise<void>((resolve) =>
-      setImmediate(() => {
-        turn = undefined;
-        sliceEnd = performance.now() + SLICE_MS;
-        resolve();
-      }),
-    ));
-
+  const slices = new Slices();
   await new Promise<void>((resolve) => {
     const pump = () => {
       if (failure !== undefined || stop.aborted) {
@@ -147,8 +132,8 @@ async function walkTree(
         // million entries is a long synchronous loop. (One place for both: a call site
         // that only huge directories reach was first run in a user's call, and V8
         // threw the walk's compiled code away there.)
-        if ((i & 1023) === 0 && performance.now() > sliceEnd) {
-          await nextTurn();
+        if ((i & 1023) === 0 && slices.over()) {
+          await slices.next();
           if (stop.aborted) return;
         }
         const e = entries[i]!;
@@ -168,6 +153,34 @@ async function walkTree(
     pump();
   });
   if (failure !== undefined) throw failure;
+}
+
+/**
+ * The walk's time slices. One event-loop turn for the whole walk when a slice is over,
+ * however many directories are in flight: every visit that finds the slice over waits
+ * for the same turn, and the next slice starts once. (A turn per visit let each of the
+ * PARALLEL_DIRS resumed visits start a slice of its own within one check phase: 16 × 5
+ * ms without a turn, in which Grep's workers sat idle, their replies unread.) A class,
+ * not closures made per walk: a call to another walk's closure threw the walk's
+ * compiled code away ("wrong call target").
+ */
+class Slices {
+  private end = performance.now() + SLICE_MS;
+  private turn: Promise<void> | undefined;
+
+  over(): boolean {
+    return performance.now() > this.end;
+  }
+
+  next(): Promise<void> {
+    return (this.turn ??= new Promise<void>((resolve) =>
+      setImmediate(() => {
+        this.turn = undefined;
+        this.end = performance.now() + SLICE_MS;
+        resolve();
+      }),
+    ));
+  }
 }
 
 /**
