@@ -119,10 +119,6 @@ export class LiteralFinder {
     [this.i1, this.i2] = rarestPair(needle, fold);
   }
 
-  get length(): number {
-    return this.needle.length;
-  }
-
   /** The first occurrence at or after `from`, or -1. */
   indexOf(hay: Uint8Array, from = 0): number {
     if (this.needle.length > MAX_NEEDLE) return Buffer.from(hay.buffer, hay.byteOffset, hay.length).indexOf(this.needle, from);

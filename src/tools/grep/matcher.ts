@@ -116,16 +116,11 @@ const KEEP_BYTES = 32 * 1024 * 1024;
  * file where it was read, without a copy.
  */
 export class FileReader {
-  constructor(private readonly scanner: Scanner = new Scanner()) {
-    scanner.room(INITIAL_BYTES);
-  }
+  constructor(private readonly scanner: Scanner = new Scanner()) {}
 
   /** Drops a memory grown for one big file, so a long-lived reader (a worker's) stays small. */
   shrink(): void {
-    if (this.scanner.capacity > KEEP_BYTES) {
-      this.scanner.reset();
-      this.scanner.room(INITIAL_BYTES);
-    }
+    if (this.scanner.capacity > KEEP_BYTES) this.scanner.reset();
   }
 
   /** The file's bytes (valid until the next read), or undefined if unreadable or larger than max. */
