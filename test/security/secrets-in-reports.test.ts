@@ -42,38 +42,38 @@ describe("a secret in a report file", () => {
     expect(r.events.at(-1)).toMatchObject({ type: "run_end", result: "error", files_changed: expect.arrayContaining([expect.objectContaining({ path: "notes.txt" })]) });
   });
 
-  it("--diff: a binary file that holds a secret's value is not put in a patch either (a binary patch carries it deflated and in base85, where no text search sees it)", async () => {
+  /**
+   * One Bash call on a project holding data/blob.bin, a binary file with the token in
+   * it, run with --diff: what the run printed, the project, and where the patch would be.
+   */
+  const blobRun = async (verb: string, command: string) => {
     server = await startFakeServer({
       turns: [
-        { response: { content: [{ type: "tool_use", id: "b1", name: "Bash", input: { command: "cp data/blob.bin copy.bin" } }], stop_reason: "tool_use", usage } },
-        { expect: { tool_result_for: "b1" }, response: { content: [{ type: "text", text: "copied" }], stop_reason: "end_turn", usage } },
+        { response: { content: [{ type: "tool_use", id: "b1", name: "Bash", input: { command: `${verb} ${command}` } }], stop_reason: "tool_use", usage } },
+        { expect: { tool_result_for: "b1" }, response: { content: [{ type: "text", text: "done" }], stop_reason: "end_turn", usage } },
       ],
     });
     const blob = Buffer.concat([Buffer.from([0, 1, 2, 3]), Buffer.from(`token=${GITHUB_TOKEN}`), Buffer.from([0, 255])]);
-    const dir = await makeProject(manifest({ extra: '\n[tools.bash]\nenabled = true\nallow = ["cp *"]\n' }), { "data/blob.bin": blob, "a.txt": "a\n" });
-    const out = mkdtempSync(path.join(tmpdir(), "pod-diff-"));
-    const r = await runPod(["run", "copy", "--diff", path.join(out, "changes.diff")], { cwd: dir, env: podEnv(server.url, { GITHUB_TOKEN }) });
+    const dir = await makeProject(manifest({ extra: `\n[tools.bash]\nenabled = true\nallow = ["${verb} *"]\n` }), { "data/blob.bin": blob, "a.txt": "a\n" });
+    const patch = path.join(mkdtempSync(path.join(tmpdir(), "pod-diff-")), "changes.diff");
+    const r = await runPod(["run", verb, "--diff", patch], { cwd: dir, env: podEnv(server.url, { GITHUB_TOKEN }) });
+    return { r, dir, patch };
+  };
+
+  it("--diff: a binary file that holds a secret's value is not put in a patch either (a binary patch carries it deflated and in base85, where no text search sees it)", async () => {
+    const { r, dir, patch } = await blobRun("cp", "data/blob.bin copy.bin");
     expect(readFileSync(path.join(dir, "copy.bin")).includes(GITHUB_TOKEN)).toBe(true);
     expect(r.code, r.stderr).toBe(1);
     expect(ofType(r.events, "error").at(-1).message).toMatch(/--diff .*changes\.diff: not written: .*secret.*copy\.bin/);
-    expect(existsSync(path.join(out, "changes.diff"))).toBe(false);
+    expect(existsSync(patch)).toBe(false);
   });
 
   it("--diff: a deleted binary file that held a secret's value is not put in a patch (the reverse literal would carry its old content)", async () => {
-    server = await startFakeServer({
-      turns: [
-        { response: { content: [{ type: "tool_use", id: "b1", name: "Bash", input: { command: "rm data/blob.bin" } }], stop_reason: "tool_use", usage } },
-        { expect: { tool_result_for: "b1" }, response: { content: [{ type: "text", text: "removed" }], stop_reason: "end_turn", usage } },
-      ],
-    });
-    const blob = Buffer.concat([Buffer.from([0, 1, 2, 3]), Buffer.from(`token=${GITHUB_TOKEN}`), Buffer.from([0, 255])]);
-    const dir = await makeProject(manifest({ extra: '\n[tools.bash]\nenabled = true\nallow = ["rm *"]\n' }), { "data/blob.bin": blob, "a.txt": "a\n" });
-    const out = mkdtempSync(path.join(tmpdir(), "pod-diff-"));
-    const r = await runPod(["run", "remove", "--diff", path.join(out, "changes.diff")], { cwd: dir, env: podEnv(server.url, { GITHUB_TOKEN }) });
+    const { r, dir, patch } = await blobRun("rm", "data/blob.bin");
     expect(existsSync(path.join(dir, "data/blob.bin"))).toBe(false);
     expect(r.code, r.stderr).toBe(1);
     expect(ofType(r.events, "error").at(-1).message).toMatch(/--diff .*changes\.diff: not written: .*secret.*data\/blob\.bin/);
-    expect(existsSync(path.join(out, "changes.diff"))).toBe(false);
+    expect(existsSync(patch)).toBe(false);
     expect(r.events.at(-1)).toMatchObject({ type: "run_end", files_changed: [{ path: "data/blob.bin", change: "deleted" }] });
   });
 
