@@ -2,7 +2,7 @@ import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
-import { compileMatcher, containsLiteral, countMatchingLines, fileMatches, FileReader, requiredLiteral, toLiteral, type Matcher } from "../../src/tools/grep/matcher.js";
+import { compileMatcher, containsLiteral, countMatchingLines, fileMatches, FileReader, hasMatch, requiredLiteral, toLiteral, type Matcher } from "../../src/tools/grep/matcher.js";
 import { lineHoldsMatch } from "../../src/tools/grep/literal.js";
 import { matchedLines } from "../../src/tools/grep/search.js";
 
@@ -185,6 +185,57 @@ describe("case-insensitive matching beyond latin1", () => {
     const s = compileMatcher("z[r-t]w", true) as Matcher;
     expect(fileMatches(Buffer.from("z\u017Fw"), s)).toBe(true);
     expect(fileMatches(Buffer.from("zaw"), s)).toBe(false);
+  });
+});
+
+describe("fileMatches, whatever order it checks in", () => {
+  // The binary check runs only once the literal is found, and a case-insensitive
+  // literal holding k or s is first looked for by a run without them: neither may
+  // change an answer. The reference decodes the whole file and runs the regex.
+  let seed = 5;
+  const rnd = (n: number) => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 16) % n;
+  const PIECES = ["k", "K", "s", "S", "\u212A", "\u017F", "e", "E", "y", "x", " ", "\n"];
+  const PATTERNS: Array<[string, boolean]> = [
+    ["sky", true], ["kiss", true], ["yeske", true], ["xsy", true], ["sexy", true], ["sky\\s*x", true], ["y[k]e", true], ["eyes", true],
+    ["sky", false], ["ekey", false], ["sky\\s*x", false], ["e(s|k)y", false], ["yes.", false],
+  ];
+  const SPELLINGS: Record<string, string[]> = { k: ["k", "K", "\u212A"], s: ["s", "S", "\u017F"] };
+  /** The pattern's letters, each in a random spelling (mostly as written), sometimes one dropped, amid random pieces, now and then with a NUL. */
+  const fileFor = (pattern: string) => {
+    const letters = [...pattern.replace(/[^a-z]/g, "")].map((c) => (rnd(3) ? c : (SPELLINGS[c]?.[rnd(3)] ?? c.toUpperCase())));
+    if (rnd(4) === 0) letters.splice(rnd(letters.length), 1);
+    const around = () => Array.from({ length: rnd(12) }, () => PIECES[rnd(PIECES.length)]!).join("");
+    const parts = [around(), letters.join(rnd(3) === 0 ? " " : ""), around()];
+    if (rnd(6) === 0) parts.splice(rnd(4), 0, "\0");
+    const text = parts.join("");
+    // Now and then the whole text past the first 8 KB, where a NUL no longer makes a file binary.
+    return rnd(8) === 0 ? Buffer.concat([Buffer.alloc(8192, "y"), Buffer.from(text)]) : Buffer.from(text);
+  };
+  const reference = (bytes: Buffer, m: Matcher) => !bytes.subarray(0, 8192).includes(0) && hasMatch(bytes.toString("utf8"), m.regex);
+
+  it("agrees with decoding the whole file and running the regex, on 4,000 random files", () => {
+    let matched = 0;
+    for (let t = 0; t < 4000; t++) {
+      const [pattern, ci] = PATTERNS[t % PATTERNS.length]!;
+      const m = compileMatcher(pattern, ci) as Matcher;
+      const bytes = fileFor(pattern);
+      const expected = reference(bytes, m);
+      if (expected) matched++;
+      expect(fileMatches(bytes, m), `${pattern}${ci ? " -i" : ""} on ${JSON.stringify(bytes.toString().slice(-60))}`).toBe(expected);
+    }
+    expect(matched).toBeGreaterThan(400); // the files do hold matches
+    expect(matched).toBeLessThan(3600); // and misses
+  });
+
+  it("finds a literal spelled with the Kelvin sign or long s by its run without k or s", () => {
+    const m = compileMatcher("xmlhttprequest", true) as Matcher;
+    expect(fileMatches(Buffer.from("new XMLHttpReque\u017Ft()"), m)).toBe(true);
+    expect(fileMatches(Buffer.from("new XMLHttpRequest()"), m)).toBe(true);
+    expect(fileMatches(Buffer.from("new XMLHttpReque()"), m)).toBe(false);
+    expect(fileMatches(Buffer.from("new XMLHttpRequest()\0"), m)).toBe(false); // binary
+    const kelvin = compileMatcher("kernel", true) as Matcher;
+    expect(fileMatches(Buffer.from("the \u212Aernel"), kelvin)).toBe(true);
+    expect(fileMatches(Buffer.from("the \u212Aerne"), kelvin)).toBe(false);
   });
 });
 
