@@ -176,10 +176,6 @@ export function toLiteral(text: string, scanner?: Scanner): Literal {
   return { text, bytes: Buffer.from(text), finder: LiteralFinder.create(text, false, scanner)! };
 }
 
-export function containsLiteral(hay: Buffer, lit: Literal): boolean {
-  return lit.finder.includes(hay);
-}
-
 /**
  * The longest run of a case-insensitive literal without k or s, if 3 characters or
  * more: the only ASCII letters with a fold beyond ASCII (the Kelvin sign, long s),
@@ -246,12 +242,12 @@ export function hasMatch(text: string, regex: RegExp): boolean {
  * How many lines hold a match (counting stops at `limit`), for a line-mode pattern
  * with a case-sensitive required literal: only lines holding the literal are
  * decoded and checked, once each, and on a line over LONG_LINE only the stretch each
- * occurrence's match could reach. `start`: no occurrence lies before it.
+ * occurrence's match could reach. `searchFrom`: no occurrence lies before it.
  */
-export function countMatchingLines(bytes: Buffer, m: Matcher, encoding: "latin1" | "utf8", limit = Infinity, start = 0): number {
+export function countMatchingLines(bytes: Buffer, m: Matcher, encoding: "latin1" | "utf8", limit = Infinity, searchFrom = 0): number {
   const lit = m.required!;
   let count = 0;
-  for (let from = start; ; ) {
+  for (let from = searchFrom; ; ) {
     const start = lit.finder.indexOf(bytes, from);
     if (start === -1) return count;
     const lineStart = start === 0 ? 0 : bytes.lastIndexOf(10, start - 1) + 1;
