@@ -4,6 +4,8 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { compileMatcher, countMatchingLines, fileMatches, FileReader, hasMatch, requiredLiteral, toLiteral, type Matcher } from "../../src/tools/grep/matcher.js";
 import { lineHoldsMatch } from "../../src/tools/grep/literal.js";
+import { drill } from "../../src/tools/grep/drill.js";
+import { Scanner } from "../../src/tools/grep/finder.js";
 import { matchedLines } from "../../src/tools/grep/search.js";
 
 describe("requiredLiteral", () => {
@@ -236,6 +238,21 @@ describe("fileMatches, whatever order it checks in", () => {
     const kelvin = compileMatcher("kernel", true) as Matcher;
     expect(fileMatches(Buffer.from("the \u212Aernel"), kelvin)).toBe(true);
     expect(fileMatches(Buffer.from("the \u212Aerne"), kelvin)).toBe(false);
+  });
+});
+
+describe("a thread's drill (drill.ts)", () => {
+  it("leaves its scanner to the searches after it: their needles and memory are their own", () => {
+    const scanner = new Scanner();
+    const before = compileMatcher("pod_needle", false, false, scanner) as Matcher;
+    drill(scanner, 2);
+    const after = compileMatcher("other_needle", true, false, scanner) as Matcher;
+    const reader = new FileReader(scanner);
+    const dir = mkdtempSync(path.join(tmpdir(), "pod-drill-"));
+    writeFileSync(path.join(dir, "f"), "x OTHER_NEEDLE y pod_needle z");
+    for (const m of [before, after, before]) expect(fileMatches(reader.read(path.join(dir, "f"), 1 << 20)!, m)).toBe(true);
+    writeFileSync(path.join(dir, "g"), "pod_needl other_needl");
+    for (const m of [before, after]) expect(fileMatches(reader.read(path.join(dir, "g"), 1 << 20)!, m)).toBe(false);
   });
 });
 

@@ -104,8 +104,8 @@ export class GrepPool {
 
   /**
    * Resolves when every worker has loaded: a Grep call's deadline counts from here,
-   * so it measures the search, not a thread's start (20 ms built, far more from
-   * source on a loaded machine).
+   * so it measures the search, not a thread's start (~40 ms built, then its
+   * drill's ~120 ms; far more from source on a loaded machine).
    */
   ready(): Promise<void> {
     if (!this.closing) for (const slot of this.slots) if (!slot.worker && this.crashes <= MAX_CRASHES) this.spawn(slot);

@@ -76,7 +76,12 @@ export function searchFile(reader: FileReader, abs: string, rel: string, m: Matc
 
 function matchFile(reader: FileReader, abs: string, rel: string, m: Matcher, spec: SearchSpec): FileHit | undefined {
   const bytes = reader.read(abs, spec.maxBytes ?? MAX_FILE_BYTES);
-  if (!bytes || !fileMatches(bytes, m)) return undefined;
+  return bytes && matchBytes(bytes, rel, m, spec);
+}
+
+/** A file's hit from its bytes, in the spec's mode, or undefined if it has no match. */
+export function matchBytes(bytes: Buffer, rel: string, m: Matcher, spec: SearchSpec): FileHit | undefined {
+  if (!fileMatches(bytes, m)) return undefined;
   if (spec.mode === "files_with_matches") return { rel, lines: [], count: 1 };
   // A plain literal, counted: the lines holding it, found in the bytes without decoding.
   if (spec.mode === "count" && m.exact && !m.multiline) return { rel, lines: [], count: countLiteralLines(bytes, m.required!) };
