@@ -227,7 +227,7 @@ describe("the warm-up: a search nobody waits for, run with the first model reque
   const warmOn = (p: GrepPool, limit?: number, rounds?: number) =>
     warmUp((background, signal) => grepFiles(fs, base, { pattern: "-" }, p, signal, undefined, background), limit, rounds);
 
-  it("searches only what a real call may (.gitignore, deny), each file once a round, and stops at its limit", async () => {
+  it("searches only what a real call may (.gitignore, deny), each file once a round, round after round through the tree, and stops at its limit", async () => {
     const files: WalkedFile[] = [];
     await walkFiles(fs, sb.root, (f) => void files.push(...f));
     const walked = new Set(files.map((f) => f.rel));
@@ -246,8 +246,12 @@ describe("the warm-up: a search nobody waits for, run with the first model reque
     await warmOn(all.p).done;
     const allRels = all.batches.flatMap((b) => b.rel);
     expect(WARM_ROUNDS).toBeGreaterThan(1);
-    expect(allRels.length).toBe(WARM_ROUNDS * Math.min(WARM_FILES, files.length));
+    expect(files.length).toBeGreaterThan(WARM_FILES);
+    expect(files.length).toBeLessThan(WARM_ROUNDS * WARM_FILES);
+    expect(allRels.length).toBe(WARM_ROUNDS * WARM_FILES);
     expect(allRels.every((r) => walked.has(r))).toBe(true);
+    // Each round goes on where the one before stopped: the whole tree is searched, not its first files again.
+    expect(new Set(allRels)).toEqual(walked);
     await all.p.close();
 
     const more = recorded();
@@ -257,7 +261,9 @@ describe("the warm-up: a search nobody waits for, run with the first model reque
 
     const some = recorded();
     await warmOn(some.p, 1000, 2).done;
-    expect(some.batches.flatMap((b) => b.rel).length).toBe(2000);
+    const someRels = some.batches.flatMap((b) => b.rel);
+    expect(someRels.length).toBe(2000);
+    expect(new Set(someRels).size).toBe(2000);
     await some.p.close();
   });
 

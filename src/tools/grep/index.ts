@@ -161,6 +161,8 @@ export interface GrepFound {
   unsearched: number;
   failure?: string;
   ms: number;
+  /** A background search's files sent to the threads, and whether it stopped at its limit (the tree holds more past them). */
+  background?: { searched: number; limited: boolean };
 }
 
 /**
@@ -179,6 +181,7 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
   let sent = 0;
   // A small integer either way: a double here (Infinity) made V8 deoptimize the walk's callback.
   let left = background?.limit ?? 0x3fffffff;
+  let skip = background?.skip ?? 0;
   // A background search keeps one small batch per worker, so a real call waits behind little (~1 ms).
   const perWorker = background ? 1 : 2;
   const batchFiles = background ? WARM_BATCH_FILES : BATCH_FILES;
@@ -293,6 +296,10 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
           const prefix = shorten(first.abs.slice(0, first.abs.length - first.rel.length));
           for (const f of files) {
             if (!filter(f.rel)) continue;
+            if (skip > 0) {
+              skip--; // a background search's files before its place in the tree: walked, not searched
+              continue;
+            }
             if (left-- <= 0) {
               end(); // a background search's limit: the walk ends, what was found is searched
               break;
@@ -321,7 +328,7 @@ export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }
     signal.removeEventListener("abort", onCancel);
   }
   hits.sort((a, b) => (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
-  return { hits, ...(stopped ? { stopped } : {}), unsearched, ...(failure ? { failure } : {}), ms: performance.now() - started };
+  return { hits, ...(stopped ? { stopped } : {}), unsearched, ...(failure ? { failure } : {}), ms: performance.now() - started, ...(background ? { background: { searched: background.limit - Math.max(left, 0), limited: left < 0 } } : {}) };
 }
 
 /**

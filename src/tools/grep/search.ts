@@ -48,6 +48,8 @@ export interface SearchSpec {
 export interface Background {
   specs: readonly SearchSpec[];
   limit: number;
+  /** Files walked past before the first one searched (where the round before stopped). */
+  skip?: number;
 }
 
 /**

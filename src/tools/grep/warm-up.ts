@@ -3,7 +3,8 @@ import type { Background, SearchSpec } from "./search.js";
 /** Files each round of the warm-up searches, at most. */
 export const WARM_FILES = 2000;
 /**
- * Rounds of the warm-up, each a walk and a search of up to WARM_FILES files. V8
+ * Rounds of the warm-up, each a walk and a search of up to WARM_FILES files, each
+ * going on in the tree where the one before stopped (warmUp). V8
  * optimizes a function once it has run enough (its bytecode times its calls): the
  * per-file path of a worker (read, the literal search, the line check) only after
  * ~14,000 files, more than one call of an 11,500-file tree gives a worker. Profiled
@@ -47,23 +48,34 @@ export const WARM_SPECS: readonly SearchSpec[] = [
  *
  * `search` is grepFiles, run as a background search (search.ts: Background): the
  * main thread's code is then the very code a call runs, walked as a real call walks
- * (.gitignore, deny). WARM_ROUNDS rounds of up to `limit` files each, searched and
- * forgotten; the first round's batches wait in the threads' queues while they load.
+ * (.gitignore, deny). `rounds` × `limit` files, `limit` a round, searched and
+ * forgotten, each round going on where the one before stopped (and from the top
+ * once the tree is done: a tree smaller than that is searched more than once); the
+ * first round's batches wait in the threads' queues while they load.
  * Stopped by stop() (the first real call) or after its rounds; its batches are never
  * terminated (that would throw the compiled code away), the one in flight per worker
  * just finishes.
  */
 export function warmUp(
-  search: (background: Background, signal: AbortSignal) => Promise<unknown>,
+  search: (background: Background, signal: AbortSignal) => Promise<{ background?: { searched: number; limited: boolean } } | void>,
   limit = WARM_FILES,
   rounds = WARM_ROUNDS,
 ): { stop(): void; done: Promise<void> } {
   const halt = new AbortController();
   const done = (async () => {
-    for (let r = 0; r < rounds && !halt.signal.aborted; r++) {
+    // Each round goes on where the one before stopped, and from the top again once a
+    // round reaches the tree's end: a whole tree's walk runs the main thread's
+    // per-directory code and Node's file calls in the threads far more often than
+    // the same first files again (V8 had optimized them only during a user's first call).
+    let budget = rounds * limit;
+    let skip = 0;
+    for (let r = 0; r < 2 * rounds && budget > 0 && !halt.signal.aborted; r++) {
       // Each round starts the specs at another place, so every file meets every path.
       const specs = WARM_SPECS.map((_, i) => WARM_SPECS[(i + r) % WARM_SPECS.length]!);
-      await search({ specs, limit }, halt.signal).catch(() => {});
+      const found = (await search({ specs, limit: Math.min(limit, budget), skip }, halt.signal).catch(() => undefined))?.background;
+      if (!found || (found.searched === 0 && skip === 0)) break; // nothing to search at all
+      budget -= found.searched;
+      skip = found.limited ? skip + found.searched : 0;
     }
   })();
   return {
