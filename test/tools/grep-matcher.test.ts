@@ -4,7 +4,7 @@ import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { compileMatcher, countMatchingLines, fileMatches, FileReader, hasMatch, requiredLiteral, toLiteral, type Matcher } from "../../src/tools/grep/matcher.js";
 import { lineHoldsMatch } from "../../src/tools/grep/literal.js";
-import { drill } from "../../src/tools/grep/drill.js";
+import { drill, drillReads } from "../../src/tools/grep/drill.js";
 import { Scanner } from "../../src/tools/grep/finder.js";
 import { matchedLines } from "../../src/tools/grep/search.js";
 
@@ -253,6 +253,21 @@ describe("a thread's drill (drill.ts)", () => {
     for (const m of [before, after, before]) expect(fileMatches(reader.read(path.join(dir, "f"), 1 << 20)!, m)).toBe(true);
     writeFileSync(path.join(dir, "g"), "pod_needl other_needl");
     for (const m of [before, after]) expect(fileMatches(reader.read(path.join(dir, "g"), 1 << 20)!, m)).toBe(false);
+  });
+});
+
+describe("a thread's drill of Node's file calls (drillReads)", () => {
+  it("reads through a buffer that grows, then leaves the reader small and reading right", () => {
+    const dir = mkdtempSync(path.join(tmpdir(), "pod-drill-reads-"));
+    writeFileSync(path.join(dir, "small"), "small file");
+    writeFileSync(path.join(dir, "big"), Buffer.alloc(3 << 20, "b"));
+    const scanner = new Scanner();
+    const reader = new FileReader(scanner);
+    drillReads(reader, [path.join(dir, "small"), path.join(dir, "missing"), path.join(dir, "big")], 2200);
+    // The drill grew the memory for the big file, and dropped it again (a fresh one is 1 MB at most).
+    expect(scanner.capacity).toBeLessThan(1 << 20);
+    expect(reader.read(path.join(dir, "small"), 1 << 20)?.toString()).toBe("small file");
+    expect(reader.read(path.join(dir, "big"), 4 << 20)?.length).toBe(3 << 20);
   });
 });
 

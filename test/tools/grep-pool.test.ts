@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { afterAll, describe, expect, it } from "vitest";
 import { FILE_TYPES, grepFiles, type GrepInput } from "../../src/tools/grep/index.js";
 import { compileMatcher, FileReader, type Matcher } from "../../src/tools/grep/matcher.js";
-import { searchBatch, type FileBatch } from "../../src/tools/grep/search.js";
+import { MAX_FILE_BYTES, searchBatch, type FileBatch } from "../../src/tools/grep/search.js";
 import { WARM_FILES, WARM_ROUNDS, WARM_SPECS, warmUp } from "../../src/tools/grep/warm-up.js";
 import { walkFiles, type WalkedFile } from "../../src/tools/walk.js";
 import { GrepPool } from "../../src/tools/grep/pool.js";
@@ -38,7 +38,7 @@ async function both(input: GrepInput) {
   const found = await grepFiles(fs, base, input, pool, new AbortController().signal);
   const files: WalkedFile[] = [];
   await walkFiles(fs, sb.root, (f) => void files.push(...f));
-  const spec = { pattern: input.pattern, caseInsensitive: input.case_insensitive ?? false, multiline: input.multiline ?? false, mode: input.output_mode ?? "files_with_matches", context: input.context ?? 0 };
+  const spec = { pattern: input.pattern, caseInsensitive: input.case_insensitive ?? false, multiline: input.multiline ?? false, mode: input.output_mode ?? "files_with_matches", context: input.context ?? 0, maxBytes: MAX_FILE_BYTES };
   const exts = input.type ? FILE_TYPES[input.type]! : undefined;
   const wanted = files.filter((f) => !exts || exts.some((e) => f.rel.endsWith(`.${e}`)));
   const single = searchBatch(new FileReader(), { prefix: `${sb.root}/`, rel: wanted.map((f) => f.rel) }, m, spec);
@@ -282,6 +282,20 @@ describe("the warm-up: a search nobody waits for, run with the first model reque
     expect(warmBatches()).toBe(atStop);
     expect(atStop).toBeLessThan(WARM_ROUNDS * Math.ceil(2700 / 32));
     await p.close();
+  });
+
+  it("sends its workers specs of one shape, the same keys in the same order as a call's", async () => {
+    // V8 compiles a worker's per-file path for the objects it has seen: a call's spec of
+    // another shape than the warm-up's threw that code away at a user's first call.
+    const p = GrepPool.start();
+    const shapes = new Set<string>();
+    const search = p.search.bind(p);
+    p.search = (spec, batch, id, keepAlive) => (shapes.add(Object.keys(spec).join()), search(spec, batch, id, keepAlive));
+    await warmOn(p, 64, 1).done;
+    await grepFiles(fs, base, { pattern: "needle_\\d+", output_mode: "count" }, p, new AbortController().signal);
+    await grepFiles(fs, base, { pattern: "needle", case_insensitive: true, multiline: true, output_mode: "content", context: 2 }, p, new AbortController().signal);
+    await p.close();
+    expect([...shapes]).toEqual(["pattern,caseInsensitive,multiline,mode,context,maxBytes"]);
   });
 });
 

@@ -8,9 +8,10 @@
 // again, in both threads, on the cores the search needs (deps, `err(or)?\s*=`: up
 // to ~180 ms of V8's compiler in the first call). The drill runs as the thread
 // starts, while the first model request is in flight.
+import { lstatSync } from "node:fs";
 import type { Scanner } from "./finder.js";
-import { compileMatcher, type Matcher } from "./matcher.js";
-import { matchBytes, type GrepMode, type SearchSpec } from "./search.js";
+import { compileMatcher, type FileReader, type Matcher } from "./matcher.js";
+import { matchBytes, MAX_FILE_BYTES, type GrepMode, type SearchSpec } from "./search.js";
 
 /** Patterns of each kind a Matcher has: a plain literal, reach before and after it, groups, any case, none, multiline. */
 const PATTERNS: ReadonlyArray<{ pattern: string; caseInsensitive: boolean; multiline: boolean }> = [
@@ -76,7 +77,7 @@ export function drill(scanner: Scanner, rounds = DRILL_ROUNDS): void {
     for (let p = 0; p < matchers.length; p++) {
       // Cloned, as a batch's spec arrives (postMessage): an object literal has another
       // hidden class, and code optimized for it alone deoptimized on the real one.
-      const spec: SearchSpec = structuredClone({ ...PATTERNS[p]!, mode: MODES[(p + round) % MODES.length]!, context: round % 2, ...(round % 3 ? {} : { maxBytes: 1 << 20 }) });
+      const spec: SearchSpec = structuredClone({ ...PATTERNS[p]!, mode: MODES[(p + round) % MODES.length]!, context: round % 2, maxBytes: round % 3 ? MAX_FILE_BYTES : 1 << 20 });
       for (const text of texts) {
         const bytes = scanner.room(text.length).subarray(0, text.length);
         bytes.set(text);
@@ -94,3 +95,31 @@ export function drill(scanner: Scanner, rounds = DRILL_ROUNDS): void {
  * optimized, most of it), while the first model request is in flight.
  */
 export const DRILL_ROUNDS = 30;
+
+/**
+ * Node's own file calls, as a search makes them for each file (FileReader.read's
+ * openSync, readSync and closeSync; searchFile's lstatSync for a hit), on real
+ * files, `times` times. V8 optimizes Node's wrappers of them (path and flag checks,
+ * the Stats object) only after thousands of calls, more than the warm-up's files
+ * give a thread: traced on the Linux tree (--trace-opt), TurboFan compiled them
+ * during a user's first call, in every worker. `files[0]` is read each time (a
+ * small cached file: a few microseconds); the others, larger than a fresh read
+ * buffer, now and then into a fresh one, so that the optimized reader has seen its
+ * buffer grow: traced, the first file over the buffer in a user's first call
+ * deoptimized it ("insufficient type feedback" for the fstat). Not the first
+ * reads: V8 records no feedback until a function has run a few times.
+ */
+export function drillReads(reader: FileReader, files: readonly string[], times = DRILL_READS): void {
+  for (let i = 0; i < times; i++) {
+    let file = files[0]!;
+    if (i % 1000 === 100 && files.length > 1) {
+      file = files[1 + (Math.floor(i / 1000) % (files.length - 1))]!;
+      reader.shrink(0);
+    }
+    reader.read(file, MAX_FILE_BYTES);
+    lstatSync(file, { throwIfNoEntry: false });
+  }
+  reader.shrink(0);
+}
+
+export const DRILL_READS = 3000;

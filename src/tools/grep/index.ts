@@ -33,7 +33,7 @@ import { pathRefused } from "../denial.js";
 import { globMatcher, type ScopedFs } from "../scoped-fs.js";
 import { compileMatcher } from "./matcher.js";
 import { GrepPool, SearchStopped } from "./pool.js";
-import type { Background, FileBatch, FileHit, SearchSpec } from "./search.js";
+import { MAX_FILE_BYTES, type Background, type FileBatch, type FileHit, type SearchSpec } from "./search.js";
 import { capOutput, fail, ok } from "../text.js";
 import type { Tool } from "../types.js";
 import { walkFiles } from "../walk.js";
@@ -176,7 +176,7 @@ export interface GrepFound {
 export async function grepFiles(fs: ScopedFs, base: { abs: string; rel: string }, input: GrepInput, pool: GrepPool, signal: AbortSignal, deadlineMs = GREP_DEADLINE_MS, background?: Background): Promise<GrepFound> {
   const started = performance.now();
   const filter = fileFilter(input);
-  const inputSpec: SearchSpec = { pattern: input.pattern, caseInsensitive: input.case_insensitive ?? false, multiline: input.multiline ?? false, mode: input.output_mode ?? "files_with_matches", context: input.context ?? 0 };
+  const inputSpec: SearchSpec = { pattern: input.pattern, caseInsensitive: input.case_insensitive ?? false, multiline: input.multiline ?? false, mode: input.output_mode ?? "files_with_matches", context: input.context ?? 0, maxBytes: MAX_FILE_BYTES };
   const specs = background?.specs ?? [inputSpec];
   let sent = 0;
   // A small integer either way: a double here (Infinity) made V8 deoptimize the walk's callback.

@@ -127,9 +127,9 @@ const KEEP_BYTES = 32 * 1024 * 1024;
 export class FileReader {
   constructor(private readonly scanner: Scanner = new Scanner()) {}
 
-  /** Drops a memory grown for one big file, so a long-lived reader (a worker's) stays small. */
-  shrink(): void {
-    if (this.scanner.capacity > KEEP_BYTES) this.scanner.reset();
+  /** Drops a memory grown past `keep` bytes for one big file, so a long-lived reader (a worker's) stays small. */
+  shrink(keep = KEEP_BYTES): void {
+    if (this.scanner.capacity > keep) this.scanner.reset();
   }
 
   /** The file's bytes (valid until the next read), or undefined if unreadable or larger than max. */

@@ -3,7 +3,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { FileBatch, FileHit, SearchSpec } from "./search.js";
-import type { WorkerReply, WorkerRequest } from "./worker.js";
+import type { WorkerData, WorkerReply, WorkerRequest } from "./worker.js";
 
 declare const __POD_BUNDLE__: boolean | undefined;
 
@@ -168,7 +168,7 @@ export class GrepPool {
   private spawn(slot: Slot): void {
     // A regex's backtracking stack lives in the worker; cap its heap too, so a
     // pathological pattern cannot take the machine's memory before its deadline.
-    const worker = new Worker(this.entry.code, { eval: true, stdout: false, stderr: false, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
+    const worker = new Worker(this.entry.code, { eval: true, workerData: { drillFiles: this.entry.files } satisfies WorkerData, stdout: false, stderr: false, resourceLimits: { maxOldGenerationSizeMb: 1024 } });
     slot.worker = worker;
     slot.loaded = false;
     slot.holds = 0;
@@ -235,10 +235,12 @@ function foundSoFar(p: Pending): FileHit[] {
  * The worker's code. Built, it is dist/grep-worker.cjs, one level above the command
  * bundles; from source (tests, bench) it is worker.ts, loaded through tsx.
  */
-function workerEntry(): { code: string } {
+function workerEntry(): { code: string; files: string[] } {
   if (typeof __POD_BUNDLE__ !== "undefined") {
-    return { code: `require(${JSON.stringify(path.join(__dirname, "..", "grep-worker.cjs"))});` };
+    const file = path.join(__dirname, "..", "grep-worker.cjs");
+    // The files its drill reads (drillReads): its own code, and a bundle over a read buffer.
+    return { code: `require(${JSON.stringify(file)});`, files: [file, path.join(__dirname, "..", "undici.cjs")] };
   }
   const file = fileURLToPath(new URL("./worker.ts", import.meta.url));
-  return { code: `require("tsx/cjs/api").register(); require(${JSON.stringify(file)});` };
+  return { code: `require("tsx/cjs/api").register(); require(${JSON.stringify(file)});`, files: [file] };
 }

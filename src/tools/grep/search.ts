@@ -36,8 +36,13 @@ export interface SearchSpec {
   multiline: boolean;
   mode: GrepMode;
   context: number;
-  /** Larger files are skipped; MAX_FILE_BYTES unless set (the warm-up's is small). */
-  maxBytes?: number;
+  /**
+   * Larger files are skipped: MAX_FILE_BYTES for a call, less for the warm-up. Always
+   * set, so that every spec a worker meets has one hidden class: a call's spec
+   * without it, after warm-up specs with it, threw away the per-file path's
+   * optimized code (matchFile, "wrong map") at the start of a user's first call.
+   */
+  maxBytes: number;
 }
 
 /**
@@ -77,7 +82,7 @@ export function searchFile(reader: FileReader, abs: string, rel: string, m: Matc
 }
 
 function matchFile(reader: FileReader, abs: string, rel: string, m: Matcher, spec: SearchSpec): FileHit | undefined {
-  const bytes = reader.read(abs, spec.maxBytes ?? MAX_FILE_BYTES);
+  const bytes = reader.read(abs, spec.maxBytes);
   return bytes && matchBytes(bytes, rel, m, spec);
 }
 

@@ -2,8 +2,8 @@
 // holds no state beyond its read buffer and the patterns it has compiled, so a batch
 // from any Grep call can go to any worker, and a worker stopped mid-batch (a
 // pattern past its deadline, a cancel) is replaced by a fresh one at no loss.
-import { parentPort } from "node:worker_threads";
-import { drill } from "./drill.js";
+import { parentPort, workerData } from "node:worker_threads";
+import { drill, drillReads } from "./drill.js";
 import { Scanner } from "./finder.js";
 import { compileMatcher, FileReader, type Matcher } from "./matcher.js";
 import { searchBatch, type FileBatch, type FileHit, type SearchSpec } from "./search.js";
@@ -18,6 +18,10 @@ export interface WorkerRequest {
    * found before the stop without a message per file.
    */
   counts: Int32Array;
+}
+/** What a worker starts with: real files its drill reads (drillReads), a small one first. */
+export interface WorkerData {
+  drillFiles: string[];
 }
 /** `ready` is sent once, when the worker has loaded. */
 export type WorkerReply = { id: number; hits: FileHit[] } | { id: number; error: string } | { ready: true };
@@ -64,5 +68,6 @@ if (port) {
   // The drill (drill.ts) first, at once: run alongside the warm-up's batches, it was
   // still running when the bench's first call came (the model answering in 500 ms).
   drill(scanner);
+  drillReads(reader, (workerData as WorkerData).drillFiles);
   port.postMessage({ ready: true } satisfies WorkerReply);
 }
