@@ -107,11 +107,8 @@ async function walkTree(
   const slices = new Slices();
   await new Promise<void>((resolve) => {
     const pump = () => {
-      if (failure !== undefined || stop.aborted) {
-        if (active === 0) resolve();
-        return;
-      }
-      while (active < PARALLEL_DIRS && queue.length > 0) {
+      const stopping = failure !== undefined || stop.aborted;
+      while (!stopping && active < PARALLEL_DIRS && queue.length > 0) {
         const dir = queue.pop()!;
         active++;
         visit(dir)
@@ -121,7 +118,11 @@ async function walkTree(
             pump();
           });
       }
-      if (active === 0 && queue.length === 0) resolve();
+      // One way out, for a walk stopped (Grep's warm-up, a limit) and one that ran to
+      // its end, its compare always made: traced, V8's code for this, compiled during
+      // the warm-up's stopped walks, was thrown away in a user's first whole walk
+      // (no feedback for the compare, then another resolve than the one it had seen).
+      if (active === 0 && (queue.length === 0 || stopping)) resolve();
     };
 
     const visit = async (dir: { abs: string; rel: string; layers: Layers | undefined }) => {
