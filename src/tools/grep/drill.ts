@@ -115,6 +115,7 @@ export const DRILL_ROUNDS = 30;
  * reads: V8 records no feedback until a function has run a few times.
  */
 export function drillReads(reader: FileReader, files: readonly string[], times = DRILL_READS): void {
+  if (files.length === 0) return;
   for (let i = 0; i < times; i++) {
     let file = files[0]!;
     if (i % 1000 === 100 && files.length > 1) {

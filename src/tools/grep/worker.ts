@@ -68,6 +68,6 @@ if (port) {
   // The drill (drill.ts) first, at once: run alongside the warm-up's batches, it was
   // still running when the bench's first call came (the model answering in 500 ms).
   drill(scanner);
-  drillReads(reader, (workerData as WorkerData).drillFiles);
+  drillReads(reader, (workerData as WorkerData | undefined)?.drillFiles ?? []);
   port.postMessage({ ready: true } satisfies WorkerReply);
 }
