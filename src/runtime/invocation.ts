@@ -105,6 +105,7 @@ export async function invokeRun(req: RunRequest, opts: InvocationOptions): Promi
     const kit = await assemble(opts, ready, pod, begun, extensions, controller.signal);
     stamp("assembled");
     const loopOutcome = await runTheLoop(req, opts, ready, pod, begun, kit, controller.signal);
+    for (const tool of kit.toolbox?.tools ?? []) tool.release?.();
     // Stopped by the time limit (not by a cancel or an approval gate): a limit, not a pause.
     const timedOut = timeLimit.timedOut() && loopOutcome.result === "paused" && !loopOutcome.pending;
     const { outcome, end, told } = await finish(opts, ready, pod, begun, kit, timedOut ? { ...loopOutcome, result: "limit_reached", limit: "time" } : loopOutcome, started);

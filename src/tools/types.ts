@@ -52,6 +52,12 @@ export interface Tool<I = any> {
    * it overlaps the first model request; never keeps the process alive.
    */
   prepare?(): void;
+  /**
+   * The run's loop is over: stops what prepare() (or a call) started, so the run's
+   * end does not share the cores with it (Grep's threads may still be warming up when
+   * a model answers at once). No call comes after it; prepare() after it does nothing.
+   */
+  release?(): void;
   run(input: I, ctx: ToolContext): Promise<ToolResult>;
 }
 

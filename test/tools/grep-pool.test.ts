@@ -172,6 +172,35 @@ describe("a pool started ahead of its first search (prepare)", () => {
   }, 90_000);
 });
 
+describe("a Grep tool released at the loop's end (release)", () => {
+  it("stops the threads prepare() started, and a prepare() after it starts none", async () => {
+    const { spawnSync } = await import("node:child_process");
+    const script = `
+      import { readdirSync } from "node:fs";
+      import { grepTool } from ${JSON.stringify(new URL("../../src/tools/grep/index.ts", import.meta.url).pathname)};
+      import { ScopedFs } from ${JSON.stringify(new URL("../../src/tools/scoped-fs.ts", import.meta.url).pathname)};
+      const fs = new ScopedFs({ root: ${JSON.stringify(sb.root)}, deny: [], readOnly: [], hidden: [] });
+      const threads = () => readdirSync("/proc/self/task").length;
+      const settle = async (want) => { for (let i = 0; i < 200 && threads() !== want; i++) await new Promise((r) => setTimeout(r, 25)); return threads(); };
+      const before = threads();
+      const grep = grepTool(fs);
+      grep.prepare();
+      const started = threads() - before;
+      grep.release();
+      const after = (await settle(before)) - before;
+      const late = grepTool(fs);
+      late.release();
+      late.prepare();
+      console.log(started > 0, after, threads() - before);
+    `;
+    const file = `${sb.root}/../released-${process.pid}.mjs`;
+    writeFileSync(file, script);
+    const r = spawnSync(process.execPath, ["--import", "tsx", file], { encoding: "utf8", timeout: 60_000 });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout.trim()).toBe("true 0 0");
+  }, 90_000);
+});
+
 describe("pod run starts Grep's threads with the run, only when the model can see Grep", () => {
   // The threads are counted in /proc while the model's answer streams slowly: a run
   // with Grep has the pool's threads before any call; one with Grep disabled never starts them.

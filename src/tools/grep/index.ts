@@ -104,13 +104,20 @@ export function grepTool(fs: ScopedFs, options: GrepOptions = {}): Tool<GrepInpu
   // or else by the first search.
   let pool: GrepPool | undefined;
   let warming: { stop(): void } | undefined;
+  let released = false;
   return {
     ...toolIdentity("Grep"),
     prepare() {
+      if (released) return;
       pool ??= GrepPool.start(warnBroken);
       const started = pool;
       // The warm-up runs the very code a call runs (grepFiles), so V8 has compiled that too.
       warming ??= warmUp((background, signal) => grepFiles(fs, { abs: fs.root, rel: "" }, { pattern: "-" }, started, signal, GREP_DEADLINE_MS, background));
+    },
+    release() {
+      released = true;
+      warming?.stop();
+      void pool?.close();
     },
     description: `Search file contents with a regular expression (JavaScript syntax), line by line as ripgrep does (multiline: true lets a match span lines). Respects .gitignore; skips binary files. output_mode: files_with_matches (default), content (path:line:text, with optional context lines), count. A search stops after ${deadlineMs / 1000} s and returns what it found.`,
     inputSchema: Input,
